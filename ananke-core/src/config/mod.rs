@@ -1,0 +1,11 @@
+//! Configuration: the model, loading (YAML, or TOML by extension), validation with precise
+//! locations, and the JSON Schema for editors.
+
+mod duration;
+mod load;
+mod model;
+mod validate;
+
+pub use duration::HumanDuration;
+pub use load::{load, parse, schema, ConfigError, Format, Problem, DEFAULT_CONFIG_PATH};
+pub use model::*;

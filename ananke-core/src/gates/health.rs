@@ -1,0 +1,1 @@
+//! kstatus-like health rules (reference §3): TODO(gates helper).

@@ -1,0 +1,94 @@
+//! The journal model: what ananke changed and how to undo it.
+//!
+//! The machines keep the journal up to date as they decide; the runner persists it (atomically,
+//! fsynced) *before* executing the effects of a step. Startup restores exactly what it records and
+//! nothing else: a node an operator cordoned stays cordoned, a Kustomization an operator suspended
+//! stays suspended, a workload already at 0 stays at 0.
+
+use crate::config::WorkloadRef;
+use crate::observation::FluxRef;
+use crate::time::Time;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Current journal format version.
+pub const JOURNAL_VERSION: u32 = 1;
+
+/// The journal of the last shutdown and of the startup restoring it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    /// Format version ([`JOURNAL_VERSION`]).
+    pub version: u32,
+    /// What the shutdown changed.
+    pub changes: Changes,
+    /// Whether the shutdown reached `Off` (the cluster is down because ananke took it down).
+    pub shutdown_completed: bool,
+    /// Reason given for the shutdown.
+    #[serde(default)]
+    pub shutdown_reason: Option<String>,
+    /// When the shutdown began.
+    #[serde(default)]
+    pub shutdown_started_at: Option<Time>,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Self {
+            version: JOURNAL_VERSION,
+            changes: Changes::default(),
+            shutdown_completed: false,
+            shutdown_reason: None,
+            shutdown_started_at: None,
+        }
+    }
+}
+
+/// A GitRepository's source before ananke changed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceBefore {
+    /// `spec.url` before.
+    pub url: Option<String>,
+    /// `spec.ref.branch` before.
+    pub branch: Option<String>,
+}
+
+/// Every change ananke made that a startup must undo, and what it found already so.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Changes {
+    /// Workloads ananke scaled down, with their replica counts before (restored on startup).
+    pub scaled: BTreeMap<WorkloadRef, i32>,
+    /// Workloads already at 0 replicas before the shutdown (left at 0).
+    pub already_scaled_to_zero: BTreeSet<WorkloadRef>,
+    /// Flux objects ananke suspended, in the order it suspended them.
+    pub suspended: Vec<FluxRef>,
+    /// Flux objects already suspended before the shutdown (never resumed by ananke).
+    pub already_suspended: BTreeSet<FluxRef>,
+    /// Nodes ananke cordoned (uncordoned on startup).
+    pub cordoned: BTreeSet<String>,
+    /// Nodes already cordoned before the shutdown (left cordoned).
+    pub already_cordoned: BTreeSet<String>,
+    /// Nodes whose k3s ananke stopped.
+    pub stopped: BTreeSet<String>,
+    /// GitRepositories whose source ananke changed, with the source before.
+    pub sources_before: BTreeMap<FluxRef, SourceBefore>,
+}
+
+impl Changes {
+    /// Whether nothing remains to restore.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.scaled.is_empty() && self.suspended.is_empty() && self.cordoned.is_empty()
+    }
+
+    /// Whether ananke scaled `w` down and has not restored it yet.
+    #[must_use]
+    pub fn scaled_by_ananke(&self, w: &WorkloadRef) -> Option<i32> {
+        self.scaled.get(w).copied()
+    }
+
+    /// Whether ananke suspended `f` and has not resumed it yet.
+    #[must_use]
+    pub fn suspended_by_ananke(&self, f: &FluxRef) -> bool {
+        self.suspended.contains(f)
+    }
+}

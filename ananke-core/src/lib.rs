@@ -1,0 +1,25 @@
+//! ananke-core: the pure core of ananke, the host-side recovery orchestrator for a k3s cluster
+//! around power events.
+//!
+//! The core decides; it never acts. Adapters observe the world into an [`observation::Observation`],
+//! the [`machine`]s turn observations into [`effect::Effect`]s, and a runner executes them. Nothing
+//! in this crate's default build touches the network, a process, or a clock: time is a parameter.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod effect;
+pub mod gates;
+pub mod journal;
+pub mod machine;
+pub mod observation;
+pub mod time;
+
+pub use config::Config;
+pub use effect::{Effect, EffectKind};
+pub use gates::{GateId, GateOutcome, GateReport, Verdict};
+pub use journal::Journal;
+pub use machine::{EffectOutcome, Input, Machine};
+pub use observation::Observation;
+pub use time::Time;

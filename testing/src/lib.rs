@@ -1,0 +1,1 @@
+//! Shared helpers of ananke's quality module.
