@@ -207,6 +207,10 @@ pub struct FluxObject {
     /// `spec.ref.branch` (GitRepository).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
+    /// The Kustomization that applied this object (labels `kustomize.toolkit.fluxcd.io/name` and
+    /// `/namespace`): its parent. `None` for a root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<ObjectRef>,
     /// Workloads this Kustomization or HelmRelease manages (from its inventory).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manages: Vec<WorkloadRef>,

@@ -491,6 +491,9 @@ pub struct ShutdownSettings {
     /// Workload tiers scaled down in order (first tier first); unlisted workloads go last.
     #[serde(default)]
     pub tiers: Vec<Vec<WorkloadRef>>,
+    /// Namespaces whose workloads are never scaled (k3s and Flux manage their own).
+    #[serde(default = "default_exclude_namespaces")]
+    pub exclude_namespaces: Vec<String>,
     /// Bounded wait for a node's drain.
     #[serde(default = "d_2m")]
     pub drain_timeout: HumanDuration,
@@ -513,6 +516,7 @@ impl Default for ShutdownSettings {
         Self {
             mode: ShutdownMode::default(),
             tiers: Vec::new(),
+            exclude_namespaces: default_exclude_namespaces(),
             drain_timeout: d_2m(),
             pdb_policy: PdbPolicy::default(),
             scale_down_timeout: d_5m(),
@@ -520,6 +524,10 @@ impl Default for ShutdownSettings {
             deadline: d_20m(),
         }
     }
+}
+
+fn default_exclude_namespaces() -> Vec<String> {
+    vec!["kube-system".to_owned(), "flux-system".to_owned()]
 }
 
 /// What the daemon does when power returns in the middle of a shutdown.
