@@ -1,0 +1,5 @@
+//! ananke-core's integration tests: one binary, one module per area.
+
+mod config;
+mod gates;
+mod machines;
