@@ -1,0 +1,3 @@
+//! The quality module's tests: one binary, one module per check.
+
+mod purity;
