@@ -14,6 +14,8 @@ pub mod gates;
 pub mod journal;
 pub mod machine;
 pub mod observation;
+#[cfg(feature = "store")]
+pub mod store;
 pub mod time;
 
 pub use config::Config;

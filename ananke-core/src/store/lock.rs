@@ -1,0 +1,151 @@
+//! The run lock: one mutating run per host.
+//!
+//! The lock file names its holder (pid, run id, command). A second run exits at once naming the
+//! holder; a lock whose pid is dead is taken over with a warning.
+
+use super::atomic::write_atomic;
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Name of the lock file in the state dir.
+pub const LOCK_FILE: &str = "ananke.lock";
+
+/// Who holds the lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockHolder {
+    /// Process id.
+    pub pid: u32,
+    /// Run id.
+    pub run_id: String,
+    /// `startup`, `shutdown` or `daemon`.
+    pub command: String,
+    /// When it was taken (RFC 3339).
+    pub since: String,
+}
+
+/// Why the lock could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// A live process holds it.
+    #[error("another ananke run holds the lock {path}: pid {} run {} ({}) since {}", .holder.pid, .holder.run_id, .holder.command, .holder.since)]
+    Held {
+        /// The lock file.
+        path: PathBuf,
+        /// Its holder.
+        holder: LockHolder,
+    },
+    /// The lock file could not be read or written.
+    #[error("cannot use lock {path}: {source}")]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+}
+
+/// A held lock; released when dropped.
+#[derive(Debug)]
+pub struct RunLock {
+    path: PathBuf,
+    /// The holder that was stale and taken over, if any (for the warning).
+    pub took_over: Option<LockHolder>,
+}
+
+/// Whether process `pid` is alive (Linux: `/proc/<pid>` exists).
+#[must_use]
+pub fn pid_alive(pid: u32) -> bool {
+    pid != 0 && Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Read the current holder of the lock in `state_dir`, if any.
+#[must_use]
+pub fn read_holder(state_dir: &Path) -> Option<LockHolder> {
+    let text = fs::read_to_string(state_dir.join(LOCK_FILE)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+impl RunLock {
+    /// Take the lock in `state_dir` for `holder`.
+    ///
+    /// # Errors
+    /// [`LockError::Held`] when a live process holds it; [`LockError::Io`] otherwise.
+    pub fn acquire(state_dir: &Path, holder: &LockHolder) -> Result<RunLock, LockError> {
+        let path = state_dir.join(LOCK_FILE);
+        let io_err = |source| LockError::Io { path: path.clone(), source };
+        let staged = state_dir.join(format!(".{LOCK_FILE}.{}", holder.pid));
+        let body = serde_json::to_vec_pretty(holder).map_err(|e| io_err(io::Error::other(e)))?;
+        write_atomic(&staged, &body, 0o644).map_err(io_err)?;
+        let mut took_over = None;
+        for _ in 0..2 {
+            // A hard link fails if the lock exists: taking it is atomic.
+            match fs::hard_link(&staged, &path) {
+                Ok(()) => {
+                    let _ = fs::remove_file(&staged);
+                    return Ok(RunLock { path, took_over });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let current = fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<LockHolder>(&t).ok());
+                    match current {
+                        Some(h) if pid_alive(h.pid) && h.pid != holder.pid => {
+                            let _ = fs::remove_file(&staged);
+                            return Err(LockError::Held { path, holder: h });
+                        }
+                        stale => {
+                            took_over = stale;
+                            fs::remove_file(&path).or_else(|e| if e.kind() == io::ErrorKind::NotFound { Ok(()) } else { Err(e) }).map_err(io_err)?;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let _ = fs::remove_file(&staged);
+                    return Err(io_err(e));
+                }
+            }
+        }
+        let _ = fs::remove_file(&staged);
+        Err(io_err(io::Error::other("lock contended while taking over a stale lock; try again")))
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(pid: u32, run: &str) -> LockHolder {
+        LockHolder { pid, run_id: run.into(), command: "startup".into(), since: "2026-11-23T00:00:00Z".into() }
+    }
+
+    #[test]
+    fn a_second_run_is_refused_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        let _held = RunLock::acquire(dir.path(), &holder(me, "run-a")).unwrap();
+        // A different live pid: our parent (the test harness) is alive.
+        let parent = fs::read_to_string("/proc/self/stat").unwrap();
+        let ppid: u32 = parent.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
+        let err = RunLock::acquire(dir.path(), &holder(ppid, "run-b")).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(&format!("pid {me}")) && text.contains("run-a"), "{text}");
+    }
+
+    #[test]
+    fn a_stale_lock_is_taken_over_and_released_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let dead = holder(u32::MAX - 7, "run-dead");
+        fs::write(dir.path().join(LOCK_FILE), serde_json::to_vec(&dead).unwrap()).unwrap();
+        let lock = RunLock::acquire(dir.path(), &holder(std::process::id(), "run-new")).unwrap();
+        assert_eq!(lock.took_over.as_ref().map(|h| h.run_id.as_str()), Some("run-dead"));
+        assert_eq!(read_holder(dir.path()).unwrap().run_id, "run-new");
+        drop(lock);
+        assert!(read_holder(dir.path()).is_none());
+    }
+}
