@@ -17,6 +17,7 @@ pub mod observation;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod time;
+pub mod trace;
 
 pub use config::Config;
 pub use effect::{Effect, EffectKind};
