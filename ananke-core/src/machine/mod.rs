@@ -12,10 +12,12 @@ use serde::{Deserialize, Serialize};
 
 pub mod shutdown;
 pub mod startup;
+mod step;
 pub mod timers;
 
 pub use shutdown::{ShutdownMachine, ShutdownOptions, ShutdownState};
 pub use startup::{StartupMachine, StartupOptions, StartupState};
+pub use step::RETRY_INTERVAL;
 pub use timers::{Timer, TimerTable};
 
 /// An input to a machine.

@@ -1,13 +1,28 @@
-//! Shutdown machine: TODO(machines helper) — placeholder API so the workspace compiles.
+//! The shutdown machine: `Quiescing -> Draining -> StoppingNodes -> Off`, plus `Failed`.
+//!
+//! It suspends Flux roots first and verifies the suspend held, scales workloads down tier by tier,
+//! cordons and drains nodes (bounded, naming any blocking PodDisruptionBudget), then stops k3s on
+//! the agents and last on the servers. Before every change it records in the journal what it
+//! changes and what it found already so. In `cluster-only` mode it never powers a host off.
 
+use super::step::{Event, Step, Tables};
 use super::{Diagnostic, Failure, Input, Machine};
-use crate::config::Config;
+use crate::config::{Config, ShutdownMode};
 use crate::effect::Effect;
-use crate::gates::GateReport;
+use crate::gates::{GateId, GateReport};
 use crate::journal::Journal;
+use crate::observation::FluxRef;
 use crate::time::Time;
 use serde::{Deserialize, Serialize};
+use statig::blocking::{InitializedStateMachine, IntoStateMachineExt as _};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+mod nodes;
+mod quiesce;
+mod states;
+
+use states::State;
 
 /// Options of one shutdown run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,7 +30,7 @@ pub struct ShutdownOptions {
     /// Why (`--reason`), recorded in the journal and the report.
     pub reason: String,
     /// `--mode` (default from the config: `cluster-only`).
-    pub mode: crate::config::ShutdownMode,
+    pub mode: ShutdownMode,
 }
 
 /// The shutdown machine's states.
@@ -34,48 +49,161 @@ pub enum ShutdownState {
     Failed,
 }
 
+impl ShutdownState {
+    /// The state's stable name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShutdownState::Quiescing => "quiescing",
+            ShutdownState::Draining => "draining",
+            ShutdownState::StoppingNodes => "stopping-nodes",
+            ShutdownState::Off => "off",
+            ShutdownState::Failed => "failed",
+        }
+    }
+}
+
+/// Where `Quiescing` is: suspending Flux, or scaling down one tier (index `tiers.len()` is the
+/// tier of the unlisted workloads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quiesce {
+    /// Suspending Flux objects.
+    Suspending,
+    /// Scaling down tier `n`.
+    Scaling(usize),
+}
+
+/// The machine data of one shutdown run: the statig shared storage.
+pub(crate) struct ShutdownRun {
+    config: Arc<Config>,
+    journal: Journal,
+    options: ShutdownOptions,
+    failure: Option<Failure>,
+    /// An observation was handled already.
+    observed: bool,
+    /// Progress inside `Quiescing`.
+    quiesce: Quiesce,
+    /// Objects ananke suspended that this run observed suspended (to notice a reverted suspend).
+    seen_suspended: BTreeSet<FluxRef>,
+    /// PodDisruptionBudgets that blocked a drain, by node.
+    pdb_blocks: BTreeMap<String, String>,
+    /// What the current phase still waits for, from the last observation (for timeout messages).
+    waiting_for: Vec<String>,
+    /// StopK3s was sent to the servers.
+    servers_stopping: bool,
+}
+
+impl ShutdownRun {
+    /// Record the failure (the first one wins).
+    fn record_failure(&mut self, gate: Option<GateId>, reason: String) {
+        if self.failure.is_none() {
+            self.failure = Some(Failure { gate, reason });
+        }
+    }
+
+    /// What the current phase waits for, as one line.
+    fn waiting_line(&self) -> String {
+        if self.waiting_for.is_empty() {
+            "no observation yet".to_owned()
+        } else {
+            self.waiting_for.join("; ")
+        }
+    }
+}
+
 /// The shutdown machine.
 pub struct ShutdownMachine {
-    journal: Journal,
+    sm: InitializedStateMachine<ShutdownRun>,
+    tables: Tables,
+    /// Effects emitted while initializing, returned by the first `handle`.
+    pending: Vec<Effect>,
 }
 
 impl ShutdownMachine {
-    /// A machine that records what it changes in `journal`.
+    /// A machine that records what it changes in `journal`. An unfinished journal (a shutdown that
+    /// did not reach `Off`) keeps its reason and start time: this run resumes it.
     #[must_use]
-    pub fn new(_config: Arc<Config>, journal: Journal, _options: ShutdownOptions, _now: Time) -> Self {
-        Self { journal }
+    pub fn new(config: Arc<Config>, mut journal: Journal, options: ShutdownOptions, now: Time) -> Self {
+        let resuming = !journal.shutdown_completed && journal.shutdown_started_at.is_some();
+        if !resuming {
+            journal.shutdown_reason = None;
+            journal.shutdown_started_at = None;
+        }
+        journal.shutdown_reason.get_or_insert_with(|| options.reason.clone());
+        journal.shutdown_started_at.get_or_insert(now);
+        journal.shutdown_completed = false;
+        let run = ShutdownRun {
+            config,
+            journal,
+            options,
+            failure: None,
+            observed: false,
+            quiesce: Quiesce::Suspending,
+            seen_suspended: BTreeSet::new(),
+            pdb_blocks: BTreeMap::new(),
+            waiting_for: Vec::new(),
+            servers_stopping: false,
+        };
+        let mut tables = Tables::default();
+        let mut pending = Vec::new();
+        let sm = run.uninitialized_state_machine().init_with_context(&mut tables.step(now, &mut pending));
+        Self { sm, tables, pending }
     }
 
     /// The current state.
     #[must_use]
     pub fn state(&self) -> ShutdownState {
-        ShutdownState::Quiescing
+        match self.sm.state() {
+            State::Quiescing {} => ShutdownState::Quiescing,
+            State::Draining {} => ShutdownState::Draining,
+            State::StoppingNodes {} => ShutdownState::StoppingNodes,
+            State::Off {} => ShutdownState::Off,
+            State::Failed {} => ShutdownState::Failed,
+        }
+    }
+
+    /// The PodDisruptionBudgets that blocked a drain, by node.
+    #[must_use]
+    pub fn blocking_pdbs(&self) -> &BTreeMap<String, String> {
+        &self.sm.pdb_blocks
     }
 }
 
 impl Machine for ShutdownMachine {
-    fn handle(&mut self, _now: Time, _input: &Input) -> Vec<Effect> {
-        Vec::new()
+    fn handle(&mut self, now: Time, input: &Input) -> Vec<Effect> {
+        let mut effects = std::mem::take(&mut self.pending);
+        let sm = &mut self.sm;
+        effects.extend(self.tables.handle(now, input, |step: &mut Step<'_>, event: &Event<'_>| {
+            sm.handle_with_context(event, step);
+        }));
+        effects
     }
+
     fn poll_timeout(&self) -> Option<Time> {
-        None
+        self.tables.timers.next()
     }
+
     fn state_name(&self) -> &'static str {
-        "quiescing"
+        self.state().as_str()
     }
+
     fn is_terminal(&self) -> bool {
-        false
+        matches!(self.state(), ShutdownState::Off | ShutdownState::Failed)
     }
+
     fn failure(&self) -> Option<&Failure> {
-        None
+        self.sm.failure.as_ref()
     }
+
     fn journal(&self) -> &Journal {
-        &self.journal
+        &self.sm.journal
     }
+
     fn gates(&self) -> Option<&GateReport> {
         None
     }
+
     fn diagnostics(&self) -> &[Diagnostic] {
-        &[]
+        &self.tables.diagnostics.list
     }
 }

@@ -1,13 +1,29 @@
-//! Startup machine: TODO(machines helper) — placeholder API so the workspace compiles.
+//! The startup machine: `Off -> NodesUp -> [FluxDeadlocked] -> Converging -> Soaking -> Ready`,
+//! plus `Failed`.
+//!
+//! It starts k3s in a quorum-safe order, restores exactly what the journal says the shutdown
+//! changed (and removes each entry once the observation confirms it), breaks the Flux ↔ in-cluster
+//! Git deadlock, unseals Vault (breakglass as the fallback), and declares `Ready` only after every
+//! gate passed at the end of a soak without regression.
 
+use super::step::{Event, Step, Tables};
 use super::{Diagnostic, Failure, Input, Machine};
 use crate::config::Config;
 use crate::effect::Effect;
-use crate::gates::GateReport;
+use crate::gates::{self, GateId, GateReport, SoakProgress};
 use crate::journal::Journal;
+use crate::observation::Observation;
 use crate::time::Time;
 use serde::{Deserialize, Serialize};
+use statig::blocking::{InitializedStateMachine, IntoStateMachineExt as _};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+mod boot;
+mod restore;
+mod states;
+
+use states::State;
 
 /// Options of one startup run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,48 +52,184 @@ pub enum StartupState {
     Failed,
 }
 
+impl StartupState {
+    /// The state's stable name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartupState::Off => "off",
+            StartupState::NodesUp => "nodes-up",
+            StartupState::FluxDeadlocked => "flux-deadlocked",
+            StartupState::Converging => "converging",
+            StartupState::Soaking => "soaking",
+            StartupState::Ready => "ready",
+            StartupState::Failed => "failed",
+        }
+    }
+}
+
+/// The machine data of one startup run: the statig shared storage.
+pub(crate) struct StartupRun {
+    config: Arc<Config>,
+    journal: Journal,
+    options: StartupOptions,
+    /// The last gate report.
+    report: Option<GateReport>,
+    /// When the current soak started.
+    soak_started_at: Option<Time>,
+    /// Every regression seen during any soak of this run.
+    regressions: Vec<String>,
+    failure: Option<Failure>,
+    /// Vault pods whose standard unseal failed, with the message.
+    unseal_failed: BTreeMap<String, String>,
+    /// What the last observation said about the cluster, for failure reasons.
+    seen: Seen,
+}
+
+/// Facts from the last observation that a timer's failure reason needs (a timer carries no
+/// observation).
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    /// The API answered.
+    api_reachable: bool,
+    /// Why the API did not answer.
+    api_error: Option<String>,
+    /// Servers that are not up, each with why.
+    stuck_servers: Vec<String>,
+    /// Agents (and every node once the API is up) that are not up, each with why.
+    stuck_nodes: Vec<String>,
+    /// Why the in-cluster Git server is not healthy.
+    git_server: Option<String>,
+    /// The source GitRepository is Ready.
+    source_ready: bool,
+    /// Vault pods observed sealed.
+    sealed: Vec<String>,
+}
+
+impl StartupRun {
+    fn soak_progress(&self, now: Time) -> SoakProgress {
+        SoakProgress {
+            started_at: self.soak_started_at,
+            now,
+            required: self.config.soak.duration.get(),
+            regressions: Vec::new(),
+        }
+    }
+
+    /// Evaluate every gate against `obs` and keep the report.
+    fn evaluate(&mut self, now: Time, obs: &Observation) {
+        self.report = Some(gates::evaluate(&self.config, obs, &self.soak_progress(now)));
+    }
+
+    /// The first failing gate among 1-8 of the last report, with its reasons.
+    fn first_failing_gate(&self) -> Option<(GateId, String)> {
+        let report = self.report.as_ref()?;
+        report
+            .outcomes
+            .iter()
+            .find(|o| o.gate != GateId::Soak && !o.passed())
+            .map(|o| (o.gate, format!("{}: {}", o.gate, o.reasons.join("; "))))
+    }
+
+    /// Record the failure (the first one wins).
+    fn record_failure(&mut self, gate: Option<GateId>, reason: String) {
+        if self.failure.is_none() {
+            self.failure = Some(Failure { gate, reason });
+        }
+    }
+}
+
 /// The startup machine.
 pub struct StartupMachine {
-    journal: Journal,
+    sm: InitializedStateMachine<StartupRun>,
+    tables: Tables,
+    /// Effects emitted while initializing, returned by the first `handle`.
+    pending: Vec<Effect>,
 }
 
 impl StartupMachine {
     /// A machine that restores what `journal` recorded.
     #[must_use]
-    pub fn new(_config: Arc<Config>, journal: Journal, _options: StartupOptions, _now: Time) -> Self {
-        Self { journal }
+    pub fn new(config: Arc<Config>, journal: Journal, options: StartupOptions, now: Time) -> Self {
+        let run = StartupRun {
+            config,
+            journal,
+            options,
+            report: None,
+            soak_started_at: None,
+            regressions: Vec::new(),
+            failure: None,
+            unseal_failed: BTreeMap::new(),
+            seen: Seen::default(),
+        };
+        let mut tables = Tables::default();
+        let mut pending = Vec::new();
+        let sm = run.uninitialized_state_machine().init_with_context(&mut tables.step(now, &mut pending));
+        Self { sm, tables, pending }
     }
 
     /// The current state.
     #[must_use]
     pub fn state(&self) -> StartupState {
-        StartupState::Off
+        match self.sm.state() {
+            State::Off {} => StartupState::Off,
+            State::NodesUp {} => StartupState::NodesUp,
+            State::FluxDeadlocked {} => StartupState::FluxDeadlocked,
+            State::Converging {} => StartupState::Converging,
+            State::Soaking {} => StartupState::Soaking,
+            State::Ready {} => StartupState::Ready,
+            State::Failed {} => StartupState::Failed,
+        }
+    }
+
+    /// Every regression seen during the soaks of this run.
+    #[must_use]
+    pub fn regressions(&self) -> &[String] {
+        &self.sm.regressions
+    }
+
+    /// When the current soak started, if one is running (or ran to `Ready`).
+    #[must_use]
+    pub fn soak_started_at(&self) -> Option<Time> {
+        self.sm.soak_started_at
     }
 }
 
 impl Machine for StartupMachine {
-    fn handle(&mut self, _now: Time, _input: &Input) -> Vec<Effect> {
-        Vec::new()
+    fn handle(&mut self, now: Time, input: &Input) -> Vec<Effect> {
+        let mut effects = std::mem::take(&mut self.pending);
+        let sm = &mut self.sm;
+        effects.extend(self.tables.handle(now, input, |step: &mut Step<'_>, event: &Event<'_>| {
+            sm.handle_with_context(event, step);
+        }));
+        effects
     }
+
     fn poll_timeout(&self) -> Option<Time> {
-        None
+        self.tables.timers.next()
     }
+
     fn state_name(&self) -> &'static str {
-        "off"
+        self.state().as_str()
     }
+
     fn is_terminal(&self) -> bool {
-        false
+        matches!(self.state(), StartupState::Ready | StartupState::Failed)
     }
+
     fn failure(&self) -> Option<&Failure> {
-        None
+        self.sm.failure.as_ref()
     }
+
     fn journal(&self) -> &Journal {
-        &self.journal
+        &self.sm.journal
     }
+
     fn gates(&self) -> Option<&GateReport> {
-        None
+        self.sm.report.as_ref()
     }
+
     fn diagnostics(&self) -> &[Diagnostic] {
-        &[]
+        &self.tables.diagnostics.list
     }
 }

@@ -1,0 +1,220 @@
+//! The shutdown machine's states and transitions (statig, blocking mode).
+//!
+//! `Quiescing`, `Draining` and `StoppingNodes` sit in the `shutting_down` superstate, which arms
+//! and reacts to the run deadline and handles effect results.
+
+use super::{Quiesce, ShutdownRun};
+use crate::config::{K3sRole, PdbPolicy, ShutdownMode};
+use crate::effect::Effect;
+use crate::machine::step::{Event, Step};
+use crate::machine::{EffectOutcome, Timer};
+use statig::prelude::*;
+
+#[state_machine(
+    initial = "State::quiescing()",
+    state(derive(Debug, Clone, Copy, PartialEq, Eq)),
+    visibility = "pub(crate)"
+)]
+impl ShutdownRun {
+    /// Suspend Flux (roots first, verifying each suspend held), then scale workloads to 0 tier by
+    /// tier. With the API unreachable at the first observation, go straight to stopping nodes.
+    #[state(superstate = "shutting_down", entry_action = "enter_quiescing")]
+    fn quiescing(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+        match event {
+            Event::Observed(obs) => {
+                let first = !self.observed;
+                self.observed = true;
+                if first && !obs.api.reachable {
+                    let error = obs.api.error.as_deref().unwrap_or("no answer");
+                    context.diagnose(format!(
+                        "Kubernetes API unreachable at the first observation ({error}): skipping Flux suspend, \
+                         scale-down and drain"
+                    ));
+                    return Transition(State::stopping_nodes());
+                }
+                if self.quiesce(context, obs) {
+                    Transition(State::draining())
+                } else {
+                    Handled
+                }
+            }
+            Event::Timeout(Timer::PhaseDeadline) => {
+                let line = self.waiting_line();
+                match self.quiesce {
+                    Quiesce::Suspending => {
+                        context.diagnose(format!("Flux suspend not confirmed in time, scaling down anyway: {line}"));
+                        self.start_tier(context, 0);
+                    }
+                    Quiesce::Scaling(tier) => {
+                        context.diagnose(format!("tier {tier} not scaled down in time, going on: {line}"));
+                        self.start_tier(context, tier + 1);
+                    }
+                }
+                Handled
+            }
+            _ => Super,
+        }
+    }
+
+    /// Bound the Flux suspend step by the scale-down timeout.
+    #[action]
+    fn enter_quiescing(&mut self, context: &mut Step<'_>) {
+        context.arm(Timer::PhaseDeadline, self.config.shutdown.scale_down_timeout.get());
+    }
+
+    /// Cordon every node not already unschedulable, then drain the nodes that still run pods;
+    /// stop the nodes once nothing remains to evict.
+    #[state(superstate = "shutting_down", entry_action = "enter_draining")]
+    fn draining(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+        match event {
+            Event::Observed(obs) => {
+                if self.drain(context, obs) {
+                    Transition(State::stopping_nodes())
+                } else {
+                    Handled
+                }
+            }
+            Event::Done { effect: Effect::Drain { node }, outcome: EffectOutcome::BlockedByPdb { pdb } } => {
+                self.pdb_blocks.insert(node.clone(), pdb.clone());
+                Handled
+            }
+            Event::Timeout(Timer::PhaseDeadline) => {
+                let pdbs = self.blocking_pdb_line();
+                let timeout = self.config.shutdown.drain_timeout;
+                match (self.config.shutdown.pdb_policy, pdbs) {
+                    (PdbPolicy::Fail, Some(pdbs)) => {
+                        self.fail(format!("drain blocked after {timeout} by PodDisruptionBudget(s) {pdbs}"))
+                    }
+                    (_, pdbs) => {
+                        let pdbs = pdbs.map_or_else(String::new, |p| format!("; blocking PodDisruptionBudget(s) {p}"));
+                        context.diagnose(format!(
+                            "drain not finished after {timeout}{pdbs}; stopping nodes anyway: {}",
+                            self.waiting_line()
+                        ));
+                        Transition(State::stopping_nodes())
+                    }
+                }
+            }
+            _ => Super,
+        }
+    }
+
+    /// Bound the drain.
+    #[action]
+    fn enter_draining(&mut self, context: &mut Step<'_>) {
+        self.waiting_for.clear();
+        context.arm(Timer::PhaseDeadline, self.config.shutdown.drain_timeout.get());
+    }
+
+    /// Stop k3s on every agent, then, once every agent is down, on the servers.
+    #[state(superstate = "shutting_down", entry_action = "enter_stopping_nodes")]
+    fn stopping_nodes(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+        match event {
+            Event::Observed(obs) => {
+                if self.stop_nodes(context, obs) {
+                    Transition(State::off())
+                } else {
+                    Handled
+                }
+            }
+            Event::Timeout(Timer::PhaseDeadline) => {
+                if !self.servers_stopping {
+                    self.stop_servers_anyway(context);
+                }
+                context.diagnose(format!("k3s stop not confirmed in time on: {}; going on", self.waiting_line()));
+                Transition(State::off())
+            }
+            _ => Super,
+        }
+    }
+
+    /// Bound the node stop.
+    #[action]
+    fn enter_stopping_nodes(&mut self, context: &mut Step<'_>) {
+        self.waiting_for.clear();
+        context.arm(Timer::PhaseDeadline, self.config.shutdown.node_stop_timeout.get());
+    }
+
+    /// Reactions shared by the running phases: the run deadline and effect results.
+    #[superstate(entry_action = "enter_shutting_down")]
+    fn shutting_down(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+        match event {
+            Event::Done { effect, outcome } => match outcome {
+                EffectOutcome::Ok => Handled,
+                EffectOutcome::BlockedByPdb { pdb } => {
+                    context.diagnose(format!("{} reported PodDisruptionBudget {pdb}; will retry", effect.describe()));
+                    Handled
+                }
+                EffectOutcome::Failed { transient: true, message } => {
+                    context.diagnose(format!("{} failed, will retry: {message}", effect.describe()));
+                    Handled
+                }
+                EffectOutcome::Failed { transient: false, message } => {
+                    self.fail(format!("{} failed: {message}", effect.describe()))
+                }
+            },
+            Event::Timeout(Timer::RunDeadline) => {
+                let reason = format!(
+                    "shutdown deadline of {} exceeded; waiting for: {}",
+                    self.config.shutdown.deadline,
+                    self.waiting_line()
+                );
+                self.fail(reason)
+            }
+            Event::Observed(_) | Event::Timeout(_) => Handled,
+        }
+    }
+
+    /// Arm the run deadline.
+    #[action]
+    fn enter_shutting_down(&mut self, context: &mut Step<'_>) {
+        context.arm(Timer::RunDeadline, self.config.shutdown.deadline.get());
+    }
+
+    /// The cluster is down. Further inputs are handled by doing nothing (a failed power-off is a
+    /// diagnostic).
+    #[state(entry_action = "enter_off")]
+    fn off(context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+        if let Event::Done { effect, outcome: EffectOutcome::Failed { message, .. } } = event {
+            context.diagnose(format!("{} failed after the shutdown: {message}", effect.describe()));
+        }
+        Handled
+    }
+
+    /// Record the shutdown as completed; in `cluster-and-hosts` mode only, power every host off,
+    /// servers last.
+    #[action]
+    fn enter_off(&mut self, context: &mut Step<'_>) {
+        context.stop_all_timers();
+        self.journal.shutdown_completed = true;
+        if self.options.mode != ShutdownMode::ClusterAndHosts {
+            return;
+        }
+        for role in [K3sRole::Agent, K3sRole::Server] {
+            for node in self.config.inventory.nodes.iter().filter(|n| n.role == role) {
+                context.offer(Effect::PowerOffHost { node: node.name.clone() });
+            }
+        }
+    }
+
+    /// The shutdown failed; `failure` says why. Further inputs are handled by doing nothing.
+    #[state(entry_action = "enter_failed")]
+    fn failed(event: &Event<'_>) -> Outcome<State> {
+        let _ = event;
+        Handled
+    }
+
+    /// Disarm every timer.
+    #[action]
+    fn enter_failed(context: &mut Step<'_>) {
+        context.stop_all_timers();
+    }
+}
+
+impl ShutdownRun {
+    /// Record why the run failed and go to `Failed`.
+    fn fail(&mut self, reason: String) -> Outcome<State> {
+        self.record_failure(None, reason);
+        Transition(State::failed())
+    }
+}

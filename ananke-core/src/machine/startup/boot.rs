@@ -1,0 +1,129 @@
+//! `Off`: starting k3s in a quorum-safe order and deciding when the nodes are up.
+
+use super::StartupRun;
+use crate::config::{K3sRole, Node};
+use crate::effect::Effect;
+use crate::gates::GateId;
+use crate::machine::step::Step;
+use crate::observation::{ConditionStatus, NodeObservation, Observation, SshStatus, UnitState};
+
+impl StartupRun {
+    /// Start k3s on every reachable server whose unit is not active (all together: embedded etcd
+    /// needs a quorum), and on the agents likewise once the API answers. Forget the journal's
+    /// `stopped` entry of every node observed active again.
+    pub(super) fn start_nodes(&mut self, context: &mut Step<'_>, obs: &Observation) {
+        for node in &self.config.inventory.nodes {
+            if node.role == K3sRole::Agent && !obs.api.reachable {
+                continue;
+            }
+            let Some(seen) = obs.node(&node.name) else { continue };
+            if seen.k3s_unit == UnitState::Active {
+                self.journal.changes.stopped.remove(&node.name);
+            } else if seen.ssh.is_reachable() {
+                context.offer(Effect::StartK3s { node: node.name.clone(), role: node.role });
+            }
+        }
+    }
+
+    /// Whether the API answers and every expected node is Ready (and reachable over SSH when the
+    /// config requires it). Records what is stuck, for the boot-grace failure.
+    pub(super) fn all_nodes_up(&mut self, obs: &Observation) -> bool {
+        self.seen.api_reachable = obs.api.reachable;
+        self.seen.api_error.clone_from(&obs.api.error);
+        self.seen.stuck_servers.clear();
+        self.seen.stuck_nodes.clear();
+        for node in &self.config.inventory.nodes {
+            if self.config.is_ignored(&node.name) {
+                continue;
+            }
+            if let Some(problem) = self.node_problem(node, obs) {
+                let line = format!("{} {problem}", node.name);
+                if node.role == K3sRole::Server {
+                    self.seen.stuck_servers.push(line.clone());
+                }
+                self.seen.stuck_nodes.push(line);
+            }
+        }
+        obs.api.reachable && self.seen.stuck_nodes.is_empty()
+    }
+
+    /// Why `node` is not up, if it is not.
+    fn node_problem(&self, node: &Node, obs: &Observation) -> Option<String> {
+        let Some(seen) = obs.node(&node.name) else {
+            return Some("not observed".to_owned());
+        };
+        let ready = seen.kube.as_ref().is_some_and(|k| k.ready == ConditionStatus::True);
+        let ssh_ok = seen.ssh.is_reachable() || !self.config.startup.require_node_inventory_reachability;
+        if ready && ssh_ok && obs.api.reachable {
+            return None;
+        }
+        let mut why = Vec::new();
+        if let Some(ssh) = ssh_problem(&seen.ssh) {
+            why.push(ssh);
+        } else if seen.k3s_unit != UnitState::Active {
+            why.push(unit_problem(seen.k3s_unit).to_owned());
+        }
+        if obs.api.reachable {
+            why.extend(kube_problem(seen));
+        }
+        if why.is_empty() {
+            why.push("API unreachable".to_owned());
+        }
+        Some(why.join(", "))
+    }
+
+    /// The gate and reason of a boot-grace (or early deadline) failure: the inventory gate when the
+    /// API never answered (no server quorum), else the SSH gate naming every stuck node.
+    pub(super) fn boot_failure(&self) -> (GateId, String) {
+        if self.seen.api_reachable {
+            return (GateId::SshReachability, format!("nodes not ready: {}", self.seen.stuck_nodes.join("; ")));
+        }
+        let api = self.seen.api_error.as_deref().unwrap_or("no answer");
+        let servers = if self.seen.stuck_servers.is_empty() {
+            format!("API unreachable: {api}")
+        } else {
+            format!("{} (API unreachable: {api})", self.seen.stuck_servers.join("; "))
+        };
+        (GateId::Inventory, format!("k3s server quorum not reached: {servers}"))
+    }
+}
+
+/// Why SSH does not reach a node, if it does not.
+fn ssh_problem(ssh: &SshStatus) -> Option<String> {
+    match ssh {
+        SshStatus::Reachable => None,
+        SshStatus::Unknown => Some("ssh not probed".to_owned()),
+        SshStatus::Unreachable(detail) => Some(format!("ssh unreachable: {detail}")),
+        SshStatus::AuthFailed(detail) => Some(format!("ssh authentication failed: {detail}")),
+    }
+}
+
+/// How a k3s unit that is not active looks.
+fn unit_problem(unit: UnitState) -> &'static str {
+    match unit {
+        UnitState::Active => "unit active",
+        UnitState::Inactive => "unit inactive",
+        UnitState::Failed => "unit failed",
+        UnitState::Unknown => "unit state unknown",
+    }
+}
+
+/// Why the API does not show a node Ready, if it does not.
+fn kube_problem(seen: &NodeObservation) -> Option<String> {
+    match &seen.kube {
+        None => Some("not registered with the API".to_owned()),
+        Some(k) if k.ready == ConditionStatus::True => None,
+        Some(k) => {
+            let status = match k.ready {
+                ConditionStatus::True => "True",
+                ConditionStatus::False => "False",
+                ConditionStatus::Unknown => "Unknown",
+            };
+            if k.ready_reason.is_empty() {
+                Some(format!("Ready={status}"))
+            } else {
+                Some(format!("Ready={status} ({})", k.ready_reason))
+            }
+        }
+    }
+}

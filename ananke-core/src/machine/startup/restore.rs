@@ -1,0 +1,226 @@
+//! Restoring what the journal says the shutdown changed, and nothing else.
+//!
+//! Each entry leaves the journal once an observation confirms it is restored, so a rerun after a
+//! crash never redoes or undoes anything harmful.
+
+use super::StartupRun;
+use crate::config::WorkloadRef;
+use crate::effect::Effect;
+use crate::journal::SourceBefore;
+use crate::machine::step::Step;
+use crate::observation::{ConditionStatus, FluxKind, FluxRef, Observation};
+
+impl StartupRun {
+    /// Per-observation upkeep of every non-terminal state after `Off`: uncordon, force the source
+    /// branch, and note what timer-driven failure reasons need.
+    pub(super) fn tend(&mut self, context: &mut Step<'_>, obs: &Observation) {
+        self.restore_cordons(context, obs);
+        self.force_branch(context, obs);
+        let source = self.source_ref();
+        let source = obs.flux.as_ref().and_then(|f| f.get(&source));
+        self.seen.source_ready =
+            source.and_then(|s| s.condition("Ready")).is_some_and(|c| c.status == ConditionStatus::True);
+        self.seen.git_server = match &obs.git_server {
+            None => None,
+            Some(g) if g.healthy => None,
+            Some(g) => Some(g.reason.clone().unwrap_or_else(|| "unhealthy".to_owned())),
+        };
+    }
+
+    /// Uncordon every node ananke cordoned; forget it once observed schedulable.
+    fn restore_cordons(&mut self, context: &mut Step<'_>, obs: &Observation) {
+        if self.journal.changes.cordoned.is_empty() {
+            return;
+        }
+        let mut restored = Vec::new();
+        for node in &self.journal.changes.cordoned {
+            match obs.node(node).and_then(|n| n.kube.as_ref()) {
+                Some(kube) if !kube.unschedulable => restored.push(node.clone()),
+                Some(_) => {
+                    context.offer(Effect::Uncordon { node: node.clone() });
+                }
+                None => {}
+            }
+        }
+        for node in restored {
+            self.journal.changes.cordoned.remove(&node);
+        }
+    }
+
+    /// `--force-flux-branch`: record the source as it was, then set the branch.
+    fn force_branch(&mut self, context: &mut Step<'_>, obs: &Observation) {
+        let Some(branch) = &self.options.force_flux_branch else { return };
+        let object = self.source_ref();
+        let Some(source) = obs.flux.as_ref().and_then(|f| f.get(&object)) else { return };
+        if source.branch.as_ref() == Some(branch) {
+            return;
+        }
+        self.journal
+            .changes
+            .sources_before
+            .entry(object.clone())
+            .or_insert_with(|| SourceBefore { url: source.url.clone(), branch: source.branch.clone() });
+        context.offer(Effect::SetFluxSource { object, url: None, branch: Some(branch.clone()) });
+    }
+
+    /// The source GitRepository the drift guard checks.
+    pub(super) fn source_ref(&self) -> FluxRef {
+        FluxRef { kind: FluxKind::GitRepository, object: self.config.flux.source.clone() }
+    }
+
+    /// Whether an in-cluster Git server is configured and not observed healthy.
+    pub(super) fn git_server_down(&self, obs: &Observation) -> bool {
+        self.config.flux.git_server.is_some() && !obs.git_server.as_ref().is_some_and(|g| g.healthy)
+    }
+
+    /// The in-cluster Git server's workload, for messages.
+    pub(super) fn git_server_name(&self) -> String {
+        self.config.flux.git_server.as_ref().map_or_else(String::new, |g| g.workload.to_string())
+    }
+
+    /// Scale the in-cluster Git server back to its journaled count (or to 1 when it is at 0 and the
+    /// journal does not know it); forget the journal entry once observed.
+    pub(super) fn bring_up_git_server(&mut self, context: &mut Step<'_>, obs: &Observation) {
+        let Some(git) = &self.config.flux.git_server else { return };
+        let workload = &git.workload;
+        let Some(seen) = obs.workload(workload) else {
+            context.diagnose_once(format!("in-cluster Git server workload {workload} is not observed"));
+            return;
+        };
+        let spec = seen.spec_replicas.unwrap_or(1);
+        match self.journal.changes.scaled.get(workload).copied() {
+            Some(n) if n == spec => {
+                self.journal.changes.scaled.remove(workload);
+            }
+            Some(n) => {
+                context.offer(Effect::Scale { workload: workload.clone(), replicas: n });
+            }
+            None if spec == 0 => {
+                context.offer(Effect::Scale { workload: workload.clone(), replicas: 1 });
+            }
+            None => {}
+        }
+    }
+
+    /// Unseal every reachable sealed Vault pod: the standard shares first, the breakglass command
+    /// once the standard unseal failed. Notes which pods are sealed.
+    pub(super) fn unseal_vault(&mut self, context: &mut Step<'_>, obs: &Observation) {
+        self.seen.sealed.clear();
+        for vault in obs.vault.iter().filter(|v| v.sealed) {
+            self.seen.sealed.push(vault.pod.clone());
+            if !vault.reachable {
+                continue;
+            }
+            let pod = vault.pod.clone();
+            if self.unseal_failed.contains_key(&pod) {
+                context.offer(Effect::UnsealVaultBreakglass { pod });
+            } else {
+                context.offer(Effect::UnsealVault { pod });
+            }
+        }
+    }
+
+    /// Scale every journaled workload back to its recorded count (unlisted workloads first, then
+    /// the shutdown tiers in reverse); forget each once observed restored. Returns whether nothing
+    /// remains to scale.
+    pub(super) fn restore_scaled(&mut self, context: &mut Step<'_>, obs: &Observation) -> bool {
+        if self.journal.changes.scaled.is_empty() {
+            return true;
+        }
+        let tiers = &self.config.shutdown.tiers;
+        let tier_of = |w: &WorkloadRef| tiers.iter().position(|t| t.contains(w)).unwrap_or(tiers.len());
+        let mut order: Vec<(usize, WorkloadRef, i32)> =
+            self.journal.changes.scaled.iter().map(|(w, n)| (tier_of(w), w.clone(), *n)).collect();
+        order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        for (_, workload, replicas) in order {
+            match obs.workload(&workload) {
+                Some(seen) if seen.spec_replicas.unwrap_or(1) == replicas => {
+                    self.journal.changes.scaled.remove(&workload);
+                }
+                Some(_) => {
+                    context.offer(Effect::Scale { workload, replicas });
+                }
+                None if obs.api.reachable => {
+                    context.diagnose(format!("journaled workload {workload} no longer exists; nothing to restore"));
+                    self.journal.changes.scaled.remove(&workload);
+                }
+                None => {}
+            }
+        }
+        self.journal.changes.scaled.is_empty()
+    }
+
+    /// Resume what ananke suspended, each object only after every object it depends on (and its
+    /// parent) that is also waiting to be resumed was resumed and observed unsuspended. Forgets
+    /// each once observed unsuspended; never touches what was already suspended.
+    pub(super) fn resume_flux(&mut self, context: &mut Step<'_>, obs: &Observation) {
+        let Some(flux) = &obs.flux else { return };
+        if self.journal.changes.suspended.is_empty() {
+            return;
+        }
+        let changes = &mut self.journal.changes;
+        let mut keep = Vec::with_capacity(changes.suspended.len());
+        for id in &changes.suspended {
+            if changes.already_suspended.contains(id) {
+                context.diagnose_once(format!("{id} is journaled both as suspended by ananke and by an operator; left suspended"));
+                continue;
+            }
+            match flux.get(id) {
+                Some(object) if object.suspend => keep.push(id.clone()),
+                Some(_) => {}
+                None if flux.installed => {
+                    context.diagnose(format!("journaled {id} no longer exists; nothing to resume"));
+                }
+                None => keep.push(id.clone()),
+            }
+        }
+        changes.suspended.clone_from(&keep);
+        for id in &keep {
+            let Some(object) = flux.get(id) else { continue };
+            let waits_for = |other: FluxRef| other != *id && keep.contains(&other);
+            let blocked = object.depends_on.iter().any(|d| waits_for(FluxRef { kind: id.kind, object: d.clone() }))
+                || object
+                    .managed_by
+                    .as_ref()
+                    .is_some_and(|p| waits_for(FluxRef { kind: FluxKind::Kustomization, object: p.clone() }));
+            if !blocked {
+                context.offer(Effect::ResumeFlux { object: id.clone() });
+            }
+        }
+    }
+
+    /// Whether the journal holds nothing this run can still restore (a cordoned node that is not
+    /// observed cannot be uncordoned and does not hold the run back).
+    pub(super) fn nothing_to_restore(&self, obs: &Observation) -> bool {
+        let changes = &self.journal.changes;
+        changes.scaled.is_empty()
+            && changes.suspended.is_empty()
+            && !changes.cordoned.iter().any(|n| obs.node(n).is_some_and(|n| n.kube.is_some()))
+    }
+
+    /// What remains to restore, for failure reasons.
+    pub(super) fn restore_backlog(&self) -> String {
+        let changes = &self.journal.changes;
+        let mut parts = Vec::new();
+        if !changes.scaled.is_empty() {
+            let list: Vec<String> = changes.scaled.iter().map(|(w, n)| format!("{w} to {n}")).collect();
+            parts.push(format!("scale back {}", list.join(", ")));
+        }
+        if !changes.suspended.is_empty() {
+            let list: Vec<String> = changes.suspended.iter().map(ToString::to_string).collect();
+            parts.push(format!("resume {}", list.join(", ")));
+        }
+        if !changes.cordoned.is_empty() {
+            let list: Vec<&str> = changes.cordoned.iter().map(String::as_str).collect();
+            parts.push(format!("uncordon {}", list.join(", ")));
+        }
+        if !self.seen.sealed.is_empty() {
+            parts.push(format!("unseal vault {}", self.seen.sealed.join(", ")));
+        }
+        if parts.is_empty() {
+            "nothing".to_owned()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
