@@ -14,6 +14,7 @@ pub mod gates;
 pub mod journal;
 pub mod machine;
 pub mod observation;
+pub mod synth;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod time;

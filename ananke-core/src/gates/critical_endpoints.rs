@@ -1,11 +1,19 @@
-//! Gate: TODO(gates helper) — placeholder so the workspace compiles.
+//! Gate 8: the critical endpoint checks pass.
+//!
+//! Same rule as the service checklist, over `startup.critical_service_endpoints`.
 
+use super::services::check_probes;
 use super::{GateId, GateOutcome};
 use crate::config::Config;
 use crate::observation::Observation;
 
-/// Evaluate the gate.
+/// Evaluate the critical endpoint gate.
 #[must_use]
-pub fn check(_config: &Config, _obs: &Observation) -> GateOutcome {
-    GateOutcome::from_reasons(GateId::CriticalEndpoints, vec!["not implemented".to_owned()])
+pub fn check(config: &Config, obs: &Observation) -> GateOutcome {
+    check_probes(
+        GateId::CriticalEndpoints,
+        "critical endpoint",
+        &config.startup.critical_service_endpoints,
+        obs,
+    )
 }

@@ -16,10 +16,13 @@ pub mod flux_kustomizations;
 pub mod health;
 pub mod ingress;
 pub mod inventory;
+mod reasons;
 pub mod services;
 pub mod soak;
 pub mod ssh_reachability;
 pub mod workloads;
+
+pub use reasons::MAX_LISTED;
 
 /// The gates, in dependency order (each one's parent is the one before it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
