@@ -1,0 +1,1 @@
+//! ananke-sim integration tests.
