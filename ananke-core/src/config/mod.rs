@@ -3,6 +3,7 @@
 
 mod duration;
 mod load;
+mod locate;
 mod model;
 mod validate;
 

@@ -397,6 +397,10 @@ pub struct VaultSettings {
     /// Every Vault pod, each sealed independently after a power loss.
     pub pods: Vec<VaultPod>,
     /// Where the standard unseal shares come from.
+    // serde_yaml_ng reads an externally tagged enum only from a YAML tag (`!command`); a one-key
+    // mapping (`command: {...}`) is what TOML, the JSON Schema and editors expect.
+    #[serde(with = "serde_yaml_ng::with::singleton_map")]
+    #[schemars(with = "UnsealKeySource")]
     pub unseal_keys: UnsealKeySource,
     /// CA bundle to verify Vault's TLS certificate.
     #[serde(default)]
