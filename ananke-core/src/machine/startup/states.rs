@@ -130,7 +130,7 @@ impl StartupRun {
 
     /// Every gate but the soak is green: keep checking; a regression goes back to `Converging`
     /// (too many fail the run); at the soak's end with every gate green, startup is `Ready`.
-    #[state(superstate = "recovering", entry_action = "enter_soaking")]
+    #[state(superstate = "recovering", entry_action = "enter_soaking", exit_action = "exit_soaking")]
     fn soaking(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => self.soak(context, obs),
@@ -146,6 +146,12 @@ impl StartupRun {
         context.timers.stop(Timer::Converge);
         self.soak_started_at = Some(context.now);
         context.arm(Timer::Soak, self.config.soak.duration.get());
+    }
+
+    /// Leaving the soak: its end no longer matters.
+    #[action]
+    fn exit_soaking(context: &mut Step<'_>) {
+        context.timers.stop(Timer::Soak);
     }
 
     /// Reactions shared by every non-terminal state: the run deadline, the Flux retry timer,
