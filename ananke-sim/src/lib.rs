@@ -13,3 +13,7 @@
 pub mod scenario;
 
 pub use scenario::{builtin, builtin_names, Scenario, ScenarioError};
+pub mod model;
+pub mod rng;
+
+pub use model::{ClusterState, Model};
