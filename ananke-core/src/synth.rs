@@ -10,17 +10,20 @@
 //! - [`large_observation`] is the benchmark's lab: `scale` × (5,000 nodes, 20,000 workloads,
 //!   2,000 Kustomizations, 1,000 checklist results), every gate passing.
 
+mod objects;
+
+pub use objects::{
+    condition, healthy_workload, passing_probe, published_ingress, ready_flux_object, ready_node,
+};
+
 use crate::config::{
-    Config, Coordination, CoordinationRole, Exposure, FluxSettings, HttpCheck, HumanDuration, IngressCheck,
-    Inventory, K3sRole, KubernetesSettings, Node, ObjectRef, PowerDomain, SshSettings, StartupSettings, Ups,
-    WorkloadKind, WorkloadRef,
+    Config, Coordination, CoordinationRole, Exposure, FluxSettings, HttpCheck, HumanDuration,
+    IngressCheck, Inventory, K3sRole, KubernetesSettings, Node, ObjectRef, PowerDomain,
+    SshSettings, StartupSettings, Ups, WorkloadKind, WorkloadRef,
 };
-use crate::observation::{
-    ApiStatus, Condition, ConditionStatus, FluxKind, FluxObject, FluxObservation, FluxRef, GitServerHealth,
-    IngressBackend, IngressObservation, KubeNode, NodeObservation, Observation, ProbeResult, SshStatus,
-    UnitState, UpsStatus, VaultStatus, Workload, WorkloadStatus,
-};
+use crate::observation::{ApiStatus, FluxKind, FluxObservation, GitServerHealth, Observation};
 use crate::time::Time;
+use objects::{on_line, unsealed};
 use std::collections::HashSet;
 
 /// The Flux source URL of every synthetic lab.
@@ -107,7 +110,11 @@ pub fn lab_config(size: LabSize) -> Config {
             name: node_name(i),
             address: format!("10.{}.{}.{}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff),
             ssh_port: 22,
-            role: if i < 3 { K3sRole::Server } else { K3sRole::Agent },
+            role: if i < 3 {
+                K3sRole::Server
+            } else {
+                K3sRole::Agent
+            },
         })
         .collect();
     let domain_count = size.power_domains.max(1);
@@ -121,7 +128,12 @@ pub fn lab_config(size: LabSize) -> Config {
                 username: None,
                 password_file: None,
             },
-            nodes: nodes.iter().skip(d).step_by(domain_count).map(|n| n.name.clone()).collect(),
+            nodes: nodes
+                .iter()
+                .skip(d)
+                .step_by(domain_count)
+                .map(|n| n.name.clone())
+                .collect(),
         })
         .collect();
     Config {
@@ -203,115 +215,10 @@ pub fn http_check(name: &str) -> HttpCheck {
 /// `namespace/name`.
 #[must_use]
 pub fn object_ref(namespace: &str, name: &str) -> ObjectRef {
-    ObjectRef { namespace: namespace.to_owned(), name: name.to_owned() }
-}
-
-/// A condition with `observedGeneration` [`GENERATION`].
-#[must_use]
-pub fn condition(type_: &str, status: ConditionStatus, reason: &str, message: &str) -> Condition {
-    Condition {
-        type_: type_.to_owned(),
-        status,
-        reason: reason.to_owned(),
-        message: message.to_owned(),
-        observed_generation: GENERATION,
-    }
-}
-
-/// A node reachable over SSH, its k3s unit active, Ready and schedulable.
-#[must_use]
-pub fn ready_node(name: &str) -> NodeObservation {
-    NodeObservation {
+    ObjectRef {
+        namespace: namespace.to_owned(),
         name: name.to_owned(),
-        ssh: SshStatus::Reachable,
-        k3s_unit: UnitState::Active,
-        kube: Some(KubeNode {
-            ready: ConditionStatus::True,
-            ready_reason: "KubeletReady".to_owned(),
-            unschedulable: false,
-            taints: Vec::new(),
-        }),
     }
-}
-
-/// A Flux object at [`GENERATION`], reconciled, `Ready=True`, not suspended.
-#[must_use]
-pub fn ready_flux_object(kind: FluxKind, object: ObjectRef) -> FluxObject {
-    let message = match kind {
-        FluxKind::GitRepository => format!("stored artifact for revision '{BRANCH}@sha1:0123abc'"),
-        FluxKind::Kustomization => format!("Applied revision: {BRANCH}@sha1:0123abc"),
-        FluxKind::HelmRelease => "Helm upgrade succeeded".to_owned(),
-    };
-    FluxObject {
-        id: FluxRef { kind, object },
-        generation: GENERATION,
-        observed_generation: Some(GENERATION),
-        suspend: false,
-        conditions: vec![condition("Ready", ConditionStatus::True, "ReconciliationSucceeded", &message)],
-        depends_on: Vec::new(),
-        url: None,
-        branch: None,
-        managed_by: None,
-        manages: Vec::new(),
-        requested_at: None,
-        last_handled_reconcile_at: None,
-    }
-}
-
-/// A Current workload of `replicas` replicas (a DaemonSet: `replicas` pods scheduled), at
-/// [`GENERATION`], with the status its controller writes once it has converged.
-#[must_use]
-pub fn healthy_workload(id: WorkloadRef, replicas: i32) -> Workload {
-    let (spec_replicas, status, conditions) = match id.kind {
-        WorkloadKind::Deployment => (
-            Some(replicas),
-            counters(replicas, None),
-            vec![
-                condition("Available", ConditionStatus::True, "MinimumReplicasAvailable", ""),
-                condition("Progressing", ConditionStatus::True, "NewReplicaSetAvailable", ""),
-            ],
-        ),
-        WorkloadKind::StatefulSet => (Some(replicas), counters(replicas, None), Vec::new()),
-        WorkloadKind::DaemonSet => {
-            (None, WorkloadStatus { replicas: 0, ..counters(replicas, Some(replicas)) }, Vec::new())
-        }
-    };
-    Workload {
-        id,
-        generation: GENERATION,
-        observed_generation: Some(GENERATION),
-        terminating: false,
-        spec_replicas,
-        status,
-        conditions,
-        has_progress_deadline: true,
-        on_delete: false,
-        has_status: true,
-    }
-}
-
-fn counters(n: i32, desired: Option<i32>) -> WorkloadStatus {
-    WorkloadStatus { replicas: n, updated: n, ready: n, available: n, current: n, desired, revisions_match: true }
-}
-
-/// The Ingress `check` asks for, routing its host, with its class, published at
-/// [`INGRESS_ADDRESS`], backed by one existing Service with one ready endpoint.
-#[must_use]
-pub fn published_ingress(check: &IngressCheck) -> IngressObservation {
-    IngressObservation {
-        namespace: check.namespace.clone(),
-        name: check.name.clone(),
-        hosts: vec![check.host.clone()],
-        ingress_class: Some(check.ingress_class.clone().unwrap_or_else(|| "traefik".to_owned())),
-        addresses: vec![INGRESS_ADDRESS.to_owned()],
-        backends: vec![IngressBackend { service: format!("{}-http", check.name), exists: true, ready_endpoints: 1 }],
-    }
-}
-
-/// A passing probe: HTTP 200 in 5 ms.
-#[must_use]
-pub fn passing_probe() -> ProbeResult {
-    ProbeResult { ok: true, reason: None, status: Some(200), latency_ms: Some(5) }
 }
 
 /// An observation of `config` at `now` in which gates 1-8 pass.
@@ -327,8 +234,11 @@ pub fn healthy_observation(config: &Config, now: Time) -> Observation {
     let mut seen: HashSet<WorkloadRef> = HashSet::new();
     let mut kustomizations = Vec::with_capacity(config.flux.required_kustomizations.len());
     for ks in &config.flux.required_kustomizations {
-        let deployment =
-            WorkloadRef { kind: WorkloadKind::Deployment, namespace: ks.name.clone(), name: ks.name.clone() };
+        let deployment = WorkloadRef {
+            kind: WorkloadKind::Deployment,
+            namespace: ks.name.clone(),
+            name: ks.name.clone(),
+        };
         let mut object = ready_flux_object(FluxKind::Kustomization, ks.clone());
         object.manages.push(deployment.clone());
         kustomizations.push(object);
@@ -354,8 +264,16 @@ pub fn healthy_observation(config: &Config, now: Time) -> Observation {
         .collect();
     Observation {
         at: now,
-        api: ApiStatus { reachable: true, error: None },
-        nodes: config.inventory.nodes.iter().map(|n| ready_node(&n.name)).collect(),
+        api: ApiStatus {
+            reachable: true,
+            error: None,
+        },
+        nodes: config
+            .inventory
+            .nodes
+            .iter()
+            .map(|n| ready_node(&n.name))
+            .collect(),
         flux: Some(FluxObservation {
             installed: true,
             sources: vec![source],
@@ -364,32 +282,34 @@ pub fn healthy_observation(config: &Config, now: Time) -> Observation {
         }),
         workloads,
         pods_to_evict: Vec::new(),
-        ingresses: startup.require_ingress_checklist.iter().map(published_ingress).collect(),
+        ingresses: startup
+            .require_ingress_checklist
+            .iter()
+            .map(published_ingress)
+            .collect(),
         probes,
-        git_server: config.flux.git_server.as_ref().map(|_| GitServerHealth { healthy: true, reason: None }),
-        vault: config.vault.iter().flat_map(|v| &v.pods).map(unsealed).collect(),
-        power: config.power_domains.iter().map(|d| on_line(&d.name)).collect(),
-    }
-}
-
-fn unsealed(pod: &crate::config::VaultPod) -> VaultStatus {
-    VaultStatus { pod: pod.name.clone(), reachable: true, sealed: false, threshold: 3, progress: 0 }
-}
-
-fn on_line(domain: &str) -> UpsStatus {
-    UpsStatus {
-        domain: domain.to_owned(),
-        reachable: true,
-        flags: vec!["OL".to_owned()],
-        charge: Some(100.0),
-        runtime_s: Some(3600),
+        git_server: config.flux.git_server.as_ref().map(|_| GitServerHealth {
+            healthy: true,
+            reason: None,
+        }),
+        vault: config
+            .vault
+            .iter()
+            .flat_map(|v| &v.pods)
+            .map(unsealed)
+            .collect(),
+        power: config
+            .power_domains
+            .iter()
+            .map(|d| on_line(&d.name))
+            .collect(),
     }
 }
 
 /// A config of `size` and an observation of it at [`Time::ZERO`] in which gates 1-8 pass.
 ///
 /// Besides what [`healthy_observation`] gives, the lab holds `size.workloads` workloads in all: the
-/// extra ones are Current Deployments, StatefulSets and DaemonSets in turn, in namespaces `team-0`,
+/// extra ones are Current `Deployment`, `StatefulSet` and `DaemonSet` objects in turn, in namespaces `team-0`,
 /// `team-1`, ... of 100 workloads each.
 #[must_use]
 pub fn lab(size: LabSize) -> (Config, Observation) {
@@ -398,8 +318,16 @@ pub fn lab(size: LabSize) -> (Config, Observation) {
     let extra = size.workloads.saturating_sub(obs.workloads.len());
     obs.workloads.reserve(extra);
     for i in 0..extra {
-        let kind = [WorkloadKind::Deployment, WorkloadKind::StatefulSet, WorkloadKind::DaemonSet][i % 3];
-        let id = WorkloadRef { kind, namespace: format!("team-{}", i / 100), name: format!("app-{i:06}") };
+        let kind = [
+            WorkloadKind::Deployment,
+            WorkloadKind::StatefulSet,
+            WorkloadKind::DaemonSet,
+        ][i % 3];
+        let id = WorkloadRef {
+            kind,
+            namespace: format!("team-{}", i / 100),
+            name: format!("app-{i:06}"),
+        };
         obs.workloads.push(healthy_workload(id, 2));
     }
     (config, obs)

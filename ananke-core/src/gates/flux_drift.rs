@@ -1,6 +1,6 @@
 //! Gate 3: the Flux source drift guard.
 //!
-//! The GitRepository the cluster reconciles from (`flux.source`) must point at
+//! The `GitRepository` the cluster reconciles from (`flux.source`) must point at
 //! `expected_flux_source_url` and track `expected_flux_branch`, exactly. After an outage the source
 //! is often left pointing at a temporary mirror or a break-fix branch; resuming Flux then would
 //! roll the cluster to the wrong state.

@@ -1,12 +1,12 @@
 //! Readiness rules (reference §3), shared by the gates and the machines.
 //!
 //! [`workload_health`] follows kstatus (kubernetes-sigs/cli-utils `pkg/kstatus/status`): the
-//! generic rules, then the Deployment, StatefulSet and DaemonSet rules. It differs on purpose in one
+//! generic rules, then the `Deployment`, `StatefulSet` and `DaemonSet` rules. It differs on purpose in one
 //! place: a workload whose controller has not written a status yet, or has not observed any
-//! generation, is InProgress. kstatus calls such a resource Current, which lets a Deployment that
+//! generation, is `InProgress`. kstatus calls such a resource Current, which lets a Deployment that
 //! was applied a moment ago pass a gate before a single pod exists.
 //!
-//! [`flux_ready`] is the flux CLI's rule for GitRepositories, Kustomizations and HelmReleases
+//! [`flux_ready`] is the flux CLI's rule for `GitRepository`, `Kustomization` and `HelmRelease` objects
 //! (fluxcd/flux2 `cmd/flux/readiness.go`).
 
 use crate::config::WorkloadKind;
@@ -79,7 +79,7 @@ fn is_true<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition
     find(conditions, type_).filter(|c| c.status == ConditionStatus::True)
 }
 
-/// The kstatus verdict on a Deployment, StatefulSet or DaemonSet.
+/// The kstatus verdict on a `Deployment`, `StatefulSet` or `DaemonSet`.
 ///
 /// In order: terminating; no status or no `status.observedGeneration` (not healthy, unlike
 /// kstatus); generation not observed; `Reconciling=True`; `Stalled=True`; then the kind's rule.
@@ -151,16 +151,25 @@ fn deployment(w: &Workload) -> Health {
         return in_progress(format!("{}/{spec} replicas updated", s.updated));
     }
     if s.replicas > spec {
-        return in_progress(format!("{} old replicas pending termination", s.replicas - spec));
+        return in_progress(format!(
+            "{} old replicas pending termination",
+            s.replicas - spec
+        ));
     }
     if s.updated > s.available {
-        return in_progress(format!("{}/{} updated replicas available", s.available, s.updated));
+        return in_progress(format!(
+            "{}/{} updated replicas available",
+            s.available, s.updated
+        ));
     }
     if spec > s.ready {
         return in_progress(format!("{}/{spec} replicas ready", s.ready));
     }
     if !progressing {
-        return in_progress("new ReplicaSet not available yet (Progressing is not NewReplicaSetAvailable)".to_owned());
+        return in_progress(
+            "new ReplicaSet not available yet (Progressing is not NewReplicaSetAvailable)"
+                .to_owned(),
+        );
     }
     if !available {
         return in_progress("Deployment not Available".to_owned());
@@ -182,10 +191,16 @@ fn stateful_set(w: &Workload) -> Health {
         return in_progress(format!("{}/{spec} replicas ready", s.ready));
     }
     if s.replicas > spec {
-        return in_progress(format!("{} extra replicas pending termination", s.replicas - spec));
+        return in_progress(format!(
+            "{} extra replicas pending termination",
+            s.replicas - spec
+        ));
     }
     if spec > s.current {
-        return in_progress(format!("{}/{spec} replicas at the current revision", s.current));
+        return in_progress(format!(
+            "{}/{spec} replicas at the current revision",
+            s.current
+        ));
     }
     if !s.revisions_match {
         return in_progress("waiting for the update revision to become current".to_owned());
@@ -217,7 +232,7 @@ fn daemon_set(w: &Workload) -> Health {
     Health::Current
 }
 
-/// The flux CLI's readiness rule for a GitRepository, Kustomization or HelmRelease.
+/// The flux CLI's readiness rule for a `GitRepository`, `Kustomization` or `HelmRelease`.
 ///
 /// Ready when: `status.observedGeneration >= 1`; a `Ready` condition exists; that condition is
 /// about the current generation (its own `observedGeneration` when non-zero, else the status's);
@@ -253,10 +268,18 @@ pub fn flux_ready(o: &FluxObject) -> Result<(), String> {
         ));
     }
     if let Some(c) = is_true(&o.conditions, "Reconciling") {
-        return Err(format!("{}; {}", describe_condition(c), describe_condition(ready)));
+        return Err(format!(
+            "{}; {}",
+            describe_condition(c),
+            describe_condition(ready)
+        ));
     }
     if let Some(c) = is_true(&o.conditions, "Stalled") {
-        return Err(format!("{}; {}", describe_condition(c), describe_condition(ready)));
+        return Err(format!(
+            "{}; {}",
+            describe_condition(c),
+            describe_condition(ready)
+        ));
     }
     if ready.status != ConditionStatus::True {
         return Err(describe_condition(ready));

@@ -21,9 +21,8 @@ pub fn check(config: &Config, obs: &Observation) -> GateOutcome {
     let mut reasons = Reasons::new();
     for wanted in &config.startup.require_ingress_checklist {
         match by_ref.get(&(wanted.namespace.as_str(), wanted.name.as_str())) {
-            None => reasons.push_with(|| {
-                format!("Ingress {}/{}: not found", wanted.namespace, wanted.name)
-            }),
+            None => reasons
+                .push_with(|| format!("Ingress {}/{}: not found", wanted.namespace, wanted.name)),
             Some(seen) => check_one(wanted, seen, &mut reasons),
         }
     }
@@ -32,10 +31,18 @@ pub fn check(config: &Config, obs: &Observation) -> GateOutcome {
 
 fn check_one(wanted: &IngressCheck, seen: &IngressObservation, reasons: &mut Reasons) {
     let id = || format!("Ingress {}/{}", wanted.namespace, wanted.name);
-    if !seen.hosts.iter().any(|h| *h == wanted.host) {
+    if !seen.hosts.contains(&wanted.host) {
         reasons.push_with(|| {
-            let routes = if seen.hosts.is_empty() { "no host".to_owned() } else { seen.hosts.join(", ") };
-            format!("{}: does not route host {} (routes {routes})", id(), wanted.host)
+            let routes = if seen.hosts.is_empty() {
+                "no host".to_owned()
+            } else {
+                seen.hosts.join(", ")
+            };
+            format!(
+                "{}: does not route host {} (routes {routes})",
+                id(),
+                wanted.host
+            )
         });
     }
     if let Some(class) = &wanted.ingress_class {
@@ -44,18 +51,35 @@ fn check_one(wanted: &IngressCheck, seen: &IngressObservation, reasons: &mut Rea
             Some(actual) => {
                 reasons.push_with(|| format!("{}: class is {actual}, expected {class}", id()));
             }
-            None => reasons.push_with(|| format!("{}: no ingressClassName, expected {class}", id())),
+            None => {
+                reasons.push_with(|| format!("{}: no ingressClassName, expected {class}", id()));
+            }
         }
     }
     if seen.addresses.is_empty() {
-        reasons.push_with(|| format!("{}: not published (no load-balancer address in its status)", id()));
+        reasons.push_with(|| {
+            format!(
+                "{}: not published (no load-balancer address in its status)",
+                id()
+            )
+        });
     }
     for backend in &seen.backends {
         if !backend.exists {
-            reasons.push_with(|| format!("{}: backend Service {} does not exist", id(), backend.service));
+            reasons.push_with(|| {
+                format!(
+                    "{}: backend Service {} does not exist",
+                    id(),
+                    backend.service
+                )
+            });
         } else if backend.ready_endpoints == 0 {
             reasons.push_with(|| {
-                format!("{}: backend Service {} has no ready endpoints", id(), backend.service)
+                format!(
+                    "{}: backend Service {} has no ready endpoints",
+                    id(),
+                    backend.service
+                )
             });
         }
     }

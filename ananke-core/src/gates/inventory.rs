@@ -10,80 +10,93 @@ use crate::config::Config;
 use crate::observation::Observation;
 use std::collections::{HashMap, HashSet};
 
+/// What the gate learns about one inventory node.
+#[derive(Clone, Copy, Default)]
+struct Seen {
+    registered: bool,
+    domains: u32,
+    /// A later entry of a name already listed: reported once, then skipped.
+    duplicate: bool,
+}
+
 /// Evaluate the inventory gate.
 #[must_use]
 pub fn check(config: &Config, obs: &Observation) -> GateOutcome {
+    let nodes = &config.inventory.nodes;
     let mut reasons = Reasons::new();
-    let mut inventory: HashSet<&str> = HashSet::with_capacity(config.inventory.nodes.len());
-    for node in &config.inventory.nodes {
-        if !inventory.insert(node.name.as_str()) {
+    // One hash per inventory node, one per observed node, one per domain entry; the facts live in
+    // a vector in inventory order, so the final pass hashes nothing and reports in config order.
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(nodes.len());
+    let mut seen = vec![Seen::default(); nodes.len()];
+    for (i, node) in nodes.iter().enumerate() {
+        if *index.entry(node.name.as_str()).or_insert(i) != i {
+            seen[i].duplicate = true;
             reasons.push_with(|| format!("node {} is listed twice in the inventory", node.name));
         }
     }
 
     if obs.api.reachable {
-        check_registration(config, obs, &inventory, &mut reasons);
+        for node in obs.nodes.iter().filter(|n| n.kube.is_some()) {
+            match index.get(node.name.as_str()) {
+                Some(&i) => seen[i].registered = true,
+                None => reasons.push_with(|| {
+                    format!(
+                        "node {} is registered in the cluster but not in the inventory",
+                        node.name
+                    )
+                }),
+            }
+        }
     } else {
         let error = obs.api.error.as_deref().unwrap_or("no error reported");
         reasons.push(format!("Kubernetes API unreachable: {error}"));
     }
-    check_power_domains(config, &inventory, &mut reasons);
-    reasons.into_outcome(GateId::Inventory)
-}
 
-/// Every registered Node is in the inventory, every inventory node (not ignored) is registered.
-fn check_registration(
-    config: &Config,
-    obs: &Observation,
-    inventory: &HashSet<&str>,
-    reasons: &mut Reasons,
-) {
-    let mut registered: HashSet<&str> = HashSet::with_capacity(obs.nodes.len());
-    for node in obs.nodes.iter().filter(|n| n.kube.is_some()) {
-        registered.insert(node.name.as_str());
-        if !inventory.contains(node.name.as_str()) {
-            reasons.push_with(|| {
-                format!("node {} is registered in the cluster but not in the inventory", node.name)
-            });
-        }
-    }
-    let ignored: HashSet<&str> =
-        config.startup.ignore_unavailable_nodes.iter().map(String::as_str).collect();
-    for node in &config.inventory.nodes {
-        let name = node.name.as_str();
-        if !registered.contains(name) && !ignored.contains(name) {
-            reasons.push_with(|| format!("inventory node {name} is not registered in the cluster"));
-        }
-    }
-}
-
-/// Every inventory node is in exactly one power domain, and domains name only inventory nodes.
-fn check_power_domains(config: &Config, inventory: &HashSet<&str>, reasons: &mut Reasons) {
-    let mut domains_of: HashMap<&str, Vec<&str>> = HashMap::with_capacity(inventory.len());
     for domain in &config.power_domains {
         for node in &domain.nodes {
-            if !inventory.contains(node.as_str()) {
-                reasons.push_with(|| {
-                    format!("power domain {} lists node {node}, which is not in the inventory", domain.name)
-                });
+            match index.get(node.as_str()) {
+                Some(&i) => seen[i].domains += 1,
+                None => reasons.push_with(|| {
+                    format!(
+                        "power domain {} lists node {node}, which is not in the inventory",
+                        domain.name
+                    )
+                }),
             }
-            domains_of.entry(node.as_str()).or_default().push(domain.name.as_str());
         }
     }
-    for node in &config.inventory.nodes {
-        match domains_of.get(node.name.as_str()).map(Vec::as_slice) {
-            None | Some([]) => {
-                reasons.push_with(|| format!("inventory node {} is in no power domain", node.name));
-            }
-            Some([_]) => {}
-            Some(domains) => reasons.push_with(|| {
+
+    let ignored: HashSet<&str> = config
+        .startup
+        .ignore_unavailable_nodes
+        .iter()
+        .map(String::as_str)
+        .collect();
+    for (node, seen) in nodes.iter().zip(&seen).filter(|(_, s)| !s.duplicate) {
+        let name = node.name.as_str();
+        if obs.api.reachable && !seen.registered && !ignored.contains(name) {
+            reasons.push_with(|| format!("inventory node {name} is not registered in the cluster"));
+        }
+        match seen.domains {
+            1 => {}
+            0 => reasons.push_with(|| format!("inventory node {name} is in no power domain")),
+            n => reasons.push_with(|| {
                 format!(
-                    "inventory node {} is in {} power domains ({}); it must be in exactly one",
-                    node.name,
-                    domains.len(),
-                    domains.join(", ")
+                    "inventory node {name} is in {n} power domains ({}); it must be in exactly one",
+                    domains_of(config, name).join(", ")
                 )
             }),
         }
     }
+    reasons.into_outcome(GateId::Inventory)
+}
+
+/// The power domains listing `node` (only called for the few reasons actually listed).
+fn domains_of<'a>(config: &'a Config, node: &str) -> Vec<&'a str> {
+    config
+        .power_domains
+        .iter()
+        .filter(|d| d.nodes.iter().any(|n| n == node))
+        .map(|d| d.name.as_str())
+        .collect()
 }

@@ -1,6 +1,6 @@
 //! Gate 5: workload convergence is healthy.
 //!
-//! Every observed Deployment, StatefulSet and DaemonSet is Current by [`workload_health`], where a
+//! Every observed `Deployment`, `StatefulSet` and `DaemonSet` is Current by [`workload_health`], where a
 //! workload its controller has not observed yet is never healthy.
 
 use super::health::{workload_health, Health};
@@ -17,7 +17,12 @@ pub fn check(_config: &Config, obs: &Observation) -> GateOutcome {
         let health = workload_health(w);
         if health != Health::Current {
             reasons.push_with(|| {
-                format!("{} {}/{}: {health}", w.id.kind.as_str(), w.id.namespace, w.id.name)
+                format!(
+                    "{} {}/{}: {health}",
+                    w.id.kind.as_str(),
+                    w.id.namespace,
+                    w.id.name
+                )
             });
         }
     }

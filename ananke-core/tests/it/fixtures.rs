@@ -32,34 +32,50 @@ pub fn evaluate(config: &Config, obs: &Observation) -> GateReport {
 
 /// The observation of node `name`.
 pub fn node<'a>(obs: &'a mut Observation, name: &str) -> &'a mut NodeObservation {
-    obs.nodes.iter_mut().find(|n| n.name == name).expect("node in the lab")
+    obs.nodes
+        .iter_mut()
+        .find(|n| n.name == name)
+        .expect("node in the lab")
 }
 
 /// The Kustomization `flux-system/<name>`.
 pub fn kustomization<'a>(obs: &'a mut Observation, name: &str) -> &'a mut FluxObject {
     let flux = obs.flux.as_mut().expect("flux observed");
-    flux.kustomizations.iter_mut().find(|k| k.id.object.name == name).expect("kustomization in the lab")
+    flux.kustomizations
+        .iter_mut()
+        .find(|k| k.id.object.name == name)
+        .expect("kustomization in the lab")
 }
 
-/// The lab's GitRepository.
+/// The lab's `GitRepository`.
 pub fn source(obs: &mut Observation) -> &mut FluxObject {
     &mut obs.flux.as_mut().expect("flux observed").sources[0]
 }
 
 /// The workload named `name`.
 pub fn workload<'a>(obs: &'a mut Observation, name: &str) -> &'a mut Workload {
-    obs.workloads.iter_mut().find(|w| w.id.name == name).expect("workload in the lab")
+    obs.workloads
+        .iter_mut()
+        .find(|w| w.id.name == name)
+        .expect("workload in the lab")
 }
 
 /// Make exactly `gate` fail in the small lab (every gate before it still passes).
-pub fn break_gate(gate: GateId, config: &mut Config, obs: &mut Observation, soak: &mut SoakProgress) {
+pub fn break_gate(
+    gate: GateId,
+    config: &mut Config,
+    obs: &mut Observation,
+    soak: &mut SoakProgress,
+) {
     match gate {
         GateId::Inventory => {
             obs.api.reachable = false;
             obs.api.error = Some("connection refused".to_owned());
         }
-        GateId::SshReachability => node(obs, "node-00002").ssh = SshStatus::Unreachable("no route to host".to_owned()),
-        GateId::FluxDrift => config.expected_flux_branch = "release".to_owned(),
+        GateId::SshReachability => {
+            node(obs, "node-00002").ssh = SshStatus::Unreachable("no route to host".to_owned());
+        }
+        GateId::FluxDrift => "release".clone_into(&mut config.expected_flux_branch),
         GateId::FluxKustomizations => kustomization(obs, "ks-00001").suspend = true,
         GateId::Workloads => workload(obs, "ks-00002").status.ready = 0,
         GateId::Ingress => obs.ingresses[0].addresses.clear(),
