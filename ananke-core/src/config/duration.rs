@@ -43,11 +43,24 @@ impl Serialize for HumanDuration {
 
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map(Self).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "invalid duration `{text}`: {e} (expected a duration such as `30s`, `5m` or `1h 30m`)"
-            ))
+        // A visitor, not `String::deserialize` then parse: an error raised inside the visitor is
+        // located by the deserializer at the value itself, not at the enclosing mapping.
+        d.deserialize_str(DurationVisitor)
+    }
+}
+
+struct DurationVisitor;
+
+impl serde::de::Visitor<'_> for DurationVisitor {
+    type Value = HumanDuration;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a duration such as `30s`, `5m` or `1h 30m`")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<HumanDuration, E> {
+        humantime::parse_duration(text).map(HumanDuration).map_err(|e| {
+            E::custom(format!("invalid duration `{text}`: {e} (expected a duration such as `30s`, `5m` or `1h 30m`)"))
         })
     }
 }

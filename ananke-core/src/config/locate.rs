@@ -71,7 +71,8 @@ impl Locations {
         self.entries
             .iter()
             .filter(|(_, e)| e.extent.as_ref().is_some_and(|r| r.contains(&offset)))
-            .min_by_key(|(_, e)| e.extent.as_ref().map_or(usize::MAX, ExactSizeIterator::len))
+            // A one-table array of tables spans exactly its table: prefer the deeper path.
+            .min_by_key(|(p, e)| (e.extent.as_ref().map_or(usize::MAX, ExactSizeIterator::len), usize::MAX - p.len()))
             .map(|(p, _)| p.as_str())
     }
 
@@ -300,6 +301,7 @@ mod tests {
     #[test]
     fn toml_positions_and_paths_at_offsets() {
         let text = "a = 1\n[t]\nb = \"x\"\narr = [1, {k = 2}]\n[[list]]\nname = \"n\"\n";
+        let header = text.find("[[list]]").unwrap_or_default();
         let loc = Locations::toml(text);
         assert_eq!(loc.locate("a"), pos(1, 5));
         assert_eq!(loc.locate("t"), pos(2, 1));
@@ -309,6 +311,7 @@ mod tests {
         assert_eq!(loc.locate("list[0].missing"), pos(5, 1));
         assert_eq!(loc.path_at(text.find("b =").unwrap_or_default()), Some("t.b"));
         assert_eq!(loc.path_at(text.find("k =").unwrap_or_default()), Some("t.arr[1].k"));
+        assert_eq!(loc.path_at(header), Some("list[0]"));
     }
 
     #[test]

@@ -60,7 +60,7 @@ impl Findings {
     /// A wait that must be able to elapse: zero is impossible.
     pub(crate) fn positive(&mut self, field: impl Into<String>, value: HumanDuration) {
         if value.get().is_zero() {
-            self.push(field, "must be longer than zero: nothing can finish in no time");
+            self.push(field, "is zero; expected a duration longer than zero (no wait finishes in no time)");
         }
     }
 

@@ -31,7 +31,7 @@ pub(super) fn check(config: &Config, out: &mut Findings) {
 
 fn flux(config: &Config, out: &mut Findings) {
     out.url("expected_flux_source_url", &config.expected_flux_source_url, &["http", "https", "ssh"]);
-    out.non_empty("expected_flux_branch", &config.expected_flux_branch, "expected Flux branch");
+    out.non_empty("expected_flux_branch", &config.expected_flux_branch, "Flux branch");
     object(out, "flux.source", &config.flux.source);
     for (i, kustomization) in config.flux.required_kustomizations.iter().enumerate() {
         object(out, &format!("flux.required_kustomizations[{i}]"), kustomization);

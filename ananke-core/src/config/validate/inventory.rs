@@ -2,21 +2,61 @@
 
 use super::Findings;
 use crate::config::model::Config;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-/// Check the inventory, the power domains and every list of node names.
-pub(super) fn check(config: &Config, out: &mut Findings) {
-    nodes(config, out);
-    power_domains(config, out);
-    for (i, name) in config.startup.ignore_unavailable_nodes.iter().enumerate() {
-        known_node(config, out, &format!("startup.ignore_unavailable_nodes[{i}]"), name);
+/// How many inventory names an "unknown node" problem lists.
+const LISTED: usize = 8;
+
+/// The inventory's node names, for the lists that refer to them.
+struct Inventory<'c> {
+    names: HashSet<&'c str>,
+    /// The first few distinct names, in inventory order, for messages.
+    shown: String,
+}
+
+impl<'c> Inventory<'c> {
+    fn new(config: &'c Config) -> Self {
+        let mut names = HashSet::new();
+        let mut shown = Vec::new();
+        for node in &config.inventory.nodes {
+            if names.insert(node.name.as_str()) && shown.len() < LISTED {
+                shown.push(format!("`{}`", node.name));
+            }
+        }
+        if names.len() > LISTED {
+            shown.push(format!("and {} more", names.len() - LISTED));
+        }
+        Self { names, shown: shown.join(", ") }
     }
-    for (i, name) in config.coordination.peer_hosts.iter().enumerate() {
-        known_node(config, out, &format!("coordination.peer_hosts[{i}]"), name);
+
+    /// `name` must be an inventory node; returns whether it is.
+    ///
+    /// No "did you mean": node names differ by a digit (`titan-23`, `titan-24`), so the nearest
+    /// name is as likely another host as the intended one. The inventory's names are listed instead.
+    fn known(&self, out: &mut Findings, field: &str, name: &str) -> bool {
+        if self.names.contains(name) {
+            return true;
+        }
+        out.push(field, format!("unknown node `{name}`; expected a node of `inventory.nodes` ({})", self.shown));
+        false
     }
 }
 
-fn nodes(config: &Config, out: &mut Findings) {
+/// Check the inventory, the power domains and every list of node names.
+pub(super) fn check(config: &Config, out: &mut Findings) {
+    let inventory = Inventory::new(config);
+    let fed = power_domains(config, &inventory, out);
+    nodes(config, &fed, out);
+    for (i, name) in config.startup.ignore_unavailable_nodes.iter().enumerate() {
+        inventory.known(out, &format!("startup.ignore_unavailable_nodes[{i}]"), name);
+    }
+    for (i, name) in config.coordination.peer_hosts.iter().enumerate() {
+        inventory.known(out, &format!("coordination.peer_hosts[{i}]"), name);
+    }
+}
+
+/// Names, addresses and ports; every node in a power domain (`fed` holds the nodes that are).
+fn nodes(config: &Config, fed: &HashMap<&str, (usize, usize)>, out: &mut Findings) {
     if config.inventory.nodes.is_empty() {
         out.push("inventory.nodes", "the inventory has no nodes; expected at least one");
     }
@@ -34,35 +74,45 @@ fn nodes(config: &Config, out: &mut Findings) {
         if let Some(first) = seen.get(node.name.as_str()) {
             out.push(
                 format!("{at}.name"),
-                format!("duplicate node name `{}` (already used by inventory.nodes[{first}]); node names must be unique", node.name),
+                format!(
+                    "duplicate node name `{}` (already used by inventory.nodes[{first}]); node names must be unique",
+                    node.name
+                ),
             );
             continue;
         }
         seen.insert(&node.name, i);
-        let domains = config.power_domains.iter().filter(|d| d.nodes.contains(&node.name)).count();
-        if domains == 0 {
+        if !fed.contains_key(node.name.as_str()) {
             out.push(
                 format!("{at}.name"),
-                format!("node `{}` is in no power domain; expected it in the `nodes` of exactly one of `power_domains`", node.name),
+                format!(
+                    "node `{}` is in no power domain; expected it in the `nodes` of exactly one of `power_domains`",
+                    node.name
+                ),
             );
         }
     }
 }
 
-fn power_domains(config: &Config, out: &mut Findings) {
+/// Domain names and UPSes; every domain node known and fed by one domain only.
+/// Returns node name -> where it is first listed (domain index, position).
+fn power_domains<'c>(
+    config: &'c Config,
+    inventory: &Inventory<'_>,
+    out: &mut Findings,
+) -> HashMap<&'c str, (usize, usize)> {
     let mut names: HashMap<&str, usize> = HashMap::new();
-    // Node name -> the first place it is fed from, to report the second one.
     let mut fed: HashMap<&str, (usize, usize)> = HashMap::new();
     for (d, domain) in config.power_domains.iter().enumerate() {
         let at = format!("power_domains[{d}]");
         out.non_empty(format!("{at}.name"), &domain.name, "power domain name");
-        if !domain.name.trim().is_empty() {
-            if let Some(first) = names.get(domain.name.as_str()) {
-                out.push(
-                    format!("{at}.name"),
-                    format!("duplicate power domain name `{}` (already used by power_domains[{first}])", domain.name),
-                );
-            } else {
+        match names.get(domain.name.as_str()) {
+            _ if domain.name.trim().is_empty() => {}
+            Some(first) => out.push(
+                format!("{at}.name"),
+                format!("duplicate power domain name `{}` (already used by power_domains[{first}])", domain.name),
+            ),
+            None => {
                 names.insert(&domain.name, d);
             }
         }
@@ -73,42 +123,22 @@ fn power_domains(config: &Config, out: &mut Findings) {
         }
         for (k, node) in domain.nodes.iter().enumerate() {
             let field = format!("{at}.nodes[{k}]");
-            if !known_node(config, out, &field, node) {
+            if !inventory.known(out, &field, node) {
                 continue;
             }
-            match fed.get(node.as_str()) {
-                Some(&(fd, fk)) => {
-                    let first = &config.power_domains[fd].name;
-                    out.push(
-                        field,
-                        format!(
-                            "node `{node}` is already in power domain `{first}` (power_domains[{fd}].nodes[{fk}]); \
-                             a node is fed by exactly one UPS"
-                        ),
-                    );
-                }
-                None => {
-                    fed.insert(node, (d, k));
-                }
+            if let Some(&(fd, fk)) = fed.get(node.as_str()) {
+                let first = &config.power_domains[fd].name;
+                out.push(
+                    field,
+                    format!(
+                        "node `{node}` is already in power domain `{first}` (power_domains[{fd}].nodes[{fk}]); \
+                         a node is fed by exactly one UPS"
+                    ),
+                );
+            } else {
+                fed.insert(node, (d, k));
             }
         }
     }
-}
-
-/// `name` must be an inventory node; returns whether it is.
-///
-/// No "did you mean": node names differ by a digit (`titan-23`, `titan-24`), so the nearest name
-/// is as likely a different host as the intended one. The inventory's names are listed instead.
-fn known_node(config: &Config, out: &mut Findings, field: &str, name: &str) -> bool {
-    const LISTED: usize = 8;
-    if config.node(name).is_some() {
-        return true;
-    }
-    let nodes = &config.inventory.nodes;
-    let mut names: Vec<String> = nodes.iter().take(LISTED).map(|n| format!("`{}`", n.name)).collect();
-    if nodes.len() > LISTED {
-        names.push(format!("and {} more", nodes.len() - LISTED));
-    }
-    out.push(field, format!("unknown node `{name}`; expected a node of `inventory.nodes` ({})", names.join(", ")));
-    false
+    fed
 }
