@@ -43,7 +43,7 @@ pub enum Input {
 pub enum EffectOutcome {
     /// Done.
     Ok,
-    /// A drain could not finish because a PodDisruptionBudget refuses evictions.
+    /// A drain could not finish because a `PodDisruptionBudget` refuses evictions.
     BlockedByPdb {
         /// The blocking PDB (`namespace/name`).
         pdb: String,

@@ -1,7 +1,7 @@
 //! The shutdown machine: `Quiescing -> Draining -> StoppingNodes -> Off`, plus `Failed`.
 //!
 //! It suspends Flux roots first and verifies the suspend held, scales workloads down tier by tier,
-//! cordons and drains nodes (bounded, naming any blocking PodDisruptionBudget), then stops k3s on
+//! cordons and drains nodes (bounded, naming any blocking `PodDisruptionBudget`), then stops k3s on
 //! the agents and last on the servers. Before every change it records in the journal what it
 //! changes and what it found already so. In `cluster-only` mode it never powers a host off.
 
@@ -85,11 +85,11 @@ pub(crate) struct ShutdownRun {
     quiesce: Quiesce,
     /// Objects ananke suspended that this run observed suspended (to notice a reverted suspend).
     seen_suspended: BTreeSet<FluxRef>,
-    /// PodDisruptionBudgets that blocked a drain, by node.
+    /// `PodDisruptionBudgets` that blocked a drain, by node.
     pdb_blocks: BTreeMap<String, String>,
     /// What the current phase still waits for, from the last observation (for timeout messages).
     waiting_for: Vec<String>,
-    /// StopK3s was sent to the servers.
+    /// `StopK3s` was sent to the servers.
     servers_stopping: bool,
 }
 
@@ -123,13 +123,20 @@ impl ShutdownMachine {
     /// A machine that records what it changes in `journal`. An unfinished journal (a shutdown that
     /// did not reach `Off`) keeps its reason and start time: this run resumes it.
     #[must_use]
-    pub fn new(config: Arc<Config>, mut journal: Journal, options: ShutdownOptions, now: Time) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        mut journal: Journal,
+        options: ShutdownOptions,
+        now: Time,
+    ) -> Self {
         let resuming = !journal.shutdown_completed && journal.shutdown_started_at.is_some();
         if !resuming {
             journal.shutdown_reason = None;
             journal.shutdown_started_at = None;
         }
-        journal.shutdown_reason.get_or_insert_with(|| options.reason.clone());
+        journal
+            .shutdown_reason
+            .get_or_insert_with(|| options.reason.clone());
         journal.shutdown_started_at.get_or_insert(now);
         journal.shutdown_completed = false;
         let run = ShutdownRun {
@@ -146,8 +153,14 @@ impl ShutdownMachine {
         };
         let mut tables = Tables::default();
         let mut pending = Vec::new();
-        let sm = run.uninitialized_state_machine().init_with_context(&mut tables.step(now, &mut pending));
-        Self { sm, tables, pending }
+        let sm = run
+            .uninitialized_state_machine()
+            .init_with_context(&mut tables.step(now, &mut pending));
+        Self {
+            sm,
+            tables,
+            pending,
+        }
     }
 
     /// The current state.
@@ -162,7 +175,7 @@ impl ShutdownMachine {
         }
     }
 
-    /// The PodDisruptionBudgets that blocked a drain, by node.
+    /// The `PodDisruptionBudgets` that blocked a drain, by node.
     #[must_use]
     pub fn blocking_pdbs(&self) -> &BTreeMap<String, String> {
         &self.sm.pdb_blocks
@@ -173,9 +186,12 @@ impl Machine for ShutdownMachine {
     fn handle(&mut self, now: Time, input: &Input) -> Vec<Effect> {
         let mut effects = std::mem::take(&mut self.pending);
         let sm = &mut self.sm;
-        effects.extend(self.tables.handle(now, input, |step: &mut Step<'_>, event: &Event<'_>| {
-            sm.handle_with_context(event, step);
-        }));
+        effects.extend(
+            self.tables
+                .handle(now, input, |step: &mut Step<'_>, event: &Event<'_>| {
+                    sm.handle_with_context(event, step);
+                }),
+        );
         effects
     }
 

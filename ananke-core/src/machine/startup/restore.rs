@@ -18,8 +18,9 @@ impl StartupRun {
         self.force_branch(context, obs);
         let source = self.source_ref();
         let source = obs.flux.as_ref().and_then(|f| f.get(&source));
-        self.seen.source_ready =
-            source.and_then(|s| s.condition("Ready")).is_some_and(|c| c.status == ConditionStatus::True);
+        self.seen.source_ready = source
+            .and_then(|s| s.condition("Ready"))
+            .is_some_and(|c| c.status == ConditionStatus::True);
         self.seen.git_server = match &obs.git_server {
             None => None,
             Some(g) if g.healthy => None,
@@ -49,9 +50,13 @@ impl StartupRun {
 
     /// `--force-flux-branch`: record the source as it was, then set the branch.
     fn force_branch(&mut self, context: &mut Step<'_>, obs: &Observation) {
-        let Some(branch) = &self.options.force_flux_branch else { return };
+        let Some(branch) = &self.options.force_flux_branch else {
+            return;
+        };
         let object = self.source_ref();
-        let Some(source) = obs.flux.as_ref().and_then(|f| f.get(&object)) else { return };
+        let Some(source) = obs.flux.as_ref().and_then(|f| f.get(&object)) else {
+            return;
+        };
         if source.branch.as_ref() == Some(branch) {
             return;
         }
@@ -59,13 +64,23 @@ impl StartupRun {
             .changes
             .sources_before
             .entry(object.clone())
-            .or_insert_with(|| SourceBefore { url: source.url.clone(), branch: source.branch.clone() });
-        context.offer(Effect::SetFluxSource { object, url: None, branch: Some(branch.clone()) });
+            .or_insert_with(|| SourceBefore {
+                url: source.url.clone(),
+                branch: source.branch.clone(),
+            });
+        context.offer(Effect::SetFluxSource {
+            object,
+            url: None,
+            branch: Some(branch.clone()),
+        });
     }
 
-    /// The source GitRepository the drift guard checks.
+    /// The source `GitRepository` the drift guard checks.
     pub(super) fn source_ref(&self) -> FluxRef {
-        FluxRef { kind: FluxKind::GitRepository, object: self.config.flux.source.clone() }
+        FluxRef {
+            kind: FluxKind::GitRepository,
+            object: self.config.flux.source.clone(),
+        }
     }
 
     /// Whether an in-cluster Git server is configured and not observed healthy.
@@ -75,16 +90,24 @@ impl StartupRun {
 
     /// The in-cluster Git server's workload, for messages.
     pub(super) fn git_server_name(&self) -> String {
-        self.config.flux.git_server.as_ref().map_or_else(String::new, |g| g.workload.to_string())
+        self.config
+            .flux
+            .git_server
+            .as_ref()
+            .map_or_else(String::new, |g| g.workload.to_string())
     }
 
     /// Scale the in-cluster Git server back to its journaled count (or to 1 when it is at 0 and the
     /// journal does not know it); forget the journal entry once observed.
     pub(super) fn bring_up_git_server(&mut self, context: &mut Step<'_>, obs: &Observation) {
-        let Some(git) = &self.config.flux.git_server else { return };
+        let Some(git) = &self.config.flux.git_server else {
+            return;
+        };
         let workload = &git.workload;
         let Some(seen) = obs.workload(workload) else {
-            context.diagnose_once(format!("in-cluster Git server workload {workload} is not observed"));
+            context.diagnose_once(format!(
+                "in-cluster Git server workload {workload} is not observed"
+            ));
             return;
         };
         let spec = seen.spec_replicas.unwrap_or(1);
@@ -93,10 +116,16 @@ impl StartupRun {
                 self.journal.changes.scaled.remove(workload);
             }
             Some(n) => {
-                context.offer(Effect::Scale { workload: workload.clone(), replicas: n });
+                context.offer(Effect::Scale {
+                    workload: workload.clone(),
+                    replicas: n,
+                });
             }
             None if spec == 0 => {
-                context.offer(Effect::Scale { workload: workload.clone(), replicas: 1 });
+                context.offer(Effect::Scale {
+                    workload: workload.clone(),
+                    replicas: 1,
+                });
             }
             None => {}
         }
@@ -128,9 +157,19 @@ impl StartupRun {
             return true;
         }
         let tiers = &self.config.shutdown.tiers;
-        let tier_of = |w: &WorkloadRef| tiers.iter().position(|t| t.contains(w)).unwrap_or(tiers.len());
-        let mut order: Vec<(usize, WorkloadRef, i32)> =
-            self.journal.changes.scaled.iter().map(|(w, n)| (tier_of(w), w.clone(), *n)).collect();
+        let tier_of = |w: &WorkloadRef| {
+            tiers
+                .iter()
+                .position(|t| t.contains(w))
+                .unwrap_or(tiers.len())
+        };
+        let mut order: Vec<(usize, WorkloadRef, i32)> = self
+            .journal
+            .changes
+            .scaled
+            .iter()
+            .map(|(w, n)| (tier_of(w), w.clone(), *n))
+            .collect();
         order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         for (_, workload, replicas) in order {
             match obs.workload(&workload) {
@@ -141,7 +180,9 @@ impl StartupRun {
                     context.offer(Effect::Scale { workload, replicas });
                 }
                 None if obs.api.reachable => {
-                    context.diagnose(format!("journaled workload {workload} no longer exists; nothing to restore"));
+                    context.diagnose(format!(
+                        "journaled workload {workload} no longer exists; nothing to restore"
+                    ));
                     self.journal.changes.scaled.remove(&workload);
                 }
                 None => {}
@@ -169,7 +210,9 @@ impl StartupRun {
                 Some(object) if object.suspend => keep.push(id.clone()),
                 Some(_) => {}
                 None if flux.installed => {
-                    context.diagnose(format!("journaled {id} no longer exists; nothing to resume"));
+                    context.diagnose(format!(
+                        "journaled {id} no longer exists; nothing to resume"
+                    ));
                 }
                 None => keep.push(id.clone()),
             }
@@ -178,11 +221,17 @@ impl StartupRun {
         for id in &keep {
             let Some(object) = flux.get(id) else { continue };
             let waits_for = |other: FluxRef| other != *id && keep.contains(&other);
-            let blocked = object.depends_on.iter().any(|d| waits_for(FluxRef { kind: id.kind, object: d.clone() }))
-                || object
-                    .managed_by
-                    .as_ref()
-                    .is_some_and(|p| waits_for(FluxRef { kind: FluxKind::Kustomization, object: p.clone() }));
+            let blocked = object.depends_on.iter().any(|d| {
+                waits_for(FluxRef {
+                    kind: id.kind,
+                    object: d.clone(),
+                })
+            }) || object.managed_by.as_ref().is_some_and(|p| {
+                waits_for(FluxRef {
+                    kind: FluxKind::Kustomization,
+                    object: p.clone(),
+                })
+            });
             if !blocked {
                 context.offer(Effect::ResumeFlux { object: id.clone() });
             }
@@ -195,7 +244,10 @@ impl StartupRun {
         let changes = &self.journal.changes;
         changes.scaled.is_empty()
             && changes.suspended.is_empty()
-            && !changes.cordoned.iter().any(|n| obs.node(n).is_some_and(|n| n.kube.is_some()))
+            && !changes
+                .cordoned
+                .iter()
+                .any(|n| obs.node(n).is_some_and(|n| n.kube.is_some()))
     }
 
     /// What remains to restore, for failure reasons.
@@ -203,7 +255,11 @@ impl StartupRun {
         let changes = &self.journal.changes;
         let mut parts = Vec::new();
         if !changes.scaled.is_empty() {
-            let list: Vec<String> = changes.scaled.iter().map(|(w, n)| format!("{w} to {n}")).collect();
+            let list: Vec<String> = changes
+                .scaled
+                .iter()
+                .map(|(w, n)| format!("{w} to {n}"))
+                .collect();
             parts.push(format!("scale back {}", list.join(", ")));
         }
         if !changes.suspended.is_empty() {

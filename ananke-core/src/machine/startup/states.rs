@@ -11,11 +11,15 @@ use crate::machine::{EffectOutcome, Timer};
 use crate::observation::Observation;
 use statig::prelude::*;
 
-/// How long the machine waits before requesting another reconcile of the source GitRepository
+/// How long the machine waits before requesting another reconcile of the source `GitRepository`
 /// while it is not Ready.
 pub(crate) const FLUX_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-#[state_machine(initial = "State::off()", state(derive(Debug, Clone, Copy, PartialEq, Eq)), visibility = "pub(crate)")]
+#[state_machine(
+    initial = "State::off()",
+    state(derive(Debug, Clone, Copy, PartialEq, Eq)),
+    visibility = "pub(crate)"
+)]
 impl StartupRun {
     /// Cluster down: start k3s on every reachable server together (embedded etcd needs a quorum),
     /// then on the agents once the API answers; wait until every expected node is Ready.
@@ -41,7 +45,10 @@ impl StartupRun {
     /// Arm the boot grace and the run deadline.
     #[action]
     fn enter_off(&mut self, context: &mut Step<'_>) {
-        context.arm(Timer::BootGrace, self.config.startup.node_boot_timeout.get());
+        context.arm(
+            Timer::BootGrace,
+            self.config.startup.node_boot_timeout.get(),
+        );
         context.arm(Timer::RunDeadline, self.config.startup.deadline.get());
     }
 
@@ -130,7 +137,11 @@ impl StartupRun {
 
     /// Every gate but the soak is green: keep checking; a regression goes back to `Converging`
     /// (too many fail the run); at the soak's end with every gate green, startup is `Ready`.
-    #[state(superstate = "recovering", entry_action = "enter_soaking", exit_action = "exit_soaking")]
+    #[state(
+        superstate = "recovering",
+        entry_action = "enter_soaking",
+        exit_action = "exit_soaking"
+    )]
     fn soaking(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => self.soak(context, obs),
@@ -159,15 +170,20 @@ impl StartupRun {
     #[superstate]
     fn recovering(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
-            Event::Done { effect, outcome } => match self.effect_failure(context, effect, outcome) {
-                Some((gate, reason)) => self.fail(gate, reason),
-                None => Handled,
-            },
+            Event::Done { effect, outcome } => {
+                match self.effect_failure(context, effect, outcome) {
+                    Some((gate, reason)) => self.fail(gate, reason),
+                    None => Handled,
+                }
+            }
             Event::Timeout(Timer::RunDeadline) => {
                 let (gate, reason) = match self.first_failing_gate() {
                     Some((gate, reason)) => (gate, reason),
                     None if self.report.is_none() => self.boot_failure(),
-                    None => (GateId::Soak, format!("still restoring or soaking: {}", self.restore_backlog())),
+                    None => (
+                        GateId::Soak,
+                        format!("still restoring or soaking: {}", self.restore_backlog()),
+                    ),
                 };
                 self.fail(Some(gate), format!("startup deadline exceeded: {reason}"))
             }
@@ -226,7 +242,10 @@ impl StartupRun {
             self.resume_flux(context, obs);
         }
         self.evaluate(context.now, obs);
-        let green = self.report.as_ref().is_some_and(GateReport::all_pass_before_soak);
+        let green = self
+            .report
+            .as_ref()
+            .is_some_and(GateReport::all_pass_before_soak);
         green && self.nothing_to_restore(obs) && self.seen.sealed.is_empty()
     }
 
@@ -237,18 +256,26 @@ impl StartupRun {
         self.evaluate(context.now, obs);
         let regression = match self.first_failing_gate() {
             Some((_, reason)) => Some(reason),
-            None if !self.seen.sealed.is_empty() => Some(format!("vault: sealed {}", self.seen.sealed.join(", "))),
+            None if !self.seen.sealed.is_empty() => {
+                Some(format!("vault: sealed {}", self.seen.sealed.join(", ")))
+            }
             None => None,
         };
         if let Some(regression) = regression {
             self.regressions.push(regression);
             let max = self.config.soak.max_regressions;
             if self.regressions.len() > usize::try_from(max).unwrap_or(usize::MAX) {
-                let reason =
-                    format!("{} regressions during the soak (at most {max}): {}", self.regressions.len(), self.regressions.join(" | "));
+                let reason = format!(
+                    "{} regressions during the soak (at most {max}): {}",
+                    self.regressions.len(),
+                    self.regressions.join(" | ")
+                );
                 return self.fail(Some(GateId::Soak), reason);
             }
-            context.diagnose(format!("soak regression, converging again: {}", self.regressions.last().map_or("", String::as_str)));
+            context.diagnose(format!(
+                "soak regression, converging again: {}",
+                self.regressions.last().map_or("", String::as_str)
+            ));
             return Transition(State::converging());
         }
         if self.report.as_ref().is_some_and(GateReport::all_pass) {
@@ -258,7 +285,7 @@ impl StartupRun {
         }
     }
 
-    /// Request a reconcile of the source GitRepository and re-check it later.
+    /// Request a reconcile of the source `GitRepository` and re-check it later.
     fn request_source_reconcile(&mut self, context: &mut Step<'_>) {
         let object = self.source_ref();
         let token = format!("ananke-{}", context.now.as_millis());
@@ -276,14 +303,22 @@ impl StartupRun {
         let (transient, message) = match outcome {
             EffectOutcome::Ok => return None,
             EffectOutcome::BlockedByPdb { pdb } => {
-                context.diagnose(format!("{} reported a PodDisruptionBudget block ({pdb}); will retry", effect.describe()));
+                context.diagnose(format!(
+                    "{} reported a PodDisruptionBudget block ({pdb}); will retry",
+                    effect.describe()
+                ));
                 return None;
             }
             EffectOutcome::Failed { transient, message } => (*transient, message),
         };
         match effect {
             Effect::UnsealVault { pod } => {
-                if self.config.startup.vault_unseal_breakglass_command.is_none() {
+                if self
+                    .config
+                    .startup
+                    .vault_unseal_breakglass_command
+                    .is_none()
+                {
                     return Some((
                         None,
                         format!("vault pod {pod} still sealed: standard unseal failed: {message}; no breakglass command configured"),
@@ -302,7 +337,10 @@ impl StartupRun {
                 ))
             }
             _ if transient => {
-                context.diagnose(format!("{} failed, will retry: {message}", effect.describe()));
+                context.diagnose(format!(
+                    "{} failed, will retry: {message}",
+                    effect.describe()
+                ));
                 None
             }
             _ => Some((None, format!("{} failed: {message}", effect.describe()))),

@@ -7,49 +7,58 @@ use ananke_core::effect::Effect;
 use ananke_core::gates::{self, SoakProgress};
 use ananke_core::journal::Journal;
 use ananke_core::machine::{
-    EffectOutcome, Input, Machine, ShutdownMachine, ShutdownOptions, StartupMachine, StartupOptions, StartupState,
+    EffectOutcome, Input, Machine, ShutdownMachine, ShutdownOptions, StartupMachine,
+    StartupOptions, StartupState,
 };
-use ananke_core::observation::{ConditionStatus, FluxRef, Observation, PodToEvict, SshStatus, UnitState};
+use ananke_core::observation::{
+    ConditionStatus, FluxRef, Observation, PodToEvict, SshStatus, UnitState,
+};
 use ananke_core::time::Time;
 use proptest::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A whole-cluster fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    ApiDown,
+    VaultSealed,
+    GitServerDown,
+    ProbeFails,
+}
+
 /// What to break in a healthy observation.
 #[derive(Debug, Clone)]
 struct Chaos {
-    api_down: bool,
+    faults: Vec<Fault>,
     /// (node index, what): 0 ssh unreachable, 1 unit inactive, 2 not Ready, 3 cordoned.
     nodes: Vec<(usize, u8)>,
-    /// Flux objects (index into Kustomizations then HelmReleases) observed suspended.
+    /// Flux objects (index into Kustomizations then `HelmReleases`) observed suspended.
     suspended: Vec<usize>,
     /// (workload index, replicas).
     replicas: Vec<(usize, i32)>,
-    sealed: bool,
-    git_down: bool,
-    probe_fails: bool,
     pods: Vec<usize>,
 }
 
 fn chaos() -> impl Strategy<Value = Chaos> {
+    let fault = prop_oneof![
+        Just(Fault::ApiDown),
+        Just(Fault::VaultSealed),
+        Just(Fault::GitServerDown),
+        Just(Fault::ProbeFails),
+    ];
     (
-        prop::bool::weighted(0.15),
+        prop::collection::vec(fault, 0..2),
         prop::collection::vec((0..5usize, 0..4u8), 0..3),
         prop::collection::vec(0..4usize, 0..3),
         prop::collection::vec((0..6usize, 0..4i32), 0..3),
-        prop::bool::weighted(0.2),
-        prop::bool::weighted(0.2),
-        prop::bool::weighted(0.2),
         prop::collection::vec(0..5usize, 0..3),
     )
-        .prop_map(|(api_down, nodes, suspended, replicas, sealed, git_down, probe_fails, pods)| Chaos {
-            api_down,
+        .prop_map(|(faults, nodes, suspended, replicas, pods)| Chaos {
+            faults,
             nodes,
             suspended,
             replicas,
-            sealed,
-            git_down,
-            probe_fails,
             pods,
         })
 }
@@ -76,33 +85,60 @@ fn steps() -> impl Strategy<Value = Vec<(u64, Step)>> {
 }
 
 fn journal() -> impl Strategy<Value = Journal> {
-    let nodes = prop::collection::btree_set(prop::sample::select(lab::SERVERS.iter().chain(&lab::AGENTS).map(|n| (*n).to_owned()).collect::<Vec<_>>()), 0..3);
+    let nodes = prop::collection::btree_set(
+        prop::sample::select(
+            lab::SERVERS
+                .iter()
+                .chain(&lab::AGENTS)
+                .map(|n| (*n).to_owned())
+                .collect::<Vec<_>>(),
+        ),
+        0..3,
+    );
     let flux = prop::collection::vec(0..4usize, 0..4);
     let workloads = prop::collection::vec((0..4usize, prop::bool::weighted(0.8)), 0..4);
-    (nodes.clone(), nodes, flux, prop::option::of(0..4usize), workloads).prop_map(|(cordoned, already, flux, held, scaled)| {
-        let mut journal = Journal::default();
-        journal.changes.cordoned = cordoned;
-        journal.changes.already_cordoned = already.difference(&journal.changes.cordoned).cloned().collect();
-        let objects = flux_objects();
-        for i in flux {
-            if !journal.changes.suspended.contains(&objects[i]) {
-                journal.changes.suspended.push(objects[i].clone());
+    (
+        nodes.clone(),
+        nodes,
+        flux,
+        prop::option::of(0..4usize),
+        workloads,
+    )
+        .prop_map(|(cordoned, already, flux, held, scaled)| {
+            let mut journal = Journal::default();
+            journal.changes.cordoned = cordoned;
+            journal.changes.already_cordoned = already
+                .difference(&journal.changes.cordoned)
+                .cloned()
+                .collect();
+            let objects = flux_objects();
+            for i in flux {
+                if !journal.changes.suspended.contains(&objects[i]) {
+                    journal.changes.suspended.push(objects[i].clone());
+                }
             }
-        }
-        if let Some(i) = held.filter(|i| !journal.changes.suspended.contains(&objects[*i])) {
-            journal.changes.already_suspended.insert(objects[i].clone());
-        }
-        let healthy = lab::healthy();
-        for (i, right) in scaled {
-            let w = &healthy.workloads[i];
-            journal.changes.scaled.insert(w.id.clone(), if right { w.spec_replicas.unwrap() } else { 7 });
-        }
-        journal
-    })
+            if let Some(i) = held.filter(|i| !journal.changes.suspended.contains(&objects[*i])) {
+                journal.changes.already_suspended.insert(objects[i].clone());
+            }
+            let healthy = lab::healthy();
+            for (i, right) in scaled {
+                let w = &healthy.workloads[i];
+                journal.changes.scaled.insert(
+                    w.id.clone(),
+                    if right { w.spec_replicas.unwrap() } else { 7 },
+                );
+            }
+            journal
+        })
 }
 
 fn flux_objects() -> Vec<FluxRef> {
-    vec![lab::k_root(), lab::k_infra(), lab::k_apps(), lab::hr_vault()]
+    vec![
+        lab::k_root(),
+        lab::k_infra(),
+        lab::k_apps(),
+        lab::hr_vault(),
+    ]
 }
 
 /// A healthy observation broken by `chaos`.
@@ -126,16 +162,20 @@ fn observation(chaos: Option<&Chaos>) -> Observation {
         lab::set_replicas(&mut obs.workloads[*i], *n);
     }
     for i in &chaos.pods {
-        obs.pods_to_evict.push(PodToEvict { pod: lab::obj("apps", "p"), node: names[*i].to_owned(), blocked_by_pdb: None });
+        obs.pods_to_evict.push(PodToEvict {
+            pod: lab::obj("apps", "p"),
+            node: names[*i].to_owned(),
+            blocked_by_pdb: None,
+        });
     }
-    obs.vault[0].sealed = chaos.sealed;
-    if chaos.git_down {
+    obs.vault[0].sealed = chaos.faults.contains(&Fault::VaultSealed);
+    if chaos.faults.contains(&Fault::GitServerDown) {
         obs.git_server = None;
     }
-    if chaos.probe_fails {
+    if chaos.faults.contains(&Fault::ProbeFails) {
         obs.probes.get_mut("api").unwrap().ok = false;
     }
-    if chaos.api_down {
+    if chaos.faults.contains(&Fault::ApiDown) {
         obs.api.reachable = false;
         obs.flux = None;
         obs.workloads.clear();
@@ -149,9 +189,17 @@ fn observation(chaos: Option<&Chaos>) -> Observation {
 fn outcome(code: u8) -> EffectOutcome {
     match code {
         0..=5 => EffectOutcome::Ok,
-        6 => EffectOutcome::Failed { transient: true, message: "timeout".to_owned() },
-        7 => EffectOutcome::Failed { transient: false, message: "forbidden".to_owned() },
-        _ => EffectOutcome::BlockedByPdb { pdb: "apps/pdb".to_owned() },
+        6 => EffectOutcome::Failed {
+            transient: true,
+            message: "timeout".to_owned(),
+        },
+        7 => EffectOutcome::Failed {
+            transient: false,
+            message: "forbidden".to_owned(),
+        },
+        _ => EffectOutcome::BlockedByPdb {
+            pdb: "apps/pdb".to_owned(),
+        },
     }
 }
 
@@ -164,17 +212,28 @@ struct Trace {
 }
 
 /// Feed `steps` to `machine`; `check` sees the machine, the input and its time after each step.
-fn drive<M: Machine>(mut machine: M, steps: &[(u64, Step)], mut check: impl FnMut(&M, &Input, Time, &str)) -> Trace {
+fn drive<M: Machine>(
+    mut machine: M,
+    steps: &[(u64, Step)],
+    mut check: impl FnMut(&M, &Input, Time, &str),
+) -> Trace {
     let mut now = Time::ZERO;
     let mut in_flight: Vec<Effect> = Vec::new();
-    let mut trace = Trace { effects: Vec::new(), states: Vec::new(), journal: Journal::default() };
+    let mut trace = Trace {
+        effects: Vec::new(),
+        states: Vec::new(),
+        journal: Journal::default(),
+    };
     for (dt, step) in steps {
         now = now.plus(Duration::from_secs(*dt));
         let input = match step {
             Step::Observe(chaos) => Input::Observed(Box::new(observation(chaos.as_ref()))),
             Step::Done(i, code) if !in_flight.is_empty() => {
                 let effect = in_flight.remove(i % in_flight.len());
-                Input::EffectDone { key: effect.key(), outcome: outcome(*code) }
+                Input::EffectDone {
+                    key: effect.key(),
+                    outcome: outcome(*code),
+                }
             }
             Step::Done(..) | Step::Tick => Input::Tick,
         };
@@ -190,12 +249,25 @@ fn drive<M: Machine>(mut machine: M, steps: &[(u64, Step)], mut check: impl FnMu
 }
 
 fn startup(journal: &Journal) -> StartupMachine {
-    StartupMachine::new(Arc::new(lab::config()), journal.clone(), StartupOptions::default(), Time::ZERO)
+    StartupMachine::new(
+        Arc::new(lab::config()),
+        journal.clone(),
+        StartupOptions::default(),
+        Time::ZERO,
+    )
 }
 
 fn shutdown(journal: &Journal, mode: ShutdownMode) -> ShutdownMachine {
-    let options = ShutdownOptions { reason: "test".to_owned(), mode };
-    ShutdownMachine::new(Arc::new(lab::config()), journal.clone(), options, Time::ZERO)
+    let options = ShutdownOptions {
+        reason: "test".to_owned(),
+        mode,
+    };
+    ShutdownMachine::new(
+        Arc::new(lab::config()),
+        journal.clone(),
+        options,
+        Time::ZERO,
+    )
 }
 
 /// Whether `effect` restores something: only what the journal says ananke changed may be.
@@ -203,8 +275,11 @@ fn restores_only_journaled(effect: &Effect, journal: &Journal, gitea: &WorkloadR
     let changes = &journal.changes;
     match effect {
         Effect::Uncordon { node } => changes.cordoned.contains(node),
-        Effect::ResumeFlux { object } => changes.suspended.contains(object) && !changes.already_suspended.contains(object),
-        Effect::Scale { workload, replicas } if *replicas > 0 => match changes.scaled.get(workload) {
+        Effect::ResumeFlux { object } => {
+            changes.suspended.contains(object) && !changes.already_suspended.contains(object)
+        }
+        Effect::Scale { workload, replicas } if *replicas > 0 => match changes.scaled.get(workload)
+        {
             Some(n) => n == replicas,
             None => workload == gitea && *replicas == 1,
         },

@@ -16,7 +16,7 @@ use std::time::Duration;
 pub struct World {
     /// Everything, as if the API always answered.
     pub state: Observation,
-    /// Nodes whose drain a PodDisruptionBudget blocks, with the PDB.
+    /// Nodes whose drain a `PodDisruptionBudget` blocks, with the PDB.
     pub pdb_block: BTreeMap<String, String>,
     /// Nodes whose drain succeeds without evicting anything.
     pub slow_drain: BTreeSet<String>,
@@ -52,7 +52,11 @@ impl World {
     pub fn api_up(&self) -> bool {
         let active = lab::SERVERS
             .iter()
-            .filter(|s| self.state.node(s).is_some_and(|n| n.k3s_unit == UnitState::Active))
+            .filter(|s| {
+                self.state
+                    .node(s)
+                    .is_some_and(|n| n.k3s_unit == UnitState::Active)
+            })
             .count();
         active >= 2
     }
@@ -68,7 +72,11 @@ impl World {
             }
             match (&mut node.kube, api) {
                 (Some(kube), true) => {
-                    kube.ready = if active { ConditionStatus::True } else { ConditionStatus::Unknown };
+                    kube.ready = if active {
+                        ConditionStatus::True
+                    } else {
+                        ConditionStatus::Unknown
+                    };
                 }
                 (kube, _) => *kube = None,
             }
@@ -109,8 +117,12 @@ impl World {
     pub fn apply(&mut self, effect: &Effect) -> EffectOutcome {
         let state = &mut self.state;
         match effect {
-            Effect::StartK3s { node, .. } => lab::node_mut(state, node).k3s_unit = UnitState::Active,
-            Effect::StopK3s { node, .. } => lab::node_mut(state, node).k3s_unit = UnitState::Inactive,
+            Effect::StartK3s { node, .. } => {
+                lab::node_mut(state, node).k3s_unit = UnitState::Active
+            }
+            Effect::StopK3s { node, .. } => {
+                lab::node_mut(state, node).k3s_unit = UnitState::Inactive
+            }
             Effect::Cordon { node } | Effect::Uncordon { node } => {
                 let cordon = matches!(effect, Effect::Cordon { .. });
                 if let Some(kube) = &mut lab::node_mut(state, node).kube {
@@ -136,7 +148,11 @@ impl World {
             Effect::RequestReconcile { object, token } => {
                 lab::flux_mut(state, object).requested_at = Some(token.clone());
             }
-            Effect::SetFluxSource { object, url, branch } => {
+            Effect::SetFluxSource {
+                object,
+                url,
+                branch,
+            } => {
                 let source = lab::flux_mut(state, object);
                 source.url = url.clone().or(source.url.take());
                 source.branch = branch.clone().or(source.branch.take());
@@ -177,13 +193,18 @@ pub struct Driver<M> {
 impl<M: Machine> Driver<M> {
     /// A driver at time `now`.
     pub fn new(machine: M, now: Time) -> Self {
-        Self { machine, now, log: Vec::new() }
+        Self {
+            machine,
+            now,
+            log: Vec::new(),
+        }
     }
 
     /// Feed one input at the current time; returns the effects.
     pub fn feed(&mut self, input: &Input) -> Vec<Effect> {
         let effects = self.machine.handle(self.now, input);
-        self.log.extend(effects.iter().map(|e| (self.now, e.clone())));
+        self.log
+            .extend(effects.iter().map(|e| (self.now, e.clone())));
         effects
     }
 
@@ -194,7 +215,10 @@ impl<M: Machine> Driver<M> {
 
     /// Report an effect's result.
     pub fn done(&mut self, effect: &Effect, outcome: EffectOutcome) -> Vec<Effect> {
-        self.feed(&Input::EffectDone { key: effect.key(), outcome })
+        self.feed(&Input::EffectDone {
+            key: effect.key(),
+            outcome,
+        })
     }
 
     /// Advance the clock by `by`, ticking if a timer is due.
