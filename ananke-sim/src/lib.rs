@@ -17,3 +17,9 @@ pub mod model;
 pub mod rng;
 
 pub use model::{ClusterState, Model};
+pub mod critical_path;
+pub mod driver;
+pub mod run;
+pub mod cli;
+pub mod replay;
+pub mod report;

@@ -138,9 +138,9 @@ fn a_pdb_refuses_a_drain() {
     let s = builtin("pdb-blocks-drain").unwrap();
     let mut m = Model::new(&s, 1);
     let obs = m.observe(secs(1));
-    let node = m.comps.iter().find(|c| c.name == "longhorn").map(|c| m.nodes[c.pods[0]].name.clone()).unwrap();
+    let node = m.comps.iter().find(|c| c.name == "storage").map(|c| m.nodes[c.pods[0]].name.clone()).unwrap();
     let _ = m.apply(secs(2), &Effect::Cordon { node: node.clone() });
-    assert_eq!(m.apply(secs(3), &Effect::Drain { node: node.clone() }), EffectOutcome::BlockedByPdb { pdb: "longhorn-system/longhorn-driver-deployer".into() });
+    assert_eq!(m.apply(secs(3), &Effect::Drain { node: node.clone() }), EffectOutcome::BlockedByPdb { pdb: "kube-system/local-path-provisioner".into() });
     let obs2 = m.observe(secs(4));
     assert!(obs2.pods_to_evict.iter().any(|p| p.blocked_by_pdb.is_some() && p.node == node));
     assert_eq!(m.eviction_attempts(&node), 1);

@@ -112,6 +112,25 @@ fn tiers(s: &Scenario, excluded: &[String]) -> Vec<Vec<Value>> {
         c.workload.as_ref().is_some_and(|w| w.kind != WorkloadKind::DaemonSet && !excluded.contains(&w.namespace))
             && c.kind != ComponentKind::Datastore
     };
+    // Flux fetches from the in-cluster Git server: every other scaled workload that the Git server
+    // does not itself need is treated as depending on it, so it stops after them (and before
+    // what it needs).
+    let index = |name: &str| s.components.iter().position(|x| x.name == name);
+    let git = s.components.iter().position(|c| c.kind == ComponentKind::GitServer);
+    let mut needed_by_git = vec![false; s.components.len()];
+    if let Some(g) = git {
+        let mut stack = vec![g];
+        while let Some(i) = stack.pop() {
+            if !std::mem::replace(&mut needed_by_git[i], true) {
+                stack.extend(s.components[i].depends_on.iter().filter_map(|d| index(d)));
+            }
+        }
+    }
+    let deps_of = |i: usize| {
+        let c = &s.components[i];
+        let implicit = git.filter(|_| !needed_by_git[i]);
+        c.depends_on.iter().filter_map(|d| index(d)).chain(implicit).collect::<Vec<_>>()
+    };
     // height(c) = 0 when no scaled component depends on c, else 1 + the max height of those that do.
     let mut height = vec![0usize; s.components.len()];
     for _ in 0..s.components.len() {
@@ -119,10 +138,8 @@ fn tiers(s: &Scenario, excluded: &[String]) -> Vec<Vec<Value>> {
             if !scaled(c) {
                 continue;
             }
-            for d in &c.depends_on {
-                if let Some(j) = s.components.iter().position(|x| &x.name == d) {
-                    height[j] = height[j].max(height[i] + 1);
-                }
+            for j in deps_of(i) {
+                height[j] = height[j].max(height[i] + 1);
             }
         }
     }

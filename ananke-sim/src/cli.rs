@@ -1,0 +1,167 @@
+//! The `ananke-sim` command line: `list`, `run`, `replay`, `bench-ratio`.
+
+use crate::driver::Limits;
+use crate::replay::{replay_file, ReplayReport};
+use crate::report::{emit, print_ratios, run_report};
+use crate::run::{run_scenario, RunSpec};
+use crate::scenario::{builtin, builtin_names, Drive, Scenario, ScenarioError};
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Exit code: the scenario's expectation was met, or no divergence was found.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the expectation was not met, or the replay diverged.
+pub const EXIT_UNMET: u8 = 1;
+/// Exit code: bad usage, an invalid scenario or trace, or a drive that did not end.
+pub const EXIT_ERROR: u8 = 2;
+
+/// The simulated lab: run ananke's machines against a modelled cluster, replay traces.
+#[derive(Debug, Parser)]
+#[command(name = "ananke-sim", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the built-in scenarios.
+    List,
+    /// Run a scenario and check its expectation.
+    Run(RunArgs),
+    /// Feed a recorded trace to the current machine and report the first divergence.
+    Replay(ReplayArgs),
+    /// Print ananke's startup duration against the critical path for every built-in scenario.
+    BenchRatio(SeedArgs),
+}
+
+/// `ananke-sim run`.
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// A built-in scenario name or a scenario file.
+    scenario: String,
+    /// Run only the startup.
+    #[arg(long, conflicts_with_all = ["shutdown", "cycle"])]
+    startup: bool,
+    /// Run only the shutdown.
+    #[arg(long, conflicts_with = "cycle")]
+    shutdown: bool,
+    /// Shutdown, power loss, power restore, startup.
+    #[arg(long)]
+    cycle: bool,
+    /// `--force-flux-branch` given to the startup.
+    #[arg(long)]
+    force_flux_branch: Option<String>,
+    #[command(flatten)]
+    seed: SeedArgs,
+    /// Write the trace of the run here (a cycle also writes FILE.shutdown for the shutdown).
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+}
+
+/// The seed of the random faults.
+#[derive(Debug, Args)]
+struct SeedArgs {
+    /// Seed of the random faults.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// `ananke-sim replay`.
+#[derive(Debug, Args)]
+struct ReplayArgs {
+    /// The trace (JSON Lines).
+    trace: PathBuf,
+    /// The ananke config the run used (default: derived from the trace's scenario).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+/// A built-in name or a file.
+///
+/// # Errors
+/// When the file cannot be read or the scenario is invalid.
+pub fn resolve_scenario(name: &str) -> Result<Scenario, ScenarioError> {
+    if builtin_names().contains(&name) || !Path::new(name).exists() {
+        builtin(name)
+    } else {
+        Scenario::load(Path::new(name))
+    }
+}
+
+/// Parse the arguments and run.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    ExitCode::from(match cli.command {
+        Command::List => {
+            for name in builtin_names() {
+                let description = builtin(name).map(|s| s.description).unwrap_or_default();
+                emit(&format!("{name:28} {description}\n"));
+            }
+            EXIT_OK
+        }
+        Command::Run(args) => run(&args),
+        Command::Replay(args) => match replay_file(&args.trace, args.config.as_deref()) {
+            Ok(report) => {
+                emit(&format!("{report}\n"));
+                if matches!(report, ReplayReport::NoDivergence { .. }) { EXIT_OK } else { EXIT_UNMET }
+            }
+            Err(e) => {
+                eprintln!("ananke-sim: {e}");
+                EXIT_ERROR
+            }
+        },
+        Command::BenchRatio(args) => print_ratios(args.seed),
+    })
+}
+
+fn run(args: &RunArgs) -> u8 {
+    let mut scenario = match resolve_scenario(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ananke-sim: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    if args.force_flux_branch.is_some() {
+        scenario.options.force_flux_branch.clone_from(&args.force_flux_branch);
+    }
+    let drive = match (args.startup, args.shutdown, args.cycle) {
+        (true, _, _) => Some(Drive::Startup),
+        (_, true, _) => Some(Drive::Shutdown),
+        (_, _, true) => Some(Drive::Cycle),
+        _ => None,
+    };
+    let spec = RunSpec { drive, seed: args.seed.seed, limits: Limits::default(), record: args.trace.is_some() };
+    let result = match run_scenario(&scenario, &spec) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ananke-sim: {}: {e}", scenario.name);
+            return EXIT_ERROR;
+        }
+    };
+    if let Some(path) = &args.trace {
+        let (last, first) = match (&result.startup, &result.shutdown) {
+            (Some(s), d) => (s, d.as_ref()),
+            (None, Some(d)) => (d, None),
+            (None, None) => return EXIT_ERROR,
+        };
+        let mut writes = vec![(path.clone(), last.trace.clone())];
+        if let Some(d) = first {
+            let mut other = path.clone().into_os_string();
+            other.push(".shutdown");
+            writes.push((PathBuf::from(other), d.trace.clone()));
+        }
+        for (p, bytes) in writes {
+            if let Err(e) = std::fs::write(&p, bytes.unwrap_or_default()) {
+                eprintln!("ananke-sim: cannot write trace {}: {e}", p.display());
+                return EXIT_ERROR;
+            }
+        }
+    }
+    let unmet = result.unmet(&scenario);
+    emit(&run_report(&result, &unmet));
+    if unmet.is_empty() { EXIT_OK } else { EXIT_UNMET }
+}

@@ -1,0 +1,107 @@
+//! Human output of `ananke-sim run` and `ananke-sim bench-ratio`.
+
+use crate::driver::RunOutcome;
+use crate::run::{run_scenario, MachineRun, RunSpec, ScenarioRun};
+use crate::scenario::{builtin, builtin_names};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// `12m34s`.
+#[must_use]
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match (s / 3600, s / 60 % 60, s % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, m, s) => format!("{h}h{m:02}m{s:02}s"),
+    }
+}
+
+fn states(o: &RunOutcome) -> String {
+    o.states.iter().map(|(t, s)| format!("{s}@{}", human(t.since(o.start)))).collect::<Vec<_>>().join(" -> ")
+}
+
+/// The report of one machine's run.
+#[must_use]
+pub fn machine_report(run: &MachineRun, ideal: Option<Duration>) -> String {
+    let o = &run.outcome;
+    let mut out = String::new();
+    let _ = writeln!(out, "{}: {}", run.machine.as_str(), states(o));
+    let ratio = ideal.filter(|i| !i.is_zero()).map_or_else(|| "n/a".to_owned(), |i| format!("{:.2}", o.duration().as_secs_f64() / i.as_secs_f64()));
+    let ideal = ideal.map_or_else(|| "none".to_owned(), human);
+    let _ = writeln!(out, "  virtual duration {} (critical path {ideal}, ratio {ratio}), {} inputs", human(o.duration()), o.steps);
+    if let Some(f) = &o.failure {
+        let _ = writeln!(out, "  failed{}: {}", f.gate.map_or(String::new(), |g| format!(" at {g}")), f.reason);
+    }
+    if let Some(report) = &o.gates {
+        for g in &report.outcomes {
+            let verdict = serde_json::to_value(g.verdict).ok().and_then(|v| v.get("verdict").and_then(|x| x.as_str().map(str::to_owned))).unwrap_or_default();
+            let _ = writeln!(out, "  gate {:20} {verdict:7} {}", g.gate.as_str(), g.reasons.join("; "));
+        }
+    }
+    let counts: Vec<String> = o.effects.iter().map(|(k, n)| format!("{} {n}", k.as_str())).collect();
+    let _ = writeln!(out, "  effects: {}", if counts.is_empty() { "none".to_owned() } else { counts.join(", ") });
+    out
+}
+
+/// Write `text` to stdout; a closed pipe (`| head`) is not an error worth a panic.
+pub fn emit(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+/// The report of a scenario run and whether it met its expectation.
+#[must_use]
+pub fn run_report(run: &ScenarioRun, unmet: &[String]) -> String {
+    let mut out = format!("scenario {} (seed {})\n", run.scenario, run.seed);
+    if let Some(s) = &run.shutdown {
+        out.push_str(&machine_report(s, Some(run.critical.shutdown)));
+    }
+    if let Some(s) = &run.startup {
+        out.push_str(&machine_report(s, run.critical.startup));
+    }
+    if unmet.is_empty() {
+        out.push_str("expectation met\n");
+    } else {
+        out.push_str("expectation NOT met:\n");
+        for u in unmet {
+            let _ = writeln!(out, "  {u}");
+        }
+    }
+    out
+}
+
+/// Print, for every built-in scenario, ananke's startup duration against the critical path.
+/// Returns the exit code (0 when every scenario met its expectation).
+#[must_use]
+pub fn print_ratios(seed: u64) -> u8 {
+    let mut code = 0;
+    emit(&format!("{:28} {:>10} {:>10} {:>10} {:>7}  expectation\n", "scenario", "startup", "critical", "shutdown", "ratio"));
+    for name in builtin_names() {
+        let Ok(scenario) = builtin(name) else { continue };
+        let spec = RunSpec { seed, ..RunSpec::default() };
+        match run_scenario(&scenario, &spec) {
+            Ok(run) => {
+                let startup = run.startup.as_ref().map_or_else(|| "-".to_owned(), |s| format!("{}:{}", s.outcome.state, human(s.outcome.duration())));
+                let shutdown = run.shutdown.as_ref().map_or_else(|| "-".to_owned(), |s| human(s.outcome.duration()));
+                let critical = run.critical.startup.map_or_else(|| "none".to_owned(), human);
+                let ratio = run.startup_ratio().map_or_else(|| "n/a".to_owned(), |r| format!("{r:.3}"));
+                let unmet = run.unmet(&scenario);
+                if !unmet.is_empty() {
+                    code = 1;
+                }
+                let verdict = match unmet.as_slice() {
+                    [] => "met".to_owned(),
+                    [one] => format!("NOT met: {one}"),
+                    [first, rest @ ..] => format!("NOT met: {first} (+{} more)", rest.len()),
+                };
+                emit(&format!("{name:28} {startup:>10} {critical:>10} {shutdown:>10} {ratio:>7}  {verdict}\n"));
+            }
+            Err(e) => {
+                code = 1;
+                emit(&format!("{name:28} error: {e}\n"));
+            }
+        }
+    }
+    code
+}
