@@ -187,7 +187,7 @@ impl Tables {
         self.last_now = Some(now);
         match input {
             Input::Observed(obs) => {
-                dispatch(&mut self.step(now, &mut effects), &Event::Observed(obs))
+                dispatch(&mut self.step(now, &mut effects), &Event::Observed(obs));
             }
             Input::EffectDone { key, outcome } => match self.book.complete(key, now) {
                 Some(effect) => {

@@ -9,8 +9,16 @@ use crate::machine::Timer;
 use crate::observation::{FluxObservation, Observation, Workload};
 
 impl ShutdownRun {
-    /// One observation in `Quiescing`; returns whether every tier is scaled down.
+    /// One observation in `Quiescing`; returns whether every tier is scaled down. Without the API
+    /// nothing is known about Flux or workloads: wait (the phase deadline bounds the wait).
     pub(super) fn quiesce(&mut self, context: &mut Step<'_>, obs: &Observation) -> bool {
+        if !obs.api.reachable {
+            let error = obs.api.error.as_deref().unwrap_or("no answer");
+            context.diagnose_once(format!(
+                "Kubernetes API unreachable while quiescing ({error}); waiting"
+            ));
+            return false;
+        }
         if self.quiesce == Quiesce::Suspending {
             if !self.suspend_flux(context, obs) {
                 return false;

@@ -11,9 +11,10 @@ use crate::machine::step::Step;
 use crate::observation::{ConditionStatus, FluxKind, FluxRef, Observation};
 
 impl StartupRun {
-    /// Per-observation upkeep of every non-terminal state after `Off`: uncordon, force the source
-    /// branch, and note what timer-driven failure reasons need.
+    /// Per-observation upkeep of every non-terminal state after `Off`: start k3s where it stopped
+    /// again, uncordon, force the source branch, and note what timer-driven failure reasons need.
     pub(super) fn tend(&mut self, context: &mut Step<'_>, obs: &Observation) {
+        self.start_nodes(context, obs);
         self.restore_cordons(context, obs);
         self.force_branch(context, obs);
         let source = self.source_ref();

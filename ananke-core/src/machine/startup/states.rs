@@ -73,7 +73,9 @@ impl StartupRun {
     #[action]
     fn enter_nodes_up(&mut self, context: &mut Step<'_>) {
         context.timers.stop(Timer::BootGrace);
-        for node in &self.journal.changes.cordoned {
+        // Every expected node was just seen Ready; others are uncordoned once observed.
+        let expected = |n: &String| self.config.node(n).is_some() && !self.config.is_ignored(n);
+        for node in self.journal.changes.cordoned.iter().filter(|n| expected(n)) {
             context.offer(Effect::Uncordon { node: node.clone() });
         }
     }
@@ -86,6 +88,7 @@ impl StartupRun {
             Event::Observed(obs) => {
                 self.tend(context, obs);
                 self.bring_up_git_server(context, obs);
+                self.evaluate(context.now, obs);
                 if self.git_server_down(obs) {
                     Handled
                 } else {
@@ -180,6 +183,7 @@ impl StartupRun {
                 let (gate, reason) = match self.first_failing_gate() {
                     Some((gate, reason)) => (gate, reason),
                     None if self.report.is_none() => self.boot_failure(),
+                    // A report with gates 1-8 green: what holds the run is a restore or the soak.
                     None => (
                         GateId::Soak,
                         format!("still restoring or soaking: {}", self.restore_backlog()),

@@ -302,7 +302,7 @@ fn a_startup_rebuilt_from_the_journal_of_any_step_restores_the_same_lab() {
                     );
                 }
                 Effect::ResumeFlux { object } => {
-                    assert!(persisted.changes.suspended.contains(object))
+                    assert!(persisted.changes.suspended.contains(object));
                 }
                 Effect::Uncordon { node } => assert!(persisted.changes.cordoned.contains(node)),
                 _ => {}

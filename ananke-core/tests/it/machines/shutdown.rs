@@ -14,6 +14,7 @@ use ananke_core::time::Time;
 use std::sync::Arc;
 
 mod nodes;
+mod tiers;
 
 /// A shutdown machine at time 0.
 pub fn shutdown(
@@ -201,91 +202,6 @@ fn a_reverted_suspend_is_noticed_and_suspended_again_at_once() {
         Some(&lab::k_root()),
         "still ananke's"
     );
-}
-
-#[test]
-fn workloads_are_scaled_down_tier_by_tier_and_unlisted_ones_last() {
-    let mut d = shutdown(
-        Arc::new(lab::config()),
-        Journal::default(),
-        ShutdownMode::ClusterOnly,
-    );
-    let mut obs = lab::healthy();
-    lab::set_replicas(lab::workload_mut(&mut obs, &lab::grafana()), 0);
-    suspend_all(&mut obs);
-    d.observe(&obs);
-    // (every object was already suspended: an operator's, as far as this journal knows)
-    assert_eq!(d.machine.journal().changes.already_suspended.len(), 4);
-    assert_eq!(
-        keys(&d.log.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>()),
-        ["scale:Deployment/apps/web=0"]
-    );
-    assert_eq!(
-        d.machine.journal().changes.scaled.get(&lab::web()),
-        Some(&3)
-    );
-    assert!(d
-        .machine
-        .journal()
-        .changes
-        .already_scaled_to_zero
-        .contains(&lab::grafana()));
-
-    let web = lab::workload_mut(&mut obs, &lab::web());
-    web.spec_replicas = Some(0);
-    web.status.replicas = 2;
-    assert!(d.observe(&obs).is_empty(), "tier 0 still has pods");
-    lab::set_replicas(lab::workload_mut(&mut obs, &lab::web()), 0);
-    assert_eq!(keys(&d.observe(&obs)), ["scale:StatefulSet/apps/db=0"]);
-    lab::set_replicas(lab::workload_mut(&mut obs, &lab::db()), 0);
-    assert_eq!(
-        keys(&d.observe(&obs)),
-        ["scale:Deployment/gitea/gitea=0"],
-        "excluded namespaces, DaemonSets and zeros skipped"
-    );
-    lab::set_replicas(lab::workload_mut(&mut obs, &lab::gitea()), 0);
-    d.observe(&obs);
-    assert_eq!(d.machine.state(), ShutdownState::Draining);
-    let scaled: Vec<_> = d
-        .machine
-        .journal()
-        .changes
-        .scaled
-        .iter()
-        .map(|(w, n)| (w.name.clone(), *n))
-        .collect();
-    assert_eq!(
-        scaled,
-        [
-            ("web".to_owned(), 3),
-            ("gitea".to_owned(), 1),
-            ("db".to_owned(), 1)
-        ]
-    );
-}
-
-#[test]
-fn a_tier_that_does_not_scale_down_in_time_is_reported_and_skipped() {
-    let mut d = shutdown(
-        Arc::new(lab::config()),
-        Journal::default(),
-        ShutdownMode::ClusterOnly,
-    );
-    let mut obs = lab::healthy();
-    suspend_all(&mut obs);
-    d.advance(secs(10));
-    d.observe(&obs);
-    assert_eq!(d.machine.poll_timeout(), Some(Time(310_000)));
-    lab::workload_mut(&mut obs, &lab::web()).spec_replicas = Some(0);
-    d.advance(secs(299));
-    d.observe(&obs);
-    d.advance(secs(1));
-    assert!(d
-        .machine
-        .diagnostics()
-        .iter()
-        .any(|x| x.message.starts_with("tier 0 not scaled down in time")));
-    assert_eq!(keys(&d.observe(&obs)), ["scale:StatefulSet/apps/db=0"]);
 }
 
 #[test]

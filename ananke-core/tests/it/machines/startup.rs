@@ -327,3 +327,35 @@ fn a_permanent_failure_of_a_plain_effect_fails_the_run_and_a_transient_one_is_re
     assert_eq!(d.machine.poll_timeout(), None);
     assert!(d.observe(&obs).is_empty(), "terminal");
 }
+
+#[test]
+fn a_journaled_cordon_of_a_node_no_longer_in_the_cluster_neither_fails_nor_holds_the_run() {
+    let mut journal = Journal::default();
+    journal.changes.cordoned = ["titan-04".to_owned(), "titan-99".to_owned()]
+        .into_iter()
+        .collect();
+    let obs = lab::healthy();
+    let mut d = startup(Arc::new(lab::config()), journal, StartupOptions::default());
+    assert_eq!(keys(&d.observe(&obs)), ["uncordon:titan-04"]);
+    d.observe(&obs);
+    d.observe(&obs);
+    assert_eq!(d.machine.state(), StartupState::Soaking);
+    assert_eq!(
+        d.machine
+            .journal()
+            .changes
+            .cordoned
+            .iter()
+            .collect::<Vec<_>>(),
+        ["titan-99"],
+        "kept for later"
+    );
+}
+
+#[test]
+fn k3s_that_stops_again_after_the_boot_is_started_again() {
+    let mut obs = lab::healthy();
+    let mut d = past_nodes_up(Arc::new(lab::config()), Journal::default(), &obs);
+    lab::node_mut(&mut obs, "titan-05").k3s_unit = UnitState::Failed;
+    assert_eq!(keys(&d.observe(&obs)), ["start-k3s:titan-05"]);
+}

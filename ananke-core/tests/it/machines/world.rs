@@ -118,10 +118,10 @@ impl World {
         let state = &mut self.state;
         match effect {
             Effect::StartK3s { node, .. } => {
-                lab::node_mut(state, node).k3s_unit = UnitState::Active
+                lab::node_mut(state, node).k3s_unit = UnitState::Active;
             }
             Effect::StopK3s { node, .. } => {
-                lab::node_mut(state, node).k3s_unit = UnitState::Inactive
+                lab::node_mut(state, node).k3s_unit = UnitState::Inactive;
             }
             Effect::Cordon { node } | Effect::Uncordon { node } => {
                 let cordon = matches!(effect, Effect::Cordon { .. });

@@ -177,7 +177,7 @@ fn the_run_deadline_fails_any_recovering_state() {
 #[test]
 fn the_run_deadline_in_off_reports_the_boot() {
     let config = config_with(|c| {
-        c.startup.node_boot_timeout = ananke_core::config::HumanDuration::secs(7200)
+        c.startup.node_boot_timeout = ananke_core::config::HumanDuration::secs(7200);
     });
     let mut d = startup(config, Journal::default(), StartupOptions::default());
     d.observe(&lab::all_down());
