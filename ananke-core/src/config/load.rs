@@ -109,8 +109,7 @@ impl ConfigError {
 /// # Errors
 /// When the file cannot be read, does not parse, or fails validation.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
     parse(&text, Format::of(path), path)
 }
 
@@ -134,12 +133,25 @@ pub fn parse(text: &str, format: Format, origin: &Path) -> Result<Config, Config
         Format::Yaml => Locations::yaml(text),
         Format::Toml => Locations::toml(text),
     };
-    let mut problems: Vec<Problem> = findings
-        .into_iter()
-        .map(|f| Problem::new(origin, locations.locate(&f.field), f.field, f.message))
-        .collect();
+    let mut problems: Vec<Problem> =
+        findings.into_iter().map(|f| Problem::new(origin, locations.locate(&f.field), f.field, f.message)).collect();
     problems.sort_by_key(|p| (p.line.is_none(), p.line, p.column));
     Err(ConfigError::Invalid(problems))
+}
+
+/// Validate a config built in code rather than read from a file (a simulator's derived config):
+/// the semantic checks of [`parse`], with problems that name their field but no line.
+///
+/// # Errors
+/// When the config fails validation; `origin` names it in the problems.
+pub fn check(config: &Config, origin: &Path) -> Result<(), ConfigError> {
+    let problems: Vec<Problem> =
+        validate::check(config).into_iter().map(|f| Problem::new(origin, None, f.field, f.message)).collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid(problems))
+    }
 }
 
 /// The JSON Schema of the config.
@@ -148,7 +160,7 @@ pub fn schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Config)).unwrap_or_default()
 }
 
-/// A serde_yaml_ng error: its location, and the field path it prefixes its message with.
+/// A `serde_yaml_ng` error: its location, and the field path it prefixes its message with.
 fn yaml_problem(error: &serde_yaml_ng::Error, origin: &Path) -> Problem {
     let at = error.location().map(|l| Position { line: l.line(), column: l.column() });
     let mut text = error.to_string();
@@ -179,7 +191,7 @@ fn toml_problem(error: &toml::de::Error, text: &str, origin: &Path) -> Problem {
     Problem::new(origin, at, field, message)
 }
 
-/// Whether `s` looks like serde_yaml_ng's field path (`startup.service_checklist[0]`).
+/// Whether `s` looks like `serde_yaml_ng`'s field path (`startup.service_checklist[0]`).
 fn is_field_path(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-.[]?".contains(c))
 }
@@ -252,7 +264,8 @@ mod tests {
 
     #[test]
     fn unknown_variant_stays_on_its_field() {
-        let (field, message) = explain("coordination.role", "unknown variant `coordinater`, expected `coordinator` or `peer`");
+        let (field, message) =
+            explain("coordination.role", "unknown variant `coordinater`, expected `coordinator` or `peer`");
         assert_eq!(field, "coordination.role");
         assert_eq!(message, "unknown variant `coordinater`, did you mean `coordinator`?");
     }
@@ -265,7 +278,8 @@ mod tests {
 
     #[test]
     fn problem_display_leaves_out_what_is_unknown() {
-        let mut p = Problem::new(Path::new("a.yaml"), Some(Position { line: 3, column: 7 }), "x.y".into(), "bad".into());
+        let mut p =
+            Problem::new(Path::new("a.yaml"), Some(Position { line: 3, column: 7 }), "x.y".into(), "bad".into());
         assert_eq!(p.to_string(), "a.yaml:3:7: x.y: bad");
         p.line = None;
         p.field.clear();

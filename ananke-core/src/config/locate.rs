@@ -34,7 +34,7 @@ pub(crate) struct Locations {
     entries: BTreeMap<String, Entry>,
 }
 
-/// The parent of a dotted path: `a.b[2]` -> `a.b`, `a.b` -> `a`, `a` -> `` (the root).
+/// The parent of a dotted path: `a.b[2]` -> `a.b`, `a.b` -> `a`, `a` -> the root (empty path).
 pub(crate) fn parent(path: &str) -> Option<&str> {
     if path.is_empty() {
         return None;
@@ -90,7 +90,7 @@ impl Locations {
                 break;
             }
             let at = Position { line: mark.line(), column: mark.col() + 1 };
-            match walk.step(event, at, mark.index()) {
+            match walk.step(event, mark.index()) {
                 Some(Step::Node(path)) => out.insert(path, Entry { value: at, extent: None }),
                 // yaml-rust2 marks a block mapping one character after its first key: use the key.
                 Some(Step::FirstKey(path)) => {
@@ -116,23 +116,22 @@ impl Locations {
     fn toml_table(&mut self, path: &str, table: &Table, lines: &LineIndex<'_>) {
         for (key, item) in table {
             let key_span = table.key(key).and_then(toml_edit::Key::span);
-            self.toml_item(join(path, key), key_span, item, lines);
+            self.toml_item(&join(path, key), key_span.as_ref(), item, lines);
         }
     }
 
-    fn toml_item(&mut self, path: String, key: Option<Range<usize>>, item: &Item, lines: &LineIndex<'_>) {
-        let span = item.span();
-        self.toml_entry(&path, key, span, lines);
+    fn toml_item(&mut self, path: &str, key: Option<&Range<usize>>, item: &Item, lines: &LineIndex<'_>) {
+        self.toml_entry(path, key, item.span().as_ref(), lines);
         match item {
-            Item::Table(table) => self.toml_table(&path, table, lines),
+            Item::Table(table) => self.toml_table(path, table, lines),
             Item::ArrayOfTables(tables) => {
                 for (i, table) in tables.iter().enumerate() {
                     let at = format!("{path}[{i}]");
-                    self.toml_entry(&at, None, table.span(), lines);
+                    self.toml_entry(&at, None, table.span().as_ref(), lines);
                     self.toml_table(&at, table, lines);
                 }
             }
-            Item::Value(value) => self.toml_value(&path, value, lines),
+            Item::Value(value) => self.toml_value(path, value, lines),
             Item::None => {}
         }
     }
@@ -142,14 +141,15 @@ impl Locations {
             Value::Array(array) => {
                 for (i, v) in array.iter().enumerate() {
                     let at = format!("{path}[{i}]");
-                    self.toml_entry(&at, None, v.span(), lines);
+                    self.toml_entry(&at, None, v.span().as_ref(), lines);
                     self.toml_value(&at, v, lines);
                 }
             }
             Value::InlineTable(table) => {
                 for (key, v) in table {
                     let at = join(path, key);
-                    self.toml_entry(&at, table.key(key).and_then(toml_edit::Key::span), v.span(), lines);
+                    let key_span = table.key(key).and_then(toml_edit::Key::span);
+                    self.toml_entry(&at, key_span.as_ref(), v.span().as_ref(), lines);
                     self.toml_value(&at, v, lines);
                 }
             }
@@ -157,10 +157,16 @@ impl Locations {
         }
     }
 
-    fn toml_entry(&mut self, path: &str, key: Option<Range<usize>>, value: Option<Range<usize>>, lines: &LineIndex<'_>) {
-        let Some(start) = value.as_ref().or(key.as_ref()).map(|r| r.start) else { return };
-        let end = value.as_ref().or(key.as_ref()).map_or(start, |r| r.end);
-        let from = key.as_ref().map_or(start, |k| k.start.min(start));
+    fn toml_entry(
+        &mut self,
+        path: &str,
+        key: Option<&Range<usize>>,
+        value: Option<&Range<usize>>,
+        lines: &LineIndex<'_>,
+    ) {
+        let Some(span) = value.or(key) else { return };
+        let (start, end) = (span.start, span.end);
+        let from = key.map_or(start, |k| k.start.min(start));
         self.insert(path.to_owned(), Entry { value: lines.position(start), extent: Some(from..end.max(from + 1)) });
     }
 }
@@ -212,8 +218,8 @@ enum Step {
 }
 
 impl YamlWalk {
-    /// Feed one event at `at` (byte `index`).
-    fn step(&mut self, event: Event, at: Position, index: usize) -> Option<Step> {
+    /// Feed one event that starts at byte `index`.
+    fn step(&mut self, event: Event, index: usize) -> Option<Step> {
         let opens = matches!(event, Event::MappingStart(..) | Event::SequenceStart(..));
         match event {
             Event::Scalar(..) | Event::Alias(_) | Event::MappingStart(..) | Event::SequenceStart(..) => {
@@ -222,12 +228,11 @@ impl YamlWalk {
                     return None;
                 }
                 if let Some(Frame::Map { path, key: key @ None, start, keys }) = self.stack.last_mut() {
-                    *key = Some(match event {
-                        Event::Scalar(text, ..) => text,
-                        _ => {
-                            self.skipping = usize::from(opens);
-                            "?".to_owned()
-                        }
+                    *key = Some(if let Event::Scalar(text, ..) = event {
+                        text
+                    } else {
+                        self.skipping = usize::from(opens);
+                        "?".to_owned()
                     });
                     *keys += 1;
                     return (*keys == 1 && index < *start).then(|| Step::FirstKey(path.clone()));
@@ -266,8 +271,8 @@ impl YamlWalk {
 mod tests {
     use super::*;
 
-    fn pos(line: usize, column: usize) -> Option<Position> {
-        Some(Position { line, column })
+    fn pos(line: usize, column: usize) -> Position {
+        Position { line, column }
     }
 
     #[test]
@@ -282,20 +287,20 @@ mod tests {
     fn yaml_positions_of_block_and_flow_nodes() {
         let text = "a:\n  b: 1\n  list:\n    - x\n    - {k: v}\n? [complex]\n: skipped\nc: 'q'\n";
         let loc = Locations::yaml(text);
-        assert_eq!(loc.locate(""), pos(1, 1));
-        assert_eq!(loc.locate("a"), pos(2, 3));
-        assert_eq!(loc.locate("a.b"), pos(2, 6));
-        assert_eq!(loc.locate("a.list[0]"), pos(4, 7));
-        assert_eq!(loc.locate("a.list[1].k"), pos(5, 11));
-        assert_eq!(loc.locate("c"), pos(8, 4));
+        assert_eq!(loc.locate(""), Some(pos(1, 1)));
+        assert_eq!(loc.locate("a"), Some(pos(2, 3)));
+        assert_eq!(loc.locate("a.b"), Some(pos(2, 6)));
+        assert_eq!(loc.locate("a.list[0]"), Some(pos(4, 7)));
+        assert_eq!(loc.locate("a.list[1].k"), Some(pos(5, 11)));
+        assert_eq!(loc.locate("c"), Some(pos(8, 4)));
         // A missing field points at the mapping that should hold it.
-        assert_eq!(loc.locate("a.list[1].missing"), pos(5, 7));
+        assert_eq!(loc.locate("a.list[1].missing"), Some(pos(5, 7)));
     }
 
     #[test]
     fn yaml_syntax_error_keeps_what_was_read() {
         let loc = Locations::yaml("a: 1\nb: [\n");
-        assert_eq!(loc.locate("a"), pos(1, 4));
+        assert_eq!(loc.locate("a"), Some(pos(1, 4)));
     }
 
     #[test]
@@ -303,12 +308,12 @@ mod tests {
         let text = "a = 1\n[t]\nb = \"x\"\narr = [1, {k = 2}]\n[[list]]\nname = \"n\"\n";
         let header = text.find("[[list]]").unwrap_or_default();
         let loc = Locations::toml(text);
-        assert_eq!(loc.locate("a"), pos(1, 5));
-        assert_eq!(loc.locate("t"), pos(2, 1));
-        assert_eq!(loc.locate("t.b"), pos(3, 5));
-        assert_eq!(loc.locate("t.arr[1].k"), pos(4, 16));
-        assert_eq!(loc.locate("list[0].name"), pos(6, 8));
-        assert_eq!(loc.locate("list[0].missing"), pos(5, 1));
+        assert_eq!(loc.locate("a"), Some(pos(1, 5)));
+        assert_eq!(loc.locate("t"), Some(pos(2, 1)));
+        assert_eq!(loc.locate("t.b"), Some(pos(3, 5)));
+        assert_eq!(loc.locate("t.arr[1].k"), Some(pos(4, 16)));
+        assert_eq!(loc.locate("list[0].name"), Some(pos(6, 8)));
+        assert_eq!(loc.locate("list[0].missing"), Some(pos(5, 1)));
         assert_eq!(loc.path_at(text.find("b =").unwrap_or_default()), Some("t.b"));
         assert_eq!(loc.path_at(text.find("k =").unwrap_or_default()), Some("t.arr[1].k"));
         assert_eq!(loc.path_at(header), Some("list[0]"));

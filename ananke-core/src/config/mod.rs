@@ -8,5 +8,5 @@ mod model;
 mod validate;
 
 pub use duration::HumanDuration;
-pub use load::{load, parse, schema, ConfigError, Format, Problem, DEFAULT_CONFIG_PATH};
+pub use load::{check, load, parse, schema, ConfigError, Format, Problem, DEFAULT_CONFIG_PATH};
 pub use model::*;

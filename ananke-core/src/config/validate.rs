@@ -67,10 +67,7 @@ impl Findings {
     /// `value` (at `field`) must fit within `limit` (at `limit_field`).
     pub(crate) fn within(&mut self, field: &str, value: HumanDuration, limit_field: &str, limit: HumanDuration) {
         if value > limit {
-            self.push(
-                field,
-                format!("{value} is longer than `{limit_field}` ({limit}); it could never be reached"),
-            );
+            self.push(field, format!("{value} is longer than `{limit_field}` ({limit}); it could never be reached"));
         }
     }
 }

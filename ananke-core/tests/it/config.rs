@@ -77,10 +77,8 @@ fn check_case(path: &Path) -> Option<String> {
 fn every_corpus_case_is_refused_where_its_header_says() {
     let files = corpus();
     assert!(files.len() >= 30, "the corpus holds {} files", files.len());
-    let failures: Vec<String> = files
-        .iter()
-        .filter_map(|path| check_case(path).map(|why| format!("{}: {why}", path.display())))
-        .collect();
+    let failures: Vec<String> =
+        files.iter().filter_map(|path| check_case(path).map(|why| format!("{}: {why}", path.display()))).collect();
     assert!(failures.is_empty(), "{} corpus case(s) failed:\n{}", failures.len(), failures.join("\n\n"));
 }
 
@@ -155,8 +153,7 @@ fn a_config_written_as_yaml_reads_back_equal() {
     let lab = config::load(&repo_file("examples/titan-lab.yaml")).unwrap_or_else(|e| panic!("{e}"));
     for config in [lab, synth::lab_config(LabSize::SMALL)] {
         let text = serde_yaml_ng::to_string(&config).expect("serializable");
-        let back =
-            config::parse(&text, Format::Yaml, Path::new("<written>")).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let back = config::parse(&text, Format::Yaml, Path::new("<written>")).unwrap_or_else(|e| panic!("{e}\n{text}"));
         assert_eq!(back, config);
     }
 }
@@ -166,6 +163,17 @@ fn the_synthesized_benchmark_lab_is_valid() {
     let config = synth::lab_config(LabSize::BENCHMARK);
     let text = serde_yaml_ng::to_string(&config).expect("serializable");
     config::parse(&text, Format::Yaml, Path::new("<benchmark>")).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn a_config_built_in_code_is_validated_without_positions() {
+    let mut config = synth::lab_config(LabSize::SMALL);
+    config::check(&config, Path::new("<derived>")).unwrap_or_else(|e| panic!("{e}"));
+    config.soak.interval = config.soak.duration.get().saturating_mul(2).into();
+    let err = config::check(&config, Path::new("<derived>")).expect_err("interval over duration");
+    let shown: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(shown[0].starts_with("<derived>: soak.interval: "), "{shown:?}");
 }
 
 #[test]
@@ -184,7 +192,13 @@ fn an_invalid_config_lists_every_problem_one_per_line() {
     assert_eq!(lines[0], format!("invalid config: {} problems", err.problems().len()));
     for (line, problem) in lines[1..].iter().zip(err.problems()) {
         assert_eq!(*line, problem.to_string());
-        let prefix = format!("{}:{}:{}: {}: ", path.display(), problem.line.expect("a line"), problem.column.expect("a column"), problem.field);
+        let prefix = format!(
+            "{}:{}:{}: {}: ",
+            path.display(),
+            problem.line.expect("a line"),
+            problem.column.expect("a column"),
+            problem.field
+        );
         assert!(line.starts_with(&prefix), "{line}");
     }
 }

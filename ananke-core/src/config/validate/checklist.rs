@@ -81,7 +81,10 @@ fn http_check(out: &mut Findings, at: &str, check: &HttpCheck) {
     }
     for (k, status) in check.expect_status.iter().enumerate() {
         if !(100..=599).contains(status) {
-            out.push(format!("{at}.expect_status[{k}]"), format!("{status} is not an HTTP status code; expected 100-599"));
+            out.push(
+                format!("{at}.expect_status[{k}]"),
+                format!("{status} is not an HTTP status code; expected 100-599"),
+            );
         }
     }
     match (&check.exposure, &check.ingress_address) {
@@ -141,7 +144,8 @@ fn vault(config: &Config, out: &mut Findings) {
 
 fn command(out: &mut Findings, at: &str, spec: &CommandSpec) {
     match spec.argv.first() {
-        None => out.push(format!("{at}.argv"), "no program to run; expected argv such as [\"/usr/local/bin/tool\", \"arg\"]"),
+        None => out
+            .push(format!("{at}.argv"), "no program to run; expected argv such as [\"/usr/local/bin/tool\", \"arg\"]"),
         Some(program) => out.non_empty(format!("{at}.argv[0]"), program, "program"),
     }
     out.positive(format!("{at}.timeout"), spec.timeout);
@@ -165,9 +169,7 @@ fn scalable(out: &mut Findings, at: &str, workload: &WorkloadRef) {
 
 /// `host:port` with a non-empty host and a non-zero port (`[::1]:443` included).
 fn is_host_port(address: &str) -> bool {
-    address
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0))
+    address.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0))
 }
 
 #[cfg(test)]
