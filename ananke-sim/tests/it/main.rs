@@ -1,1 +1,18 @@
-//! ananke-sim integration tests.
+//! ananke-sim integration tests: one binary, one module per concern.
+
+mod critical;
+mod journal;
+mod properties;
+mod restore;
+mod scenarios;
+mod traces;
+mod validation;
+
+use ananke_sim::run::{run_scenario, RunSpec, ScenarioRun};
+use ananke_sim::scenario::builtin;
+
+/// Run built-in `name` with its default drive.
+fn run_builtin(name: &str, seed: u64) -> ScenarioRun {
+    let scenario = builtin(name).unwrap();
+    run_scenario(&scenario, &RunSpec { seed, ..RunSpec::default() }).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
