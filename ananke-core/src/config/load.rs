@@ -203,6 +203,9 @@ fn explain(path: &str, message: &str) -> (String, String) {
     if let Some(name) = unknown_name(message, "missing field") {
         return (join(path, name), format!("missing field `{name}`"));
     }
+    if let Some(name) = unknown_name(message, "duplicate field") {
+        return (join(path, name), format!("duplicate field `{name}`; each field is written once"));
+    }
     for (prefix, what) in [("unknown field", "field"), ("unknown variant", "value")] {
         if let Some(name) = unknown_name(message, prefix) {
             let expected = expected_names(message);
