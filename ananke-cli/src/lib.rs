@@ -1,9 +1,80 @@
-//! The `ananke` command line: thin, over `ananke-core`.
+//! The `ananke` command line: thin, over `ananke-core` (and `ananke-sim` for `--sim`).
+//!
+//! Data goes to stdout; logs, progress and errors to stderr. Exit codes live in [`exit`].
 
+#![forbid(unsafe_code)]
+
+mod cmd;
+pub mod exit;
+mod global;
+mod output;
+mod sink;
+mod target;
+
+use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// Run the command line.
+pub use global::GlobalArgs;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  gates not passed / run failed
+  2  usage, config or input file error
+  3  lock held by another run
+  4  aborted by a power event or signal
+  5  deadline exceeded
+  6  state dir not writable
+
+Nothing changes without --execute: startup and shutdown print their plan otherwise.
+Try it without a cluster: ananke startup --sim titan-lab --execute";
+
+/// ananke: host-side recovery orchestrator for a k3s cluster around power events.
+///
+/// It shuts the cluster down gracefully before the UPS runs dry (cluster-only: hosts stay
+/// powered), brings it back after power returns, breaks the known startup deadlocks (Flux sourcing
+/// from an in-cluster Gitea; a sealed Vault), and declares startup complete only when every gate
+/// passes and a stability soak shows no regression.
+#[derive(Debug, Parser)]
+#[command(name = "ananke", version, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the cluster's live state, every gate with its reason, UPS state and the last runs.
+    Status(cmd::status::StatusArgs),
+    /// Bring the cluster back: start k3s, restore what the shutdown changed, unseal Vault,
+    /// resume Flux, pass every gate and the soak. Dry run unless --execute.
+    Startup(cmd::startup::StartupArgs),
+    /// Take the cluster down gracefully: suspend Flux, scale down, drain, stop k3s.
+    /// Dry run unless --execute.
+    Shutdown(cmd::shutdown::ShutdownArgs),
+    /// Check the config, or print its JSON Schema.
+    #[command(subcommand)]
+    Config(cmd::config::ConfigCommand),
+    /// Show run reports: the last one, the list, or one by run id.
+    Report(cmd::report::ReportArgs),
+}
+
+/// Parse the command line and run it.
 #[must_use]
 pub fn run() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::code(exit::USAGE_OR_CONFIG) } else { exit::code(exit::SUCCESS) };
+        }
+    };
+    let code = match cli.command {
+        Command::Status(args) => args.exec(),
+        Command::Startup(args) => args.exec(),
+        Command::Shutdown(args) => args.exec(),
+        Command::Config(cmd) => cmd.exec(),
+        Command::Report(args) => args.exec(),
+    };
+    exit::code(code)
 }

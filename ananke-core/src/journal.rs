@@ -56,6 +56,7 @@ pub struct SourceBefore {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Changes {
     /// Workloads ananke scaled down, with their replica counts before (restored on startup).
+    #[serde(with = "pairs")]
     pub scaled: BTreeMap<WorkloadRef, i32>,
     /// Workloads already at 0 replicas before the shutdown (left at 0).
     pub already_scaled_to_zero: BTreeSet<WorkloadRef>,
@@ -70,6 +71,7 @@ pub struct Changes {
     /// Nodes whose k3s ananke stopped.
     pub stopped: BTreeSet<String>,
     /// GitRepositories whose source ananke changed, with the source before.
+    #[serde(with = "pairs")]
     pub sources_before: BTreeMap<FluxRef, SourceBefore>,
 }
 
@@ -90,5 +92,44 @@ impl Changes {
     #[must_use]
     pub fn suspended_by_ananke(&self, f: &FluxRef) -> bool {
         self.suspended.contains(f)
+    }
+}
+
+/// Maps with structured keys are written as lists of `[key, value]` pairs (JSON keys must be
+/// strings).
+mod pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(map: &BTreeMap<K, V>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ObjectRef, WorkloadKind};
+    use crate::observation::FluxKind;
+
+    #[test]
+    fn a_journal_round_trips_through_json() {
+        let mut j = Journal::default();
+        let w = WorkloadRef { kind: WorkloadKind::Deployment, namespace: "apps".into(), name: "web".into() };
+        j.changes.scaled.insert(w, 3);
+        let f = FluxRef { kind: FluxKind::GitRepository, object: ObjectRef { namespace: "flux-system".into(), name: "flux-system".into() } };
+        j.changes.sources_before.insert(f, SourceBefore { url: Some("ssh://x".into()), branch: Some("main".into()) });
+        j.changes.cordoned.insert("titan-07".into());
+        let text = serde_json::to_string(&j).unwrap();
+        assert_eq!(serde_json::from_str::<Journal>(&text).unwrap(), j);
     }
 }

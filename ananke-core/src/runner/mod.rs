@@ -11,6 +11,7 @@
 
 mod execute;
 mod record;
+pub mod secrets;
 
 pub use execute::RetryPolicy;
 pub use record::{PlannedEffect, RunResult, Step, StepSink};

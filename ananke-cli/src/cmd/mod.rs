@@ -1,0 +1,8 @@
+//! One module per subcommand; each `Args` struct has an `exec` method returning an exit code.
+
+pub mod config;
+pub mod report;
+mod run;
+pub mod shutdown;
+pub mod startup;
+pub mod status;

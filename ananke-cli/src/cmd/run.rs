@@ -1,0 +1,242 @@
+//! What `startup` and `shutdown` share: lock, journal, machine, runner, reports, exit code.
+
+use crate::exit;
+use crate::global::GlobalArgs;
+use crate::output::{self, new_run_id, now_rfc3339};
+use crate::sink::CliSink;
+use crate::target::Target;
+use ananke_sim::world::Purpose;
+use ananke_core::machine::Machine;
+use ananke_core::runner::{self, RunResult, RunSettings};
+use ananke_core::store::lock::{LockError, LockHolder, RunLock};
+use ananke_core::store::reports::{Command, RunOutcome, RunReport, REPORT_VERSION};
+use ananke_core::trace::{MachineKind, TraceHeader, TraceOptions, TraceWriter};
+use ananke_core::{Config, Journal};
+use ananke_core::store::StoreError;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// What the caller adds to the report.
+pub struct RunRequest<'a> {
+    /// Startup or shutdown.
+    pub command: Command,
+    /// `--execute`.
+    pub execute: bool,
+    /// Shutdown reason.
+    pub reason: Option<String>,
+    /// Shutdown mode.
+    pub mode: Option<String>,
+    /// `--force-flux-branch`.
+    pub force_flux_branch: Option<String>,
+    /// The global options.
+    pub global: &'a GlobalArgs,
+}
+
+/// Run a command end to end; returns the exit code.
+pub fn run_command<M, F>(req: &RunRequest<'_>, build: F) -> u8
+where
+    M: Machine,
+    F: FnOnce(Arc<Config>, Journal, ananke_core::Time) -> (M, TraceOptions),
+{
+    let purpose = match req.command {
+        Command::Startup => Purpose::Startup,
+        Command::Shutdown => Purpose::Shutdown,
+    };
+    let target = match Target::open(req.global, purpose, req.execute) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let run_id = new_run_id(req.command);
+    let started_at = now_rfc3339();
+    let mut warnings = Vec::new();
+    let _lock = if req.execute {
+        if let Err(e) = target.state.ensure() {
+            eprintln!("error: {e}");
+            return exit::STATE_IO;
+        }
+        let holder = LockHolder { pid: std::process::id(), run_id: run_id.clone(), command: req.command.as_str().to_owned(), since: started_at.clone() };
+        match RunLock::acquire(target.state.root(), &holder) {
+            Ok(lock) => {
+                if let Some(stale) = &lock.took_over {
+                    let w = format!("took over a stale lock of pid {} (run {}, no longer running)", stale.pid, stale.run_id);
+                    eprintln!("warning: {w}");
+                    warnings.push(w);
+                }
+                Some(lock)
+            }
+            Err(e @ LockError::Held { .. }) => {
+                eprintln!("error: {e}");
+                return exit::LOCK_HELD;
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::STATE_IO;
+            }
+        }
+    } else {
+        None
+    };
+    let journal = match (&target.journal, target.state.read_journal()) {
+        (Some(j), _) => j.clone(),
+        (None, Ok(j)) => j,
+        (None, Err(e)) => {
+            eprintln!("error: {e}");
+            return exit::USAGE_OR_CONFIG;
+        }
+    };
+    if req.execute && target.journal.is_some() {
+        if let Err(e) = target.state.write_journal(&journal) {
+            eprintln!("error: {e}");
+            return exit::STATE_IO;
+        }
+    }
+    let config = Arc::new(target.config.clone());
+    let now = runner_now(&target);
+    let (mut machine, options) = build(Arc::clone(&config), journal.clone(), now);
+    let mut sink = CliSink::new(&run_id, req.command, req.execute, started_at.clone(), req.global.show_progress(), req.global.verbose > 0);
+    let trace_rel = format!("reports/{run_id}.trace.jsonl");
+    if req.execute {
+        sink.state = Some(target.state.clone());
+        let kind = match req.command {
+            Command::Startup => MachineKind::Startup,
+            Command::Shutdown => MachineKind::Shutdown,
+        };
+        let header = TraceHeader::new(&config, target.label.clone(), kind, options, journal.clone(), now);
+        match create_trace(&target.state.trace_path(&run_id), &header) {
+            Ok(w) => sink.trace = Some(w),
+            Err(e) => warnings.push(format!("no trace recorded: {e}")),
+        }
+        sink.flush_progress();
+    }
+    let settings = RunSettings { execute: req.execute, concurrency: config.ssh.concurrency as usize, ..RunSettings::default() };
+    let abort = runner::abort_flag();
+    let result = drive(&mut machine, &target, &settings, &mut sink, &abort);
+    sink.finish();
+    if let Some(w) = sink.write_error.take() {
+        warnings.push(w);
+    }
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::STATE_IO;
+        }
+    };
+    if let Err(e) = target.world.save() {
+        warnings.push(format!("simulator state not saved: {e}"));
+    }
+    finish(req, &target, &run_id, &started_at, &result, warnings, &trace_rel, &mut sink)
+}
+
+/// Open the trace file (0640) and write its header.
+fn create_trace(path: &std::path::Path, header: &TraceHeader) -> Result<TraceWriter<std::io::BufWriter<std::fs::File>>, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(ananke_core::store::atomic::REPORT_MODE)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    TraceWriter::new(std::io::BufWriter::new(file), header).map_err(|e| e.to_string())
+}
+
+fn runner_now(target: &Target) -> ananke_core::Time {
+    use ananke_core::runner::World;
+    target.world.now()
+}
+
+fn drive<M: Machine>(machine: &mut M, target: &Target, settings: &RunSettings, sink: &mut CliSink, abort: &Arc<AtomicBool>) -> Result<RunResult, runner::RunError> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| runner::RunError::Journal(StoreError::Io { path: "tokio runtime".into(), source }))?;
+    let store = settings.execute.then_some(&target.state);
+    rt.block_on(async {
+        tokio::spawn(watch_signals(Arc::clone(abort)));
+        runner::run(machine, &target.world, settings, store, sink, abort).await
+    })
+}
+
+/// Set the abort flag on SIGINT or SIGTERM; the runner stops before its next step.
+async fn watch_signals(abort: Arc<AtomicBool>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut term) = signal(SignalKind::terminate()) else { return };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    abort.store(true, Ordering::SeqCst);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finish(req: &RunRequest<'_>, target: &Target, run_id: &str, started_at: &str, result: &RunResult, warnings: Vec<String>, trace_rel: &str, sink: &mut CliSink) -> u8 {
+    let report = RunReport {
+        version: REPORT_VERSION,
+        run_id: run_id.to_owned(),
+        command: req.command,
+        target: target.label.clone(),
+        ananke_version: env!("CARGO_PKG_VERSION").to_owned(),
+        execute: req.execute,
+        reason: req.reason.clone(),
+        mode: req.mode.clone(),
+        force_flux_branch: req.force_flux_branch.clone(),
+        outcome: result.outcome,
+        final_state: result.final_state.to_owned(),
+        failure: result.failure.clone(),
+        started_at: started_at.to_owned(),
+        finished_at: now_rfc3339(),
+        duration_ms: result.duration_ms,
+        phases: result.phases.clone(),
+        gates: result.gates.clone(),
+        effect_counts: result.effect_counts.clone(),
+        effects: result.effects.clone(),
+        diagnostics: result.diagnostics.clone(),
+        warnings,
+        trace: if req.execute { trace_rel.to_owned() } else { String::new() },
+    };
+    if !req.execute {
+        let mut text = format!("dry run of {} on {} (nothing changed; add --execute to act)\n", req.command.as_str(), target.label);
+        text.push_str(&format!("state: {}\n", result.final_state));
+        if result.plan.is_empty() {
+            text.push_str("plan: nothing to do now\n");
+        } else {
+            text.push_str("plan (in order):\n");
+            for (i, p) in result.plan.iter().enumerate() {
+                text.push_str(&format!("  {:>3}. {}   [{}]\n", i + 1, p.description, p.key));
+            }
+        }
+        if let Some(g) = &result.gates {
+            text.push_str("gates:\n");
+            for o in &g.outcomes {
+                text.push_str(&output::gate_row(o));
+                text.push('\n');
+            }
+        }
+        let _ = output::print_text(&text);
+        return exit::SUCCESS;
+    }
+    sink.progress.outcome = result.outcome;
+    sink.flush_progress();
+    let path = match target.state.write_report(&report) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: cannot write the report: {e}");
+            return exit::STATE_IO;
+        }
+    };
+    let _ = output::print_text(&output::report_summary(&report, Some(&path.display().to_string())));
+    exit_code(result)
+}
+
+/// The exit code of a finished run.
+fn exit_code(result: &RunResult) -> u8 {
+    match result.outcome {
+        RunOutcome::Succeeded | RunOutcome::Planned | RunOutcome::Running => exit::SUCCESS,
+        RunOutcome::Aborted => exit::ABORTED,
+        RunOutcome::Failed => {
+            let deadline = result.failure.as_ref().is_some_and(|f| f.reason.contains("deadline"));
+            if deadline { exit::DEADLINE_EXCEEDED } else { exit::GATES_NOT_PASSED }
+        }
+    }
+}

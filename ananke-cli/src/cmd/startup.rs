@@ -1,0 +1,42 @@
+//! `ananke startup`.
+
+use super::run::{run_command, RunRequest};
+use crate::global::GlobalArgs;
+use ananke_core::machine::{StartupMachine, StartupOptions};
+use ananke_core::store::reports::Command;
+use ananke_core::trace::TraceOptions;
+use clap::Args;
+
+/// Bring the cluster back after power returns.
+#[derive(Debug, Args)]
+pub struct StartupArgs {
+    /// Act. Without it, ananke observes once and prints the plan; nothing changes.
+    #[arg(long)]
+    pub execute: bool,
+    /// Set the Flux source's branch to BRANCH before the drift guard checks it (for drills on a
+    /// branch; the drift guard then expects `expected_flux_branch` as usual).
+    #[arg(long, value_name = "BRANCH")]
+    pub force_flux_branch: Option<String>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+impl StartupArgs {
+    /// Run the command; returns the exit code.
+    #[must_use]
+    pub fn exec(self) -> u8 {
+        let req = RunRequest {
+            command: Command::Startup,
+            execute: self.execute,
+            reason: None,
+            mode: None,
+            force_flux_branch: self.force_flux_branch.clone(),
+            global: &self.global,
+        };
+        let options = StartupOptions { force_flux_branch: self.force_flux_branch.clone() };
+        run_command(&req, |config, journal, now| {
+            let trace = TraceOptions { force_flux_branch: options.force_flux_branch.clone(), ..TraceOptions::default() };
+            (StartupMachine::new(config, journal, options, now), trace)
+        })
+    }
+}

@@ -1,0 +1,176 @@
+//! `ananke status`: the live state of the cluster and of any run in progress.
+
+use crate::exit;
+use crate::global::GlobalArgs;
+use crate::output::{self, gate_row, now_rfc3339};
+use crate::target::Target;
+use ananke_core::gates::{self, GateOutcome, SoakProgress};
+use ananke_core::observation::{ConditionStatus, Observation, UpsStatus};
+use ananke_core::runner::World;
+use ananke_core::store::lock::{pid_alive, read_holder, LockHolder};
+use ananke_core::store::reports::{Progress, RunSummary};
+use clap::Args;
+use serde::Serialize;
+
+/// Version of the `status --json` shape.
+pub const STATUS_VERSION: u32 = 1;
+
+/// Show the live state of the cluster and of any run in progress.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print stable JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// The `status --json` shape.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// Shape version.
+    pub version: u32,
+    /// `host` or `sim:<scenario>`.
+    pub target: String,
+    /// When it was observed (RFC 3339).
+    pub observed_at: String,
+    /// `off` (API unreachable), `degraded` (some gate fails), or `ready` (gates 1-8 pass).
+    pub cluster: &'static str,
+    /// Whether the Kubernetes API answered.
+    pub api_reachable: bool,
+    /// One row per node.
+    pub nodes: Vec<NodeRow>,
+    /// Every gate (the soak is judged only during a startup run).
+    pub gates: Vec<GateOutcome>,
+    /// UPS state per power domain.
+    pub power: Vec<UpsStatus>,
+    /// The run in progress, if any.
+    pub run: Option<RunInProgress>,
+    /// The last runs, newest last (at most 5).
+    pub last_runs: Vec<RunSummary>,
+}
+
+/// A node's row.
+#[derive(Debug, Serialize)]
+pub struct NodeRow {
+    /// Name.
+    pub name: String,
+    /// SSH reachability.
+    pub ssh: String,
+    /// k3s unit state.
+    pub k3s: String,
+    /// Kubernetes Ready.
+    pub ready: String,
+    /// Cordoned.
+    pub cordoned: bool,
+}
+
+/// A run holding the lock.
+#[derive(Debug, Serialize)]
+pub struct RunInProgress {
+    /// The lock holder.
+    pub holder: LockHolder,
+    /// Its live progress.
+    pub progress: Option<Progress>,
+}
+
+impl StatusArgs {
+    /// Run the command; returns the exit code.
+    #[must_use]
+    pub fn exec(self) -> u8 {
+        let target = match Target::open(&self.global, ananke_sim::world::Purpose::Observe, false) {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
+        let status = match collect(&target) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE_OR_CONFIG;
+            }
+        };
+        let printed = if self.json { output::print_json(&status) } else { output::print_text(&render(&status)) };
+        if printed.is_ok() { exit::SUCCESS } else { exit::STATE_IO }
+    }
+}
+
+fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let obs: Observation = rt.block_on(target.world.observe());
+    let report = gates::evaluate(&target.config, &obs, &SoakProgress::default());
+    let ready_8 = report.all_pass_before_soak();
+    let holder = read_holder(target.state.root()).filter(|h| pid_alive(h.pid));
+    let run = match holder {
+        Some(holder) => Some(RunInProgress { holder, progress: target.state.read_progress()? }),
+        None => None,
+    };
+    let mut history = target.state.read_runs()?.runs;
+    let keep = history.len().saturating_sub(5);
+    history.drain(..keep);
+    Ok(Status {
+        version: STATUS_VERSION,
+        target: target.label.clone(),
+        observed_at: now_rfc3339(),
+        cluster: if !obs.api.reachable { "off" } else if ready_8 { "ready" } else { "degraded" },
+        api_reachable: obs.api.reachable,
+        nodes: obs.nodes.iter().map(node_row).collect(),
+        gates: report.outcomes,
+        power: obs.power.clone(),
+        run,
+        last_runs: history,
+    })
+}
+
+fn node_row(n: &ananke_core::observation::NodeObservation) -> NodeRow {
+    let ssh = serde_json::to_value(&n.ssh).ok().and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_owned));
+    let k3s = serde_json::to_value(n.k3s_unit).ok().and_then(|v| v.as_str().map(str::to_owned));
+    NodeRow {
+        name: n.name.clone(),
+        ssh: ssh.unwrap_or_else(|| "unknown".into()),
+        k3s: k3s.unwrap_or_else(|| "unknown".into()),
+        ready: match n.kube.as_ref().map(|k| k.ready) {
+            Some(ConditionStatus::True) => "True",
+            Some(ConditionStatus::False) => "False",
+            Some(ConditionStatus::Unknown) => "Unknown",
+            None => "-",
+        }
+        .to_owned(),
+        cordoned: n.kube.as_ref().is_some_and(|k| k.unschedulable),
+    }
+}
+
+/// The human table.
+#[must_use]
+pub fn render(s: &Status) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "cluster {} on {} (api {})", s.cluster, s.target, if s.api_reachable { "reachable" } else { "unreachable" });
+    if let Some(run) = &s.run {
+        let phase = run.progress.as_ref().map_or("-", |p| p.phase.as_str());
+        let _ = writeln!(out, "run in progress: {} {} (pid {}), {phase}", run.holder.command, run.holder.run_id, run.holder.pid);
+    }
+    let _ = writeln!(out, "nodes:");
+    let _ = writeln!(out, "  {:<14} {:<12} {:<9} {:<8} cordoned", "name", "ssh", "k3s", "ready");
+    for n in &s.nodes {
+        let _ = writeln!(out, "  {:<14} {:<12} {:<9} {:<8} {}", n.name, n.ssh, n.k3s, n.ready, if n.cordoned { "yes" } else { "no" });
+    }
+    let _ = writeln!(out, "gates:");
+    for g in &s.gates {
+        let _ = writeln!(out, "{}", gate_row(g));
+    }
+    let _ = writeln!(out, "power:");
+    for u in &s.power {
+        let charge = u.charge.map_or("-".to_owned(), |c| format!("{c:.0}%"));
+        let runtime = u.runtime_s.map_or("-".to_owned(), |r| format!("{r}s"));
+        let state = if u.reachable { u.flags.join(" ") } else { "unreachable".to_owned() };
+        let _ = writeln!(out, "  {:<14} {:<12} charge {charge:<5} runtime {runtime}", u.domain, state);
+    }
+    let _ = writeln!(out, "last runs:");
+    if s.last_runs.is_empty() {
+        let _ = writeln!(out, "  none");
+    }
+    for r in &s.last_runs {
+        let _ = writeln!(out, "  {} {:<8} {:?} {:.1}s {}", r.started_at, r.command.as_str(), r.outcome, output::millis_to_secs(r.duration_ms), r.target);
+    }
+    out
+}

@@ -1,0 +1,68 @@
+//! Options every subcommand takes.
+
+use crate::exit;
+use ananke_core::config::{self, Config, ConfigError, DEFAULT_CONFIG_PATH};
+use clap::{ArgAction, Args};
+use std::path::PathBuf;
+
+/// Options shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Config file: YAML, or TOML when it ends in `.toml` [default: /etc/ananke/ananke.yaml;
+    /// with --sim, the scenario's own config].
+    #[arg(long, global = true, value_name = "PATH", env = "ANANKE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// State dir for progress, reports, journal and lock [default: the config's `state_dir`,
+    /// /var/lib/ananke; with --sim, /tmp/ananke-sim/<SCENARIO>].
+    #[arg(long, global = true, value_name = "DIR", env = "ANANKE_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// Less output on stderr (-q: no progress, -qq: errors only).
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
+    /// Run against the in-process simulator's SCENARIO (a built-in name such as `titan-lab`, or a
+    /// scenario file) instead of a real cluster.
+    #[arg(long, global = true, value_name = "SCENARIO")]
+    pub sim: Option<String>,
+}
+
+impl GlobalArgs {
+    /// The config file path in effect.
+    #[must_use]
+    pub fn config_path(&self) -> PathBuf {
+        self.config.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH))
+    }
+
+    /// Load the config from `--config` (or the default path), printing problems on failure.
+    ///
+    /// # Errors
+    /// The exit code to use.
+    pub fn load_config(&self) -> Result<Config, u8> {
+        let path = self.config_path();
+        config::load(&path).map_err(|e| {
+            report_config_error(&e);
+            exit::USAGE_OR_CONFIG
+        })
+    }
+
+    /// Whether progress lines should be printed.
+    #[must_use]
+    pub fn show_progress(&self) -> bool {
+        self.quiet == 0
+    }
+}
+
+/// Print a config error on stderr, one problem per line.
+pub fn report_config_error(e: &ConfigError) {
+    match e {
+        ConfigError::Invalid(problems) => {
+            eprintln!("error: invalid config ({} problem{}):", problems.len(), if problems.len() == 1 { "" } else { "s" });
+            for p in problems {
+                eprintln!("  {p}");
+            }
+        }
+        other => eprintln!("error: {other}"),
+    }
+}

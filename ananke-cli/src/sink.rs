@@ -1,0 +1,148 @@
+//! The run's step sink: the trace file, the live progress file, and progress on stderr.
+
+use ananke_core::runner::{Step, StepSink};
+use ananke_core::store::reports::{Command, Progress, RunOutcome, REPORT_VERSION};
+use ananke_core::store::StateDir;
+use ananke_core::trace::{TraceRecordRef, TraceWriter};
+use std::fs::File;
+use std::io::BufWriter;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+/// Where progress goes.
+pub struct CliSink {
+    /// Progress file target (executed runs only).
+    pub state: Option<StateDir>,
+    /// The trace being written.
+    pub trace: Option<TraceWriter<BufWriter<File>>>,
+    /// The progress record kept up to date.
+    pub progress: Progress,
+    /// Print progress on stderr.
+    pub show: bool,
+    /// Print every effect on stderr.
+    pub verbose: bool,
+    bar: Option<ProgressBar>,
+    last_write: Option<Instant>,
+    /// First error writing progress or trace (reported once, the run goes on).
+    pub write_error: Option<String>,
+}
+
+impl CliSink {
+    /// A sink for run `run_id`.
+    #[must_use]
+    pub fn new(run_id: &str, command: Command, execute: bool, started_at: String, show: bool, verbose: bool) -> Self {
+        let bar = (show && std::io::stderr().is_terminal()).then(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Self {
+            state: None,
+            trace: None,
+            progress: Progress {
+                version: REPORT_VERSION,
+                run_id: run_id.to_owned(),
+                command,
+                execute,
+                outcome: RunOutcome::Running,
+                state: String::new(),
+                phase: "starting".to_owned(),
+                gates: Vec::new(),
+                started_at: started_at.clone(),
+                updated_at: started_at,
+            },
+            show,
+            verbose,
+            bar,
+            last_write: None,
+            write_error: None,
+        }
+    }
+
+    fn say(&self, line: &str) {
+        if !self.show {
+            return;
+        }
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn note_error(&mut self, what: &str, e: &dyn std::fmt::Display) {
+        if self.write_error.is_none() {
+            let msg = format!("warning: cannot write {what}: {e}");
+            self.say(&msg);
+            self.write_error = Some(msg);
+        }
+    }
+
+    /// Write the progress file now.
+    pub fn flush_progress(&mut self) {
+        self.progress.updated_at = crate::output::now_rfc3339();
+        if let Some(state) = &self.state {
+            if let Err(e) = state.write_progress(&self.progress) {
+                self.note_error("startup-progress.json", &e);
+            }
+        }
+        self.last_write = Some(Instant::now());
+    }
+
+    /// Stop the progress display.
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        if let Some(trace) = self.trace.take() {
+            if let Err(e) = trace.finish() {
+                self.note_error("the trace", &e);
+            }
+        }
+    }
+}
+
+impl StepSink for CliSink {
+    fn record(&mut self, step: &Step<'_>) {
+        if let Some(trace) = self.trace.as_mut() {
+            let record = TraceRecordRef {
+                step: step.index - 1,
+                time: step.time,
+                input: step.input,
+                state_before: step.state_before,
+                state_after: step.state_after,
+                effects: step.effects,
+            };
+            if let Err(e) = trace.record(&record) {
+                self.note_error("the trace", &e);
+            }
+        }
+        let changed = step.state_before != step.state_after;
+        if changed {
+            self.say(&format!("[{}] {} -> {}", step.time, step.state_before, step.state_after));
+        }
+        if self.verbose {
+            for effect in step.effects {
+                self.say(&format!("[{}]   {}", step.time, effect.describe()));
+            }
+        }
+        self.progress.state = step.state_after.to_owned();
+        if let Some(gates) = step.gates {
+            self.progress.gates.clone_from(&gates.outcomes);
+            self.progress.phase = match gates.first_failing() {
+                Some(g) => format!("{}: waiting for {}", step.state_after, g.gate),
+                None => format!("{}: every gate passes", step.state_after),
+            };
+        } else {
+            self.progress.phase = step.state_after.to_owned();
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_message(self.progress.phase.clone());
+        }
+        let due = self.last_write.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        if changed || due {
+            self.flush_progress();
+        }
+    }
+}

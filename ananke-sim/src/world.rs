@@ -1,0 +1,347 @@
+//! The in-process `World` for `ananke --sim`: the model behind the same runner that drives a real
+//! cluster.
+//!
+//! The simulated cluster outlives any one ananke process, as a real one does: every operation on
+//! the model is appended to `<state-dir>/sim/world.jsonl`, and opening the world replays the log
+//! (the model is deterministic for a scenario and a seed). A run killed with SIGKILL therefore
+//! finds the cluster as it left it.
+//!
+//! Vault unseal shares go through the real share retrieval of `ananke-core` (a file or a command,
+//! then the breakglass command): the derived config points the standard source at
+//! `<state-dir>/sim/unseal-shares` and the breakglass command at `cat <state-dir>/sim/breakglass-shares`.
+
+use crate::driver::{drive, Limits};
+use crate::model::{ClusterState, Model};
+use crate::scenario::{Fault, Phase, Scenario, ScenarioError};
+use ananke_core::config::{CommandSpec, Config, HumanDuration, ShutdownMode, UnsealKeySource};
+use ananke_core::machine::{EffectOutcome, ShutdownMachine, ShutdownOptions};
+use ananke_core::runner::{secrets, World};
+use ananke_core::{Effect, Journal, Observation, Time};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Version of the world log format.
+const LOG_VERSION: u32 = 1;
+
+/// What the world is opened for: a fresh startup world first lives through the scenario's
+/// graceful shutdown and outage, so there is something to recover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `ananke startup`.
+    Startup,
+    /// `ananke shutdown`.
+    Shutdown,
+    /// `ananke status` and other read-only commands.
+    Observe,
+}
+
+/// Why the simulated world could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    /// Unknown or invalid scenario.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The world log could not be used.
+    #[error("simulated world log {path}: {message}")]
+    Log {
+        /// The log.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// One logged operation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+enum Op {
+    /// First line: which lab.
+    Header { version: u32, scenario: String, seed: u64 },
+    /// The scenario's graceful shutdown and outage, simulated before a first startup.
+    Prehistory,
+    /// A phase begins.
+    Phase { phase: Phase, t: Time },
+    /// The clock moved.
+    Advance { t: Time },
+    /// An observation was taken.
+    Observe { t: Time },
+    /// An effect was applied.
+    Apply { t: Time, effect: Effect },
+}
+
+struct Inner {
+    model: Model,
+    log: File,
+}
+
+/// An opened world.
+pub struct Opened {
+    /// The world.
+    pub world: SimWorld,
+    /// The ananke config derived from the scenario.
+    pub config: Config,
+    /// The journal of the simulated shutdown that preceded a first startup: the caller persists it
+    /// (or, in a dry run, uses it in memory).
+    pub journal: Option<Journal>,
+}
+
+fn dev_null(path: &Path) -> Result<File, WorldError> {
+    OpenOptions::new().write(true).open("/dev/null").map_err(|e| log_err(path, e))
+}
+
+/// The simulated cluster as a runner `World`.
+pub struct SimWorld {
+    inner: RefCell<Inner>,
+    config: Config,
+    path: PathBuf,
+}
+
+fn log_err(path: &Path, e: impl std::fmt::Display) -> WorldError {
+    WorldError::Log { path: path.to_owned(), message: e.to_string() }
+}
+
+/// Load a built-in scenario by name, or a scenario file by path.
+///
+/// # Errors
+/// Unknown name, unreadable or invalid file.
+pub fn load_scenario(name_or_path: &str) -> Result<Scenario, ScenarioError> {
+    if Path::new(name_or_path).is_file() {
+        Scenario::load(Path::new(name_or_path))
+    } else {
+        crate::builtin(name_or_path)
+    }
+}
+
+impl SimWorld {
+    /// Open (or create) the simulated world of `scenario` in `state_dir`, for `purpose`. With
+    /// `persist` false (dry runs, status) nothing is written: the log is replayed if it exists and
+    /// further operations are not recorded.
+    ///
+    /// # Errors
+    /// A bad scenario, or a world log that cannot be read, replayed or written.
+    pub fn open(scenario: &str, state_dir: &Path, purpose: Purpose, persist: bool) -> Result<Opened, WorldError> {
+        let lab = load_scenario(scenario)?;
+        let dir = state_dir.join("sim");
+        let path = dir.join("world.jsonl");
+        let config = derived_config(&lab, &dir);
+        let exists = path.is_file();
+        let (mut model, mut log) = if exists {
+            let (model, log) = replay(&lab, &config, &path)?;
+            (model, if persist { log } else { dev_null(&path)? })
+        } else if persist {
+            fs::create_dir_all(&dir).map_err(|e| log_err(&dir, e))?;
+            let mut log = File::create(&path).map_err(|e| log_err(&path, e))?;
+            append(&mut log, &Op::Header { version: LOG_VERSION, scenario: scenario.to_owned(), seed: 0 }).map_err(|e| log_err(&path, e))?;
+            (Model::new(&lab, 0), log)
+        } else {
+            (Model::new(&lab, 0), dev_null(&path)?)
+        };
+        if persist {
+            write_shares(&lab, &dir).map_err(|e| log_err(&dir, e))?;
+        }
+        let mut prehistory_journal = None;
+        if !exists && purpose == Purpose::Startup {
+            eprintln!("sim: no saved state for {scenario}: simulating its graceful shutdown and power outage first");
+            prehistory_journal = Some(prehistory(&lab, &config, &mut model));
+            append(&mut log, &Op::Prehistory).map_err(|e| log_err(&path, e))?;
+        }
+        let phase = match purpose {
+            Purpose::Startup => Some(Phase::Startup),
+            Purpose::Shutdown => Some(Phase::Shutdown),
+            Purpose::Observe => None,
+        };
+        if let Some(phase) = phase {
+            let t = model.now();
+            model.begin_phase(phase, t);
+            append(&mut log, &Op::Phase { phase, t }).map_err(|e| log_err(&path, e))?;
+        }
+        let world = SimWorld { inner: RefCell::new(Inner { model, log }), config: config.clone(), path };
+        Ok(Opened { world, config, journal: prehistory_journal })
+    }
+
+    /// Make the log durable.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn save(&self) -> io::Result<()> {
+        self.inner.borrow_mut().log.sync_all()
+    }
+
+    /// The simulated cluster's restorable state, field by field.
+    #[must_use]
+    pub fn cluster_state(&self) -> ClusterState {
+        self.inner.borrow().model.cluster_state()
+    }
+
+    /// The world log's path.
+    #[must_use]
+    pub fn log_path(&self) -> &Path {
+        &self.path
+    }
+
+    fn log(&self, op: &Op) {
+        // The log is the simulated cluster's memory; failing to extend it is reported, not fatal.
+        if let Err(e) = append(&mut self.inner.borrow_mut().log, op) {
+            eprintln!("sim: cannot extend {}: {e}", self.path.display());
+        }
+    }
+}
+
+impl World for SimWorld {
+    async fn observe(&self) -> Observation {
+        let mut inner = self.inner.borrow_mut();
+        let t = inner.model.now();
+        let obs = inner.model.observe(t);
+        drop(inner);
+        self.log(&Op::Observe { t });
+        obs
+    }
+
+    async fn execute(&self, effect: &Effect) -> EffectOutcome {
+        if let Some(failure) = self.retrieve_shares(effect).await {
+            return failure;
+        }
+        let mut inner = self.inner.borrow_mut();
+        let t = inner.model.now();
+        let outcome = inner.model.apply(t, effect);
+        drop(inner);
+        self.log(&Op::Apply { t, effect: effect.clone() });
+        outcome
+    }
+
+    fn now(&self) -> Time {
+        self.inner.borrow().model.now()
+    }
+
+    async fn sleep_until(&self, at: Time) {
+        let mut inner = self.inner.borrow_mut();
+        if at > inner.model.now() {
+            inner.model.advance(at);
+            drop(inner);
+            self.log(&Op::Advance { t: at });
+        }
+    }
+}
+
+impl SimWorld {
+    /// For an unseal, fetch the shares through the real retrieval; a failure is the outcome.
+    async fn retrieve_shares(&self, effect: &Effect) -> Option<EffectOutcome> {
+        let result = match effect {
+            Effect::UnsealVault { .. } => match &self.config.vault {
+                Some(v) => secrets::standard_shares(&v.unseal_keys).await,
+                None => return None,
+            },
+            Effect::UnsealVaultBreakglass { .. } => {
+                secrets::breakglass_shares(self.config.startup.vault_unseal_breakglass_command.as_ref()).await
+            }
+            _ => return None,
+        };
+        match result {
+            Ok(_shares) => None,
+            Err(e) => Some(EffectOutcome::Failed { transient: false, message: format!("cannot retrieve unseal shares: {e}") }),
+        }
+    }
+}
+
+fn append(log: &mut File, op: &Op) -> io::Result<()> {
+    let mut line = serde_json::to_vec(op).map_err(io::Error::other)?;
+    line.push(b'\n');
+    log.write_all(&line)
+}
+
+/// Rebuild the model from the log.
+fn replay(lab: &Scenario, config: &Config, path: &Path) -> Result<(Model, File), WorldError> {
+    let file = File::open(path).map_err(|e| log_err(path, e))?;
+    let mut model = None;
+    let mut good_len = 0_u64;
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(|e| log_err(path, e))?;
+        let op: Op = match serde_json::from_str(&line) {
+            Ok(op) => op,
+            // A torn last line (killed mid-write) is dropped: the operation did not happen.
+            Err(_) if line.is_empty() || !line.ends_with('}') => break,
+            Err(e) => return Err(log_err(path, format!("line {}: {e}", i + 1))),
+        };
+        good_len += line.len() as u64 + 1;
+        match (op, model.as_mut()) {
+            (Op::Header { version, seed, .. }, None) => {
+                if version != LOG_VERSION {
+                    return Err(log_err(path, format!("line 1: version {version} is not the supported {LOG_VERSION}")));
+                }
+                model = Some(Model::new(lab, seed));
+            }
+            (Op::Header { .. }, Some(_)) | (_, None) => return Err(log_err(path, format!("line {}: misplaced header", i + 1))),
+            (Op::Prehistory, Some(m)) => {
+                let _ = prehistory(lab, config, m);
+            }
+            (Op::Phase { phase, t }, Some(m)) => m.begin_phase(phase, t),
+            (Op::Advance { t }, Some(m)) => m.advance(t),
+            (Op::Observe { t }, Some(m)) => {
+                let _ = m.observe(t);
+            }
+            (Op::Apply { t, effect }, Some(m)) => {
+                let _ = m.apply(t, &effect);
+            }
+        }
+    }
+    let model = model.ok_or_else(|| log_err(path, "empty log"))?;
+    let log = OpenOptions::new().write(true).open(path).map_err(|e| log_err(path, e))?;
+    log.set_len(good_len).map_err(|e| log_err(path, e))?;
+    let mut log = log;
+    io::Seek::seek(&mut log, io::SeekFrom::End(0)).map_err(|e| log_err(path, e))?;
+    Ok((model, log))
+}
+
+/// The scenario's graceful shutdown (by the pure machine) and its outage; returns the journal.
+fn prehistory(lab: &Scenario, config: &Config, model: &mut Model) -> Journal {
+    let now = model.now();
+    model.begin_phase(Phase::Shutdown, now);
+    let options = ShutdownOptions { reason: "sim-prehistory".to_owned(), mode: ShutdownMode::ClusterOnly };
+    let mut machine = ShutdownMachine::new(Arc::new(config.clone()), Journal::default(), options, now);
+    let (end, journal) = match drive(&mut machine, model, now, &Limits::default(), &mut |_| {}) {
+        Ok(outcome) => (outcome.end, outcome.journal),
+        Err(_) => (model.now(), ananke_core::machine::Machine::journal(&machine).clone()),
+    };
+    if let Some(outage) = &lab.outage {
+        model.begin_phase(Phase::Outage, end);
+        model.power_loss(end);
+        let back = end.plus(outage.duration.get());
+        model.power_restore(back);
+    }
+    journal
+}
+
+/// The scenario's config, with Vault's share sources pointed at files the world writes.
+fn derived_config(lab: &Scenario, dir: &Path) -> Config {
+    let mut config = lab.ananke_config();
+    if let Some(vault) = config.vault.as_mut() {
+        vault.unseal_keys = UnsealKeySource::File(dir.join("unseal-shares"));
+    }
+    if config.startup.vault_unseal_breakglass_command.is_some() || config.vault.is_some() {
+        config.startup.vault_unseal_breakglass_command = Some(CommandSpec {
+            argv: vec!["cat".to_owned(), dir.join("breakglass-shares").display().to_string()],
+            timeout: HumanDuration::secs(10),
+        });
+    }
+    config
+}
+
+/// Write the share files the derived config reads; the standard one is missing when the
+/// scenario says the standard retrieval fails.
+fn write_shares(lab: &Scenario, dir: &Path) -> io::Result<()> {
+    let shares: String = (1..=5).map(|i| format!("sim-share-{i}\n")).collect();
+    let standard = dir.join("unseal-shares");
+    if lab.faults.iter().any(|f| matches!(f, Fault::StandardUnsealFails)) {
+        match fs::remove_file(&standard) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    } else {
+        fs::write(&standard, &shares)?;
+    }
+    fs::write(dir.join("breakglass-shares"), shares)
+}
