@@ -15,6 +15,8 @@ pub mod journal;
 pub mod machine;
 pub mod observation;
 pub mod synth;
+#[cfg(feature = "runner")]
+pub mod runner;
 #[cfg(feature = "store")]
 pub mod store;
 pub mod time;

@@ -23,3 +23,4 @@ pub mod run;
 pub mod cli;
 pub mod replay;
 pub mod report;
+pub mod world;
