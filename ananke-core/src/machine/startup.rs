@@ -18,12 +18,18 @@ use serde::{Deserialize, Serialize};
 use statig::blocking::{InitializedStateMachine, IntoStateMachineExt as _};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 mod boot;
 mod restore;
 mod states;
 
 use states::State;
+
+/// How long the Kubernetes API may stay unreachable during the soak before it counts as a
+/// regression: an observation that could not reach the API says little about the cluster (the
+/// adapters' calls fail transiently now and then), an outage does.
+pub const SOAK_API_GRACE: Duration = Duration::from_secs(60);
 
 /// Options of one startup run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +85,8 @@ pub(crate) struct StartupRun {
     soak_started_at: Option<Time>,
     /// Every regression seen during any soak of this run.
     regressions: Vec<String>,
+    /// Since when the API has been unreachable during the soak.
+    api_down_since: Option<Time>,
     failure: Option<Failure>,
     /// Vault pods whose standard unseal failed, with the message.
     unseal_failed: BTreeMap<String, String>,
@@ -158,6 +166,7 @@ impl StartupMachine {
             report: None,
             soak_started_at: None,
             regressions: Vec::new(),
+            api_down_since: None,
             failure: None,
             unseal_failed: BTreeMap::new(),
             seen: Seen::default(),

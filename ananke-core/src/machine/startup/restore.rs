@@ -9,6 +9,7 @@ use crate::effect::Effect;
 use crate::journal::SourceBefore;
 use crate::machine::step::Step;
 use crate::observation::{ConditionStatus, FluxKind, FluxRef, Observation};
+use std::collections::BTreeSet;
 
 impl StartupRun {
     /// Per-observation upkeep of every non-terminal state after `Off`: start k3s where it stopped
@@ -99,32 +100,59 @@ impl StartupRun {
     }
 
     /// Scale the in-cluster Git server back to its journaled count (or to 1 when it is at 0 and the
-    /// journal does not know it); forget the journal entry once observed.
+    /// journal does not know it), after the journaled workloads the same Flux objects deploy with
+    /// it (its database, say: it cannot start without them). Forgets each journal entry once
+    /// observed restored.
     pub(super) fn bring_up_git_server(&mut self, context: &mut Step<'_>, obs: &Observation) {
         let Some(git) = &self.config.flux.git_server else {
             return;
         };
-        let workload = &git.workload;
-        let Some(seen) = obs.workload(workload) else {
+        let server = git.workload.clone();
+        let Some(seen) = obs.workload(&server) else {
             context.diagnose_once(format!(
-                "in-cluster Git server workload {workload} is not observed"
+                "in-cluster Git server workload {server} is not observed"
             ));
             return;
         };
         let spec = seen.spec_replicas.unwrap_or(1);
-        match self.journal.changes.scaled.get(workload).copied() {
+        let mut companions: BTreeSet<&WorkloadRef> = obs
+            .flux
+            .iter()
+            .flat_map(|f| f.kustomizations.iter().chain(&f.helm_releases))
+            .filter(|o| o.manages.contains(&server))
+            .flat_map(|o| &o.manages)
+            .collect();
+        companions.remove(&server);
+        for workload in companions {
+            let Some(n) = self.journal.changes.scaled.get(workload).copied() else {
+                continue;
+            };
+            match obs.workload(workload) {
+                Some(w) if w.spec_replicas.unwrap_or(1) == n => {
+                    self.journal.changes.scaled.remove(workload);
+                }
+                Some(_) => {
+                    context.offer(Effect::Scale {
+                        workload: workload.clone(),
+                        replicas: n,
+                    });
+                }
+                None => {}
+            }
+        }
+        match self.journal.changes.scaled.get(&server).copied() {
             Some(n) if n == spec => {
-                self.journal.changes.scaled.remove(workload);
+                self.journal.changes.scaled.remove(&server);
             }
             Some(n) => {
                 context.offer(Effect::Scale {
-                    workload: workload.clone(),
+                    workload: server,
                     replicas: n,
                 });
             }
             None if spec == 0 => {
                 context.offer(Effect::Scale {
-                    workload: workload.clone(),
+                    workload: server,
                     replicas: 1,
                 });
             }

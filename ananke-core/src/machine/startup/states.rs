@@ -3,7 +3,7 @@
 //! Every state but `Ready` and `Failed` sits in the `recovering` superstate, which reacts to the
 //! run deadline, the Flux retry timer and effect results.
 
-use super::StartupRun;
+use super::{StartupRun, SOAK_API_GRACE};
 use crate::effect::Effect;
 use crate::gates::{GateId, GateReport};
 use crate::machine::step::{Event, Step};
@@ -159,6 +159,7 @@ impl StartupRun {
     fn enter_soaking(&mut self, context: &mut Step<'_>) {
         context.timers.stop(Timer::Converge);
         self.soak_started_at = Some(context.now);
+        self.api_down_since = None;
         context.arm(Timer::Soak, self.config.soak.duration.get());
     }
 
@@ -255,6 +256,20 @@ impl StartupRun {
 
     /// One observation in `Soaking`.
     fn soak(&mut self, context: &mut Step<'_>, obs: &Observation) -> Outcome<State> {
+        if !obs.api.reachable {
+            // One failed look at the API says little about the cluster; an outage does.
+            let since = *self.api_down_since.get_or_insert(context.now);
+            if context.now.since(since) < SOAK_API_GRACE {
+                let error = obs.api.error.as_deref().unwrap_or("no answer");
+                context.diagnose(format!(
+                    "Kubernetes API unreachable during the soak ({error}); a regression if it lasts {}s",
+                    SOAK_API_GRACE.as_secs()
+                ));
+                return Handled;
+            }
+        } else {
+            self.api_down_since = None;
+        }
         self.tend(context, obs);
         self.unseal_vault(context, obs);
         self.evaluate(context.now, obs);

@@ -6,6 +6,7 @@ use ananke_core::config::{ShutdownMode, WorkloadRef};
 use ananke_core::effect::Effect;
 use ananke_core::gates::{self, SoakProgress};
 use ananke_core::journal::Journal;
+use ananke_core::machine::startup::SOAK_API_GRACE;
 use ananke_core::machine::{
     EffectOutcome, Input, Machine, ShutdownMachine, ShutdownOptions, StartupMachine,
     StartupOptions, StartupState,
@@ -310,7 +311,14 @@ proptest! {
                 assert!(m.gates().unwrap().all_pass(), "the last report passes every gate");
                 let start = m.soak_started_at().unwrap();
                 assert!(now.since(start) >= config.soak.duration.get(), "the soak ran its full duration");
+                let mut api_down_since = None;
                 for (at, obs) in &observations[soak_from..] {
+                    if !obs.api.reachable {
+                        let since = *api_down_since.get_or_insert(*at);
+                        assert!(at.since(since) < SOAK_API_GRACE, "an API outage during the soak (at {at})");
+                        continue;
+                    }
+                    api_down_since = None;
                     let report = gates::evaluate(&config, obs, &SoakProgress::default());
                     assert!(report.all_pass_before_soak(), "no regression during the soak (observation at {at})");
                     assert!(obs.vault.iter().all(|v| !v.sealed));

@@ -113,3 +113,51 @@ fn a_git_server_that_never_gets_healthy_fails_the_drift_guard_at_the_converge_ti
         "in-cluster Git server Deployment/gitea/gitea never became healthy: database check failed"
     );
 }
+
+#[test]
+fn the_workloads_deployed_with_the_git_server_are_brought_up_with_it() {
+    let database = lab::wl(
+        ananke_core::config::WorkloadKind::StatefulSet,
+        "gitea",
+        "gitea-postgresql",
+    );
+    let mut journal = Journal::default();
+    journal.changes.scaled = [(lab::gitea(), 1), (database.clone(), 1), (lab::web(), 3)]
+        .into_iter()
+        .collect();
+    let mut obs = lab::healthy();
+    obs.workloads.push(lab::workload(database.clone(), 0));
+    for w in [lab::gitea(), lab::web()] {
+        lab::set_replicas(lab::workload_mut(&mut obs, &w), 0);
+    }
+    let mut bundle = lab::flux_object(
+        lab::fx(FluxKind::Kustomization, "flux-system", "gitea"),
+        Some(&lab::k_root()),
+        &[],
+    );
+    bundle.manages = vec![database.clone(), lab::gitea()];
+    obs.flux.as_mut().unwrap().kustomizations.push(bundle);
+    obs.git_server = Some(GitServerHealth {
+        healthy: false,
+        reason: None,
+    });
+    let mut d = past_nodes_up(Arc::new(lab::config()), journal, &obs);
+    assert_eq!(d.machine.state(), StartupState::FluxDeadlocked);
+    assert_eq!(
+        d.observe(&obs),
+        [
+            Effect::Scale {
+                workload: database.clone(),
+                replicas: 1
+            },
+            Effect::Scale {
+                workload: lab::gitea(),
+                replicas: 1
+            }
+        ],
+        "the database first, the web app not before Converging"
+    );
+    lab::set_replicas(lab::workload_mut(&mut obs, &database), 1);
+    d.observe(&obs);
+    assert!(!d.machine.journal().changes.scaled.contains_key(&database));
+}

@@ -216,3 +216,43 @@ fn terminal_states_handle_every_input_by_doing_nothing() {
         .iter()
         .all(|_| d.machine.poll_timeout().is_none()));
 }
+
+#[test]
+fn an_api_blip_during_the_soak_is_not_a_regression_but_an_outage_is() {
+    let mut d = soaking();
+    let mut blip = lab::healthy();
+    blip.api.reachable = false;
+    blip.api.error = Some("HTTP 503".to_owned());
+    d.advance(secs(15));
+    d.observe(&blip);
+    assert_eq!(d.machine.state(), StartupState::Soaking);
+    assert!(d
+        .machine
+        .diagnostics()
+        .iter()
+        .any(|x| x.message.contains("unreachable during the soak (HTTP 503)")));
+    d.advance(secs(15));
+    d.observe(&lab::healthy());
+    for _ in 0..4 {
+        d.advance(secs(15));
+        d.observe(&blip);
+        assert_eq!(
+            d.machine.state(),
+            StartupState::Soaking,
+            "{} s down",
+            d.now.0 / 1000 - 45
+        );
+    }
+    d.advance(secs(15));
+    d.observe(&blip);
+    assert_eq!(
+        d.machine.state(),
+        StartupState::Converging,
+        "60 s without the API"
+    );
+    assert!(
+        d.machine.regressions()[0].starts_with("inventory: Kubernetes API unreachable"),
+        "{:?}",
+        d.machine.regressions()
+    );
+}
