@@ -256,7 +256,9 @@ impl StartupRun {
 
     /// One observation in `Soaking`.
     fn soak(&mut self, context: &mut Step<'_>, obs: &Observation) -> Outcome<State> {
-        if !obs.api.reachable {
+        if obs.api.reachable {
+            self.api_down_since = None;
+        } else {
             // One failed look at the API says little about the cluster; an outage does.
             let since = *self.api_down_since.get_or_insert(context.now);
             if context.now.since(since) < SOAK_API_GRACE {
@@ -267,8 +269,6 @@ impl StartupRun {
                 ));
                 return Handled;
             }
-        } else {
-            self.api_down_since = None;
         }
         self.tend(context, obs);
         self.unseal_vault(context, obs);
