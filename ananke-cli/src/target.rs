@@ -15,6 +15,8 @@ pub struct Target {
     pub state: StateDir,
     /// `host` or `sim:<scenario>`.
     pub label: String,
+    /// What traces name as their source: the scenario (replayable by name) or the host.
+    pub source: String,
     /// The world to observe and act on.
     pub world: SimWorld,
     /// A journal the target supplies (the simulated shutdown before a first simulated startup).
@@ -36,21 +38,39 @@ impl Target {
             );
             return Err(exit::USAGE_OR_CONFIG);
         };
-        let state_root = global.state_dir.clone().unwrap_or_else(|| sim_state_dir(scenario));
-        let state = StateDir::new(state_root);
+        let state = state_dir_for(global)?;
         let opened = SimWorld::open(scenario, state.root(), purpose, persist).map_err(|e| {
             eprintln!("error: {e}");
             exit::USAGE_OR_CONFIG
         })?;
+        let mut world = opened.world;
         let config = match &global.config {
-            Some(path) => ananke_core::config::load(path).map_err(|e| {
-                report_config_error(&e);
-                exit::USAGE_OR_CONFIG
-            })?,
+            Some(path) => {
+                let config = ananke_core::config::load(path).map_err(|e| {
+                    report_config_error(&e);
+                    exit::USAGE_OR_CONFIG
+                })?;
+                world.use_config(config.clone());
+                config
+            }
             None => opened.config,
         };
-        Ok(Target { config, state, label: format!("sim:{scenario}"), world: opened.world, journal: opened.journal })
+        Ok(Target { config, state, label: format!("sim:{scenario}"), source: scenario.clone(), world, journal: opened.journal })
     }
+}
+
+/// The state dir in effect: `--state-dir`, the simulator's default, or the config's `state_dir`.
+///
+/// # Errors
+/// The exit code to use (the message is already printed).
+pub fn state_dir_for(global: &GlobalArgs) -> Result<StateDir, u8> {
+    if let Some(dir) = &global.state_dir {
+        return Ok(StateDir::new(dir.clone()));
+    }
+    if let Some(scenario) = &global.sim {
+        return Ok(StateDir::new(sim_state_dir(scenario)));
+    }
+    global.load_config().map(|c| StateDir::new(c.state_dir))
 }
 
 /// The default state dir of a simulated run: `$TMPDIR/ananke-sim/<scenario>`.

@@ -6,14 +6,14 @@
 //! (the model is deterministic for a scenario and a seed). A run killed with SIGKILL therefore
 //! finds the cluster as it left it.
 //!
-//! Vault unseal shares go through the real share retrieval of `ananke-core` (a file or a command,
-//! then the breakglass command): the derived config points the standard source at
-//! `<state-dir>/sim/unseal-shares` and the breakglass command at `cat <state-dir>/sim/breakglass-shares`.
+//! With an operator's `--config`, Vault unseal shares go through the real share retrieval of
+//! `ananke-core` (the configured command or file, then the breakglass command), so a canary secret
+//! in their output can be followed; with the scenario's own config, the scenario's Vault decides.
 
 use crate::driver::{drive, Limits};
 use crate::model::{ClusterState, Model};
-use crate::scenario::{Fault, Phase, Scenario, ScenarioError};
-use ananke_core::config::{CommandSpec, Config, HumanDuration, ShutdownMode, UnsealKeySource};
+use crate::scenario::{Phase, Scenario, ScenarioError};
+use ananke_core::config::{Config, ShutdownMode};
 use ananke_core::machine::{EffectOutcome, ShutdownMachine, ShutdownOptions};
 use ananke_core::runner::{secrets, World};
 use ananke_core::{Effect, Journal, Observation, Time};
@@ -84,8 +84,8 @@ pub struct Opened {
     pub world: SimWorld,
     /// The ananke config derived from the scenario.
     pub config: Config,
-    /// The journal of the simulated shutdown that preceded a first startup: the caller persists it
-    /// (or, in a dry run, uses it in memory).
+    /// The journal of the simulated shutdown that preceded a first startup (already written to the
+    /// state dir when persisting; a dry run uses it in memory).
     pub journal: Option<Journal>,
 }
 
@@ -96,7 +96,9 @@ fn dev_null(path: &Path) -> Result<File, WorldError> {
 /// The simulated cluster as a runner `World`.
 pub struct SimWorld {
     inner: RefCell<Inner>,
-    config: Config,
+    /// An operator's config (`--config`): its share sources are run for real. Without one, the
+    /// scenario's Vault decides alone (its standard retrieval fails when the scenario says so).
+    config: Option<Config>,
     path: PathBuf,
 }
 
@@ -127,7 +129,7 @@ impl SimWorld {
         let lab = load_scenario(scenario)?;
         let dir = state_dir.join("sim");
         let path = dir.join("world.jsonl");
-        let config = derived_config(&lab, &dir);
+        let config = lab.ananke_config();
         let exists = path.is_file();
         let (mut model, mut log) = if exists {
             let (model, log) = replay(&lab, &config, &path)?;
@@ -140,14 +142,16 @@ impl SimWorld {
         } else {
             (Model::new(&lab, 0), dev_null(&path)?)
         };
-        if persist {
-            write_shares(&lab, &dir).map_err(|e| log_err(&dir, e))?;
-        }
         let mut prehistory_journal = None;
         if !exists && purpose == Purpose::Startup {
             eprintln!("sim: no saved state for {scenario}: simulating its graceful shutdown and power outage first");
-            prehistory_journal = Some(prehistory(&lab, &config, &mut model));
+            let journal = prehistory(&lab, &config, &mut model);
+            if persist {
+                // The journal that shutdown would have left, written before the log says it happened.
+                ananke_core::store::StateDir::new(state_dir).write_journal(&journal).map_err(|e| log_err(&path, e))?;
+            }
             append(&mut log, &Op::Prehistory).map_err(|e| log_err(&path, e))?;
+            prehistory_journal = Some(journal);
         }
         let phase = match purpose {
             Purpose::Startup => Some(Phase::Startup),
@@ -159,8 +163,14 @@ impl SimWorld {
             model.begin_phase(phase, t);
             append(&mut log, &Op::Phase { phase, t }).map_err(|e| log_err(&path, e))?;
         }
-        let world = SimWorld { inner: RefCell::new(Inner { model, log }), config: config.clone(), path };
+        let world = SimWorld { inner: RefCell::new(Inner { model, log }), config: None, path };
         Ok(Opened { world, config, journal: prehistory_journal })
+    }
+
+    /// Use `config` (an operator's `--config`) instead of the scenario's derived one, for the
+    /// share retrieval the world performs.
+    pub fn use_config(&mut self, config: Config) {
+        self.config = Some(config);
     }
 
     /// Make the log durable.
@@ -230,13 +240,14 @@ impl World for SimWorld {
 impl SimWorld {
     /// For an unseal, fetch the shares through the real retrieval; a failure is the outcome.
     async fn retrieve_shares(&self, effect: &Effect) -> Option<EffectOutcome> {
+        let config = self.config.as_ref()?;
         let result = match effect {
-            Effect::UnsealVault { .. } => match &self.config.vault {
+            Effect::UnsealVault { .. } => match &config.vault {
                 Some(v) => secrets::standard_shares(&v.unseal_keys).await,
                 None => return None,
             },
             Effect::UnsealVaultBreakglass { .. } => {
-                secrets::breakglass_shares(self.config.startup.vault_unseal_breakglass_command.as_ref()).await
+                secrets::breakglass_shares(config.startup.vault_unseal_breakglass_command.as_ref()).await
             }
             _ => return None,
         };
@@ -315,33 +326,3 @@ fn prehistory(lab: &Scenario, config: &Config, model: &mut Model) -> Journal {
     journal
 }
 
-/// The scenario's config, with Vault's share sources pointed at files the world writes.
-fn derived_config(lab: &Scenario, dir: &Path) -> Config {
-    let mut config = lab.ananke_config();
-    if let Some(vault) = config.vault.as_mut() {
-        vault.unseal_keys = UnsealKeySource::File(dir.join("unseal-shares"));
-    }
-    if config.startup.vault_unseal_breakglass_command.is_some() || config.vault.is_some() {
-        config.startup.vault_unseal_breakglass_command = Some(CommandSpec {
-            argv: vec!["cat".to_owned(), dir.join("breakglass-shares").display().to_string()],
-            timeout: HumanDuration::secs(10),
-        });
-    }
-    config
-}
-
-/// Write the share files the derived config reads; the standard one is missing when the
-/// scenario says the standard retrieval fails.
-fn write_shares(lab: &Scenario, dir: &Path) -> io::Result<()> {
-    let shares: String = (1..=5).map(|i| format!("sim-share-{i}\n")).collect();
-    let standard = dir.join("unseal-shares");
-    if lab.faults.iter().any(|f| matches!(f, Fault::StandardUnsealFails)) {
-        match fs::remove_file(&standard) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-            _ => {}
-        }
-    } else {
-        fs::write(&standard, &shares)?;
-    }
-    fs::write(dir.join("breakglass-shares"), shares)
-}

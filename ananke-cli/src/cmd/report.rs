@@ -50,7 +50,7 @@ impl ReportArgs {
     /// Run the command; returns the exit code.
     #[must_use]
     pub fn exec(self) -> u8 {
-        let state = match state_dir(&self.global) {
+        let state = match crate::target::state_dir_for(&self.global) {
             Ok(s) => s,
             Err(code) => return code,
         };
@@ -106,15 +106,4 @@ fn last(state: &StateDir, command: Option<CommandArg>) -> Found {
         }
     }
     Ok(newest.ok_or(format!("no report yet in {}", state.root().display())))
-}
-
-/// The state dir for read-only commands: --state-dir, the sim default, or the config's.
-pub fn state_dir(global: &GlobalArgs) -> Result<StateDir, u8> {
-    if let Some(dir) = &global.state_dir {
-        return Ok(StateDir::new(dir.clone()));
-    }
-    if let Some(scenario) = &global.sim {
-        return Ok(StateDir::new(crate::target::sim_state_dir(scenario)));
-    }
-    global.load_config().map(|c| StateDir::new(c.state_dir))
 }

@@ -38,24 +38,20 @@ where
     M: Machine,
     F: FnOnce(Arc<Config>, Journal, ananke_core::Time) -> (M, TraceOptions),
 {
-    let purpose = match req.command {
-        Command::Startup => Purpose::Startup,
-        Command::Shutdown => Purpose::Shutdown,
-    };
-    let target = match Target::open(req.global, purpose, req.execute) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
     let run_id = new_run_id(req.command);
     let started_at = now_rfc3339();
     let mut warnings = Vec::new();
+    let state = match crate::target::state_dir_for(req.global) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let _lock = if req.execute {
-        if let Err(e) = target.state.ensure() {
+        if let Err(e) = state.ensure() {
             eprintln!("error: {e}");
             return exit::STATE_IO;
         }
         let holder = LockHolder { pid: std::process::id(), run_id: run_id.clone(), command: req.command.as_str().to_owned(), since: started_at.clone() };
-        match RunLock::acquire(target.state.root(), &holder) {
+        match RunLock::acquire(state.root(), &holder) {
             Ok(lock) => {
                 if let Some(stale) = &lock.took_over {
                     let w = format!("took over a stale lock of pid {} (run {}, no longer running)", stale.pid, stale.run_id);
@@ -76,6 +72,14 @@ where
     } else {
         None
     };
+    let purpose = match req.command {
+        Command::Startup => Purpose::Startup,
+        Command::Shutdown => Purpose::Shutdown,
+    };
+    let target = match Target::open(req.global, purpose, req.execute) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
     let journal = match (&target.journal, target.state.read_journal()) {
         (Some(j), _) => j.clone(),
         (None, Ok(j)) => j,
@@ -84,12 +88,6 @@ where
             return exit::USAGE_OR_CONFIG;
         }
     };
-    if req.execute && target.journal.is_some() {
-        if let Err(e) = target.state.write_journal(&journal) {
-            eprintln!("error: {e}");
-            return exit::STATE_IO;
-        }
-    }
     let config = Arc::new(target.config.clone());
     let now = runner_now(&target);
     let (mut machine, options) = build(Arc::clone(&config), journal.clone(), now);
@@ -101,7 +99,7 @@ where
             Command::Startup => MachineKind::Startup,
             Command::Shutdown => MachineKind::Shutdown,
         };
-        let header = TraceHeader::new(&config, target.label.clone(), kind, options, journal.clone(), now);
+        let header = TraceHeader::new(&config, target.source.clone(), kind, options, journal.clone(), now);
         match create_trace(&target.state.trace_path(&run_id), &header) {
             Ok(w) => sink.trace = Some(w),
             Err(e) => warnings.push(format!("no trace recorded: {e}")),

@@ -1,0 +1,196 @@
+//! Crash safety: a run stopped at any instant and run again ends with the cluster exactly as an
+//! uninterrupted run leaves it, field by field.
+//!
+//! Two levels: in process, the runner is dropped at every effect boundary of a titan-lab shutdown
+//! and of a startup; and the real binary is killed with SIGKILL at random moments.
+
+use crate::common::sim;
+use ananke_core::machine::{EffectOutcome, Machine, ShutdownMachine, ShutdownOptions, StartupMachine, StartupOptions};
+use ananke_core::runner::{self, RunSettings, World};
+use ananke_core::store::StateDir;
+use ananke_core::{Config, Effect, Journal, Observation, Time};
+use ananke_sim::world::{Purpose, SimWorld};
+use ananke_sim::{ClusterState, Model};
+use std::cell::Cell;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A world that "crashes" (never completes) once it executed `budget` effects.
+struct Crashing<'a> {
+    inner: &'a SimWorld,
+    budget: Cell<usize>,
+    crashed: Cell<bool>,
+}
+
+impl World for Crashing<'_> {
+    async fn observe(&self) -> Observation {
+        self.inner.observe().await
+    }
+    async fn execute(&self, effect: &Effect) -> EffectOutcome {
+        if self.budget.get() == 0 {
+            self.crashed.set(true);
+            return std::future::pending().await;
+        }
+        self.budget.set(self.budget.get() - 1);
+        self.inner.execute(effect).await
+    }
+    fn now(&self) -> Time {
+        self.inner.now()
+    }
+    async fn sleep_until(&self, at: Time) {
+        self.inner.sleep_until(at).await;
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Which {
+    Shutdown,
+    Startup,
+}
+
+/// Build the machine and drive it until it ends, or until the world crashes (`None`).
+fn run_once(which: Which, config: &Config, journal: Journal, world: &Crashing<'_>, state: &StateDir) -> Option<runner::RunResult> {
+    let config = Arc::new(config.clone());
+    let now = world.now();
+    match which {
+        Which::Shutdown => {
+            let options = ShutdownOptions { reason: "crash-test".into(), mode: ananke_core::config::ShutdownMode::ClusterOnly };
+            drive(&mut ShutdownMachine::new(config, journal, options, now), world, state)
+        }
+        Which::Startup => drive(&mut StartupMachine::new(config, journal, StartupOptions::default(), now), world, state),
+    }
+}
+
+fn drive<M: Machine>(m: &mut M, world: &Crashing<'_>, state: &StateDir) -> Option<runner::RunResult> {
+    let settings = RunSettings { execute: true, ..RunSettings::default() };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let abort = runner::abort_flag();
+    rt.block_on(async {
+        let mut sink = ();
+        let run = runner::run(m, world, &settings, Some(state), &mut sink, &abort);
+        tokio::pin!(run);
+        loop {
+            tokio::select! {
+                r = &mut run => return Some(r.expect("runner error")),
+                () = tokio::task::yield_now() => if world.crashed.get() { return None },
+            }
+        }
+    })
+}
+
+/// Run `which` on the world in `dir`, crashing after `budget` effects, then run it again to the
+/// end. Returns the final cluster state and how many effects the first attempt executed.
+fn crash_then_finish(dir: &Path, which: Which, budget: usize) -> (ClusterState, bool) {
+    let purpose = match which {
+        Which::Shutdown => Purpose::Shutdown,
+        Which::Startup => Purpose::Startup,
+    };
+    let state = StateDir::new(dir);
+    state.ensure().unwrap();
+    let opened = SimWorld::open("titan-lab", dir, purpose, true).unwrap();
+    if let Some(j) = &opened.journal {
+        state.write_journal(j).unwrap();
+    }
+    let world = Crashing { inner: &opened.world, budget: Cell::new(budget), crashed: Cell::new(false) };
+    let first = run_once(which, &opened.config, state.read_journal().unwrap(), &world, &state);
+    let crashed = first.is_none();
+    opened.world.save().unwrap();
+    drop(world);
+    drop(opened);
+    // The rerun: a new process would reopen the world and the journal.
+    let opened = SimWorld::open("titan-lab", dir, purpose, true).unwrap();
+    let world = Crashing { inner: &opened.world, budget: Cell::new(usize::MAX), crashed: Cell::new(false) };
+    let result = run_once(which, &opened.config, state.read_journal().unwrap(), &world, &state).expect("the rerun completes");
+    assert!(result.failure.is_none(), "rerun after a crash at effect {budget} failed: {:?}", result.failure);
+    (opened.world.cluster_state(), crashed)
+}
+
+fn running_lab() -> ClusterState {
+    Model::new(&ananke_sim::builtin("titan-lab").unwrap(), 0).cluster_state()
+}
+
+#[test]
+fn a_startup_stopped_at_every_effect_boundary_restores_the_lab_exactly() {
+    let want = running_lab();
+    let mut budget = 0;
+    loop {
+        let dir = tempfile::tempdir().unwrap();
+        let (got, crashed) = crash_then_finish(dir.path(), Which::Startup, budget);
+        let diff = want.diff(&got);
+        assert!(diff.is_empty(), "crash after {budget} effects of the startup: {diff:#?}");
+        if !crashed {
+            assert!(budget > 10, "a titan-lab startup executes more than 10 effects ({budget})");
+            break;
+        }
+        budget += 1;
+    }
+}
+
+#[test]
+fn a_shutdown_stopped_at_every_effect_boundary_then_a_startup_restores_the_lab_exactly() {
+    let want = running_lab();
+    let mut budget = 0;
+    loop {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, crashed) = crash_then_finish(dir.path(), Which::Shutdown, budget);
+        let (got, _) = crash_then_finish(dir.path(), Which::Startup, usize::MAX);
+        let diff = want.diff(&got);
+        assert!(diff.is_empty(), "crash after {budget} effects of the shutdown: {diff:#?}");
+        if !crashed {
+            assert!(budget > 10, "a titan-lab shutdown executes more than 10 effects ({budget})");
+            break;
+        }
+        budget += 1;
+    }
+}
+
+/// A small deterministic PRNG for the kill delays.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[test]
+fn the_real_binary_killed_at_random_moments_then_rerun_completes() {
+    use std::process::{Command, Stdio};
+    let want = running_lab();
+    let bin = assert_cmd::cargo::cargo_bin("ananke");
+    let mut seed = 0xA7A7_2026_u64;
+    // Kill within the time an uninterrupted run takes on this machine.
+    let scratch = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(sim(&scratch.path().join("state"), &["shutdown", "--execute", "--reason", "timing"]).0, 0);
+    assert_eq!(sim(&scratch.path().join("state"), &["startup", "--execute"]).0, 0);
+    let window = u64::try_from(started.elapsed().as_millis() / 2).unwrap_or(200).max(20);
+    let mut killed_mid_run = 0;
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        for args in [&["shutdown", "--execute", "--reason", "kill-drill"][..], &["startup", "--execute"]] {
+            let mut child = Command::new(&bin)
+                .args(args)
+                .args(["-q", "--sim", "titan-lab", "--state-dir"])
+                .arg(&state)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(splitmix(&mut seed) % window));
+            let _ = child.kill();
+            let status = child.wait().unwrap();
+            if status.code().is_none() {
+                killed_mid_run += 1;
+            }
+            let (code, stdout, stderr) = sim(&state, args);
+            assert_eq!(code, 0, "round {round}: rerun of {args:?} after SIGKILL:\n{stdout}\n{stderr}");
+        }
+        let opened = SimWorld::open("titan-lab", &state, Purpose::Observe, false).unwrap();
+        let diff = want.diff(&opened.world.cluster_state());
+        assert!(diff.is_empty(), "round {round}: {diff:#?}");
+    }
+    assert!(killed_mid_run >= 10, "most kills should land mid-run ({killed_mid_run} of 40)");
+}

@@ -1,0 +1,10 @@
+//! The `ananke` binary's tests: one binary, one module per area.
+
+mod common;
+mod config_cmd;
+mod crash;
+mod dry_run;
+mod help;
+mod lock;
+mod reports;
+mod secrets;
