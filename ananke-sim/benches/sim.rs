@@ -1,1 +1,51 @@
-fn main() {}
+//! Benchmarks: a full titan-lab cycle (target ≤ 20 ms), replay throughput (target ≥ 200,000
+//! records/s), and ananke's startup duration against the critical path for every built-in
+//! scenario (target ≤ 1.10 for titan-lab), printed before the measurements.
+
+use ananke_sim::replay::{replay, ReplayReport};
+use ananke_sim::run::{run_scenario, RunSpec};
+use ananke_sim::scenario::{builtin, Drive};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
+use std::time::Instant;
+
+fn cycle(c: &mut Criterion) {
+    let scenario = builtin("titan-lab").unwrap();
+    c.bench_function("titan-lab shutdown+startup cycle", |b| {
+        b.iter(|| black_box(run_scenario(&scenario, &RunSpec::default()).unwrap()));
+    });
+}
+
+/// A long trace: a titan-lab startup with a two-hour soak.
+fn long_trace() -> (Vec<u8>, u64, ananke_core::Config) {
+    let mut scenario = builtin("titan-lab").unwrap();
+    scenario.ananke = serde_json::json!({"soak": {"duration": "2h"}, "startup": {"deadline": "4h"}});
+    scenario.prepare().unwrap();
+    let run = run_scenario(&scenario, &RunSpec { drive: Some(Drive::Startup), record: true, ..RunSpec::default() }).unwrap();
+    let trace = run.startup.unwrap().trace.unwrap();
+    let records = trace.iter().filter(|b| **b == b'\n').count() as u64 - 1;
+    (trace, records, scenario.ananke_config())
+}
+
+fn replay_throughput(c: &mut Criterion) {
+    let (trace, records, config) = long_trace();
+    let start = Instant::now();
+    let report = replay(trace.as_slice(), Some(config.clone())).unwrap();
+    assert!(matches!(report, ReplayReport::NoDivergence { .. }), "{report}");
+    #[allow(clippy::cast_precision_loss)]
+    let rate = records as f64 / start.elapsed().as_secs_f64();
+    println!("replay: {records} records ({} bytes), {rate:.0} records/s in one pass", trace.len());
+    let mut group = c.benchmark_group("replay");
+    group.throughput(Throughput::Elements(records));
+    group.bench_function("long titan-lab startup trace", |b| {
+        b.iter(|| black_box(replay(trace.as_slice(), Some(config.clone())).unwrap()));
+    });
+    group.finish();
+}
+
+fn ratios(_: &mut Criterion) {
+    let _ = ananke_sim::report::print_ratios(0);
+}
+
+criterion_group!(benches, ratios, cycle, replay_throughput);
+criterion_main!(benches);

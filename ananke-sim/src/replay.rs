@@ -4,7 +4,7 @@
 use crate::cli::resolve_scenario;
 use ananke_core::config::ShutdownMode;
 use ananke_core::machine::{Machine, ShutdownMachine, ShutdownOptions, StartupMachine, StartupOptions};
-use ananke_core::trace::{config_digest, parse_header, parse_record, MachineKind, TraceError, TraceHeader};
+use ananke_core::trace::{config_digest, parse_header, Decoder, MachineKind, TraceError, TraceHeader};
 use ananke_core::{Config, Effect, Time};
 use std::fmt;
 use std::io::BufRead;
@@ -126,17 +126,18 @@ pub fn replay<R: BufRead>(reader: R, config: Option<Config>) -> Result<ReplayRep
     }
     let mut machine = machine_for(&header, Arc::new(config));
     let mut step = 0u64;
+    let mut decoder = Decoder::new();
     for (index, line) in lines.enumerate() {
         let line = line.map_err(TraceError::Io)?;
         if line.trim().is_empty() {
             continue;
         }
-        let record = parse_record(&line, index + 2, step)?;
+        let record = decoder.decode(&line, index + 2)?;
         let before = machine.state_name();
-        let effects = machine.handle(record.time, &record.input);
+        let effects = machine.handle(record.time, record.input);
         let after = machine.state_name();
         if before != record.state_before || after != record.state_after || effects != record.effects {
-            let input = serde_json::to_value(&record.input)
+            let input = serde_json::to_value(record.input)
                 .ok()
                 .and_then(|v| v.get("input").and_then(|i| i.as_str().map(str::to_owned)))
                 .unwrap_or_default();

@@ -5,16 +5,27 @@
 //! time, the state before and after, and the effects the machine returned. The real runner and the
 //! simulator both write this format; `ananke-sim replay` reads it back.
 //!
+//! An input is written as the machine's [`Input`] serializes, except that an observation after
+//! the first is written as `{"input":"observed-delta","at":T, <changed sections>}`: only the
+//! top-level sections of the observation that differ from the previous observation of the trace.
+//!
 //! Only pure data and (de)serialization live here: the writer takes any [`std::io::Write`].
+
+mod read;
+mod wire;
+
+pub use read::{parse, parse_header, read, Decoder, RecordView};
+use wire::WireInput;
 
 use crate::config::{Config, ShutdownMode};
 use crate::effect::Effect;
 use crate::journal::Journal;
 use crate::machine::Input;
+use crate::observation::Observation;
 use crate::time::Time;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, Write};
+use std::io::Write;
 
 /// The `format` field of every trace header.
 pub const TRACE_FORMAT: &str = "ananke-trace";
@@ -232,6 +243,19 @@ fn write_canonical(value: &serde_json::Value, out: &mut String) {
 #[derive(Debug)]
 pub struct TraceWriter<W: Write> {
     out: W,
+    /// The last observation written (deltas are taken against it).
+    last: Option<Observation>,
+}
+
+/// A record as written: the input in its wire form.
+#[derive(Serialize)]
+struct WireRecordRef<'a> {
+    step: u64,
+    time: Time,
+    input: &'a WireInput,
+    state_before: &'a str,
+    state_after: &'a str,
+    effects: &'a [Effect],
 }
 
 impl<W: Write> TraceWriter<W> {
@@ -241,7 +265,7 @@ impl<W: Write> TraceWriter<W> {
     /// When writing fails.
     pub fn new(mut out: W, header: &TraceHeader) -> Result<Self, TraceError> {
         write_line(&mut out, header)?;
-        Ok(Self { out })
+        Ok(Self { out, last: None })
     }
 
     /// Append one record.
@@ -249,7 +273,16 @@ impl<W: Write> TraceWriter<W> {
     /// # Errors
     /// When writing fails.
     pub fn record(&mut self, record: &TraceRecordRef<'_>) -> Result<(), TraceError> {
-        write_line(&mut self.out, record)
+        let input = WireInput::encode(record.input, &mut self.last);
+        let wire = WireRecordRef {
+            step: record.step,
+            time: record.time,
+            input: &input,
+            state_before: record.state_before,
+            state_after: record.state_after,
+            effects: record.effects,
+        };
+        write_line(&mut self.out, &wire)
     }
 
     /// Flush and return the underlying writer.
@@ -267,136 +300,5 @@ fn write_line<W: Write, T: Serialize>(out: &mut W, value: &T) -> Result<(), Trac
     out.write_all(b"\n").map_err(|e| TraceError::Write(e.to_string()))
 }
 
-/// The fields checked before the rest of the header is trusted.
-#[derive(Deserialize)]
-struct Preamble {
-    format: String,
-    version: u64,
-}
-
-/// Parse a trace's header line (line 1).
-///
-/// # Errors
-/// When the line is not an ananke trace header of a supported version.
-pub fn parse_header(line: &str) -> Result<TraceHeader, TraceError> {
-    let preamble: Preamble =
-        serde_json::from_str(line).map_err(|e| TraceError::Damaged { line: 1, message: e.to_string() })?;
-    if preamble.format != TRACE_FORMAT {
-        return Err(TraceError::NotATrace { line: 1, found: preamble.format });
-    }
-    if preamble.version != u64::from(TRACE_VERSION) {
-        return Err(TraceError::UnsupportedVersion { line: 1, version: preamble.version });
-    }
-    serde_json::from_str(line).map_err(|e| TraceError::Damaged { line: 1, message: e.to_string() })
-}
-
-/// Parse one record line (`line` is its 1-based number, for errors; `expected_step` its step).
-///
-/// # Errors
-/// When the line is not a record, or its step is not `expected_step`.
-pub fn parse_record(text: &str, line: usize, expected_step: u64) -> Result<TraceRecord, TraceError> {
-    let record: TraceRecord =
-        serde_json::from_str(text).map_err(|e| TraceError::Damaged { line, message: e.to_string() })?;
-    if record.step != expected_step {
-        return Err(TraceError::Damaged {
-            line,
-            message: format!("step {} out of order (expected step {expected_step})", record.step),
-        });
-    }
-    Ok(record)
-}
-
-/// Read a whole trace. Blank lines are skipped.
-///
-/// # Errors
-/// On I/O errors, a missing or unsupported header, or a damaged line (named by number).
-pub fn read<R: BufRead>(reader: R) -> Result<Trace, TraceError> {
-    let mut header = None;
-    let mut records = Vec::new();
-    for (index, line) in reader.lines().enumerate() {
-        let line_no = index + 1;
-        let line = line?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match header {
-            None if line_no == 1 => header = Some(parse_header(&line)?),
-            None => return Err(TraceError::Empty),
-            Some(_) => records.push(parse_record(&line, line_no, records.len() as u64)?),
-        }
-    }
-    Ok(Trace { header: header.ok_or(TraceError::Empty)?, records })
-}
-
-/// Parse a whole trace from text.
-///
-/// # Errors
-/// As [`read`].
-pub fn parse(text: &str) -> Result<Trace, TraceError> {
-    read(text.as_bytes())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn header_line(version: u32, format: &str) -> String {
-        let header = TraceHeader {
-            format: format.to_owned(),
-            version,
-            ananke_version: "0.1.0".to_owned(),
-            config_digest: "00".to_owned(),
-            source: "unit".to_owned(),
-            machine: MachineKind::Startup,
-            options: TraceOptions::default(),
-            journal: Journal::default(),
-            started_at: Time(5),
-        };
-        serde_json::to_string(&header).unwrap()
-    }
-
-    #[test]
-    fn round_trip() {
-        let mut buf = Vec::new();
-        let header = parse_header(&header_line(TRACE_VERSION, TRACE_FORMAT)).unwrap();
-        let mut writer = TraceWriter::new(&mut buf, &header).unwrap();
-        let input = Input::Tick;
-        let effects = vec![Effect::Cordon { node: "n1".to_owned() }];
-        let rec = TraceRecordRef {
-            step: 0,
-            time: Time(7),
-            input: &input,
-            state_before: "off",
-            state_after: "nodes-up",
-            effects: &effects,
-        };
-        writer.record(&rec).unwrap();
-        writer.finish().unwrap();
-        let trace = parse(std::str::from_utf8(&buf).unwrap()).unwrap();
-        assert_eq!(trace.header, header);
-        assert_eq!(trace.records.len(), 1);
-        assert_eq!(trace.records[0].effects, effects);
-        assert_eq!(trace.records[0].state_after, "nodes-up");
-    }
-
-    #[test]
-    fn errors_name_the_line() {
-        let good = header_line(TRACE_VERSION, TRACE_FORMAT);
-        let err = parse(&header_line(9, TRACE_FORMAT)).unwrap_err();
-        assert!(matches!(err, TraceError::UnsupportedVersion { line: 1, version: 9 }), "{err}");
-        let err = parse(&header_line(1, "other")).unwrap_err();
-        assert!(matches!(err, TraceError::NotATrace { line: 1, .. }), "{err}");
-        let text = format!("{good}\n{{\"step\":0,\"time\":1,\"input\":{{\"input\":\"tick\"}},\"state_before\":\"a\",\"state_after\":\"a\",\"effects\":[]}}\n{{broken\n");
-        let err = parse(&text).unwrap_err();
-        assert!(matches!(err, TraceError::Damaged { line: 3, .. }), "{err}");
-        assert!(err.to_string().starts_with("line 3:"));
-        assert!(matches!(parse("").unwrap_err(), TraceError::Empty));
-    }
-
-    #[test]
-    fn digest_is_stable_hex() {
-        let mut a = String::new();
-        write_canonical(&serde_json::json!({"b": 1, "a": [true, null, "x"]}), &mut a);
-        assert_eq!(a, r#"{"a":[true,null,"x"],"b":1}"#);
-    }
-}
+mod tests;

@@ -341,22 +341,38 @@ impl Model {
         self.nodes.iter().all(|n| !n.powered)
     }
 
+    /// Whether component `name` is up for what depends on it (Vault: running and unsealed).
+    #[must_use]
+    pub fn component_up(&self, name: &str) -> bool {
+        self.comps.iter().position(|c| c.name == name).is_some_and(|c| self.ready_for_dependents(c))
+    }
+
     /// Eviction attempts so far against `node`.
     #[must_use]
     pub fn eviction_attempts(&self, node: &str) -> u32 {
         self.evictions.get(node).copied().unwrap_or(0)
     }
 
+    /// Whether an observation's API reads fail now: a third of the call failure rate.
+    fn api_read_fails(&mut self) -> bool {
+        let rate = self.api_error_rate() / 3.0;
+        self.rng.chance(rate)
+    }
+
     /// Whether an API call fails now (flaky windows and random errors; draws from the seed).
     fn api_call_fails(&mut self) -> bool {
+        let rate = self.api_error_rate();
+        self.rng.chance(rate)
+    }
+
+    /// The API error rate in force now.
+    fn api_error_rate(&self) -> f64 {
         let now = self.now;
-        let rate = self
-            .flaky
+        self.flaky
             .iter()
             .filter(|(_, from, until, _, _)| from.is_some_and(|f| f <= now) && until.is_none_or(|u| now < u))
             .map(|w| w.0)
-            .fold(self.random_rate, f64::max);
-        self.rng.chance(rate)
+            .fold(self.random_rate, f64::max)
     }
 }
 

@@ -67,7 +67,9 @@ impl Model {
     /// What ananke would observe at `now`.
     pub fn observe(&mut self, now: Time) -> Observation {
         self.advance(now);
-        let api = self.api_up && !self.api_call_fails();
+        // The adapter retries a failed read, so an observation loses the API less often than a
+        // single call fails.
+        let api = self.api_up && !self.api_read_fails();
         let mut obs = Observation {
             at: self.now,
             api: ApiStatus {
