@@ -183,7 +183,11 @@ pub fn abort_flag() -> Arc<AtomicBool> {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod wake_tests {
+
     use super::*;
 
     #[test]
