@@ -8,12 +8,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(any(feature = "nut", feature = "ssh"))]
+pub mod adapters;
 pub mod config;
 pub mod effect;
 pub mod gates;
 pub mod journal;
 pub mod machine;
 pub mod observation;
+pub mod power;
 pub mod synth;
 #[cfg(feature = "runner")]
 pub mod runner;

@@ -1,0 +1,281 @@
+//! The power daemon's policy, pure: UPS readings and run results in, decisions out.
+//!
+//! - On battery past the debounce window, or low battery, or FSD: start a cluster-only shutdown
+//!   once the remaining runtime falls below the shutdown budget (low battery and FSD: at once).
+//! - A blip shorter than the debounce window: reported, nothing else.
+//! - Power back in the middle of a shutdown: the configured policy (finish, or abort and restore).
+//! - Power back and stable for `stable_for` after an ananke shutdown, with enough charge: startup.
+//! - A UPS unreachable or stale: the configured policy, always reported, never silent.
+//!
+//! The daemon (the imperative shell) reads the UPSes, computes the budget from `runs.json`, feeds
+//! this policy and carries out its decisions.
+
+use crate::config::{DaemonSettings, PowerReturnPolicy, UpsLostPolicy};
+use crate::observation::UpsStatus;
+use crate::time::Time;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// An input to the policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "input", rename_all = "kebab-case")]
+pub enum PowerInput {
+    /// Fresh readings of every watched domain's UPS.
+    Readings(Vec<UpsStatus>),
+    /// The shutdown the policy started has ended (successfully or not).
+    ShutdownEnded {
+        /// It reached `off`.
+        succeeded: bool,
+    },
+    /// The startup the policy started has ended.
+    StartupEnded {
+        /// It reached `ready`.
+        succeeded: bool,
+    },
+}
+
+/// What the daemon must do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "kebab-case")]
+pub enum PowerDecision {
+    /// Run `shutdown --execute --mode cluster-only --reason <reason>`.
+    StartShutdown {
+        /// `power-<domain>`.
+        reason: String,
+    },
+    /// Abort the running shutdown; then start up to restore through the journal.
+    AbortShutdown,
+    /// Run `startup --execute`.
+    StartStartup,
+    /// Abort the running startup (power failed again): a shutdown follows.
+    AbortStartup,
+    /// Something an operator must see (blips, lost UPSes, waits); logged and reported.
+    Report {
+        /// What happened.
+        message: String,
+    },
+}
+
+/// What the cluster is doing, as far as the daemon knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClusterPhase {
+    /// Running (not taken down by ananke).
+    Up,
+    /// A shutdown the daemon started is running.
+    ShuttingDown,
+    /// Down after an ananke shutdown; waiting for stable power.
+    Down,
+    /// A startup the daemon started is running.
+    StartingUp,
+}
+
+/// Per-domain tracking.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct DomainTrack {
+    /// On battery (or assumed so) since.
+    on_battery_since: Option<Time>,
+    /// Mains present since (for the stability window).
+    online_since: Option<Time>,
+    /// Lost (unreachable or stale) since; reported once per loss.
+    lost_since: Option<Time>,
+    /// Last charge seen.
+    charge: Option<f64>,
+}
+
+/// The power policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PowerPolicy {
+    settings: DaemonSettings,
+    phase: ClusterPhase,
+    domains: BTreeMap<String, DomainTrack>,
+    /// The shutdown budget: how long a shutdown takes, margin included.
+    budget: Duration,
+}
+
+impl PowerPolicy {
+    /// A policy for a cluster in `phase` with shutdown `budget` (see [`shutdown_budget`]).
+    #[must_use]
+    pub fn new(settings: DaemonSettings, phase: ClusterPhase, budget: Duration) -> Self {
+        Self { settings, phase, domains: BTreeMap::new(), budget }
+    }
+
+    /// The cluster phase as the policy sees it.
+    #[must_use]
+    pub fn phase(&self) -> ClusterPhase {
+        self.phase
+    }
+
+    /// The current shutdown budget.
+    #[must_use]
+    pub fn budget(&self) -> Duration {
+        self.budget
+    }
+
+    /// Update the budget (after a new shutdown was measured).
+    pub fn set_budget(&mut self, budget: Duration) {
+        self.budget = budget;
+    }
+
+    /// Feed one input at `now`.
+    pub fn handle(&mut self, now: Time, input: &PowerInput) -> Vec<PowerDecision> {
+        match input {
+            PowerInput::Readings(readings) => self.readings(now, readings),
+            PowerInput::ShutdownEnded { succeeded } => {
+                // After an abort the policy is already starting up: the aborted run's end is expected.
+                if self.phase != ClusterPhase::ShuttingDown {
+                    return Vec::new();
+                }
+                self.phase = if *succeeded { ClusterPhase::Down } else { ClusterPhase::Up };
+                if *succeeded {
+                    self.maybe_startup(now)
+                } else {
+                    vec![PowerDecision::Report { message: "the power shutdown failed: see its report".to_owned() }]
+                }
+            }
+            PowerInput::StartupEnded { succeeded } => {
+                if self.phase != ClusterPhase::StartingUp {
+                    return Vec::new();
+                }
+                self.phase = if *succeeded { ClusterPhase::Up } else { ClusterPhase::Down };
+                Vec::new()
+            }
+        }
+    }
+
+    fn readings(&mut self, now: Time, readings: &[UpsStatus]) -> Vec<PowerDecision> {
+        let mut out = Vec::new();
+        for ups in readings {
+            self.track(now, ups, &mut out);
+        }
+        match self.phase {
+            ClusterPhase::Up => out.extend(self.maybe_shutdown(now, readings)),
+            ClusterPhase::ShuttingDown => {
+                if self.all_online() && self.settings.power_return_policy == PowerReturnPolicy::Abort {
+                    out.push(PowerDecision::AbortShutdown);
+                    out.push(PowerDecision::StartStartup);
+                    self.phase = ClusterPhase::StartingUp;
+                }
+            }
+            ClusterPhase::Down => out.extend(self.maybe_startup(now)),
+            ClusterPhase::StartingUp => {
+                let shutdown = self.maybe_shutdown(now, readings);
+                if !shutdown.is_empty() {
+                    out.push(PowerDecision::AbortStartup);
+                    out.extend(shutdown);
+                }
+            }
+        }
+        out
+    }
+
+    /// Update one domain's tracking; report blips and losses.
+    fn track(&mut self, now: Time, ups: &UpsStatus, out: &mut Vec<PowerDecision>) {
+        let debounce = self.settings.debounce.get();
+        let assume_battery = self.settings.ups_lost_policy == UpsLostPolicy::AssumeOnBattery;
+        let t = self.domains.entry(ups.domain.clone()).or_default();
+        if !ups.reachable {
+            if t.lost_since.is_none() {
+                t.lost_since = Some(now);
+                let action = if assume_battery { "treating it as on battery" } else { "keeping the cluster as it is" };
+                out.push(PowerDecision::Report { message: format!("UPS of {} unreachable or stale: {action}", ups.domain) });
+            }
+            if assume_battery && t.on_battery_since.is_none() {
+                t.on_battery_since = Some(now);
+                t.online_since = None;
+            }
+            return;
+        }
+        if let Some(since) = t.lost_since.take() {
+            out.push(PowerDecision::Report { message: format!("UPS of {} reachable again after {}s", ups.domain, now.since(since).as_secs()) });
+        }
+        t.charge = ups.charge;
+        let on_battery = ups.has("OB") || ups.has("FSD");
+        if on_battery {
+            t.online_since = None;
+            t.on_battery_since.get_or_insert(now);
+        } else {
+            if let Some(since) = t.on_battery_since.take() {
+                let lasted = now.since(since);
+                if lasted < debounce {
+                    out.push(PowerDecision::Report {
+                        message: format!("power blip on {} for {}s (under the {}s debounce): nothing done", ups.domain, lasted.as_secs(), debounce.as_secs()),
+                    });
+                } else {
+                    out.push(PowerDecision::Report { message: format!("mains back on {} after {}s on battery", ups.domain, lasted.as_secs()) });
+                }
+            }
+            t.online_since.get_or_insert(now);
+        }
+    }
+
+    fn all_online(&self) -> bool {
+        !self.domains.is_empty() && self.domains.values().all(|t| t.online_since.is_some() && t.lost_since.is_none())
+    }
+
+    /// Start a shutdown if some domain is past the debounce and its runtime is below the budget,
+    /// or reports low battery / FSD.
+    fn maybe_shutdown(&mut self, now: Time, readings: &[UpsStatus]) -> Vec<PowerDecision> {
+        let debounce = self.settings.debounce.get();
+        for ups in readings {
+            let Some(t) = self.domains.get(&ups.domain) else { continue };
+            let Some(since) = t.on_battery_since else { continue };
+            let urgent = ups.reachable && (ups.has("LB") || ups.has("FSD"));
+            let debounced = now.since(since) >= debounce;
+            let runtime = ups.runtime_s.map(Duration::from_secs);
+            let too_short = match runtime {
+                Some(r) => r <= self.budget,
+                // No runtime figure (or no UPS at all): past the debounce is all we know.
+                None => true,
+            };
+            if urgent || (debounced && too_short) {
+                self.phase = ClusterPhase::ShuttingDown;
+                let why = if urgent {
+                    "low battery or forced shutdown".to_owned()
+                } else {
+                    format!(
+                        "on battery for {}s; runtime {} under the {}s shutdown budget",
+                        now.since(since).as_secs(),
+                        runtime.map_or("unknown".to_owned(), |r| format!("{}s", r.as_secs())),
+                        self.budget.as_secs()
+                    )
+                };
+                return vec![
+                    PowerDecision::Report { message: format!("shutting the cluster down for {}: {why}", ups.domain) },
+                    PowerDecision::StartShutdown { reason: format!("power-{}", ups.domain) },
+                ];
+            }
+        }
+        Vec::new()
+    }
+
+    /// Start up when every domain has had mains for `stable_for` with enough charge.
+    fn maybe_startup(&mut self, now: Time) -> Vec<PowerDecision> {
+        if !self.settings.auto_startup || !self.all_online() {
+            return Vec::new();
+        }
+        let stable = self.settings.stable_for.get();
+        let min = f64::from(self.settings.min_battery_charge);
+        let ready = self.domains.values().all(|t| {
+            t.online_since.is_some_and(|s| now.since(s) >= stable) && t.charge.is_none_or(|c| c >= min)
+        });
+        if ready {
+            self.phase = ClusterPhase::StartingUp;
+            vec![PowerDecision::StartStartup]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// The shutdown budget: the `percentile` of past shutdown durations times `margin`, or
+/// `default` before any shutdown was measured.
+#[must_use]
+pub fn shutdown_budget(past_ms: Option<u64>, settings: &DaemonSettings) -> Duration {
+    let base = past_ms.map_or(settings.default_shutdown_budget.get(), Duration::from_millis);
+    base.mul_f64(settings.safety_margin.max(1.0))
+}
+
+#[cfg(test)]
+mod tests;
