@@ -26,8 +26,8 @@ impl SplitMix64 {
     pub fn next_f64(&mut self) -> f64 {
         // 53 random bits: exactly representable.
         #[allow(clippy::cast_precision_loss)]
-        let bits = (self.next_u64() >> 11) as f64;
-        bits / (1u64 << 53) as f64
+        let (bits, scale) = ((self.next_u64() >> 11) as f64, (1u64 << 53) as f64);
+        bits / scale
     }
 
     /// True with probability `p` (no draw when `p` is 0, so fault-free runs use no randomness).

@@ -11,7 +11,7 @@ use ananke_core::trace::{MachineKind, TraceHeader, TraceOptions, TraceRecordRef,
 use ananke_core::{Journal, Time};
 
 /// What to run and how.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunSpec {
     /// Shutdown, startup or both (default: the scenario's `drive`).
     pub drive: Option<Drive>,
@@ -21,12 +21,6 @@ pub struct RunSpec {
     pub limits: Limits,
     /// Record a trace of each machine.
     pub record: bool,
-}
-
-impl Default for RunSpec {
-    fn default() -> Self {
-        Self { drive: None, seed: 0, limits: Limits::default(), record: false }
-    }
 }
 
 /// One machine's run.

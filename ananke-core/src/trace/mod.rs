@@ -205,7 +205,11 @@ pub fn config_digest(config: &Config) -> String {
     let mut canonical = String::new();
     write_canonical(&value, &mut canonical);
     let digest = Sha256::digest(canonical.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    digest.iter().fold(String::with_capacity(64), |mut hex, b| {
+        use std::fmt::Write as _;
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
 }
 
 /// Canonical JSON: sorted keys at every level, whatever `serde_json`'s map ordering features say.

@@ -31,11 +31,14 @@ pub(crate) enum WireInput {
 }
 
 /// `Some(None)` for an explicit `null`, so "unchanged" (absent) and "now absent" differ.
+#[allow(clippy::option_option)]
 fn changed<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
 /// The sections of an observation that differ from the previous one; absent means unchanged.
+/// `Option<Option<_>>` on purpose: absent (unchanged) and `null` (now absent) differ.
+#[allow(clippy::option_option)]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub(crate) struct ObservationDelta {
@@ -128,13 +131,14 @@ impl WireInput {
     /// Updates `last`.
     pub(crate) fn encode(input: &Input, last: &mut Option<Observation>) -> WireInput {
         match input {
-            Input::Observed(obs) => match last {
-                Some(prev) => WireInput::ObservedDelta(Box::new(ObservationDelta::diff(prev, obs))),
-                None => {
+            Input::Observed(obs) => {
+                if let Some(prev) = last {
+                    WireInput::ObservedDelta(Box::new(ObservationDelta::diff(prev, obs)))
+                } else {
                     *last = Some(Observation::clone(obs));
                     WireInput::Observed(obs.clone())
                 }
-            },
+            }
             Input::EffectDone { key, outcome } => WireInput::EffectDone { key: key.clone(), outcome: outcome.clone() },
             Input::Tick => WireInput::Tick,
         }

@@ -1,5 +1,5 @@
 //! Flux emulation (reference §7 item 7): reconciles on schedule or on request, `dependsOn`,
-//! suspend, GitRepositories that cannot fetch while their in-cluster Git server is down, and
+//! suspend, `GitRepositories` that cannot fetch while their in-cluster Git server is down, and
 //! Kustomizations that re-apply the replica counts and child suspends of what they manage.
 
 use super::settle::after;

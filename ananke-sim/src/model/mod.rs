@@ -32,6 +32,16 @@ enum Timed {
     BranchChange { source: usize, branch: String },
 }
 
+/// A window of API errors: `rate` from `from` until `until` (resolved once their phase begins).
+#[derive(Debug, Clone)]
+struct FlakyWindow {
+    rate: f64,
+    from: Option<Time>,
+    until: Option<Time>,
+    from_at: PhaseAt,
+    until_at: Option<PhaseAt>,
+}
+
 /// An HTTP check and what backs it.
 #[derive(Debug, Clone)]
 struct CheckSim {
@@ -74,8 +84,8 @@ pub struct Model {
     timed: Vec<(Time, Timed)>,
     /// One-shot faults waiting for their phase to begin.
     unresolved: Vec<(PhaseAt, Timed)>,
-    /// `(rate, from, until)` windows of API errors, once resolved.
-    flaky: Vec<(f64, Option<Time>, Option<Time>, PhaseAt, Option<PhaseAt>)>,
+    /// Windows of API errors.
+    flaky: Vec<FlakyWindow>,
     random_rate: f64,
     standard_unseal_fails: bool,
     phase_starts: HashMap<Phase, Time>,
@@ -199,7 +209,9 @@ impl Model {
                         self.unresolved.push((*at, Timed::BranchChange { source: i, branch: branch.clone() }));
                     }
                 }
-                Fault::ApiFlaky { rate, from, until } => self.flaky.push((*rate, None, None, *from, *until)),
+                Fault::ApiFlaky { rate, from, until } => {
+                    self.flaky.push(FlakyWindow { rate: *rate, from: None, until: None, from_at: *from, until_at: *until });
+                }
             }
         }
     }
@@ -207,7 +219,7 @@ impl Model {
     /// Bring every component of a running lab up at time 0, without start delays.
     fn warm_start(&mut self) {
         self.settle();
-        for _ in 0..self.comps.len() + 1 {
+        for _ in 0..=self.comps.len() {
             let mut any = false;
             for c in &mut self.comps {
                 if let world::Phase::Starting { .. } = c.phase {
@@ -257,8 +269,8 @@ impl Model {
         self.unresolved = keep;
         self.timed.sort_by_key(|(t, _)| *t);
         for window in &mut self.flaky {
-            window.1 = window.1.or_else(|| resolve(&window.3, &starts));
-            window.2 = window.2.or_else(|| window.4.as_ref().and_then(|u| resolve(u, &starts)));
+            window.from = window.from.or_else(|| resolve(&window.from_at, &starts));
+            window.until = window.until.or_else(|| window.until_at.as_ref().and_then(|u| resolve(u, &starts)));
         }
         if phase == Phase::Startup {
             self.checks.iter_mut().for_each(|c| c.first_ok = None);
@@ -370,8 +382,8 @@ impl Model {
         let now = self.now;
         self.flaky
             .iter()
-            .filter(|(_, from, until, _, _)| from.is_some_and(|f| f <= now) && until.is_none_or(|u| now < u))
-            .map(|w| w.0)
+            .filter(|w| w.from.is_some_and(|f| f <= now) && w.until.is_none_or(|u| now < u))
+            .map(|w| w.rate)
             .fold(self.random_rate, f64::max)
     }
 }

@@ -54,9 +54,7 @@ impl Model {
         let mut changed = false;
         for node in &mut self.nodes {
             let before = node.unit;
-            if !node.host_up(now) {
-                node.unit = Unit::Stopped;
-            } else {
+            if node.host_up(now) {
                 match node.unit {
                     Unit::Starting { serving_at } if serving_at <= now => {
                         node.unit = Unit::Serving { since: serving_at };
@@ -65,6 +63,8 @@ impl Model {
                     Unit::Stopping { done_at } if done_at <= now => node.unit = Unit::Stopped,
                     _ => {}
                 }
+            } else {
+                node.unit = Unit::Stopped;
             }
             changed |= node.unit != before;
         }

@@ -11,11 +11,11 @@ use std::collections::BTreeMap;
 pub struct ClusterState {
     /// `spec.replicas` per workload.
     pub replicas: BTreeMap<WorkloadRef, i32>,
-    /// `spec.suspend` per Kustomization and HelmRelease.
+    /// `spec.suspend` per Kustomization and `HelmRelease`.
     pub suspended: BTreeMap<FluxRef, bool>,
     /// `spec.unschedulable` per node.
     pub cordoned: BTreeMap<String, bool>,
-    /// `(url, branch)` per GitRepository.
+    /// `(url, branch)` per `GitRepository`.
     pub sources: BTreeMap<FluxRef, (String, String)>,
 }
 

@@ -26,7 +26,8 @@ pub(crate) enum Unit {
     Stopping { done_at: Time },
 }
 
-/// One host and its k3s.
+/// One host and its k3s. Its flags are independent facts of the host, not a state in disguise.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone)]
 pub(crate) struct NodeSim {
     pub name: String,
@@ -117,7 +118,8 @@ pub(crate) struct CompSim {
     pub pdb: Option<(String, i32)>,
 }
 
-/// One Flux object.
+/// One Flux object. Its flags mirror independent fields of the Flux object.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone)]
 pub(crate) struct FluxSim {
     pub id: FluxRef,
@@ -140,13 +142,13 @@ pub(crate) struct FluxSim {
     /// The request the next reconcile will handle.
     pub pending_token: Option<String>,
     pub next_reconcile: Option<Time>,
-    /// GitRepository: url, branch, the manifest's, the branches that exist, the serving component.
+    /// `GitRepository`: url, branch, the manifest's, the branches that exist, the serving component.
     pub url: String,
     pub branch: String,
     pub manifest_url: String,
     pub branches: Vec<String>,
     pub served_by: Option<usize>,
-    /// GitRepository: an artifact is available (fetched since the controllers started).
+    /// `GitRepository`: an artifact is available (fetched since the controllers started).
     pub artifact: bool,
 }
 
@@ -201,7 +203,7 @@ pub(crate) fn components(s: &Scenario) -> Vec<CompSim> {
         .collect()
 }
 
-/// Build the Flux object list of `s`: sources, then Kustomizations, then HelmReleases.
+/// Build the Flux object list of `s`: sources, then Kustomizations, then `HelmReleases`.
 pub(crate) fn flux_objects(s: &Scenario) -> Vec<FluxSim> {
     let comp_index = |n: &str| s.components.iter().position(|x| x.name == n);
     let blank = |kind, namespace: &str, name: &str| FluxSim {
@@ -244,7 +246,7 @@ pub(crate) fn flux_objects(s: &Scenario) -> Vec<FluxSim> {
         }
         f.served_by = src.served_by.as_deref().and_then(comp_index);
         f.interval = ms(src.interval);
-        f.reason = "Succeeded".to_owned();
+        "Succeeded".clone_into(&mut f.reason);
         out.push(f);
     }
     let n_sources = out.len();

@@ -86,9 +86,9 @@ pub enum Fault {
         #[serde(default)]
         until: Option<PhaseAt>,
     },
-    /// Someone changes a GitRepository's branch.
+    /// Someone changes a `GitRepository`'s branch.
     BranchChange {
-        /// GitRepository name.
+        /// `GitRepository` name.
         source: String,
         /// New branch.
         branch: String,

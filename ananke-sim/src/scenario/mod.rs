@@ -44,7 +44,7 @@ pub struct Scenario {
     /// Flux objects.
     #[serde(default)]
     pub flux: FluxSpec,
-    /// PodDisruptionBudgets.
+    /// `PodDisruptionBudgets`.
     #[serde(default)]
     pub pdbs: Vec<PdbSpec>,
     /// Services and what backs their endpoints.
@@ -215,7 +215,7 @@ pub struct ComponentSpec {
     pub nodes: Vec<String>,
 }
 
-/// A Deployment, StatefulSet or DaemonSet.
+/// A Deployment, `StatefulSet` or `DaemonSet`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkloadSpec {
@@ -240,18 +240,18 @@ pub struct FluxSpec {
     /// The component running the Flux controllers.
     #[serde(default)]
     pub controllers: Option<String>,
-    /// GitRepositories.
+    /// `GitRepositories`.
     #[serde(default)]
     pub sources: Vec<SourceSpec>,
     /// Kustomizations.
     #[serde(default)]
     pub kustomizations: Vec<FluxObjectSpec>,
-    /// HelmReleases.
+    /// `HelmReleases`.
     #[serde(default)]
     pub helm_releases: Vec<FluxObjectSpec>,
 }
 
-/// A GitRepository.
+/// A `GitRepository`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSpec {
@@ -280,7 +280,7 @@ pub struct SourceSpec {
     pub guarded: bool,
 }
 
-/// A Kustomization or HelmRelease.
+/// A Kustomization or `HelmRelease`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FluxObjectSpec {
@@ -288,7 +288,7 @@ pub struct FluxObjectSpec {
     pub namespace: String,
     /// Name.
     pub name: String,
-    /// Source (GitRepository name in the same namespace); Kustomizations only.
+    /// Source (`GitRepository` name in the same namespace); Kustomizations only.
     #[serde(default)]
     pub source: Option<String>,
     /// `dependsOn`, as `namespace/name`.
@@ -311,7 +311,7 @@ pub struct FluxObjectSpec {
     pub interval: HumanDuration,
 }
 
-/// A PodDisruptionBudget over one component's pods.
+/// A `PodDisruptionBudget` over one component's pods.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PdbSpec {

@@ -65,7 +65,7 @@ impl ScenarioError {
     }
 }
 
-/// Split serde_yaml_ng's `path: message at line L column C` into (path, message).
+/// Split `serde_yaml_ng`'s `path: message at line L column C` into (path, message).
 fn split_serde_message(text: &str) -> (String, String) {
     let text = text.split(" at line ").next().unwrap_or(text);
     if let Some((path, rest)) = text.split_once(": ") {

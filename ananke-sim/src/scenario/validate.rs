@@ -109,24 +109,26 @@ fn check_components(s: &Scenario, nodes: &HashSet<&str>, comps: &HashSet<&str>, 
     // Depth-first search for a cycle.
     let index: HashMap<&str, usize> = s.components.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
     let mut mark = vec![0u8; s.components.len()];
-    fn visit(i: usize, s: &Scenario, index: &HashMap<&str, usize>, mark: &mut [u8]) -> bool {
-        if mark[i] == 1 {
-            return true;
-        }
-        if mark[i] == 2 {
-            return false;
-        }
-        mark[i] = 1;
-        let cyclic = s.components[i].depends_on.iter().filter_map(|d| index.get(d.as_str())).any(|&j| visit(j, s, index, mark));
-        mark[i] = 2;
-        cyclic
-    }
     for i in 0..s.components.len() {
         if mark[i] == 0 && visit(i, s, &index, &mut mark) {
             out.push((format!("components[{i}].depends_on"), format!("dependency cycle through `{}`", s.components[i].name)));
             break;
         }
     }
+}
+
+/// Depth-first search from `i`: whether a cycle is reachable (`mark`: 0 new, 1 open, 2 done).
+fn visit(i: usize, s: &Scenario, index: &HashMap<&str, usize>, mark: &mut [u8]) -> bool {
+    if mark[i] == 1 {
+        return true;
+    }
+    if mark[i] == 2 {
+        return false;
+    }
+    mark[i] = 1;
+    let cyclic = s.components[i].depends_on.iter().filter_map(|d| index.get(d.as_str())).any(|&j| visit(j, s, index, mark));
+    mark[i] = 2;
+    cyclic
 }
 
 fn check_flux(s: &Scenario, comps: &HashSet<&str>, out: &mut Problems) {

@@ -64,7 +64,7 @@ proptest! {
         prop_assert!(startup.outcome.duration() <= Duration::from_secs(2 * 3600));
         // No Ready with a failing gate.
         if startup.outcome.state == "ready" {
-            prop_assert!(startup.outcome.gates.as_ref().is_some_and(|g| g.all_pass()));
+            prop_assert!(startup.outcome.gates.as_ref().is_some_and(ananke_core::gates::GateReport::all_pass));
         }
         // Nothing an operator set is undone.
         let sandbox = run.before.replicas.keys().find(|w| w.name == "playground").unwrap().clone();

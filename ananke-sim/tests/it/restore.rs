@@ -31,9 +31,9 @@ fn what_an_operator_set_before_the_shutdown_survives_the_cycle() {
     let run = assert_restored("operator-state-preserved");
     let sandbox = WorkloadRef { kind: WorkloadKind::Deployment, namespace: "sandbox".into(), name: "playground".into() };
     assert_eq!(run.after.replicas[&sandbox], 0);
-    assert_eq!(run.after.cordoned["titan-05"], true);
+    assert!(run.after.cordoned["titan-05"]);
     let ks = FluxRef { kind: FluxKind::Kustomization, object: ananke_core::config::ObjectRef { namespace: "flux-system".into(), name: "sandbox".into() } };
-    assert_eq!(run.after.suspended[&ks], true);
+    assert!(run.after.suspended[&ks]);
     let journal = &run.shutdown.unwrap().outcome.journal.changes;
     assert!(journal.already_cordoned.contains("titan-05"));
     assert!(journal.already_suspended.contains(&ks));
