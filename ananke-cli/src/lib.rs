@@ -52,6 +52,8 @@ enum Command {
     /// Take the cluster down gracefully: suspend Flux, scale down, drain, stop k3s.
     /// Dry run unless --execute.
     Shutdown(cmd::shutdown::ShutdownArgs),
+    /// At boot: start the cluster up if ananke shut it down or it is down; otherwise do nothing.
+    Bootstrap(cmd::bootstrap::BootstrapArgs),
     /// Check the config, or print its JSON Schema.
     #[command(subcommand)]
     Config(cmd::config::ConfigCommand),
@@ -73,6 +75,7 @@ pub fn run() -> ExitCode {
         Command::Status(args) => args.exec(),
         Command::Startup(args) => args.exec(),
         Command::Shutdown(args) => args.exec(),
+        Command::Bootstrap(args) => args.exec(),
         Command::Config(cmd) => cmd.exec(),
         Command::Report(args) => args.exec(),
     };

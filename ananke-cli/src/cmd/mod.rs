@@ -1,5 +1,6 @@
 //! One module per subcommand; each `Args` struct has an `exec` method returning an exit code.
 
+pub mod bootstrap;
 pub mod config;
 pub mod report;
 mod run;

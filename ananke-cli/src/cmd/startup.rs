@@ -5,7 +5,9 @@ use crate::global::GlobalArgs;
 use ananke_core::machine::{StartupMachine, StartupOptions};
 use ananke_core::store::reports::Command;
 use ananke_core::trace::TraceOptions;
+use ananke_core::{Config, Journal, Time};
 use clap::Args;
+use std::sync::Arc;
 
 /// Bring the cluster back after power returns.
 #[derive(Debug, Args)]
@@ -33,10 +35,13 @@ impl StartupArgs {
             force_flux_branch: self.force_flux_branch.clone(),
             global: &self.global,
         };
-        let options = StartupOptions { force_flux_branch: self.force_flux_branch.clone() };
-        run_command(&req, |config, journal, now| {
-            let trace = TraceOptions { force_flux_branch: options.force_flux_branch.clone(), ..TraceOptions::default() };
-            (StartupMachine::new(config, journal, options, now), trace)
-        })
+        let branch = self.force_flux_branch.clone();
+        run_command(&req, |config, journal, now| startup_machine(config, journal, branch, now))
     }
+}
+
+/// A startup machine and its trace options.
+pub fn startup_machine(config: Arc<Config>, journal: Journal, force_flux_branch: Option<String>, now: Time) -> (StartupMachine, TraceOptions) {
+    let trace = TraceOptions { force_flux_branch: force_flux_branch.clone(), ..TraceOptions::default() };
+    (StartupMachine::new(config, journal, StartupOptions { force_flux_branch }, now), trace)
 }

@@ -5,6 +5,7 @@ mod config_cmd;
 mod crash;
 mod dry_run;
 mod help;
+mod install;
 mod lock;
 mod reports;
 mod secrets;

@@ -1,0 +1,72 @@
+//! `ananke bootstrap`: what `ananke-bootstrap.service` runs at boot.
+
+use super::run::{run_command, RunRequest};
+use super::startup::startup_machine;
+use crate::exit;
+use crate::global::GlobalArgs;
+use crate::target::{state_dir_for, Target};
+use ananke_core::runner::World;
+use ananke_core::store::reports::Command;
+use ananke_sim::world::Purpose;
+use clap::Args;
+
+/// Bring the cluster back at boot if ananke shut it down (its journal says so) or the cluster is
+/// down; otherwise do nothing.
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// Act. Without it, bootstrap says what it would decide and prints the startup plan.
+    #[arg(long)]
+    pub execute: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+impl BootstrapArgs {
+    /// Run the command; returns the exit code.
+    #[must_use]
+    pub fn exec(self) -> u8 {
+        let state = match state_dir_for(&self.global) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        let journal = match state.read_journal() {
+            Ok(j) => j,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE_OR_CONFIG;
+            }
+        };
+        let why = if journal.shutdown_completed {
+            let reason = journal.shutdown_reason.as_deref().unwrap_or("unknown reason");
+            format!("ananke shut the cluster down ({reason})")
+        } else {
+            let target = match Target::open(&self.global, Purpose::Observe, false) {
+                Ok(t) => t,
+                Err(code) => return code,
+            };
+            let observation = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(target.world.observe()),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return exit::STATE_IO;
+                }
+            };
+            if observation.api.reachable {
+                println!("bootstrap: the cluster is up and ananke did not shut it down: nothing to do");
+                return exit::SUCCESS;
+            }
+            let error = observation.api.error.unwrap_or_else(|| "no answer".to_owned());
+            format!("the cluster is down (Kubernetes API: {error})")
+        };
+        eprintln!("bootstrap: {why}: starting up");
+        let req = RunRequest {
+            command: Command::Startup,
+            execute: self.execute,
+            reason: Some(format!("bootstrap: {why}")),
+            mode: None,
+            force_flux_branch: None,
+            global: &self.global,
+        };
+        run_command(&req, |config, journal, now| startup_machine(config, journal, None, now))
+    }
+}
