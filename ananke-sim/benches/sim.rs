@@ -27,14 +27,29 @@ fn long_trace() -> (Vec<u8>, u64, ananke_core::Config) {
     (trace, records, scenario.ananke_config())
 }
 
-fn replay_throughput(c: &mut Criterion) {
-    let (trace, records, config) = long_trace();
+/// Records per second of one replay of `trace`.
+fn rate(trace: &[u8], config: &ananke_core::Config) -> (u64, f64) {
+    let records = trace.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64 - 1;
     let start = Instant::now();
-    let report = replay(trace.as_slice(), Some(config.clone())).unwrap();
+    let report = replay(trace, Some(config.clone())).unwrap();
     assert!(matches!(report, ReplayReport::NoDivergence { .. }), "{report}");
     #[allow(clippy::cast_precision_loss)]
     let rate = records as f64 / start.elapsed().as_secs_f64();
-    println!("replay: {records} records ({} bytes), {rate:.0} records/s in one pass", trace.len());
+    (records, rate)
+}
+
+fn replay_throughput(c: &mut Criterion) {
+    let scenario = builtin("titan-lab").unwrap();
+    let run = run_scenario(&scenario, &RunSpec { record: true, ..RunSpec::default() }).unwrap();
+    let config = scenario.ananke_config();
+    for (what, machine) in [("shutdown", run.shutdown), ("startup", run.startup)] {
+        let trace = machine.unwrap().trace.unwrap();
+        let (records, rate) = rate(&trace, &config);
+        println!("replay of the titan-lab cycle's {what}: {records} records ({} bytes), {rate:.0} records/s", trace.len());
+    }
+    let (trace, records, config) = long_trace();
+    let (_, rate) = rate(&trace, &config);
+    println!("replay of a long trace (titan-lab startup, 2 h soak): {records} records ({} bytes), {rate:.0} records/s", trace.len());
     let mut group = c.benchmark_group("replay");
     group.throughput(Throughput::Elements(records));
     group.bench_function("long titan-lab startup trace", |b| {

@@ -83,7 +83,8 @@ struct ReplayArgs {
 /// # Errors
 /// When the file cannot be read or the scenario is invalid.
 pub fn resolve_scenario(name: &str) -> Result<Scenario, ScenarioError> {
-    if builtin_names().contains(&name) || !Path::new(name).exists() {
+    let looks_like_a_file = name.contains('/') || name.ends_with(".yaml") || name.ends_with(".yml");
+    if builtin_names().contains(&name) || !(looks_like_a_file || Path::new(name).exists()) {
         builtin(name)
     } else {
         Scenario::load(Path::new(name))
@@ -127,6 +128,10 @@ fn run(args: &RunArgs) -> u8 {
     };
     if args.force_flux_branch.is_some() {
         scenario.options.force_flux_branch.clone_from(&args.force_flux_branch);
+        // The variant with these options, if the scenario has one, says what to expect.
+        if let Some(v) = scenario.variants.iter().find(|v| v.options == scenario.options) {
+            scenario = scenario.with_variant(v);
+        }
     }
     let drive = match (args.startup, args.shutdown, args.cycle) {
         (true, _, _) => Some(Drive::Startup),

@@ -9,7 +9,7 @@
 //! Shutdown: workloads stop in reverse dependency order (the longest path of stop durations),
 //! then the agents stop, then the servers.
 
-use crate::scenario::{ComponentKind, Fault, Scenario};
+use crate::scenario::{ComponentKind, Drive, Fault, Scenario};
 use ananke_core::config::K3sRole;
 use std::time::Duration;
 
@@ -27,10 +27,24 @@ fn ms(d: ananke_core::config::HumanDuration) -> u64 {
     u64::try_from(d.get().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The critical path of `s`.
+/// The critical path of `s` run as its `drive` says.
 #[must_use]
 pub fn critical_path(s: &Scenario) -> CriticalPath {
-    CriticalPath { startup: startup(s).map(Duration::from_millis), shutdown: Duration::from_millis(shutdown(s)) }
+    critical_path_for(s, s.drive)
+}
+
+/// The critical path of `s` run as `drive`: a cycle starts up after its outage (hosts whose
+/// battery ran out boot again) with k3s stopped everywhere; a startup alone starts from the lab as
+/// the scenario describes it (a running lab only needs the soak).
+#[must_use]
+pub fn critical_path_for(s: &Scenario, drive: Drive) -> CriticalPath {
+    let config = s.ananke_config();
+    let startup = if drive == Drive::Startup && s.nodes.iter().all(|n| n.running) {
+        Some(ms(config.soak.duration))
+    } else {
+        startup(s, drive == Drive::Cycle)
+    };
+    CriticalPath { startup: startup.map(Duration::from_millis), shutdown: Duration::from_millis(shutdown(s)) }
 }
 
 /// Whether the hosts of power domain `domain` go dark in the scenario's outage.
@@ -39,7 +53,7 @@ fn dark(s: &Scenario, domain: &str) -> bool {
     s.outage.as_ref().is_some_and(|o| ms(o.duration) >= runtime)
 }
 
-fn startup(s: &Scenario) -> Option<u64> {
+fn startup(s: &Scenario, after_outage: bool) -> Option<u64> {
     let config = s.ananke_config();
     let lost = |n: &str| s.faults.iter().any(|f| matches!(f, Fault::NodeLost { node } if node == n));
     let extra = |n: &str| s.faults.iter().map(|f| match f { Fault::SlowK3s { node, extra } if node == n => ms(*extra), _ => 0 }).sum::<u64>();
@@ -47,7 +61,7 @@ fn startup(s: &Scenario) -> Option<u64> {
     let host: Vec<Option<u64>> = s
         .nodes
         .iter()
-        .map(|n| match (dark(s, &n.power_domain), lost(&n.name)) {
+        .map(|n| match (after_outage && dark(s, &n.power_domain), lost(&n.name)) {
             (true, true) => None,
             (true, false) => Some(ms(n.boot)),
             (false, _) => Some(0),

@@ -6,21 +6,22 @@
 //! - [`driver`]: drives a machine against the model, bounded in steps and virtual time.
 //! - [`run`]: runs a scenario (shutdown, startup or a full cycle) and checks its expectation.
 //! - [`replay`]: feeds a recorded trace to the current machine and reports divergences.
+//! - [`report`] and [`cli`]: the `ananke-sim` command line.
+//! - [`world`]: the model behind the runner's `World`, for `ananke --sim`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod scenario;
-
-pub use scenario::{builtin, builtin_names, Scenario, ScenarioError};
-pub mod model;
-pub mod rng;
-
-pub use model::{ClusterState, Model};
+pub mod cli;
 pub mod critical_path;
 pub mod driver;
-pub mod run;
-pub mod cli;
+pub mod model;
 pub mod replay;
 pub mod report;
+pub mod rng;
+pub mod run;
+pub mod scenario;
 pub mod world;
+
+pub use model::{ClusterState, Model};
+pub use scenario::{builtin, builtin_names, Scenario, ScenarioError};

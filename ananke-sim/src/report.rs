@@ -76,9 +76,13 @@ pub fn run_report(run: &ScenarioRun, unmet: &[String]) -> String {
 #[must_use]
 pub fn print_ratios(seed: u64) -> u8 {
     let mut code = 0;
-    emit(&format!("{:28} {:>10} {:>10} {:>10} {:>7}  expectation\n", "scenario", "startup", "critical", "shutdown", "ratio"));
-    for name in builtin_names() {
-        let Ok(scenario) = builtin(name) else { continue };
+    emit(&format!("{:32} {:>14} {:>10} {:>10} {:>7}  expectation\n", "scenario", "startup", "critical", "shutdown", "ratio"));
+    let scenarios = builtin_names().into_iter().filter_map(|n| builtin(n).ok()).flat_map(|s| {
+        let variants: Vec<_> = s.variants.iter().map(|v| s.with_variant(v)).collect();
+        std::iter::once(s).chain(variants)
+    });
+    for scenario in scenarios {
+        let name = scenario.name.as_str();
         let spec = RunSpec { seed, ..RunSpec::default() };
         match run_scenario(&scenario, &spec) {
             Ok(run) => {
@@ -95,11 +99,11 @@ pub fn print_ratios(seed: u64) -> u8 {
                     [one] => format!("NOT met: {one}"),
                     [first, rest @ ..] => format!("NOT met: {first} (+{} more)", rest.len()),
                 };
-                emit(&format!("{name:28} {startup:>10} {critical:>10} {shutdown:>10} {ratio:>7}  {verdict}\n"));
+                emit(&format!("{name:32} {startup:>14} {critical:>10} {shutdown:>10} {ratio:>7}  {verdict}\n"));
             }
             Err(e) => {
                 code = 1;
-                emit(&format!("{name:28} error: {e}\n"));
+                emit(&format!("{name:32} error: {e}\n"));
             }
         }
     }

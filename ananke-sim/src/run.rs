@@ -1,7 +1,7 @@
 //! Running a scenario: shutdown, startup or a full cycle (shutdown, power loss, power restore,
 //! startup) of the core's machines against the model, with traces, and the expectation check.
 
-use crate::critical_path::{critical_path, CriticalPath};
+use crate::critical_path::{critical_path_for, CriticalPath};
 use crate::driver::{drive, DriveError, Limits, RunOutcome, StepView};
 use crate::model::{ClusterState, Model};
 use crate::scenario::{Drive, Outcome, Phase, Scenario};
@@ -189,7 +189,7 @@ pub fn run_scenario(scenario: &Scenario, spec: &RunSpec) -> Result<ScenarioRun, 
         startup,
         before,
         after,
-        critical: critical_path(scenario),
+        critical: critical_path_for(scenario, drive_mode),
         model,
     })
 }
