@@ -16,10 +16,10 @@ pub struct GlobalArgs {
     /// /var/lib/ananke; with --sim, /tmp/ananke-sim/<SCENARIO>].
     #[arg(long, global = true, value_name = "DIR", env = "ANANKE_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
-    /// More log output on stderr (-v info, -vv debug).
+    /// More output on stderr: every effect as it runs.
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
-    /// Less output on stderr (-q: no progress, -qq: errors only).
+    /// Less output on stderr: no progress lines.
     #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "verbose")]
     pub quiet: u8,
     /// Run against the in-process simulator's SCENARIO (a built-in name such as `titan-lab`, or a
