@@ -1,1 +1,3 @@
 //! Shared helpers of ananke's quality module.
+
+pub mod nut;

@@ -1,3 +1,4 @@
 //! The quality module's tests: one binary, one module per check.
 
+mod nut;
 mod purity;

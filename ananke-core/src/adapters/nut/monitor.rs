@@ -85,8 +85,11 @@ impl Watch {
                 self.last_good = Some((now, reading));
                 return DomainPower { status, stale: false, error: None, permanent: false };
             }
-            Ok(_) => Failure {
-                message: format!("UPS {:?}: the driver has not published ups.status yet", self.ups),
+            Ok(reading) => Failure {
+                message: match reading.raw.get("ups.status") {
+                    Some(status) => format!("upsd reports ups.status {status:?} for UPS {:?}: its driver serves no data", self.ups),
+                    None => format!("upsd has no ups.status for UPS {:?}", self.ups),
+                },
                 permanent: false,
                 stale: true,
             },
