@@ -7,6 +7,7 @@
 mod cmd;
 pub mod exit;
 mod global;
+mod notify;
 mod output;
 mod sink;
 mod target;
@@ -52,6 +53,9 @@ enum Command {
     /// Take the cluster down gracefully: suspend Flux, scale down, drain, stop k3s.
     /// Dry run unless --execute.
     Shutdown(cmd::shutdown::ShutdownArgs),
+    /// Watch the UPSes (NUT) and shut the cluster down before the batteries run dry, then bring it
+    /// back when power is stable (what ananke.service runs).
+    Daemon(cmd::daemon::DaemonArgs),
     /// At boot: start the cluster up if ananke shut it down or it is down; otherwise do nothing.
     Bootstrap(cmd::bootstrap::BootstrapArgs),
     /// Check the config, or print its JSON Schema.
@@ -76,6 +80,7 @@ pub fn run() -> ExitCode {
         Command::Startup(args) => args.exec(),
         Command::Shutdown(args) => args.exec(),
         Command::Bootstrap(args) => args.exec(),
+        Command::Daemon(args) => args.exec(),
         Command::Config(cmd) => cmd.exec(),
         Command::Report(args) => args.exec(),
     };

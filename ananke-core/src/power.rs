@@ -138,8 +138,18 @@ impl PowerPolicy {
                 if self.phase != ClusterPhase::StartingUp {
                     return Vec::new();
                 }
-                self.phase = if *succeeded { ClusterPhase::Up } else { ClusterPhase::Down };
-                Vec::new()
+                if *succeeded {
+                    self.phase = ClusterPhase::Up;
+                    return Vec::new();
+                }
+                // Try again only after another full window of stable power.
+                self.phase = ClusterPhase::Down;
+                for t in self.domains.values_mut() {
+                    if t.online_since.is_some() {
+                        t.online_since = Some(now);
+                    }
+                }
+                vec![PowerDecision::Report { message: "the startup failed: see its report; retrying after another stable-power window".to_owned() }]
             }
         }
     }
@@ -223,7 +233,8 @@ impl PowerPolicy {
             let Some(since) = t.on_battery_since else { continue };
             let urgent = ups.reachable && (ups.has("LB") || ups.has("FSD"));
             let debounced = now.since(since) >= debounce;
-            let runtime = ups.runtime_s.map(Duration::from_secs);
+            // A lost UPS's last runtime is history, not a figure to wait on.
+            let runtime = ups.runtime_s.filter(|_| ups.reachable).map(Duration::from_secs);
             let too_short = match runtime {
                 Some(r) => r <= self.budget,
                 // No runtime figure (or no UPS at all): past the debounce is all we know.

@@ -2,6 +2,7 @@
 
 pub mod bootstrap;
 pub mod config;
+pub mod daemon;
 pub mod report;
 mod run;
 pub mod shutdown;

@@ -8,7 +8,7 @@ use ananke_core::gates::{self, GateOutcome, SoakProgress};
 use ananke_core::observation::{ConditionStatus, Observation, UpsStatus};
 use ananke_core::runner::World;
 use ananke_core::store::lock::{pid_alive, read_holder, LockHolder};
-use ananke_core::store::reports::{Progress, RunSummary};
+use ananke_core::store::reports::{DaemonStatus, Progress, RunSummary};
 use clap::Args;
 use serde::Serialize;
 
@@ -48,6 +48,8 @@ pub struct Status {
     pub run: Option<RunInProgress>,
     /// The last runs, newest last (at most 5).
     pub last_runs: Vec<RunSummary>,
+    /// The power daemon, if it runs.
+    pub daemon: Option<DaemonStatus>,
 }
 
 /// A node's row.
@@ -118,6 +120,7 @@ fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
         power: obs.power.clone(),
         run,
         last_runs: history,
+        daemon: target.state.read_daemon_status()?.filter(|d| pid_alive(d.pid)),
     })
 }
 
@@ -164,6 +167,15 @@ pub fn render(s: &Status) -> String {
         let runtime = u.runtime_s.map_or("-".to_owned(), |r| format!("{r}s"));
         let state = if u.reachable { u.flags.join(" ") } else { "unreachable".to_owned() };
         let _ = writeln!(out, "  {:<14} {:<12} charge {charge:<5} runtime {runtime}", u.domain, state);
+    }
+    match &s.daemon {
+        Some(d) => {
+            let last = d.events.last().map_or("no event yet", |e| e.message.as_str());
+            let _ = writeln!(out, "daemon: pid {}, cluster {:?}, shutdown budget {}s; last: {last}", d.pid, d.phase, d.budget_s);
+        }
+        None => {
+            let _ = writeln!(out, "daemon: not running");
+        }
     }
     let _ = writeln!(out, "last runs:");
     if s.last_runs.is_empty() {

@@ -3,6 +3,7 @@
 mod common;
 mod config_cmd;
 mod crash;
+mod daemon;
 mod docs_contract;
 mod dry_run;
 mod help;

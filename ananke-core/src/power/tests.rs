@@ -158,3 +158,14 @@ fn the_budget_comes_from_history_with_the_margin() {
     assert_eq!(shutdown_budget(None, &s), Duration::from_secs(900), "default 10 min x 1.5");
     assert_eq!(shutdown_budget(Some(120_000), &s), Duration::from_secs(180));
 }
+
+#[test]
+fn a_failed_startup_is_retried_only_after_another_stable_window() {
+    let mut p = PowerPolicy::new(settings(), ClusterPhase::Down, Duration::from_secs(600));
+    feed(&mut p, 0, vec![ups("statera", "OL", 90.0, 1000)]);
+    assert_eq!(feed(&mut p, 300, vec![ups("statera", "OL", 90.0, 1000)]), vec![PowerDecision::StartStartup]);
+    let d = p.handle(at(400), &PowerInput::StartupEnded { succeeded: false });
+    assert!(matches!(&d[..], [PowerDecision::Report { message }] if message.contains("retrying")), "{d:?}");
+    assert!(feed(&mut p, 699, vec![ups("statera", "OL", 90.0, 1000)]).is_empty());
+    assert_eq!(feed(&mut p, 700, vec![ups("statera", "OL", 90.0, 1000)]), vec![PowerDecision::StartStartup]);
+}

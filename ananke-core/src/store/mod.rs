@@ -89,6 +89,29 @@ impl StateDir {
         self.reports_dir().join(format!("{run_id}.trace.jsonl"))
     }
 
+    /// `daemon-status.json`.
+    #[must_use]
+    pub fn daemon_status_path(&self) -> PathBuf {
+        self.root.join("daemon-status.json")
+    }
+
+    /// Write `daemon-status.json`.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn write_daemon_status(&self, status: &reports::DaemonStatus) -> Result<(), StoreError> {
+        let path = self.daemon_status_path();
+        write_json(&path, status, REPORT_MODE).map_err(Self::io(&path))
+    }
+
+    /// The daemon's status, if it wrote one.
+    ///
+    /// # Errors
+    /// I/O errors or a damaged file.
+    pub fn read_daemon_status(&self) -> Result<Option<reports::DaemonStatus>, StoreError> {
+        Self::read_json(&self.daemon_status_path())
+    }
+
     /// `runs.json`.
     #[must_use]
     pub fn runs_path(&self) -> PathBuf {

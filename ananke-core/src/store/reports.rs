@@ -213,6 +213,63 @@ impl RunHistory {
     }
 }
 
+/// How many events `daemon-status.json` keeps.
+pub const DAEMON_EVENTS: usize = 50;
+
+/// One power domain in `daemon-status.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DaemonDomain {
+    /// The UPS status last read.
+    pub status: crate::observation::UpsStatus,
+    /// The data is stale (upsd said so, or it is older than `daemon.stale_after`).
+    pub stale: bool,
+    /// Why no fresh data was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A run the daemon started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonChild {
+    /// `startup` or `shutdown`.
+    pub command: Command,
+    /// Its pid.
+    pub pid: u32,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+}
+
+/// Something the daemon saw or did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonEvent {
+    /// When (RFC 3339).
+    pub at: String,
+    /// What.
+    pub message: String,
+}
+
+/// `daemon-status.json`: the power daemon's live state, shown by `ananke status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DaemonStatus {
+    /// Shape version.
+    pub version: u32,
+    /// The daemon's pid.
+    pub pid: u32,
+    /// When this file was written (RFC 3339).
+    pub updated_at: String,
+    /// The cluster phase as the daemon sees it.
+    pub phase: crate::power::ClusterPhase,
+    /// The shutdown budget in seconds.
+    pub budget_s: u64,
+    /// Every watched power domain.
+    pub domains: Vec<DaemonDomain>,
+    /// The run the daemon started, if one is running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<DaemonChild>,
+    /// The last events, oldest first (at most [`DAEMON_EVENTS`]).
+    pub events: Vec<DaemonEvent>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,279 @@
+//! `ananke daemon`: what `ananke.service` runs. Watches every power domain's UPS through NUT,
+//! applies the power policy (`ananke_core::power`), and runs `shutdown`/`startup` as child
+//! processes of this same binary, so a run survives a daemon restart and keeps its own lock.
+
+use crate::exit;
+use crate::global::GlobalArgs;
+use crate::notify::Notifier;
+use crate::output::now_rfc3339;
+use crate::target::state_dir_for;
+use ananke_core::adapters::nut::{MonitorSettings, UpsMonitor};
+use ananke_core::power::{shutdown_budget, ClusterPhase, PowerDecision, PowerInput, PowerPolicy};
+use ananke_core::store::lock::{pid_alive, read_holder};
+use ananke_core::store::reports::{Command, DaemonChild, DaemonDomain, DaemonEvent, DaemonStatus, DAEMON_EVENTS, REPORT_VERSION};
+use ananke_core::store::StateDir;
+use ananke_core::{Config, Time};
+use clap::Args;
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Watch the UPSes and take the cluster down and back up as the power policy says.
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// A run the daemon started.
+struct Running {
+    command: Command,
+    child: Child,
+    started_at: String,
+}
+
+struct Daemon {
+    config: Config,
+    state: StateDir,
+    global: GlobalArgs,
+    policy: PowerPolicy,
+    running: Option<Running>,
+    events: Vec<DaemonEvent>,
+    domains: Vec<DaemonDomain>,
+    started: Instant,
+}
+
+impl DaemonArgs {
+    /// Run the command; returns the exit code.
+    #[must_use]
+    pub fn exec(self) -> u8 {
+        let config = match self.global.load_config() {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        let state = match state_dir_for(&self.global) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        if let Err(e) = state.ensure() {
+            eprintln!("error: {e}");
+            return exit::STATE_IO;
+        }
+        let monitor = match UpsMonitor::new(&config.power_domains, MonitorSettings::from_daemon(&config.daemon)) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE_OR_CONFIG;
+            }
+        };
+        let phase = initial_phase(&state);
+        let budget = budget(&state, &config);
+        eprintln!("daemon: watching {} power domain(s); cluster {phase:?}; shutdown budget {}s", config.power_domains.len(), budget.as_secs());
+        let policy = PowerPolicy::new(config.daemon.clone(), phase, budget);
+        let mut daemon = Daemon { config, state, global: self.global, policy, running: None, events: Vec::new(), domains: Vec::new(), started: Instant::now() };
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::STATE_IO;
+            }
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        rt.block_on(daemon.run(monitor, &stop))
+    }
+}
+
+/// The phase at start: a run holding the lock, or what the journal says.
+fn initial_phase(state: &StateDir) -> ClusterPhase {
+    if let Some(holder) = read_holder(state.root()).filter(|h| pid_alive(h.pid)) {
+        return if holder.command == "shutdown" { ClusterPhase::ShuttingDown } else { ClusterPhase::StartingUp };
+    }
+    match state.read_journal() {
+        Ok(j) if j.shutdown_completed => ClusterPhase::Down,
+        _ => ClusterPhase::Up,
+    }
+}
+
+/// The shutdown budget from `runs.json`, or the configured default.
+fn budget(state: &StateDir, config: &Config) -> Duration {
+    let past = state.read_runs().ok().and_then(|h| h.percentile_ms(Command::Shutdown, config.daemon.shutdown_budget_percentile));
+    shutdown_budget(past, &config.daemon)
+}
+
+impl Daemon {
+    async fn run(&mut self, mut monitor: UpsMonitor, stop: &Arc<AtomicBool>) -> u8 {
+        let notifier = Notifier::from_env();
+        let flag = Arc::clone(stop);
+        tokio::spawn(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut term) = signal(SignalKind::terminate()) else { return };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            flag.store(true, Ordering::SeqCst);
+        });
+        notifier.send("READY=1");
+        // Pet the watchdog at least twice per WatchdogSec, whatever the poll interval.
+        let poll = self.config.daemon.poll_interval.get();
+        let interval = Notifier::watchdog_interval().map_or(poll, |w| poll.min(w));
+        while !stop.load(Ordering::SeqCst) {
+            let tick = Instant::now();
+            let powers = monitor.poll().await;
+            self.domains = powers
+                .into_iter()
+                .map(|p| {
+                    let mut status = p.status;
+                    // Stale data is no data: the policy must not act on it as if it were fresh.
+                    status.reachable = status.reachable && !p.stale;
+                    DaemonDomain { status, stale: p.stale, error: p.error }
+                })
+                .collect();
+            let now = self.now();
+            self.reap(now);
+            let readings = self.domains.iter().map(|d| d.status.clone()).collect();
+            let decisions = self.policy.handle(now, &PowerInput::Readings(readings));
+            for decision in decisions {
+                self.carry_out(decision);
+            }
+            self.write_status();
+            notifier.send("WATCHDOG=1");
+            notifier.send(&format!("STATUS=cluster {:?}; {}", self.policy.phase(), self.events.last().map_or("", |e| e.message.as_str())));
+            let sleep = interval.saturating_sub(tick.elapsed());
+            tokio::select! {
+                () = tokio::time::sleep(sleep) => {}
+                () = wait_for(stop) => {}
+            }
+        }
+        notifier.send("STOPPING=1");
+        monitor.close().await;
+        if let Some(run) = &self.running {
+            self.event(format!("daemon stopping; {} run (pid {}) goes on", run.command.as_str(), run.child.id()));
+            self.write_status();
+        }
+        exit::SUCCESS
+    }
+
+    fn now(&self) -> Time {
+        Time(u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    fn event(&mut self, message: String) {
+        eprintln!("daemon: {message}");
+        self.events.push(DaemonEvent { at: now_rfc3339(), message });
+        if self.events.len() > DAEMON_EVENTS {
+            self.events.remove(0);
+        }
+    }
+
+    /// Collect a finished child and tell the policy.
+    fn reap(&mut self, now: Time) {
+        let Some(run) = self.running.as_mut() else { return };
+        let status = match run.child.try_wait() {
+            Ok(Some(status)) => status,
+            Ok(None) => return,
+            Err(e) => {
+                let message = format!("cannot wait for the {} run: {e}", run.command.as_str());
+                self.event(message);
+                return;
+            }
+        };
+        let Some(run) = self.running.take() else { return };
+        let succeeded = status.success();
+        self.event(format!("{} run (pid {}) ended: {status}", run.command.as_str(), run.child.id()));
+        let input = match run.command {
+            Command::Shutdown => {
+                self.policy.set_budget(budget(&self.state, &self.config));
+                PowerInput::ShutdownEnded { succeeded }
+            }
+            Command::Startup => PowerInput::StartupEnded { succeeded },
+        };
+        for decision in self.policy.handle(now, &input) {
+            self.carry_out(decision);
+        }
+    }
+
+    fn carry_out(&mut self, decision: PowerDecision) {
+        match decision {
+            PowerDecision::Report { message } => self.event(message),
+            PowerDecision::StartShutdown { reason } => {
+                let args = vec!["shutdown".to_owned(), "--execute".into(), "--mode".into(), "cluster-only".into(), "--reason".into(), reason];
+                self.spawn(Command::Shutdown, args);
+            }
+            PowerDecision::StartStartup => self.spawn(Command::Startup, vec!["startup".to_owned(), "--execute".into()]),
+            PowerDecision::AbortShutdown | PowerDecision::AbortStartup => self.abort_running(),
+        }
+    }
+
+    /// Stop the running child (SIGTERM: the runner stops at its next step, the journal intact)
+    /// and wait for it, so the next run does not meet its lock.
+    fn abort_running(&mut self) {
+        let Some(mut run) = self.running.take() else { return };
+        let pid = run.child.id();
+        self.event(format!("aborting the {} run (pid {pid})", run.command.as_str()));
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = run.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = run.child.kill();
+        let _ = run.child.wait();
+    }
+
+    fn spawn(&mut self, command: Command, mut args: Vec<String>) {
+        if self.running.is_some() {
+            self.abort_running();
+        }
+        args.extend(self.global_args());
+        let exe = std::env::current_exe().unwrap_or_else(|_| "ananke".into());
+        match std::process::Command::new(exe).args(&args).stdin(Stdio::null()).spawn() {
+            Ok(child) => {
+                self.event(format!("started `ananke {}` (pid {})", args.join(" "), child.id()));
+                self.running = Some(Running { command, child, started_at: now_rfc3339() });
+            }
+            Err(e) => self.event(format!("cannot start `ananke {}`: {e}", args.join(" "))),
+        }
+    }
+
+    /// The global options to pass on to a child run.
+    fn global_args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(config) = &self.global.config {
+            out.push("--config".to_owned());
+            out.push(config.display().to_string());
+        }
+        out.push("--state-dir".into());
+        out.push(self.state.root().display().to_string());
+        if let Some(sim) = &self.global.sim {
+            out.push("--sim".into());
+            out.push(sim.clone());
+        }
+        out
+    }
+
+    fn write_status(&mut self) {
+        let status = DaemonStatus {
+            version: REPORT_VERSION,
+            pid: std::process::id(),
+            updated_at: now_rfc3339(),
+            phase: self.policy.phase(),
+            budget_s: self.policy.budget().as_secs(),
+            domains: self.domains.clone(),
+            child: self.running.as_ref().map(|r| DaemonChild { command: r.command, pid: r.child.id(), started_at: r.started_at.clone() }),
+            events: self.events.clone(),
+        };
+        if let Err(e) = self.state.write_daemon_status(&status) {
+            eprintln!("daemon: cannot write its status: {e}");
+        }
+    }
+}
+
+async fn wait_for(flag: &AtomicBool) {
+    while !flag.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,168 @@
+//! `ananke daemon` against a real `upsd` with the `dummy-ups` driver (short windows), driving the
+//! simulated titan-lab: a blip does nothing, a long outage shuts down when the runtime crosses the
+//! budget and not before, low battery at once, stable power brings the cluster back, and a lost
+//! upsd is reported under the configured policy. Long timelines are tested on the policy's
+//! virtual clock (`ananke_core::power`).
+
+use ananke_core::config::{HumanDuration, UpsLostPolicy};
+use ananke_core::store::reports::DaemonStatus;
+use ananke_testing::nut::NutServer;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Lab {
+    nut: NutServer,
+    daemon: Child,
+    state: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.daemon.id().to_string()]).status();
+        let _ = self.daemon.wait();
+    }
+}
+
+fn start(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings)) -> Lab {
+    let nut = NutServer::start().expect("upsd and dummy-ups start (packages nut-server, nut-client)");
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ananke_sim::builtin("titan-lab").unwrap().ananke_config();
+    for domain in &mut config.power_domains {
+        domain.ups = nut.power_domain(&domain.name).ups;
+    }
+    // The simulated Vault takes any shares; the retrieval itself is real.
+    let shares = ananke_core::config::CommandSpec { argv: vec!["printf".into(), "s1\\ns2\\ns3\\n".into()], timeout: HumanDuration::secs(5) };
+    config.vault.as_mut().expect("titan-lab has vault").unseal_keys = ananke_core::config::UnsealKeySource::Command(shares);
+    let d = &mut config.daemon;
+    d.poll_interval = HumanDuration(Duration::from_millis(200));
+    d.debounce = HumanDuration::secs(3);
+    d.stable_for = HumanDuration::secs(2);
+    d.default_shutdown_budget = HumanDuration::secs(60);
+    d.safety_margin = 1.0;
+    d.stale_after = HumanDuration::secs(3);
+    d.min_battery_charge = 10;
+    tweak(d);
+    let path = dir.path().join("ananke.yaml");
+    std::fs::write(&path, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
+    let state = dir.path().join("state");
+    let daemon = Command::new(assert_cmd::cargo::cargo_bin("ananke"))
+        .args(["daemon", "--sim", "titan-lab", "--config"])
+        .arg(&path)
+        .arg("--state-dir")
+        .arg(&state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lab = Lab { nut, daemon, state, _dir: dir };
+    lab.wait_for("the daemon sees the UPS on line", |s| s.domains.iter().all(|d| d.status.reachable && d.status.has("OL")));
+    lab
+}
+
+impl Lab {
+    fn status(&self) -> Option<DaemonStatus> {
+        let text = std::fs::read_to_string(self.state.join("daemon-status.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    fn events(&self) -> String {
+        self.status().map(|s| s.events.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("\n")).unwrap_or_default()
+    }
+
+    fn wait_for(&self, what: &str, cond: impl Fn(&DaemonStatus) -> bool) -> DaemonStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.status().filter(|s| cond(s)) {
+                return s;
+            }
+            assert!(start.elapsed() < Duration::from_secs(40), "timed out waiting for: {what}\nevents:\n{}", self.events());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn report(&self, name: &str) -> Option<serde_json::Value> {
+        let text = std::fs::read_to_string(self.state.join(name)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+fn has_event(s: &DaemonStatus, needle: &str) -> bool {
+    s.events.iter().any(|e| e.message.contains(needle))
+}
+
+fn reports_exist(state: &Path) -> bool {
+    state.join("last-shutdown-report.json").exists()
+}
+
+#[test]
+fn a_blip_shorter_than_the_debounce_does_nothing() {
+    let mut lab = start(|_| {});
+    lab.nut.set_state("OB DISCHRG").unwrap();
+    lab.wait_for("on battery seen", |s| s.domains.iter().any(|d| d.status.has("OB")));
+    lab.nut.set_state("OL").unwrap();
+    lab.wait_for("the blip reported", |s| has_event(s, "blip"));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!has_event(&lab.status().unwrap(), "started `ananke shutdown"), "{}", lab.events());
+    assert!(!reports_exist(&lab.state));
+    let status = Command::new(assert_cmd::cargo::cargo_bin("ananke"))
+        .args(["status", "--json", "--sim", "titan-lab", "--state-dir"])
+        .arg(&lab.state)
+        .output()
+        .unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["daemon"]["phase"], "up", "status shows the daemon: {status}");
+    assert!(status["daemon"]["events"].to_string().contains("blip"));
+}
+
+#[test]
+fn a_long_outage_shuts_down_when_the_runtime_crosses_the_budget_not_before() {
+    let mut lab = start(|_| {});
+    lab.nut.set_vars(&[("ups.status", "OB DISCHRG"), ("battery.runtime", "600")]).unwrap();
+    // Past the debounce with 600 s of runtime against a 60 s budget: nothing yet.
+    lab.wait_for("on battery seen", |s| s.domains.iter().any(|d| d.status.has("OB")));
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!has_event(&lab.status().unwrap(), "started `ananke shutdown"), "shut down too early:\n{}", lab.events());
+    lab.nut.set_vars(&[("battery.runtime", "50")]).unwrap();
+    let s = lab.wait_for("a shutdown started", |s| has_event(s, "started `ananke shutdown"));
+    assert!(has_event(&s, "under the 60s shutdown budget"), "{}", lab.events());
+    lab.wait_for("the shutdown ended", |s| has_event(s, "shutdown run") && has_event(s, "ended"));
+    let report = lab.report("last-shutdown-report.json").expect("shutdown report");
+    assert_eq!(report["outcome"], "succeeded");
+    assert!(report["reason"].as_str().unwrap().starts_with("power-"), "{report}");
+    assert_eq!(report["mode"], "cluster-only");
+}
+
+#[test]
+fn low_battery_shuts_down_at_once_and_stable_power_brings_the_cluster_back() {
+    let mut lab = start(|_| {});
+    lab.nut.set_vars(&[("ups.status", "OB DISCHRG LB"), ("battery.runtime", "3000")]).unwrap();
+    lab.wait_for("a shutdown started", |s| has_event(s, "started `ananke shutdown"));
+    lab.wait_for("the cluster down", |s| s.phase == ananke_core::power::ClusterPhase::Down);
+    lab.nut.set_vars(&[("ups.status", "OL"), ("battery.charge", "80")]).unwrap();
+    lab.wait_for("a startup started", |s| has_event(s, "started `ananke startup"));
+    lab.wait_for("the cluster up", |s| s.phase == ananke_core::power::ClusterPhase::Up);
+    let report = lab.report("last-startup-report.json").expect("startup report");
+    assert_eq!(report["final_state"], "ready");
+}
+
+#[test]
+fn a_stopped_upsd_is_reported_and_the_alert_policy_keeps_the_cluster() {
+    let mut lab = start(|d| d.ups_lost_policy = UpsLostPolicy::Alert);
+    lab.nut.stop_upsd();
+    let s = lab.wait_for("the loss reported", |s| has_event(s, "unreachable or stale"));
+    assert!(has_event(&s, "keeping the cluster as it is"), "{}", lab.events());
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(!has_event(&lab.status().unwrap(), "started `ananke shutdown"), "{}", lab.events());
+    lab.nut.start_upsd().unwrap();
+    lab.wait_for("reachable again", |s| has_event(s, "reachable again"));
+}
+
+#[test]
+fn a_stopped_upsd_under_assume_on_battery_shuts_down_after_the_debounce() {
+    let mut lab = start(|d| d.ups_lost_policy = UpsLostPolicy::AssumeOnBattery);
+    lab.nut.stop_upsd();
+    lab.wait_for("the loss reported", |s| has_event(s, "treating it as on battery"));
+    lab.wait_for("a shutdown started", |s| has_event(s, "started `ananke shutdown"));
+}
