@@ -2,3 +2,4 @@
 
 mod nut;
 mod purity;
+mod ssh;

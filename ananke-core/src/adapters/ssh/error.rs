@@ -1,0 +1,175 @@
+//! Errors of the SSH adapter, each documented as transient (a retry may succeed) or permanent
+//! (only a change of config, key or host fixes it).
+
+use crate::observation::SshStatus;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why talking to a node over SSH failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SshError {
+    /// Permanent: the configured address is neither an IP address nor a valid host name, so it is
+    /// never resolved nor connected to.
+    #[error("node {node}: address {address:?} is neither an IP address nor a host name")]
+    InvalidAddress {
+        /// Node name.
+        node: String,
+        /// The address as configured.
+        address: String,
+    },
+    /// Transient: name resolution, the TCP connection or the SSH handshake failed.
+    #[error("node {node}: cannot connect to {target}: {reason}")]
+    Connect {
+        /// Node name.
+        node: String,
+        /// `address:port`.
+        target: String,
+        /// What failed.
+        reason: String,
+    },
+    /// Transient: no authenticated session within the connect timeout.
+    #[error("node {node}: no SSH session with {target} within {after:?}")]
+    ConnectTimeout {
+        /// Node name.
+        node: String,
+        /// `address:port`.
+        target: String,
+        /// The timeout.
+        after: Duration,
+    },
+    /// Permanent: the node presented a host key that the `known_hosts` file does not record.
+    #[error("node {node}: host key {fingerprint} of {host} is not in {known_hosts}; refused")]
+    UnknownHostKey {
+        /// Node name.
+        node: String,
+        /// The `known_hosts` name looked up (`address` or `[address]:port`).
+        host: String,
+        /// SHA256 fingerprint of the presented key (`SHA256:...`).
+        fingerprint: String,
+        /// The `known_hosts` file.
+        known_hosts: PathBuf,
+    },
+    /// Permanent: the node presented a host key other than the one `known_hosts` records for it.
+    #[error("node {node}: host key of {host} changed: presented {fingerprint}, {known_hosts} line {line} records another; refused")]
+    ChangedHostKey {
+        /// Node name.
+        node: String,
+        /// The `known_hosts` name looked up (`address` or `[address]:port`).
+        host: String,
+        /// SHA256 fingerprint of the presented key (`SHA256:...`).
+        fingerprint: String,
+        /// The `known_hosts` file.
+        known_hosts: PathBuf,
+        /// The line that records the other key.
+        line: usize,
+    },
+    /// Permanent: the host key was refused and a second look could not say more (for example the
+    /// `known_hosts` file is unreadable).
+    #[error("node {node}: host key {fingerprint} of {host} refused: {reason}")]
+    HostKeyRefused {
+        /// Node name.
+        node: String,
+        /// The `known_hosts` name looked up.
+        host: String,
+        /// SHA256 fingerprint of the presented key, or `unknown fingerprint`.
+        fingerprint: String,
+        /// Why.
+        reason: String,
+    },
+    /// Permanent: the node refused the client key.
+    #[error("node {node}: {target} refused public key authentication as {user}")]
+    AuthRejected {
+        /// Node name.
+        node: String,
+        /// `address:port`.
+        target: String,
+        /// Remote user.
+        user: String,
+    },
+    /// Permanent: the identity file cannot be read or is not a usable private key.
+    #[error("identity file {path}: {reason}")]
+    Identity {
+        /// The configured identity file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Transient: the command did not finish within the command timeout.
+    #[error("node {node}: `{command}` did not finish within {after:?}")]
+    CommandTimeout {
+        /// Node name.
+        node: String,
+        /// The command line.
+        command: String,
+        /// The timeout.
+        after: Duration,
+    },
+    /// Transient: the command ran and exited non-zero; the remote state may change, so a retry is
+    /// allowed.
+    #[error("node {node}: `{command}` exited with {exit_status}: {stderr}")]
+    CommandFailed {
+        /// Node name.
+        node: String,
+        /// The command line.
+        command: String,
+        /// Its exit status.
+        exit_status: u32,
+        /// Its standard error, trimmed.
+        stderr: String,
+    },
+    /// Transient: an established session broke (channel refused, connection lost).
+    #[error("node {node}: SSH session lost: {reason}")]
+    Session {
+        /// Node name.
+        node: String,
+        /// What failed.
+        reason: String,
+    },
+    /// Permanent: no node of this name in the fleet.
+    #[error("no node named {node:?} in the SSH fleet")]
+    UnknownNode {
+        /// The name asked for.
+        node: String,
+    },
+    /// Permanent: a command prefix word that no argv can carry (empty, or with a NUL byte).
+    #[error("command prefix word {word:?} is empty or holds a NUL byte")]
+    InvalidPrefix {
+        /// The word.
+        word: String,
+    },
+}
+
+impl SshError {
+    /// Whether a retry may succeed without any change of config, keys or hosts.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SshError::Connect { .. }
+                | SshError::ConnectTimeout { .. }
+                | SshError::CommandTimeout { .. }
+                | SshError::CommandFailed { .. }
+                | SshError::Session { .. }
+        )
+    }
+
+    /// What this error says about the node's SSH gate: unreachable, authentication (or host key)
+    /// failed, or `None` when the node was reached and authenticated and only a command failed.
+    #[must_use]
+    pub fn ssh_status(&self) -> Option<SshStatus> {
+        match self {
+            SshError::InvalidAddress { .. }
+            | SshError::Connect { .. }
+            | SshError::ConnectTimeout { .. }
+            | SshError::Session { .. }
+            | SshError::UnknownNode { .. } => Some(SshStatus::Unreachable(self.to_string())),
+            SshError::UnknownHostKey { .. }
+            | SshError::ChangedHostKey { .. }
+            | SshError::HostKeyRefused { .. }
+            | SshError::AuthRejected { .. }
+            | SshError::Identity { .. } => Some(SshStatus::AuthFailed(self.to_string())),
+            SshError::CommandTimeout { .. } | SshError::CommandFailed { .. } | SshError::InvalidPrefix { .. } => None,
+        }
+    }
+}
