@@ -11,16 +11,17 @@
 //! the binaries, [`NutServer::start`] fails and says so. [`Drop`] stops exactly the processes this
 //! server started, by their PIDs, which stay reserved until this code reaps them.
 
+mod files;
+
 use ananke_core::config::{PowerDomain, Ups};
 use rustix::process::{kill_process, Pid, Signal};
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::sleep;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The UPS name in `ups.conf`.
 pub const UPS: &str = "dummy";
@@ -38,20 +39,6 @@ pub const BIN_DIRS: &[&str] = &["/lib/nut", "/usr/lib/nut", "/usr/libexec/nut", 
 
 /// Bound on every wait of the harness: generous for a loaded 2-core machine, still finite.
 const WAIT: Duration = Duration::from_secs(20);
-
-/// The driver's variables before any change: on line, full battery.
-const INITIAL: &[(&str, &str)] = &[
-    ("device.type", "ups"),
-    ("device.mfr", "Ananke Lab"),
-    ("device.model", "Dummy 1500"),
-    ("ups.status", "OL"),
-    ("ups.load", "25"),
-    ("battery.charge", "100"),
-    ("battery.charge.low", "20"),
-    ("battery.runtime", "1800"),
-    ("battery.runtime.low", "300"),
-    ("input.voltage", "230.0"),
-];
 
 /// Options of a [`NutServer`].
 #[derive(Debug, Clone, Copy)]
@@ -112,14 +99,14 @@ impl NutServer {
     pub fn start_with(options: NutOptions) -> io::Result<Self> {
         let (upsd_bin, driver_bin) = find_binaries(BIN_DIRS)?;
         let dir = tempfile::Builder::new().prefix("ananke-nut-").tempdir()?;
-        let vars = INITIAL.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let vars = files::INITIAL.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let mut server = Self { dir, upsd_bin, driver_bin, port: 0, vars, upsd: None, driver: None };
-        server.write_config(options)?;
-        server.write_dev()?;
+        files::write_config(server.dir.path())?;
+        files::write_dev(server.dir.path(), &server.vars)?;
         server.start_driver()?;
         for attempt in 1..=5 {
             server.port = free_port()?;
-            server.write_upsd_conf(options)?;
+            files::write_upsd_conf(server.dir.path(), server.port, options.maxage_s)?;
             match server.start_upsd() {
                 Ok(()) => break,
                 // Another process took the port between our probe and upsd's bind: pick another.
@@ -145,7 +132,13 @@ impl NutServer {
     /// A power domain named `name` fed by this UPS, without credentials.
     #[must_use]
     pub fn power_domain(&self, name: &str) -> PowerDomain {
-        let ups = Ups { name: UPS.to_owned(), host: self.host().to_owned(), port: self.port, username: None, password_file: None };
+        let ups = Ups {
+            name: UPS.to_owned(),
+            host: self.host().to_owned(),
+            port: self.port,
+            username: None,
+            password_file: None,
+        };
         PowerDomain { name: name.to_owned(), ups, nodes: Vec::new() }
     }
 
@@ -185,11 +178,11 @@ impl NutServer {
     pub fn set_vars(&mut self, vars: &[(&str, &str)]) -> io::Result<()> {
         for (name, value) in vars {
             match self.vars.iter_mut().find(|(n, _)| n == name) {
-                Some(slot) => slot.1 = (*value).to_owned(),
+                Some(slot) => (*value).clone_into(&mut slot.1),
                 None => self.vars.push(((*name).to_owned(), (*value).to_owned())),
             }
         }
-        self.write_dev()
+        files::write_dev(self.dir.path(), &self.vars)
     }
 
     /// Raises forced shutdown through upsd itself (`FSD` as an admin), as a primary upsmon would.
@@ -197,7 +190,8 @@ impl NutServer {
     /// # Errors
     /// upsd did not answer `OK FSD-SET`.
     pub fn force_shutdown(&self) -> io::Result<()> {
-        let replies = self.ask(&[&format!("USERNAME {ADMIN}"), &format!("PASSWORD {ADMIN_PASSWORD}"), &format!("FSD {UPS}")])?;
+        let replies =
+            self.ask(&[&format!("USERNAME {ADMIN}"), &format!("PASSWORD {ADMIN_PASSWORD}"), &format!("FSD {UPS}")])?;
         if replies.last().map(String::as_str) == Some("OK FSD-SET") {
             Ok(())
         } else {
@@ -247,7 +241,7 @@ impl NutServer {
         }
         let child = self.spawn(&self.driver_bin, &["-a", UPS], "driver.log")?;
         self.driver = Some(child);
-        let socket = self.dir.path().join("run").join(format!("dummy-ups-{UPS}"));
+        let socket = files::run(self.dir.path()).join(format!("dummy-ups-{UPS}"));
         self.wait_until("dummy-ups to open its socket", |s| {
             s.exited("dummy-ups")?;
             Ok(socket.exists())
@@ -284,9 +278,9 @@ impl NutServer {
         Command::new(bin)
             .args(args)
             .arg("-F")
-            .env("NUT_CONFPATH", self.dir.path().join("etc"))
-            .env("NUT_STATEPATH", self.dir.path().join("run"))
-            .env("NUT_ALTPIDPATH", self.dir.path().join("run"))
+            .env("NUT_CONFPATH", files::etc(self.dir.path()))
+            .env("NUT_STATEPATH", files::run(self.dir.path()))
+            .env("NUT_ALTPIDPATH", files::run(self.dir.path()))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -336,49 +330,6 @@ impl NutServer {
         }
         Ok(replies)
     }
-
-    fn write_config(&self, options: NutOptions) -> io::Result<()> {
-        let (etc, run) = (self.dir.path().join("etc"), self.dir.path().join("run"));
-        fs::create_dir_all(&etc)?;
-        fs::create_dir_all(&run)?;
-        let escaped = DESCRIPTION.replace('\\', "\\\\").replace('"', "\\\"");
-        let dev = self.dev_path();
-        let ups_conf =
-            format!("maxretry = 3\n[{UPS}]\n  driver = dummy-ups\n  port = {}\n  mode = dummy-once\n  pollinterval = 1\n  desc = \"{escaped}\"\n", dev.display());
-        fs::write(etc.join("ups.conf"), ups_conf)?;
-        let users = format!(
-            "[{USER}]\n  password = {PASSWORD}\n  upsmon secondary\n[{ADMIN}]\n  password = {ADMIN_PASSWORD}\n  actions = SET FSD\n  instcmds = ALL\n"
-        );
-        fs::write(etc.join("upsd.users"), users)?;
-        self.write_upsd_conf(options)?;
-        share_with_nut(self.dir.path(), &etc, &run)
-    }
-
-    fn write_upsd_conf(&self, options: NutOptions) -> io::Result<()> {
-        let conf = format!("LISTEN 127.0.0.1 {}\nMAXAGE {}\n", self.port, options.maxage_s);
-        let path = self.dir.path().join("etc").join("upsd.conf");
-        fs::write(&path, conf)?;
-        share_file_with_nut(&path)
-    }
-
-    fn dev_path(&self) -> PathBuf {
-        self.dir.path().join("etc").join(format!("{UPS}.dev"))
-    }
-
-    /// Rewrites the `.dev` file atomically, its mtime at least one whole second past the old one.
-    fn write_dev(&self) -> io::Result<()> {
-        let dev = self.dev_path();
-        let old = fs::metadata(&dev).and_then(|m| m.modified()).map_or(0, secs);
-        let text: String = self.vars.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
-        let tmp = dev.with_extension("dev.tmp");
-        let mut file = File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.set_permissions(fs::Permissions::from_mode(0o644))?;
-        let mtime = secs(SystemTime::now()).max(old + 1);
-        file.set_modified(UNIX_EPOCH + Duration::from_secs(mtime))?;
-        drop(file);
-        fs::rename(&tmp, &dev)
-    }
 }
 
 impl Drop for NutServer {
@@ -386,10 +337,6 @@ impl Drop for NutServer {
         self.stop_upsd();
         self.stop_driver();
     }
-}
-
-fn secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// A port of 127.0.0.1 that was free a moment ago.
@@ -411,38 +358,6 @@ fn stop(mut child: Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// Run as root, the NUT daemons drop to the `nut` user: it must traverse the directory, read the
-/// configuration and write the state directory. Run as anyone else, they stay that user.
-fn share_with_nut(top: &Path, etc: &Path, run: &Path) -> io::Result<()> {
-    fs::set_permissions(top, fs::Permissions::from_mode(0o755))?;
-    fs::set_permissions(etc, fs::Permissions::from_mode(0o755))?;
-    if !rustix::process::geteuid().is_root() {
-        return Ok(());
-    }
-    std::os::unix::fs::chown(run, None, Some(nut_gid()?))?;
-    fs::set_permissions(run, fs::Permissions::from_mode(0o770))?;
-    for name in ["ups.conf", "upsd.users"] {
-        share_file_with_nut(&etc.join(name))?;
-    }
-    Ok(())
-}
-
-fn share_file_with_nut(path: &Path) -> io::Result<()> {
-    if rustix::process::geteuid().is_root() {
-        std::os::unix::fs::chown(path, None, Some(nut_gid()?))?;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o640))?;
-    }
-    Ok(())
-}
-
-fn nut_gid() -> io::Result<u32> {
-    let groups = fs::read_to_string("/etc/group")?;
-    groups
-        .lines()
-        .find_map(|l| l.strip_prefix("nut:").and_then(|rest| rest.split(':').nth(1)).and_then(|g| g.parse().ok()))
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no group `nut` (is nut-server installed?)"))
 }
 
 #[cfg(test)]

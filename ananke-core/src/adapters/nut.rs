@@ -15,10 +15,12 @@
 //! (`ups.numlogins`), which is what it is. The password never reaches an error message or a log.
 
 mod client;
+mod credentials;
 mod monitor;
 mod wire;
 
-pub use client::{Credentials, NutClient, UpsListing};
+pub use client::{NutClient, UpsListing};
+pub use credentials::Credentials;
 pub use monitor::{DomainPower, MonitorSettings, UpsMonitor};
 pub use wire::ErrCode;
 
@@ -42,7 +44,8 @@ impl UpsReading {
     /// Parses the fields ananke reads out of a `LIST VAR` answer; unparsable values become `None`.
     #[must_use]
     pub fn from_vars(raw: BTreeMap<String, String>) -> Self {
-        let flags = raw.get("ups.status").map(|s| s.split_whitespace().map(str::to_owned).collect()).unwrap_or_default();
+        let flags =
+            raw.get("ups.status").map(|s| s.split_whitespace().map(str::to_owned).collect()).unwrap_or_default();
         let charge = raw.get("battery.charge").and_then(|v| wire::parse_number(v));
         let runtime_s = raw.get("battery.runtime").and_then(|v| wire::parse_seconds(v));
         Self { flags, charge, runtime_s, raw }

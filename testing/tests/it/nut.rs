@@ -28,7 +28,12 @@ async fn client(server: &NutServer) -> NutClient {
 }
 
 /// Polls the monitor's first domain until `done` holds, within [`CHANGE`].
-async fn wait_for(monitor: &mut UpsMonitor, server: &NutServer, what: &str, done: impl Fn(&DomainPower) -> bool) -> DomainPower {
+async fn wait_for(
+    monitor: &mut UpsMonitor,
+    server: &NutServer,
+    what: &str,
+    done: impl Fn(&DomainPower) -> bool,
+) -> DomainPower {
     let start = Instant::now();
     loop {
         let power = monitor.poll().await.remove(0);
@@ -78,8 +83,13 @@ async fn follows_the_ups_through_ol_ob_ob_lb_and_back() {
     ];
     for (status, charge, runtime, flags) in steps {
         let at = Instant::now();
-        server.set_vars(&[("ups.status", status), ("battery.charge", charge), ("battery.runtime", runtime)]).expect("rewrite .dev");
-        let seen = wait_for(&mut monitor, &server, status, |p| flags_are(p, flags) && p.status.runtime_s.is_some_and(|r| r.to_string() == runtime)).await;
+        server
+            .set_vars(&[("ups.status", status), ("battery.charge", charge), ("battery.runtime", runtime)])
+            .expect("rewrite .dev");
+        let seen = wait_for(&mut monitor, &server, status, |p| {
+            flags_are(p, flags) && p.status.runtime_s.is_some_and(|r| r.to_string() == runtime)
+        })
+        .await;
         assert_eq!(seen.status.charge, charge.parse().ok());
         assert!(!seen.stale && seen.error.is_none(), "{seen:?}");
         eprintln!("{status}: seen after {:?}", at.elapsed());
@@ -195,7 +205,11 @@ async fn logs_in_with_a_password_file_and_names_a_refused_user_without_the_passw
     let creds = ananke_core::adapters::nut::Credentials::new(USER, secret);
     let err = client.login(&creds, UPS).await.expect_err("wrong password");
     assert!(matches!(err, NutError::AuthRejected { code: ErrCode::AccessDenied, .. }), "{err:?}");
-    assert!(!err.to_string().contains(secret) && !format!("{err:?}").contains(secret) && !format!("{creds:?}").contains(secret));
+    assert!(
+        !err.to_string().contains(secret)
+            && !format!("{err:?}").contains(secret)
+            && !format!("{creds:?}").contains(secret)
+    );
 }
 
 #[tokio::test]

@@ -1,73 +1,14 @@
 //! One connection to one `upsd`, every request bounded by a timeout.
 
 use super::wire::{self, ErrCode, Reply, MAX_LINE};
-use super::{NutError, UpsReading};
-use crate::config::Ups;
+use super::{Credentials, NutError, UpsReading};
 use std::collections::BTreeMap;
-use std::fmt;
-use std::path::Path;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 /// Most lines one `LIST` answer may hold before the peer is taken for broken.
 const MAX_LIST_ITEMS: usize = 10_000;
-
-/// A NUT user and its password. `Debug` never shows the password.
-#[derive(Clone)]
-pub struct Credentials {
-    username: String,
-    password: String,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials").field("username", &self.username).field("password", &"<redacted>").finish()
-    }
-}
-
-impl Credentials {
-    /// A user and its password.
-    #[must_use]
-    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
-        Self { username: username.into(), password: password.into() }
-    }
-
-    /// The credentials a configured UPS names: `None` without a user; the password is read from
-    /// `password_file` (its trailing line break dropped). Errors name the file, never its content.
-    ///
-    /// # Errors
-    /// [`NutError::Credentials`] when only one of `username` and `password_file` is set, or when
-    /// the file cannot be read or is empty.
-    pub fn from_ups(ups: &Ups) -> Result<Option<Self>, NutError> {
-        match (&ups.username, &ups.password_file) {
-            (None, None) => Ok(None),
-            (Some(user), Some(file)) => Ok(Some(Self::new(user.clone(), read_password(file)?))),
-            (Some(user), None) => {
-                Err(NutError::Credentials(format!("UPS {:?}: user {user:?} has no password_file", ups.name)))
-            }
-            (None, Some(_)) => {
-                Err(NutError::Credentials(format!("UPS {:?}: password_file set without a username", ups.name)))
-            }
-        }
-    }
-
-    /// The NUT user name.
-    #[must_use]
-    pub fn username(&self) -> &str {
-        &self.username
-    }
-}
-
-fn read_password(file: &Path) -> Result<String, NutError> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| NutError::Credentials(format!("cannot read password file {}: {e}", file.display())))?;
-    let password = text.trim_end_matches(['\n', '\r']);
-    if password.is_empty() {
-        return Err(NutError::Credentials(format!("password file {} is empty", file.display())));
-    }
-    Ok(password.to_owned())
-}
 
 /// One UPS as `LIST UPS` names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,8 +79,8 @@ impl NutClient {
     /// codes (`UNKNOWN-UPS`); the transport errors of any request.
     pub async fn login(&mut self, credentials: &Credentials, ups: &str) -> Result<(), NutError> {
         let steps: [(&str, &str, String); 3] = [
-            ("USERNAME", credentials.username.as_str(), "USERNAME".to_owned()),
-            ("PASSWORD", credentials.password.as_str(), "PASSWORD".to_owned()),
+            ("USERNAME", credentials.username(), "USERNAME".to_owned()),
+            ("PASSWORD", credentials.password(), "PASSWORD".to_owned()),
             ("LOGIN", ups, format!("LOGIN {ups}")),
         ];
         for (verb, arg, request) in steps {
@@ -147,7 +88,12 @@ impl NutClient {
             match self.exchange(verb, &[arg], &request, what, Expect::Ok).await {
                 Ok(_) => {}
                 Err(NutError::Server { addr, request, code }) if code.is_auth() => {
-                    return Err(NutError::AuthRejected { addr, user: credentials.username.clone(), request, code });
+                    return Err(NutError::AuthRejected {
+                        addr,
+                        user: credentials.username().to_owned(),
+                        request,
+                        code,
+                    });
                 }
                 Err(e) => return Err(e),
             }
@@ -237,8 +183,8 @@ impl NutClient {
         what: &str,
         expect: Expect<'_>,
     ) -> Result<Vec<Vec<String>>, NutError> {
-        let line = wire::request_line(verb, args)
-            .map_err(|why| NutError::InvalidArgument { what: what.to_owned(), why })?;
+        let line =
+            wire::request_line(verb, args).map_err(|why| NutError::InvalidArgument { what: what.to_owned(), why })?;
         let outcome = tokio::time::timeout(self.timeout, self.send_and_read(&line, expect)).await;
         let (addr, request) = (self.addr.clone(), request.to_owned());
         match outcome {
@@ -285,7 +231,11 @@ impl NutClient {
             return Err(Fail::Closed);
         }
         if buf.pop() != Some(b'\n') {
-            return Err(if n >= MAX_LINE { Fail::Damaged(format!("line longer than {MAX_LINE} bytes")) } else { Fail::Closed });
+            return Err(if n >= MAX_LINE {
+                Fail::Damaged(format!("line longer than {MAX_LINE} bytes"))
+            } else {
+                Fail::Closed
+            });
         }
         if buf.last() == Some(&b'\r') {
             buf.pop();
@@ -311,4 +261,89 @@ fn unexpected_ok(words: &[String]) -> String {
     let mut all = vec!["OK".to_owned()];
     all.extend_from_slice(words);
     unexpected(&all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// A fake upsd on loopback that answers the first request with `reply`, then stays silent.
+    async fn peer(reply: Vec<u8>, hang_up: bool) -> (String, u16) {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind loopback");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.expect("accept");
+            let mut stream = BufReader::new(stream);
+            let mut request = String::new();
+            stream.read_line(&mut request).await.expect("request");
+            stream.get_mut().write_all(&reply).await.expect("reply");
+            if !hang_up {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        });
+        ("127.0.0.1".to_owned(), port)
+    }
+
+    async fn list_vars_against(reply: &[u8]) -> NutError {
+        list_vars_from(reply, false).await
+    }
+
+    async fn list_vars_from(reply: &[u8], hang_up: bool) -> NutError {
+        let (host, port) = peer(reply.to_vec(), hang_up).await;
+        let mut client = NutClient::connect(&host, port, Duration::from_millis(300)).await.expect("connects");
+        client.list_vars("dummy").await.expect_err("the peer misbehaves")
+    }
+
+    #[tokio::test]
+    async fn damaged_answers_are_protocol_errors() {
+        let cases: [&[u8]; 5] = [
+            b"VAR dummy ups.status \"unterminated\n",
+            b"OK\n",
+            b"BEGIN LIST VAR dummy\nVAR other ups.status \"OL\"\nEND LIST VAR dummy\n",
+            b"BEGIN LIST VAR dummy\nERR DATA-STALE\n",
+            b"BEGIN LIST VAR dummy\nVAR dummy ups.status\nEND LIST VAR dummy\n",
+        ];
+        for reply in cases {
+            let err = list_vars_against(reply).await;
+            assert!(matches!(err, NutError::Protocol { .. }) && !err.is_transient(), "{err:?}");
+            assert!(err.breaks_connection());
+        }
+        let long = [vec![b'x'; MAX_LINE + 10], b"\n".to_vec()].concat();
+        assert!(matches!(list_vars_against(&long).await, NutError::Protocol { .. }));
+    }
+
+    #[tokio::test]
+    async fn silence_and_hangups_are_transient() {
+        let err = list_vars_against(b"").await;
+        assert!(matches!(err, NutError::Timeout { .. }) && err.is_transient(), "{err:?}");
+        let err = list_vars_against(b"BEGIN LIST VAR dummy\n").await;
+        assert!(matches!(err, NutError::Timeout { .. }), "{err:?}");
+        for reply in [&b""[..], b"BEGIN LIST VAR dummy\nVAR dummy ups.st"] {
+            let err = list_vars_from(reply, true).await;
+            assert!(matches!(err, NutError::Lost { .. }) && err.is_transient(), "{err:?}");
+        }
+        let (host, port) = {
+            let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind loopback");
+            ("127.0.0.1".to_owned(), listener.local_addr().expect("addr").port())
+        };
+        let err = NutClient::connect(&host, port, Duration::from_secs(2)).await.expect_err("nobody listens");
+        assert!(matches!(err, NutError::Connect { .. }) && err.is_transient(), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn err_answers_keep_their_code_and_class() {
+        let err = list_vars_against(b"ERR DATA-STALE\n").await;
+        assert!(err.is_transient() && err.is_stale_data() && !err.breaks_connection(), "{err:?}");
+        let err = list_vars_against(b"ERR UNKNOWN-UPS\n").await;
+        assert!(!err.is_transient() && !err.is_stale_data(), "{err:?}");
+        assert_eq!(err.to_string(), format!("upsd at {} answered ERR UNKNOWN-UPS to LIST VAR dummy", addr_of(&err)));
+    }
+
+    fn addr_of(err: &NutError) -> &str {
+        match err {
+            NutError::Server { addr, .. } => addr,
+            _ => "",
+        }
+    }
 }

@@ -87,7 +87,9 @@ impl Watch {
             }
             Ok(reading) => Failure {
                 message: match reading.raw.get("ups.status") {
-                    Some(status) => format!("upsd reports ups.status {status:?} for UPS {:?}: its driver serves no data", self.ups),
+                    Some(status) => {
+                        format!("upsd reports ups.status {status:?} for UPS {:?}: its driver serves no data", self.ups)
+                    }
                     None => format!("upsd has no ups.status for UPS {:?}", self.ups),
                 },
                 permanent: false,
@@ -181,7 +183,11 @@ impl Link {
                 Err(e) => return Err(self.failed(e, settings)),
             }
         }
-        self.client.as_mut().ok_or_else(|| Failure { message: "no connection".to_owned(), permanent: false, stale: false })
+        self.client.as_mut().ok_or_else(|| Failure {
+            message: "no connection".to_owned(),
+            permanent: false,
+            stale: false,
+        })
     }
 
     async fn open(&self, settings: &MonitorSettings) -> Result<NutClient, NutError> {
@@ -252,7 +258,8 @@ impl UpsMonitor {
     pub async fn poll(&mut self) -> Vec<DomainPower> {
         let settings = self.settings;
         let polls = self.links.iter_mut().map(|link| link.poll(&settings));
-        let mut all: Vec<(usize, DomainPower)> = futures_util::future::join_all(polls).await.into_iter().flatten().collect();
+        let mut all: Vec<(usize, DomainPower)> =
+            futures_util::future::join_all(polls).await.into_iter().flatten().collect();
         all.sort_by_key(|(index, _)| *index);
         debug_assert_eq!(all.len(), self.domains);
         all.into_iter().map(|(_, power)| power).collect()
