@@ -72,10 +72,11 @@ impl ScenarioRun {
         check_outcome(&mut out, "shutdown", expect.shutdown.as_ref(), self.shutdown.as_ref());
         check_outcome(&mut out, "startup", expect.startup.as_ref(), self.startup.as_ref());
         if let Some(startup) = &self.startup {
-            for state in &expect.visits {
-                if !startup.outcome.visited(state) {
-                    out.push(format!("startup never went through `{state}`"));
-                }
+            // `visits` is an ordered subsequence of the states the startup went through.
+            let mut states = startup.outcome.states.iter().map(|(_, s)| *s);
+            if let Some(missing) = expect.visits.iter().find(|v| !states.any(|s| s == v.as_str())) {
+                let seen: Vec<&str> = startup.outcome.states.iter().map(|(_, s)| *s).collect();
+                out.push(format!("startup never went through `{missing}` in the order {:?} (went {})", expect.visits, seen.join(" -> ")));
             }
         }
         let ready = self.startup.as_ref().is_some_and(|s| s.outcome.state == "ready");

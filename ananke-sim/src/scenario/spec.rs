@@ -343,7 +343,7 @@ pub struct Expectation {
     /// After a cycle, the cluster state equals the state before (replicas, suspends, cordons).
     #[serde(default)]
     pub restored: bool,
-    /// States the startup machine must pass through.
+    /// States the startup machine must pass through, in this order (others may come between).
     #[serde(default)]
     pub visits: Vec<String>,
 }
