@@ -4,7 +4,9 @@
 mod duration;
 mod load;
 mod locate;
+mod defaults;
 mod model;
+mod settings;
 mod validate;
 
 pub use duration::HumanDuration;

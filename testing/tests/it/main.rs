@@ -1,5 +1,6 @@
 //! The quality module's tests: one binary, one module per check.
 
 mod nut;
+mod hygiene;
 mod purity;
 mod ssh;
