@@ -34,6 +34,8 @@ enum Command {
     Replay(ReplayArgs),
     /// Print ananke's startup duration against the critical path for every built-in scenario.
     BenchRatio(SeedArgs),
+    /// Serve a scenario's lab as a Kubernetes API over HTTPS on 127.0.0.1, until SIGTERM or SIGINT.
+    Serve(crate::serve::args::ServeArgs),
 }
 
 /// `ananke-sim run`.
@@ -115,6 +117,7 @@ pub fn main() -> ExitCode {
             }
         },
         Command::BenchRatio(args) => print_ratios(args.seed),
+        Command::Serve(args) => args.exec(),
     })
 }
 

@@ -8,6 +8,7 @@
 //! - [`replay`]: feeds a recorded trace to the current machine and reports divergences.
 //! - [`report`] and [`cli`]: the `ananke-sim` command line.
 //! - [`world`]: the model behind the runner's `World`, for `ananke --sim`.
+//! - [`serve`]: the model behind the Kubernetes API over HTTPS (`ananke-sim serve`).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -21,6 +22,7 @@ pub mod report;
 pub mod rng;
 pub mod run;
 pub mod scenario;
+pub mod serve;
 pub mod world;
 
 pub use model::{ClusterState, Model};

@@ -8,3 +8,5 @@
 pub mod nut;
 #[cfg(feature = "ssh")]
 pub mod ssh;
+#[cfg(feature = "kube")]
+pub mod kube;

@@ -9,10 +9,12 @@
 mod effects;
 mod flux;
 mod observe;
+mod serve_view;
 mod settle;
 mod state;
 mod world;
 
+pub use serve_view::{Eviction, PdbView, PodView, ServiceView};
 pub use state::ClusterState;
 
 use crate::rng::SplitMix64;

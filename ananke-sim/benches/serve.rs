@@ -1,0 +1,2 @@
+//! Placeholder until the serve benchmark lands.
+fn main() {}

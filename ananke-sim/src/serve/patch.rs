@@ -1,0 +1,257 @@
+//! PATCH semantics (reference §7 item 3): JSON merge patch (RFC 7386), strategic merge accepted
+//! for built-in kinds when it is a plain map, and what a patched object means for the model: the
+//! effects it amounts to, plus the labels and annotations the model does not keep.
+
+use super::kinds::Kind;
+use ananke_core::config::{ObjectRef, WorkloadKind, WorkloadRef};
+use ananke_core::observation::{FluxKind, FluxRef};
+use ananke_core::Effect;
+use serde_json::{Map, Value};
+
+/// The annotation a Flux reconcile request sets.
+pub const REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
+
+/// Apply merge patch `patch` to `target` (RFC 7386: objects merge, `null` deletes, the rest
+/// replaces).
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(fields) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(t) = target {
+        for (key, value) in fields {
+            if value.is_null() {
+                t.remove(key);
+            } else {
+                merge_patch(t.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+/// Fold merge patch `later` into merge patch `earlier`, so that applying the result equals
+/// applying both in turn (`null`s are kept: they still delete).
+pub fn compose(earlier: &mut Value, later: &Value) {
+    let Value::Object(fields) = later else {
+        *earlier = later.clone();
+        return;
+    };
+    if !earlier.is_object() {
+        *earlier = Value::Object(Map::new());
+    }
+    if let Value::Object(e) = earlier {
+        for (key, value) in fields {
+            match (e.get_mut(key), value) {
+                (Some(slot @ Value::Object(_)), Value::Object(_)) => compose(slot, value),
+                _ => {
+                    e.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Whether a strategic merge patch body holds an array of objects (list merge keys, directives):
+/// only a plain map is the same as a merge patch.
+#[must_use]
+pub fn has_object_arrays(v: &Value) -> bool {
+    match v {
+        Value::Array(items) => items.iter().any(|i| i.is_object() || has_object_arrays(i)),
+        Value::Object(fields) => fields.values().any(has_object_arrays),
+        _ => false,
+    }
+}
+
+/// What a patch changes in the model.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mutation {
+    /// Effects to apply to the model, in order.
+    pub effects: Vec<Effect>,
+    /// Labels and annotations to keep over every render (a merge patch of `metadata`).
+    pub metadata: Option<Value>,
+}
+
+/// Remove the field at `path`, returning it.
+fn take(v: &mut Value, path: &[&str]) -> Option<Value> {
+    let (last, parents) = path.split_last()?;
+    let mut cur = v;
+    for p in parents {
+        cur = cur.get_mut(*p)?;
+    }
+    cur.as_object_mut()?.remove(*last)
+}
+
+fn flag(v: Option<&Value>) -> Result<bool, String> {
+    match v {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(format!("expected a boolean, got {other}")),
+    }
+}
+
+fn text(v: Option<Value>, field: &str) -> Result<Option<String>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(format!("{field}: expected a string, got {other}")),
+    }
+}
+
+/// The first path where `a` and `b` differ.
+fn first_difference(a: &Value, b: &Value, path: &str) -> String {
+    if let (Value::Object(x), Value::Object(y)) = (a, b) {
+        for key in x.keys().chain(y.keys()) {
+            if x.get(key) != y.get(key) {
+                return first_difference(x.get(key).unwrap_or(&Value::Null), y.get(key).unwrap_or(&Value::Null), &format!("{path}.{key}"));
+            }
+        }
+    }
+    path.trim_start_matches('.').to_owned()
+}
+
+fn workload_kind(kind: Kind) -> Option<WorkloadKind> {
+    match kind {
+        Kind::Deployment => Some(WorkloadKind::Deployment),
+        Kind::StatefulSet => Some(WorkloadKind::StatefulSet),
+        Kind::DaemonSet => Some(WorkloadKind::DaemonSet),
+        _ => None,
+    }
+}
+
+fn flux_kind(kind: Kind) -> Option<FluxKind> {
+    match kind {
+        Kind::GitRepository => Some(FluxKind::GitRepository),
+        Kind::Kustomization => Some(FluxKind::Kustomization),
+        Kind::HelmRelease => Some(FluxKind::HelmRelease),
+        _ => None,
+    }
+}
+
+/// Read the replicas a scale or workload patch asks for (`422` text when invalid).
+///
+/// # Errors
+/// When `v` is not a non-negative integer.
+pub fn replicas(v: Option<&Value>) -> Result<i32, String> {
+    match v.and_then(Value::as_i64).map(i32::try_from) {
+        Some(Ok(r)) if r >= 0 => Ok(r),
+        _ => Err(format!("spec.replicas: Invalid value: {}: must be greater than or equal to 0", v.cloned().unwrap_or(Value::Null))),
+    }
+}
+
+/// The effects that turn object `current` into `patched`, for `kind` `namespace/name`; `patch` is
+/// the client's body (its labels and annotations are kept as an overlay).
+///
+/// # Errors
+/// A message for a `422 Invalid` when the patch changes something the model does not hold.
+pub fn mutation(kind: Kind, id: &ObjectRef, current: &Value, patched: &Value, patch: &Value) -> Result<Mutation, String> {
+    let (mut cur, mut new) = (current.clone(), patched.clone());
+    let mut effects = Vec::new();
+    match kind {
+        Kind::Node => {
+            let (was, is) = (flag(take(&mut cur, &["spec", "unschedulable"]).as_ref())?, flag(take(&mut new, &["spec", "unschedulable"]).as_ref())?);
+            if was != is {
+                let node = id.name.clone();
+                effects.push(if is { Effect::Cordon { node } } else { Effect::Uncordon { node } });
+            }
+        }
+        Kind::Deployment | Kind::StatefulSet => {
+            let was = take(&mut cur, &["spec", "replicas"]);
+            let is = take(&mut new, &["spec", "replicas"]);
+            if was != is {
+                let replicas = replicas(is.as_ref())?;
+                let kind = workload_kind(kind).unwrap_or(WorkloadKind::Deployment);
+                effects.push(Effect::Scale { workload: WorkloadRef { kind, namespace: id.namespace.clone(), name: id.name.clone() }, replicas });
+            }
+        }
+        _ => {}
+    }
+    if let Some(fk) = flux_kind(kind) {
+        let object = FluxRef { kind: fk, object: id.clone() };
+        let (was, is) = (flag(take(&mut cur, &["spec", "suspend"]).as_ref())?, flag(take(&mut new, &["spec", "suspend"]).as_ref())?);
+        if was != is {
+            let object = object.clone();
+            effects.push(if is { Effect::SuspendFlux { object } } else { Effect::ResumeFlux { object } });
+        }
+        if fk == FluxKind::GitRepository {
+            let url = (text(take(&mut cur, &["spec", "url"]), "spec.url")?, text(take(&mut new, &["spec", "url"]), "spec.url")?);
+            let branch = (text(take(&mut cur, &["spec", "ref", "branch"]), "spec.ref.branch")?, text(take(&mut new, &["spec", "ref", "branch"]), "spec.ref.branch")?);
+            if let Some(u) = url.1.as_deref().filter(|u| !["http://", "https://", "ssh://"].iter().any(|p| u.starts_with(p))) {
+                return Err(format!("spec.url: Invalid value: \"{u}\": spec.url in body should match '^(http|https|ssh)://.*$'"));
+            }
+            if url.0 != url.1 || branch.0 != branch.1 {
+                let url = url.1.filter(|u| url.0.as_ref() != Some(u));
+                let branch = branch.1.filter(|b| branch.0.as_ref() != Some(b));
+                effects.push(Effect::SetFluxSource { object: object.clone(), url, branch });
+            }
+        }
+        let token = (text(take(&mut cur, &["metadata", "annotations", REQUESTED_AT]), REQUESTED_AT)?, text(take(&mut new, &["metadata", "annotations", REQUESTED_AT]), REQUESTED_AT)?);
+        if let (before, Some(token)) = token {
+            if before.as_ref() != Some(&token) {
+                effects.push(Effect::RequestReconcile { object, token });
+            }
+        }
+    }
+    for side in [&mut cur, &mut new] {
+        take(side, &["metadata", "labels"]);
+        take(side, &["metadata", "annotations"]);
+        take(side, &["metadata", "resourceVersion"]);
+        take(side, &["metadata", "managedFields"]);
+        take(side, &["status"]);
+    }
+    if cur != new {
+        return Err(format!("{}: the simulator does not model changes to this field", first_difference(&cur, &new, "")));
+    }
+    let mut metadata = Map::new();
+    for field in ["labels", "annotations"] {
+        if let Some(Value::Object(m)) = patch.get("metadata").and_then(|m| m.get(field)) {
+            let kept: Map<String, Value> = m.iter().filter(|(k, _)| k.as_str() != REQUESTED_AT || flux_kind(kind).is_none()).map(|(k, v)| (k.clone(), v.clone())).collect();
+            if !kept.is_empty() {
+                metadata.insert(field.to_owned(), Value::Object(kept));
+            }
+        }
+    }
+    Ok(Mutation { effects, metadata: (!metadata.is_empty()).then(|| serde_json::json!({ "metadata": metadata })) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_merges_objects_replaces_arrays_and_deletes_nulls() {
+        let mut doc = json!({"spec": {"suspend": true, "ref": {"tag": "v1", "branch": "a"}, "list": [1, 2]}});
+        merge_patch(&mut doc, &json!({"spec": {"suspend": null, "ref": {"tag": null, "branch": "main"}, "list": [3]}}));
+        assert_eq!(doc, json!({"spec": {"ref": {"branch": "main"}, "list": [3]}}));
+        let mut overlay = json!({"metadata": {"labels": {"a": "1", "b": "2"}}});
+        compose(&mut overlay, &json!({"metadata": {"labels": {"b": null}}}));
+        assert_eq!(overlay, json!({"metadata": {"labels": {"a": "1", "b": null}}}));
+        assert!(has_object_arrays(&json!({"spec": {"taints": [{"key": "x"}]}})));
+        assert!(!has_object_arrays(&json!({"spec": {"unschedulable": true, "x": [1]}})));
+    }
+
+    #[test]
+    fn patches_become_effects_and_unmodelled_changes_are_refused() {
+        let id = ObjectRef { namespace: "flux-system".into(), name: "apps".into() };
+        let cur = json!({"metadata": {"name": "apps"}, "spec": {"suspend": true, "interval": "10m"}});
+        let patch = json!({"spec": {"suspend": null}, "metadata": {"annotations": {REQUESTED_AT: "t1", "note": "x"}}});
+        let mut new = cur.clone();
+        merge_patch(&mut new, &patch);
+        let m = mutation(Kind::Kustomization, &id, &cur, &new, &patch).unwrap();
+        assert_eq!(m.effects.len(), 2);
+        assert!(matches!(&m.effects[1], Effect::RequestReconcile { token, .. } if token == "t1"));
+        assert_eq!(m.metadata, Some(json!({"metadata": {"annotations": {"note": "x"}}})));
+        let bad = json!({"spec": {"interval": "1m"}});
+        let mut new = cur.clone();
+        merge_patch(&mut new, &bad);
+        assert!(mutation(Kind::Kustomization, &id, &cur, &new, &bad).unwrap_err().starts_with("spec.interval"));
+        let scale = json!({"spec": {"replicas": -1}});
+        let cur = json!({"spec": {"replicas": 2}});
+        let mut new = cur.clone();
+        merge_patch(&mut new, &scale);
+        assert!(mutation(Kind::Deployment, &id, &cur, &new, &scale).is_err());
+    }
+}

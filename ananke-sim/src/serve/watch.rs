@@ -1,0 +1,177 @@
+//! Watches (reference §1.8): newline-delimited compact JSON events, synthetic `ADDED`s for a watch
+//! from resourceVersion 0, a replay of the change log after a known one, bookmarks, and an
+//! in-stream `410 Expired` (HTTP 200) for one the log no longer holds.
+
+use super::kinds::Kind;
+use super::select::Selector;
+use super::store::{status, Change, Store};
+use super::Shared;
+use bytes::{BufMut, Bytes, BytesMut};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// A watch request.
+#[derive(Debug, Clone)]
+pub struct WatchSpec {
+    /// The kind watched.
+    pub kind: Kind,
+    /// Only this namespace, when given.
+    pub namespace: Option<String>,
+    /// Label and field selectors.
+    pub selector: Selector,
+    /// Start after this resourceVersion; `None` (unset or `0`) starts with every object `ADDED`.
+    pub rv: Option<u64>,
+    /// Send bookmarks (`allowWatchBookmarks=true`).
+    pub bookmarks: bool,
+    /// End the initial `ADDED`s with the `k8s.io/initial-events-end` bookmark
+    /// (`sendInitialEvents=true`).
+    pub initial_end: bool,
+    /// End the stream after this long (`timeoutSeconds`).
+    pub timeout: Duration,
+}
+
+impl WatchSpec {
+    fn wants(&self, obj: &Value) -> bool {
+        let ns_ok = self.namespace.as_deref().is_none_or(|ns| obj.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns));
+        ns_ok && (self.selector.is_empty() || self.selector.matches(obj))
+    }
+
+    fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
+        let mut meta = json!({ "resourceVersion": rv.to_string() });
+        if initial_end {
+            meta["annotations"] = json!({ "k8s.io/initial-events-end": "true" });
+        }
+        let object = json!({"kind": self.kind.name(), "apiVersion": self.kind.api_version(), "metadata": meta});
+        line(&json!({"type": "BOOKMARK", "object": object}))
+    }
+}
+
+fn line(v: &Value) -> Bytes {
+    let mut out = serde_json::to_vec(v).unwrap_or_default();
+    out.push(b'\n');
+    Bytes::from(out)
+}
+
+fn event(kind: &str, obj_json: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(obj_json.len() + 32);
+    out.put_slice(br#"{"type":""#);
+    out.put_slice(kind.as_bytes());
+    out.put_slice(br#"","object":"#);
+    out.put_slice(obj_json);
+    out.put_slice(b"}\n");
+    out.freeze()
+}
+
+fn expired(asked: u64, current: u64) -> Bytes {
+    let message = format!("too old resource version: {asked} ({current})");
+    line(&json!({"type": "ERROR", "object": status(410, "Expired", &message, None)}))
+}
+
+/// What a watcher does next after reading the log.
+enum Step {
+    /// Send these lines; the watcher has now seen everything up to `rv`.
+    Send(Vec<Bytes>, u64),
+    /// Send these lines and end the stream.
+    End(Vec<Bytes>),
+}
+
+fn changes(store: &Store, spec: &WatchSpec, after: u64) -> Step {
+    match store.changes_after(after) {
+        Ok(iter) => {
+            let lines = iter.filter(|c: &&Change| c.kind == spec.kind && spec.wants(&c.obj)).map(|c| event(c.event.as_str(), &c.json)).collect();
+            Step::Send(lines, store.rv().max(after))
+        }
+        Err(_) => Step::End(vec![expired(after, store.rv())]),
+    }
+}
+
+fn start(store: &Store, spec: &WatchSpec) -> Step {
+    match spec.rv {
+        Some(rv) => changes(store, spec, rv),
+        None => {
+            let mut lines: Vec<Bytes> =
+                store.list(spec.kind, spec.namespace.as_deref()).filter(|s| spec.wants(&s.obj)).map(|s| event("ADDED", &s.json)).collect();
+            if spec.initial_end {
+                lines.push(spec.bookmark(store.rv(), true));
+            }
+            Step::Send(lines, store.rv())
+        }
+    }
+}
+
+async fn send_all(tx: &mpsc::Sender<Bytes>, lines: Vec<Bytes>) -> bool {
+    for l in lines {
+        if tx.send(l).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Start the watch `spec`: its lines arrive on the returned channel until it ends.
+pub(crate) fn stream(shared: Arc<Shared>, spec: WatchSpec) -> mpsc::Receiver<Bytes> {
+    let (tx, rx) = mpsc::channel(1024);
+    tokio::spawn(run(shared, spec, tx));
+    rx
+}
+
+async fn run(shared: Arc<Shared>, spec: WatchSpec, tx: mpsc::Sender<Bytes>) {
+    let mut notified = shared.changes.subscribe();
+    let deadline = tokio::time::Instant::now() + spec.timeout;
+    let mut bookmarks = tokio::time::interval(shared.bookmark_every);
+    bookmarks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    bookmarks.tick().await;
+    let first = start(&shared.lock().store, &spec);
+    let mut cursor = match first {
+        Step::Send(lines, rv) => {
+            if !send_all(&tx, lines).await {
+                return;
+            }
+            rv
+        }
+        Step::End(lines) => {
+            send_all(&tx, lines).await;
+            return;
+        }
+    };
+    loop {
+        let bookmark = tokio::select! {
+            () = tokio::time::sleep_until(deadline) => return,
+            () = tx.closed() => return,
+            r = notified.changed() => {
+                if r.is_err() {
+                    return;
+                }
+                false
+            }
+            _ = bookmarks.tick(), if spec.bookmarks => true,
+        };
+        let step = {
+            let state = shared.lock();
+            let step = changes(&state.store, &spec, cursor);
+            match step {
+                Step::Send(mut lines, rv) => {
+                    if bookmark {
+                        lines.push(spec.bookmark(rv, false));
+                    }
+                    Step::Send(lines, rv)
+                }
+                end @ Step::End(_) => end,
+            }
+        };
+        match step {
+            Step::Send(lines, rv) => {
+                if !send_all(&tx, lines).await {
+                    return;
+                }
+                cursor = rv;
+            }
+            Step::End(lines) => {
+                send_all(&tx, lines).await;
+                return;
+            }
+        }
+    }
+}
