@@ -2,9 +2,11 @@
 
 mod critical;
 mod journal;
+mod kube_adapter;
 mod properties;
 mod restore;
 mod scenarios;
+mod serve;
 mod traces;
 mod validation;
 
