@@ -8,7 +8,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-#[cfg(any(feature = "nut", feature = "ssh", feature = "kube"))]
+#[cfg(any(feature = "nut", feature = "ssh", feature = "kube", feature = "http", feature = "vault"))]
 pub mod adapters;
 pub mod config;
 pub mod effect;

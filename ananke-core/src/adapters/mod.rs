@@ -10,3 +10,7 @@ pub mod nut;
 pub mod ssh;
 #[cfg(feature = "kube")]
 pub mod kube;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "vault")]
+pub mod vault;
