@@ -80,14 +80,20 @@ impl StartupRun {
         }
     }
 
-    /// Flux cannot fetch from the in-cluster Git server: scale the server back up out of band and
-    /// wait for it to be healthy, then request a reconcile of the source.
+    /// Flux cannot fetch from the in-cluster Git server: scale the server (and every other journaled
+    /// workload, Flux being suspended) back up out of band, unseal Vault, and wait for the server to
+    /// be healthy; then request a reconcile of the source.
     #[state(superstate = "recovering", entry_action = "enter_converge_window")]
     fn flux_deadlocked(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => {
                 self.tend(context, obs);
+                // Flux stays suspended until the source is back, so nothing can revert a restore:
+                // bring every journaled workload back now, in parallel with the Git server, and
+                // unseal Vault as soon as its pods answer.
+                self.restore_scaled(context, obs);
                 self.bring_up_git_server(context, obs);
+                self.unseal_vault(context, obs);
                 self.evaluate(context.now, obs);
                 if self.git_server_down(obs) {
                     Handled
