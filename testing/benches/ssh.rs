@@ -6,7 +6,7 @@
 //! 4. `parallel-ssh -p 64 ... true` (Debian `pssh`) over the same nodes, if installed.
 //!
 //! Targets (2 cores): 1 at most a quarter of 4; 2 under 50 ms. Run with
-//! `cargo bench -p ananke-testing --bench ssh` (`scripts/bench-ssh.sh` installs pssh first).
+//! `scripts/bench-ssh.sh` (installs pssh if missing, then `cargo bench -p ananke-testing --bench ssh`).
 //! `SSH_BENCH_NODES` changes the node count.
 
 use ananke_core::adapters::ssh::{FleetOptions, NodeFleet};
@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 const SAMPLES: usize = 3;
 const LATER_SAMPLES: usize = 11;
+/// Between cycles, as an observation loop would wait (and so sshd children of closed sessions exit).
+const PAUSE: Duration = Duration::from_millis(500);
 
 fn main() {
     let n: usize = std::env::var("SSH_BENCH_NODES")
@@ -86,15 +88,19 @@ async fn ananke_cycles(fleet: &SshdFleet) -> (Vec<Duration>, Vec<Duration>, Vec<
     let inventory = fleet.inventory(K3sRole::Server);
     let mut first = Vec::new();
     let mut kept = None;
-    for _ in 0..SAMPLES {
+    for sample in 0..SAMPLES {
         let nodes = NodeFleet::new(&settings, &inventory, FleetOptions::default()).expect("fleet client");
         let t = Instant::now();
         let reach = nodes.check_all().await;
         first.push(t.elapsed());
         assert_all_reachable(&reach);
-        if let Some(old) = kept.replace(nodes) {
-            old.close().await;
+        if sample + 1 < SAMPLES {
+            nodes.close().await;
+        } else {
+            kept = Some(nodes);
         }
+        // Let the 64 sshd of the closed sessions exit (and the next cycle come, as in a real loop).
+        tokio::time::sleep(PAUSE).await;
     }
     let nodes = kept.expect("at least one sample");
     let mut later = Vec::new();
@@ -103,6 +109,7 @@ async fn ananke_cycles(fleet: &SshdFleet) -> (Vec<Duration>, Vec<Duration>, Vec<
         let reach = nodes.check_all().await;
         later.push(t.elapsed());
         assert_all_reachable(&reach);
+        tokio::time::sleep(PAUSE / 5).await;
     }
     let mut probe = Vec::new();
     for _ in 0..SAMPLES {
