@@ -35,7 +35,13 @@ impl ServeArgs {
                 return EXIT_ERROR;
             }
         };
-        let options = ServeOptions { port: self.port, speed: self.speed, seed: self.seed, dir: Some(self.dir.clone()), ..ServeOptions::default() };
+        let options = ServeOptions {
+            port: self.port,
+            speed: self.speed,
+            seed: self.seed,
+            dir: Some(self.dir.clone()),
+            ..ServeOptions::default()
+        };
         match run(scenario, options) {
             Ok(()) => EXIT_OK,
             Err(e) => {

@@ -1,5 +1,5 @@
-//! Rendering the model's Flux objects (reference §2.10–2.12): GitRepositories, Kustomizations
-//! and HelmReleases with their spec, the labels of the Kustomization that applied them, the
+//! Rendering the model's Flux objects (reference §2.10–2.12): `GitRepositories`, `Kustomizations`
+//! and `HelmReleases` with their spec, the labels of the Kustomization that applied them, the
 //! reconcile request annotation, and a status with conditions and generations.
 
 use super::kinds::Kind;
@@ -17,15 +17,18 @@ fn render(f: &FluxObject, kind: Kind) -> Value {
     if let Some(token) = &f.requested_at {
         meta["annotations"] = json!({ REQUESTED_AT: token });
     }
-    let depends_on: Vec<Value> = f.depends_on.iter().map(|d| json!({"name": d.name, "namespace": d.namespace})).collect();
+    let depends_on: Vec<Value> =
+        f.depends_on.iter().map(|d| json!({"name": d.name, "namespace": d.namespace})).collect();
     let mut spec = match f.id.kind {
         FluxKind::GitRepository => {
             let mut spec = json!({"url": f.url.clone().unwrap_or_default(), "interval": "1m", "timeout": "60s", "secretRef": {"name": name}});
             spec["ref"] = f.branch.as_ref().map_or_else(|| json!({}), |b| json!({ "branch": b }));
             spec
         }
-        FluxKind::Kustomization => json!({"interval": "10m", "path": format!("./{name}"), "prune": true, "wait": true, "timeout": "5m",
-            "sourceRef": {"kind": "GitRepository", "name": "flux-system", "namespace": "flux-system"}}),
+        FluxKind::Kustomization => {
+            json!({"interval": "10m", "path": format!("./{name}"), "prune": true, "wait": true, "timeout": "5m",
+            "sourceRef": {"kind": "GitRepository", "name": "flux-system", "namespace": "flux-system"}})
+        }
         FluxKind::HelmRelease => json!({"interval": "30m", "releaseName": name,
             "chart": {"spec": {"chart": name, "sourceRef": {"kind": "HelmRepository", "name": "charts", "namespace": "flux-system"}}}}),
     };

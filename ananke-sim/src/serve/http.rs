@@ -36,7 +36,9 @@ fn full(status: u16, content_type: &str, body: Bytes, headers: Vec<(&'static str
 }
 
 fn streamed(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Response<Body> {
-    let frames = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx)) });
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
+    });
     let mut response = Response::new(BodyExt::boxed(StreamBody::new(frames)));
     response.headers_mut().insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
     response
@@ -66,7 +68,9 @@ async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<B
     };
     let (status, response) = match reply {
         Reply::Json(status, body, headers) => (status, full(status, "application/json", body, headers)),
-        Reply::Text(status, text) => (status, full(status, "text/plain; charset=utf-8", Bytes::from_static(text.as_bytes()), Vec::new())),
+        Reply::Text(status, text) => {
+            (status, full(status, "text/plain; charset=utf-8", Bytes::from_static(text.as_bytes()), Vec::new()))
+        }
         Reply::Watch(spec) => (200, streamed(watch::stream(Arc::clone(&shared), spec))),
     };
     shared.record(&method, &target, status);
@@ -74,7 +78,12 @@ async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<B
 }
 
 /// Accept TLS connections until `stop` fires; then every open connection is dropped.
-pub(super) async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
+pub(super) async fn accept_loop(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    shared: Arc<Shared>,
+    mut stop: oneshot::Receiver<()>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {

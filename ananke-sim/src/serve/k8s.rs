@@ -45,7 +45,10 @@ pub struct Request<'a> {
 /// Decode a query string with form-urlencoded rules (`+` is a space), ignoring empty pairs.
 #[must_use]
 pub fn parse_query(query: &str) -> HashMap<String, String> {
-    url::form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| !k.is_empty()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 fn json_reply(code: u16, v: &Value) -> Reply {
@@ -80,8 +83,11 @@ pub fn handle(state: &mut State, req: &Request<'_>) -> Reply {
     }
     let route = match parse_path(req.path, state.flux_installed) {
         Target::Version => {
-            return json_reply(200, &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.5+k3s1", "gitCommit": "ananke-sim",
-                "gitTreeState": "clean", "buildDate": "2025-09-01T00:00:00Z", "goVersion": "go1.24.6", "compiler": "gc", "platform": "linux/arm64"}))
+            return json_reply(
+                200,
+                &json!({"major": "1", "minor": "33", "gitVersion": "v1.33.5+k3s1", "gitCommit": "ananke-sim",
+                "gitTreeState": "clean", "buildDate": "2025-09-01T00:00:00Z", "goVersion": "go1.24.6", "compiler": "gc", "platform": "linux/arm64"}),
+            )
         }
         Target::Health => return Reply::Text(200, "ok"),
         Target::Unknown => return Reply::Text(404, "404 page not found"),
@@ -90,23 +96,39 @@ pub fn handle(state: &mut State, req: &Request<'_>) -> Reply {
     };
     let sub = route.subresource.as_deref();
     match (req.method, route.name.as_deref(), sub) {
-        ("GET", None, None) if req.query.get("watch").is_some_and(|w| w == "true" || w == "1") => watch(state, &route, req),
+        ("GET", None, None) if req.query.get("watch").is_some_and(|w| w == "true" || w == "1") => {
+            watch(state, &route, req)
+        }
         ("GET", None, None) => list(state, &route, req),
-        ("GET", Some(name), None) => match state.store.get(route.kind, route.namespace.as_deref().unwrap_or_default(), name) {
-            Some(s) => Reply::Json(200, s.json.clone(), Vec::new()),
-            None => not_found(&route, name),
-        },
-        ("GET" | "PATCH" | "PUT", Some(name), Some("scale")) if matches!(route.kind, Kind::Deployment | Kind::StatefulSet) => scale(state, &route, name, req),
+        ("GET", Some(name), None) => {
+            match state.store.get(route.kind, route.namespace.as_deref().unwrap_or_default(), name) {
+                Some(s) => Reply::Json(200, s.json.clone(), Vec::new()),
+                None => not_found(&route, name),
+            }
+        }
+        ("GET" | "PATCH" | "PUT", Some(name), Some("scale"))
+            if matches!(route.kind, Kind::Deployment | Kind::StatefulSet) =>
+        {
+            scale(state, &route, name, req)
+        }
         ("PATCH", Some(name), None) => patch(state, &route, name, req),
         ("POST", Some(name), Some("eviction")) if route.kind == Kind::Pod => evict(state, &route, name, req),
         (_, _, Some(_)) => fail(404, "NotFound", "the server could not find the requested resource"),
-        (method, _, _) => fail(405, "MethodNotAllowed", &format!("the server does not allow this method on the requested resource ({method})")),
+        (method, _, _) => fail(
+            405,
+            "MethodNotAllowed",
+            &format!("the server does not allow this method on the requested resource ({method})"),
+        ),
     }
 }
 
 fn selector(route: &Route, req: &Request<'_>) -> Result<Selector, Reply> {
-    Selector::parse(route.kind, req.query.get("labelSelector").map(String::as_str), req.query.get("fieldSelector").map(String::as_str))
-        .map_err(|m| fail(400, "BadRequest", &m))
+    Selector::parse(
+        route.kind,
+        req.query.get("labelSelector").map(String::as_str),
+        req.query.get("fieldSelector").map(String::as_str),
+    )
+    .map_err(|m| fail(400, "BadRequest", &m))
 }
 
 fn list(state: &State, route: &Route, req: &Request<'_>) -> Reply {
@@ -115,13 +137,16 @@ fn list(state: &State, route: &Route, req: &Request<'_>) -> Reply {
         Err(reply) => return reply,
     };
     let rv = state.store.rv();
-    let offset = match req.query.get("continue").map(|c| c.split_once('-').map(|(r, o)| (r.parse::<u64>(), o.parse::<usize>()))) {
-        None => 0,
-        Some(Some((Ok(_), Ok(o)))) => o,
-        Some(_) => return fail(400, "BadRequest", "invalid continue token"),
-    };
+    let offset =
+        match req.query.get("continue").map(|c| c.split_once('-').map(|(r, o)| (r.parse::<u64>(), o.parse::<usize>())))
+        {
+            None => 0,
+            Some(Some((Ok(_), Ok(o)))) => o,
+            Some(_) => return fail(400, "BadRequest", "invalid continue token"),
+        };
     let limit = req.query.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
-    let items = state.store.list(route.kind, route.namespace.as_deref()).filter(|s| sel.is_empty() || sel.matches(&s.obj));
+    let items =
+        state.store.list(route.kind, route.namespace.as_deref()).filter(|s| sel.is_empty() || sel.matches(&s.obj));
     let mut body = Vec::with_capacity(4096);
     let mut count = 0;
     let mut more = false;
@@ -141,7 +166,8 @@ fn list(state: &State, route: &Route, req: &Request<'_>) -> Reply {
     if more {
         meta["continue"] = json!(format!("{rv}-{}", offset + count));
     }
-    let head = json!({"apiVersion": route.kind.api_version(), "kind": format!("{}List", route.kind.name()), "metadata": meta});
+    let head =
+        json!({"apiVersion": route.kind.api_version(), "kind": format!("{}List", route.kind.name()), "metadata": meta});
     let head = serde_json::to_string(&head).unwrap_or_default();
     body.extend_from_slice(b"],");
     body.extend_from_slice(head.trim_start_matches('{').as_bytes());
@@ -180,7 +206,8 @@ fn patch_body(kind: Kind, req: &Request<'_>) -> Result<Value, Reply> {
     if !(media == "application/merge-patch+json" || strategic && !kind.is_custom()) {
         return Err(fail(415, "UnsupportedMediaType", &format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {media})")));
     }
-    let body: Value = serde_json::from_slice(req.body).map_err(|e| fail(400, "BadRequest", &format!("error decoding patch: {e}")))?;
+    let body: Value =
+        serde_json::from_slice(req.body).map_err(|e| fail(400, "BadRequest", &format!("error decoding patch: {e}")))?;
     if !body.is_object() {
         return Err(fail(400, "BadRequest", "the patch must be a JSON object"));
     }
@@ -194,7 +221,9 @@ fn run_effects(state: &mut State, effects: &[Effect]) -> Result<(), Reply> {
     for effect in effects {
         match state.apply(effect) {
             EffectOutcome::Ok | EffectOutcome::BlockedByPdb { .. } => {}
-            EffectOutcome::Failed { transient: true, message } => return Err(fail(503, "ServiceUnavailable", &message)),
+            EffectOutcome::Failed { transient: true, message } => {
+                return Err(fail(503, "ServiceUnavailable", &message))
+            }
             EffectOutcome::Failed { transient: false, message } => return Err(fail(422, "Invalid", &message)),
         }
     }
@@ -207,7 +236,9 @@ fn dry_run(req: &Request<'_>) -> bool {
 
 fn patch(state: &mut State, route: &Route, name: &str, req: &Request<'_>) -> Reply {
     let ns = route.namespace.clone().unwrap_or_default();
-    let Some(current) = state.store.get(route.kind, &ns, name).map(|s| s.obj.clone()) else { return not_found(route, name) };
+    let Some(current) = state.store.get(route.kind, &ns, name).map(|s| s.obj.clone()) else {
+        return not_found(route, name);
+    };
     let body = match patch_body(route.kind, req) {
         Ok(b) => b,
         Err(reply) => return reply,
@@ -222,7 +253,9 @@ fn patch(state: &mut State, route: &Route, name: &str, req: &Request<'_>) -> Rep
     let id = ObjectRef { namespace: ns.clone(), name: name.to_owned() };
     let change = match mutation(route.kind, &id, &current, &patched, &body) {
         Ok(c) => c,
-        Err(message) => return fail(422, "Invalid", &format!("{} \"{name}\" is invalid: {message}", route.kind.name())),
+        Err(message) => {
+            return fail(422, "Invalid", &format!("{} \"{name}\" is invalid: {message}", route.kind.name()))
+        }
     };
     if dry_run(req) {
         return json_reply(200, &patched);
@@ -250,7 +283,9 @@ fn scale_of(obj: &Value) -> Value {
 
 fn scale(state: &mut State, route: &Route, name: &str, req: &Request<'_>) -> Reply {
     let ns = route.namespace.clone().unwrap_or_default();
-    let Some(current) = state.store.get(route.kind, &ns, name).map(|s| scale_of(&s.obj)) else { return not_found(route, name) };
+    let Some(current) = state.store.get(route.kind, &ns, name).map(|s| scale_of(&s.obj)) else {
+        return not_found(route, name);
+    };
     let wanted = match req.method {
         "GET" => return json_reply(200, &current),
         "PUT" => serde_json::from_slice::<Value>(req.body).map_err(|e| fail(400, "BadRequest", &e.to_string())),
@@ -272,7 +307,8 @@ fn scale(state: &mut State, route: &Route, name: &str, req: &Request<'_>) -> Rep
         return json_reply(200, &wanted);
     }
     let kind = if route.kind == Kind::Deployment { WorkloadKind::Deployment } else { WorkloadKind::StatefulSet };
-    let effect = Effect::Scale { workload: WorkloadRef { kind, namespace: ns.clone(), name: name.to_owned() }, replicas };
+    let effect =
+        Effect::Scale { workload: WorkloadRef { kind, namespace: ns.clone(), name: name.to_owned() }, replicas };
     if let Err(reply) = run_effects(state, &[effect]) {
         return reply;
     }
@@ -304,7 +340,15 @@ fn evict(state: &mut State, route: &Route, name: &str, req: &Request<'_>) -> Rep
         Evicted::Blocked { pdb, min_available, healthy } => {
             let details = json!({"causes": [{"reason": "DisruptionBudget",
                 "message": format!("The disruption budget {pdb} needs {min_available} healthy pods and has {healthy} currently")}]});
-            json_reply(429, &status(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.", Some(details)))
+            json_reply(
+                429,
+                &status(
+                    429,
+                    "TooManyRequests",
+                    "Cannot evict pod as it would violate the pod's disruption budget.",
+                    Some(details),
+                ),
+            )
         }
     }
 }

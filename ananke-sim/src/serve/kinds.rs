@@ -11,21 +11,21 @@ pub enum Kind {
     Service,
     /// `apps/v1` Deployment.
     Deployment,
-    /// `apps/v1` StatefulSet.
+    /// `apps/v1` `StatefulSet`.
     StatefulSet,
-    /// `apps/v1` DaemonSet.
+    /// `apps/v1` `DaemonSet`.
     DaemonSet,
-    /// `policy/v1` PodDisruptionBudget.
+    /// `policy/v1` `PodDisruptionBudget`.
     PodDisruptionBudget,
-    /// `discovery.k8s.io/v1` EndpointSlice.
+    /// `discovery.k8s.io/v1` `EndpointSlice`.
     EndpointSlice,
     /// `networking.k8s.io/v1` Ingress.
     Ingress,
-    /// `source.toolkit.fluxcd.io/v1` GitRepository.
+    /// `source.toolkit.fluxcd.io/v1` `GitRepository`.
     GitRepository,
     /// `kustomize.toolkit.fluxcd.io/v1` Kustomization.
     Kustomization,
-    /// `helm.toolkit.fluxcd.io/v2` HelmRelease.
+    /// `helm.toolkit.fluxcd.io/v2` `HelmRelease`.
     HelmRelease,
 }
 
@@ -198,7 +198,10 @@ mod tests {
         assert_eq!(route("/api/v1/nodes").kind, Kind::Node);
         assert_eq!(route("/api/v1/nodes/n1").name.as_deref(), Some("n1"));
         let scale = route("/apis/apps/v1/namespaces/apps/deployments/web/scale");
-        assert_eq!((scale.kind, scale.namespace.as_deref(), scale.subresource.as_deref()), (Kind::Deployment, Some("apps"), Some("scale")));
+        assert_eq!(
+            (scale.kind, scale.namespace.as_deref(), scale.subresource.as_deref()),
+            (Kind::Deployment, Some("apps"), Some("scale"))
+        );
         assert_eq!(route("/apis/helm.toolkit.fluxcd.io/v2/helmreleases").kind, Kind::HelmRelease);
         assert_eq!(parse_path("/version", true), Target::Version);
         assert_eq!(parse_path("/readyz", true), Target::Health);

@@ -4,7 +4,7 @@
 //!
 //! Objects are rendered from the model ([`state`], [`objects`], [`flux`]) into a store with one
 //! resourceVersion counter and a change log ([`store`]) that lists and watches ([`watch`]) read;
-//! PATCHes and evictions become the model's effects ([`patch`], [`k8s`]). Every request is logged
+//! `PATCH`es and evictions become the model's effects ([`patch`], [`k8s`]). Every request is logged
 //! (method, path and query, status) in memory and, with an output dir, to `requests.jsonl`.
 
 pub mod args;
@@ -53,7 +53,15 @@ pub struct ServeOptions {
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        Self { port: 0, speed: 1.0, seed: 0, dir: None, history: 10_000, bookmark_every: Duration::from_secs(30), flux_installed: true }
+        Self {
+            port: 0,
+            speed: 1.0,
+            seed: 0,
+            dir: None,
+            history: 10_000,
+            bookmark_every: Duration::from_secs(30),
+            flux_installed: true,
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use crate::scenario::Scenario;
 use ananke_core::config::{K3sRole, WorkloadKind, WorkloadRef};
 use ananke_core::observation::{ConditionStatus, FluxKind, Observation, Workload};
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// A rendered object keyed by namespace and name.
 pub type Keyed = ((String, String), Value);
@@ -65,16 +65,17 @@ fn keyed(namespace: &str, name: &str, obj: Value) -> Keyed {
 }
 
 /// Labels Flux puts on what it applies: `kustomize.toolkit.fluxcd.io/*` for a Kustomization's
-/// objects, `helm.toolkit.fluxcd.io/*` for a HelmRelease's.
+/// objects, `helm.toolkit.fluxcd.io/*` for a `HelmRelease`'s.
 #[must_use]
-pub fn flux_labels(obs: &Observation) -> HashMap<WorkloadRef, Map<String, Value>> {
-    let mut out: HashMap<WorkloadRef, Map<String, Value>> = HashMap::new();
+pub fn flux_labels(obs: &Observation) -> BTreeMap<WorkloadRef, Map<String, Value>> {
+    let mut out: BTreeMap<WorkloadRef, Map<String, Value>> = BTreeMap::new();
     for f in obs.flux.iter().flat_map(|f| f.kustomizations.iter().chain(&f.helm_releases)) {
         let prefix = if f.id.kind == FluxKind::HelmRelease { "helm" } else { "kustomize" };
         for w in &f.manages {
             let labels = out.entry(w.clone()).or_default();
             labels.insert(format!("{prefix}.toolkit.fluxcd.io/name"), Value::String(f.id.object.name.clone()));
-            labels.insert(format!("{prefix}.toolkit.fluxcd.io/namespace"), Value::String(f.id.object.namespace.clone()));
+            labels
+                .insert(format!("{prefix}.toolkit.fluxcd.io/namespace"), Value::String(f.id.object.namespace.clone()));
         }
     }
     out
@@ -157,9 +158,13 @@ fn conditions(w: &Workload) -> Value {
         .collect()
 }
 
-/// Deployments, StatefulSets or DaemonSets (`kind`).
+/// `Deployments`, `StatefulSets` or `DaemonSets` (`kind`).
 #[must_use]
-pub fn workloads(view: &View<'_>, kind: WorkloadKind, labels: &HashMap<WorkloadRef, Map<String, Value>>) -> Vec<Keyed> {
+pub fn workloads(
+    view: &View<'_>,
+    kind: WorkloadKind,
+    labels: &BTreeMap<WorkloadRef, Map<String, Value>>,
+) -> Vec<Keyed> {
     let api_kind = match kind {
         WorkloadKind::Deployment => Kind::Deployment,
         WorkloadKind::StatefulSet => Kind::StatefulSet,
@@ -192,7 +197,9 @@ pub fn workloads(view: &View<'_>, kind: WorkloadKind, labels: &HashMap<WorkloadR
                 WorkloadKind::DaemonSet => json!({"desiredNumberScheduled": s.desired.or(w.spec_replicas).unwrap_or(0),
                     "currentNumberScheduled": s.current, "updatedNumberScheduled": s.updated, "numberAvailable": s.available,
                     "numberReady": s.ready, "numberMisscheduled": 0}),
-                _ => json!({"replicas": s.replicas, "updatedReplicas": s.updated, "readyReplicas": s.ready, "availableReplicas": s.available}),
+                _ => {
+                    json!({"replicas": s.replicas, "updatedReplicas": s.updated, "readyReplicas": s.ready, "availableReplicas": s.available})
+                }
             };
             if kind == WorkloadKind::StatefulSet {
                 status["currentReplicas"] = json!(s.current);
@@ -215,7 +222,7 @@ pub fn workloads(view: &View<'_>, kind: WorkloadKind, labels: &HashMap<WorkloadR
     out
 }
 
-/// PodDisruptionBudgets.
+/// `PodDisruptionBudgets`.
 #[must_use]
 pub fn pdbs(view: &View<'_>) -> Vec<Keyed> {
     view.pdbs
@@ -254,7 +261,7 @@ pub fn services(view: &View<'_>) -> Vec<Keyed> {
         .collect()
 }
 
-/// One EndpointSlice per Service: an endpoint per pod of its workload.
+/// One `EndpointSlice` per Service: an endpoint per pod of its workload.
 #[must_use]
 pub fn endpoint_slices(view: &View<'_>) -> Vec<Keyed> {
     let mut by_workload: HashMap<&WorkloadRef, Vec<&PodEntry>> = HashMap::new();

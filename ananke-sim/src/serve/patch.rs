@@ -105,7 +105,11 @@ fn first_difference(a: &Value, b: &Value, path: &str) -> String {
     if let (Value::Object(x), Value::Object(y)) = (a, b) {
         for key in x.keys().chain(y.keys()) {
             if x.get(key) != y.get(key) {
-                return first_difference(x.get(key).unwrap_or(&Value::Null), y.get(key).unwrap_or(&Value::Null), &format!("{path}.{key}"));
+                return first_difference(
+                    x.get(key).unwrap_or(&Value::Null),
+                    y.get(key).unwrap_or(&Value::Null),
+                    &format!("{path}.{key}"),
+                );
             }
         }
     }
@@ -137,7 +141,10 @@ fn flux_kind(kind: Kind) -> Option<FluxKind> {
 pub fn replicas(v: Option<&Value>) -> Result<i32, String> {
     match v.and_then(Value::as_i64).map(i32::try_from) {
         Some(Ok(r)) if r >= 0 => Ok(r),
-        _ => Err(format!("spec.replicas: Invalid value: {}: must be greater than or equal to 0", v.cloned().unwrap_or(Value::Null))),
+        _ => Err(format!(
+            "spec.replicas: Invalid value: {}: must be greater than or equal to 0",
+            v.cloned().unwrap_or(Value::Null)
+        )),
     }
 }
 
@@ -146,12 +153,21 @@ pub fn replicas(v: Option<&Value>) -> Result<i32, String> {
 ///
 /// # Errors
 /// A message for a `422 Invalid` when the patch changes something the model does not hold.
-pub fn mutation(kind: Kind, id: &ObjectRef, current: &Value, patched: &Value, patch: &Value) -> Result<Mutation, String> {
+pub fn mutation(
+    kind: Kind,
+    id: &ObjectRef,
+    current: &Value,
+    patched: &Value,
+    patch: &Value,
+) -> Result<Mutation, String> {
     let (mut cur, mut new) = (current.clone(), patched.clone());
     let mut effects = Vec::new();
     match kind {
         Kind::Node => {
-            let (was, is) = (flag(take(&mut cur, &["spec", "unschedulable"]).as_ref())?, flag(take(&mut new, &["spec", "unschedulable"]).as_ref())?);
+            let (was, is) = (
+                flag(take(&mut cur, &["spec", "unschedulable"]).as_ref())?,
+                flag(take(&mut new, &["spec", "unschedulable"]).as_ref())?,
+            );
             if was != is {
                 let node = id.name.clone();
                 effects.push(if is { Effect::Cordon { node } } else { Effect::Uncordon { node } });
@@ -163,23 +179,39 @@ pub fn mutation(kind: Kind, id: &ObjectRef, current: &Value, patched: &Value, pa
             if was != is {
                 let replicas = replicas(is.as_ref())?;
                 let kind = workload_kind(kind).unwrap_or(WorkloadKind::Deployment);
-                effects.push(Effect::Scale { workload: WorkloadRef { kind, namespace: id.namespace.clone(), name: id.name.clone() }, replicas });
+                effects.push(Effect::Scale {
+                    workload: WorkloadRef { kind, namespace: id.namespace.clone(), name: id.name.clone() },
+                    replicas,
+                });
             }
         }
         _ => {}
     }
     if let Some(fk) = flux_kind(kind) {
         let object = FluxRef { kind: fk, object: id.clone() };
-        let (was, is) = (flag(take(&mut cur, &["spec", "suspend"]).as_ref())?, flag(take(&mut new, &["spec", "suspend"]).as_ref())?);
+        let (was, is) = (
+            flag(take(&mut cur, &["spec", "suspend"]).as_ref())?,
+            flag(take(&mut new, &["spec", "suspend"]).as_ref())?,
+        );
         if was != is {
             let object = object.clone();
             effects.push(if is { Effect::SuspendFlux { object } } else { Effect::ResumeFlux { object } });
         }
         if fk == FluxKind::GitRepository {
-            let url = (text(take(&mut cur, &["spec", "url"]), "spec.url")?, text(take(&mut new, &["spec", "url"]), "spec.url")?);
-            let branch = (text(take(&mut cur, &["spec", "ref", "branch"]), "spec.ref.branch")?, text(take(&mut new, &["spec", "ref", "branch"]), "spec.ref.branch")?);
-            if let Some(u) = url.1.as_deref().filter(|u| !["http://", "https://", "ssh://"].iter().any(|p| u.starts_with(p))) {
-                return Err(format!("spec.url: Invalid value: \"{u}\": spec.url in body should match '^(http|https|ssh)://.*$'"));
+            let url = (
+                text(take(&mut cur, &["spec", "url"]), "spec.url")?,
+                text(take(&mut new, &["spec", "url"]), "spec.url")?,
+            );
+            let branch = (
+                text(take(&mut cur, &["spec", "ref", "branch"]), "spec.ref.branch")?,
+                text(take(&mut new, &["spec", "ref", "branch"]), "spec.ref.branch")?,
+            );
+            if let Some(u) =
+                url.1.as_deref().filter(|u| !["http://", "https://", "ssh://"].iter().any(|p| u.starts_with(p)))
+            {
+                return Err(format!(
+                    "spec.url: Invalid value: \"{u}\": spec.url in body should match '^(http|https|ssh)://.*$'"
+                ));
             }
             if url.0 != url.1 || branch.0 != branch.1 {
                 let url = url.1.filter(|u| url.0.as_ref() != Some(u));
@@ -187,7 +219,10 @@ pub fn mutation(kind: Kind, id: &ObjectRef, current: &Value, patched: &Value, pa
                 effects.push(Effect::SetFluxSource { object: object.clone(), url, branch });
             }
         }
-        let token = (text(take(&mut cur, &["metadata", "annotations", REQUESTED_AT]), REQUESTED_AT)?, text(take(&mut new, &["metadata", "annotations", REQUESTED_AT]), REQUESTED_AT)?);
+        let token = (
+            text(take(&mut cur, &["metadata", "annotations", REQUESTED_AT]), REQUESTED_AT)?,
+            text(take(&mut new, &["metadata", "annotations", REQUESTED_AT]), REQUESTED_AT)?,
+        );
         if let (before, Some(token)) = token {
             if before.as_ref() != Some(&token) {
                 effects.push(Effect::RequestReconcile { object, token });
@@ -202,12 +237,19 @@ pub fn mutation(kind: Kind, id: &ObjectRef, current: &Value, patched: &Value, pa
         take(side, &["status"]);
     }
     if cur != new {
-        return Err(format!("{}: the simulator does not model changes to this field", first_difference(&cur, &new, "")));
+        return Err(format!(
+            "{}: the simulator does not model changes to this field",
+            first_difference(&cur, &new, "")
+        ));
     }
     let mut metadata = Map::new();
     for field in ["labels", "annotations"] {
         if let Some(Value::Object(m)) = patch.get("metadata").and_then(|m| m.get(field)) {
-            let kept: Map<String, Value> = m.iter().filter(|(k, _)| k.as_str() != REQUESTED_AT || flux_kind(kind).is_none()).map(|(k, v)| (k.clone(), v.clone())).collect();
+            let kept: Map<String, Value> = m
+                .iter()
+                .filter(|(k, _)| k.as_str() != REQUESTED_AT || flux_kind(kind).is_none())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             if !kept.is_empty() {
                 metadata.insert(field.to_owned(), Value::Object(kept));
             }

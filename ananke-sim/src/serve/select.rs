@@ -43,7 +43,11 @@ fn split_top(s: &str) -> Vec<&str> {
 }
 
 fn set(values: &str) -> Result<Vec<String>, String> {
-    let inner = values.trim().strip_prefix('(').and_then(|v| v.strip_suffix(')')).ok_or_else(|| format!("expected a parenthesised set, got {values:?}"))?;
+    let inner = values
+        .trim()
+        .strip_prefix('(')
+        .and_then(|v| v.strip_suffix(')'))
+        .ok_or_else(|| format!("expected a parenthesised set, got {values:?}"))?;
     Ok(inner.split(',').map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()).collect())
 }
 
@@ -161,7 +165,9 @@ mod tests {
         assert!(!sel("app!=web", ""));
         assert!(!sel("tier notin (front)", ""));
         assert!(!sel("", "spec.nodeName=n2"));
-        assert!(Selector::parse(Kind::Pod, None, Some("spec.foo=x")).unwrap_err().contains("field label not supported"));
+        assert!(Selector::parse(Kind::Pod, None, Some("spec.foo=x"))
+            .unwrap_err()
+            .contains("field label not supported"));
         assert!(Selector::parse(Kind::Kustomization, None, Some("spec.nodeName=x")).is_err());
         assert!(Selector::parse(Kind::Pod, Some("a in x"), None).is_err());
         let node = json!({"metadata": {"name": "n1"}, "spec": {}});

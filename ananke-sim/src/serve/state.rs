@@ -88,7 +88,8 @@ impl PodNames {
         let mut out = Vec::new();
         for w in order {
             let views = groups.remove(&w).unwrap_or_default();
-            let mut old: Vec<Option<PodEntry>> = self.by_workload.remove(&w).unwrap_or_default().into_iter().map(Some).collect();
+            let mut old: Vec<Option<PodEntry>> =
+                self.by_workload.remove(&w).unwrap_or_default().into_iter().map(Some).collect();
             let mut slots: Vec<Option<PodEntry>> = views
                 .iter()
                 .map(|v| {
@@ -105,7 +106,13 @@ impl PodNames {
                     }
                     let ip = format!("10.42.{}.{}", (self.next_ip / 250) % 256, self.next_ip % 250 + 2);
                     self.next_ip += 1;
-                    *slot = Some(PodEntry { name: format!("{}-{ordinal}", w.name), workload: w.clone(), node: v.node.clone(), ready: v.ready, ip });
+                    *slot = Some(PodEntry {
+                        name: format!("{}-{ordinal}", w.name),
+                        workload: w.clone(),
+                        node: v.node.clone(),
+                        ready: v.ready,
+                        ip,
+                    });
                     ordinal += 1;
                 }
             }
@@ -172,11 +179,12 @@ pub struct State {
 }
 
 impl State {
-    /// The facade over `scenario`'s lab (seed `seed`), its clock at model time 0.
+    /// The facade over `scenario`'s lab (seed `seed`), its clock at model time 0 running
+    /// `time_factor` times faster than real time.
     #[must_use]
-    pub fn new(scenario: Scenario, seed: u64, speed: f64, history: usize, flux_installed: bool) -> State {
+    pub fn new(scenario: Scenario, seed: u64, time_factor: f64, history: usize, flux_installed: bool) -> State {
         let model = Model::new(&scenario, seed);
-        let clock = Clock::new(model.now(), speed);
+        let clock = Clock::new(model.now(), time_factor);
         let mut state = State {
             model,
             scenario,
@@ -233,7 +241,9 @@ impl State {
                 Kind::PodDisruptionBudget => objects::pdbs(&view),
                 Kind::EndpointSlice => objects::endpoint_slices(&view),
                 Kind::Ingress => objects::ingresses(&view),
-                Kind::GitRepository | Kind::Kustomization | Kind::HelmRelease if self.flux_installed => super::flux::objects(&obs, kind),
+                Kind::GitRepository | Kind::Kustomization | Kind::HelmRelease if self.flux_installed => {
+                    super::flux::objects(&obs, kind)
+                }
                 Kind::GitRepository | Kind::Kustomization | Kind::HelmRelease => Vec::new(),
             };
             for ((ns, name), obj) in &mut rendered {

@@ -89,8 +89,10 @@ fn stamp_conditions(obj: &mut Value, previous: Option<&Value>, now: &str) {
     let before = previous.and_then(|p| p.pointer("/status/conditions")).and_then(Value::as_array);
     let Some(conditions) = obj.pointer_mut("/status/conditions").and_then(Value::as_array_mut) else { return };
     for c in conditions {
-        let old = before.and_then(|b| b.iter().find(|o| o.get("type") == c.get("type") && o.get("status") == c.get("status")));
-        let time = old.and_then(|o| o.get("lastTransitionTime")).cloned().unwrap_or_else(|| Value::String(now.to_owned()));
+        let old = before
+            .and_then(|b| b.iter().find(|o| o.get("type") == c.get("type") && o.get("status") == c.get("status")));
+        let time =
+            old.and_then(|o| o.get("lastTransitionTime")).cloned().unwrap_or_else(|| Value::String(now.to_owned()));
         if let Some(fields) = c.as_object_mut() {
             if fields.contains_key("lastHeartbeatTime") {
                 fields.insert("lastHeartbeatTime".to_owned(), time.clone());
@@ -155,7 +157,10 @@ impl Store {
                     Value::String(format!("00000000-0000-4000-8000-{:012x}", self.uids))
                 });
                 meta.insert("uid".to_owned(), uid);
-                meta.insert("creationTimestamp".to_owned(), keep("creationTimestamp").unwrap_or_else(|| Value::String(now.to_owned())));
+                meta.insert(
+                    "creationTimestamp".to_owned(),
+                    keep("creationTimestamp").unwrap_or_else(|| Value::String(now.to_owned())),
+                );
                 if let Some(rv) = keep("resourceVersion") {
                     meta.insert("resourceVersion".to_owned(), rv);
                 }
@@ -214,8 +219,11 @@ mod tests {
     use super::*;
 
     fn obj(name: &str, v: i64) -> ((String, String), Value) {
-        (("ns".into(), name.into()), json!({"metadata": {"name": name, "namespace": "ns"}, "spec": {"v": v},
-            "status": {"conditions": [{"type": "Ready", "status": if v > 0 { "True" } else { "False" }}]}}))
+        (
+            ("ns".into(), name.into()),
+            json!({"metadata": {"name": name, "namespace": "ns"}, "spec": {"v": v},
+            "status": {"conditions": [{"type": "Ready", "status": if v > 0 { "True" } else { "False" }}]}}),
+        )
     }
 
     #[test]

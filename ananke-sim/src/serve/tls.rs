@@ -3,8 +3,12 @@
 //! on the ring provider, and the kubeconfig clients read.
 
 use base64::Engine;
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    SanType,
+};
 use sha2::{Digest, Sha256};
+use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -45,7 +49,7 @@ pub fn generate() -> Result<Identity, TlsError> {
     let token = {
         let digest = Sha256::digest(ca_key.serialize_der());
         digest.iter().take(24).fold(String::from("sim-"), |mut s, b| {
-            s.push_str(&format!("{b:02x}"));
+            let _ = write!(s, "{b:02x}");
             s
         })
     };

@@ -34,7 +34,10 @@ pub struct WatchSpec {
 
 impl WatchSpec {
     fn wants(&self, obj: &Value) -> bool {
-        let ns_ok = self.namespace.as_deref().is_none_or(|ns| obj.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns));
+        let ns_ok = self
+            .namespace
+            .as_deref()
+            .is_none_or(|ns| obj.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns));
         ns_ok && (self.selector.is_empty() || self.selector.matches(obj))
     }
 
@@ -80,7 +83,10 @@ enum Step {
 fn changes(store: &Store, spec: &WatchSpec, after: u64) -> Step {
     match store.changes_after(after) {
         Ok(iter) => {
-            let lines = iter.filter(|c: &&Change| c.kind == spec.kind && spec.wants(&c.obj)).map(|c| event(c.event.as_str(), &c.json)).collect();
+            let lines = iter
+                .filter(|c: &&Change| c.kind == spec.kind && spec.wants(&c.obj))
+                .map(|c| event(c.event.as_str(), &c.json))
+                .collect();
             Step::Send(lines, store.rv().max(after))
         }
         Err(_) => Step::End(vec![expired(after, store.rv())]),
@@ -88,17 +94,18 @@ fn changes(store: &Store, spec: &WatchSpec, after: u64) -> Step {
 }
 
 fn start(store: &Store, spec: &WatchSpec) -> Step {
-    match spec.rv {
-        Some(rv) => changes(store, spec, rv),
-        None => {
-            let mut lines: Vec<Bytes> =
-                store.list(spec.kind, spec.namespace.as_deref()).filter(|s| spec.wants(&s.obj)).map(|s| event("ADDED", &s.json)).collect();
-            if spec.initial_end {
-                lines.push(spec.bookmark(store.rv(), true));
-            }
-            Step::Send(lines, store.rv())
-        }
+    if let Some(rv) = spec.rv {
+        return changes(store, spec, rv);
     }
+    let mut lines: Vec<Bytes> = store
+        .list(spec.kind, spec.namespace.as_deref())
+        .filter(|s| spec.wants(&s.obj))
+        .map(|s| event("ADDED", &s.json))
+        .collect();
+    if spec.initial_end {
+        lines.push(spec.bookmark(store.rv(), true));
+    }
+    Step::Send(lines, store.rv())
 }
 
 async fn send_all(tx: &mpsc::Sender<Bytes>, lines: Vec<Bytes>) -> bool {

@@ -4,7 +4,7 @@ use super::serve::{options, start, Lab};
 use ananke_core::adapters::kube::{KubeCluster, KubeSettings};
 use ananke_core::config::{ObjectRef, WorkloadKind, WorkloadRef};
 use ananke_core::machine::EffectOutcome;
-use ananke_core::observation::{FluxKind, FluxObject, FluxRef, Observation};
+use ananke_core::observation::{FluxKind, FluxObject, FluxRef, Observation, SshStatus, UnitState};
 use ananke_core::{Effect, Time};
 use ananke_sim::serve::ServeOptions;
 use ananke_sim::{builtin, Model};
@@ -12,7 +12,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 fn settings() -> KubeSettings {
-    KubeSettings { request_timeout: Duration::from_secs(5), retry_backoff: Duration::from_millis(20), ..KubeSettings::default() }
+    KubeSettings {
+        request_timeout: Duration::from_secs(5),
+        retry_backoff: Duration::from_millis(20),
+        ..KubeSettings::default()
+    }
 }
 
 async fn adapter(lab: &Lab) -> KubeCluster {
@@ -29,8 +33,8 @@ fn comparable(obs: &Observation) -> Observation {
     o.vault.clear();
     o.power.clear();
     o.nodes.iter_mut().for_each(|n| {
-        n.ssh = Default::default();
-        n.k3s_unit = Default::default();
+        n.ssh = SshStatus::default();
+        n.k3s_unit = UnitState::default();
     });
     o.nodes.sort_by(|a, b| a.name.cmp(&b.name));
     for w in &mut o.workloads {
@@ -44,7 +48,9 @@ fn comparable(obs: &Observation) -> Observation {
     if let Some(f) = &mut o.flux {
         for list in [&mut f.sources, &mut f.kustomizations, &mut f.helm_releases] {
             list.sort_by(|a, b| a.id.cmp(&b.id));
-            list.iter_mut().for_each(|x| x.manages.sort());
+            for x in list.iter_mut() {
+                x.manages.sort();
+            }
         }
     }
     o
@@ -70,7 +76,11 @@ async fn observation_equals_the_models_own() {
     assert_eq!(comparable(&seen), comparable(&model_observation(&lab)));
     let flux = seen.flux.as_ref().unwrap();
     assert!(flux.installed && flux.kustomizations.iter().any(|k| !k.manages.is_empty()));
-    assert!(seen.ingresses.iter().all(|i| i.backends.iter().all(|b| b.exists && b.ready_endpoints > 0)), "{:?}", seen.ingresses);
+    assert!(
+        seen.ingresses.iter().all(|i| i.backends.iter().all(|b| b.exists && b.ready_endpoints > 0)),
+        "{:?}",
+        seen.ingresses
+    );
 
     let node = seen.nodes.iter().map(|n| n.name.clone()).find(|n| n == "titan-03").unwrap();
     assert_eq!(kube.execute(&Effect::Cordon { node }).await, EffectOutcome::Ok);
@@ -103,10 +113,12 @@ async fn same_as_model(lab: &Lab, reference: &mut Model, kube: &KubeCluster, eff
         (s.model.cluster_state(), s.model.serve_pods(), obs.flux)
     });
     assert_eq!(state, reference.cluster_state(), "{effect:?}");
-    let placement = |p: Vec<ananke_sim::model::PodView>| p.into_iter().map(|p| (p.workload, p.node)).collect::<BTreeSet<_>>();
+    let placement =
+        |p: Vec<ananke_sim::model::PodView>| p.into_iter().map(|p| (p.workload, p.node)).collect::<BTreeSet<_>>();
     assert_eq!(placement(pods), placement(reference.serve_pods()), "{effect:?}");
     let strip = |f: &FluxObject| (f.id.clone(), f.generation, f.suspend, f.url.clone(), f.branch.clone());
-    let fields = |o: Option<ananke_core::observation::FluxObservation>| o.map(|f| f.all().map(strip).collect::<Vec<_>>());
+    let fields =
+        |o: Option<ananke_core::observation::FluxObservation>| o.map(|f| f.all().map(strip).collect::<Vec<_>>());
     assert_eq!(fields(flux), fields(Some(reference.observe(Time::ZERO).flux.unwrap())), "{effect:?}");
     through
 }
@@ -133,11 +145,21 @@ async fn every_effect_changes_the_served_model_as_apply_would() {
     ] {
         assert_eq!(same_as_model(&lab, &mut reference, &kube, effect).await, EffectOutcome::Ok);
     }
-    let gone = kube.execute(&Effect::SuspendFlux { object: flux_ref(FluxKind::HelmRelease, "monitoring", "gone") }).await;
-    assert!(matches!(&gone, EffectOutcome::Failed { transient: false, message } if message.contains("gone")), "{gone:?}");
+    let gone =
+        kube.execute(&Effect::SuspendFlux { object: flux_ref(FluxKind::HelmRelease, "monitoring", "gone") }).await;
+    assert!(
+        matches!(&gone, EffectOutcome::Failed { transient: false, message } if message.contains("gone")),
+        "{gone:?}"
+    );
     let daemon = WorkloadRef { kind: WorkloadKind::DaemonSet, namespace: "x".into(), name: "y".into() };
-    assert!(matches!(kube.execute(&Effect::Scale { workload: daemon, replicas: 0 }).await, EffectOutcome::Failed { transient: false, .. }));
-    assert!(matches!(kube.execute(&Effect::UnsealVault { pod: "vault-0".into() }).await, EffectOutcome::Failed { transient: false, .. }));
+    assert!(matches!(
+        kube.execute(&Effect::Scale { workload: daemon, replicas: 0 }).await,
+        EffectOutcome::Failed { transient: false, .. }
+    ));
+    assert!(matches!(
+        kube.execute(&Effect::UnsealVault { pod: "vault-0".into() }).await,
+        EffectOutcome::Failed { transient: false, .. }
+    ));
 }
 
 #[tokio::test]
@@ -145,8 +167,13 @@ async fn a_pdb_refusal_names_the_pdb() {
     let lab = start("pdb-blocks-drain", options()).await;
     let kube = adapter(&lab).await;
     let mut reference = Model::new(&builtin("pdb-blocks-drain").unwrap(), 0);
-    let storage = WorkloadRef { kind: WorkloadKind::Deployment, namespace: "kube-system".into(), name: "local-path-provisioner".into() };
-    let node = lab.server.with_state(|s| s.model.serve_pods().into_iter().find(|p| p.workload == storage).unwrap().node);
+    let storage = WorkloadRef {
+        kind: WorkloadKind::Deployment,
+        namespace: "kube-system".into(),
+        name: "local-path-provisioner".into(),
+    };
+    let node =
+        lab.server.with_state(|s| s.model.serve_pods().into_iter().find(|p| p.workload == storage).unwrap().node);
     same_as_model(&lab, &mut reference, &kube, Effect::Cordon { node: node.clone() }).await;
     let seen = kube.observe().await;
     let pod = seen.pods_to_evict.iter().find(|p| p.pod.name == "local-path-provisioner-0").unwrap();
@@ -162,7 +189,11 @@ async fn flux_not_installed_is_data_not_an_error() {
     assert!(seen.api.reachable);
     let flux = seen.flux.unwrap();
     assert!(!flux.installed && flux.all().next().is_none());
-    assert!(lab.server.requests().iter().any(|r| r.status == 404 && r.target.starts_with("/apis/helm.toolkit.fluxcd.io/")));
+    assert!(lab
+        .server
+        .requests()
+        .iter()
+        .any(|r| r.status == 404 && r.target.starts_with("/apis/helm.toolkit.fluxcd.io/")));
 }
 
 #[tokio::test]
@@ -172,7 +203,10 @@ async fn answered_503_is_transient_and_never_silently_retried() {
     lab.server.inject(&[503]);
     lab.server.clear_requests();
     let outcome = kube.execute(&Effect::Cordon { node: "titan-05".into() }).await;
-    assert!(matches!(&outcome, EffectOutcome::Failed { transient: true, message } if message.contains("503")), "{outcome:?}");
+    assert!(
+        matches!(&outcome, EffectOutcome::Failed { transient: true, message } if message.contains("503")),
+        "{outcome:?}"
+    );
     assert_eq!(lab.server.requests().len(), 1, "kube's own retry is off");
     lab.server.inject(&[429, 504, 503]);
     lab.server.clear_requests();

@@ -35,7 +35,8 @@ pub fn options() -> ServeOptions {
 /// A kube client from `path`, without kube's retries and never through a proxy (pitfalls 1, 19).
 pub async fn client_from(path: &Path) -> Result<Client, String> {
     let kubeconfig = Kubeconfig::read_from(path).map_err(|e| e.to_string())?;
-    let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(|e| e.to_string())?;
+    let mut config =
+        Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(|e| e.to_string())?;
     config.default_retry = false;
     config.proxy_url = None;
     config.read_timeout = Some(Duration::from_secs(10));
@@ -45,7 +46,9 @@ pub async fn client_from(path: &Path) -> Result<Client, String> {
 /// Serve built-in `name`.
 pub async fn start(name: &str, options: ServeOptions) -> Lab {
     let dir = TempDir::new().unwrap();
-    let server = Server::start(builtin(name).unwrap(), ServeOptions { dir: Some(dir.path().to_owned()), ..options }).await.unwrap();
+    let server = Server::start(builtin(name).unwrap(), ServeOptions { dir: Some(dir.path().to_owned()), ..options })
+        .await
+        .unwrap();
     let client = client_from(server.kubeconfig_path().unwrap()).await.unwrap();
     Lab { server, dir, client }
 }
@@ -73,9 +76,9 @@ async fn tls_with_the_generated_ca_and_bearer_token() {
     assert!(rv > 0);
 
     let text = std::fs::read_to_string(lab.kubeconfig()).unwrap();
-    let without_ca: String = text.lines().filter(|l| !l.contains("certificate-authority-data")).map(|l| format!("{l}\n")).collect();
+    let without_ca: Vec<&str> = text.lines().filter(|l| !l.contains("certificate-authority-data")).collect();
     let path = lab.dir.path().join("no-ca.yaml");
-    std::fs::write(&path, without_ca).unwrap();
+    std::fs::write(&path, without_ca.join("\n")).unwrap();
     let untrusting = client_from(&path).await.unwrap();
     let err = Api::<Node>::all(untrusting).list(&ListParams::default()).await.unwrap_err();
     assert!(!matches!(err, kube::Error::Api(_)), "the TLS handshake must fail: {err}");
@@ -123,20 +126,45 @@ async fn flux_merge_patches_nulls_and_no_strategic_merge() {
     let suspended = api.patch("apps", &params, &Patch::Merge(json!({"spec": {"suspend": true}}))).await.unwrap();
     assert_eq!(suspended.data["spec"]["suspend"], json!(true));
     assert_eq!(suspended.metadata.generation, before.metadata.generation.map(|g| g + 1));
-    let resumed = api.patch("apps", &params, &Patch::Merge(json!({"spec": {"suspend": null},
-        "metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "t-1", "note": "kept"}}}))).await.unwrap();
+    let resumed = api
+        .patch(
+            "apps",
+            &params,
+            &Patch::Merge(json!({"spec": {"suspend": null},
+        "metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "t-1", "note": "kept"}}})),
+        )
+        .await
+        .unwrap();
     assert_eq!(resumed.data["spec"]["suspend"], json!(false));
     let annotations = resumed.metadata.annotations.unwrap();
-    assert_eq!((annotations["reconcile.fluxcd.io/requestedAt"].as_str(), annotations["note"].as_str()), ("t-1", "kept"));
+    assert_eq!(
+        (annotations["reconcile.fluxcd.io/requestedAt"].as_str(), annotations["note"].as_str()),
+        ("t-1", "kept")
+    );
     let err = api.patch("apps", &params, &Patch::Strategic(json!({"spec": {"suspend": true}}))).await.unwrap_err();
     assert_eq!(api_code(&err), (415, "UnsupportedMediaType".to_owned()));
     let err = api.patch("apps", &params, &Patch::Merge(json!({"spec": {"interval": "1m"}}))).await.unwrap_err();
     assert_eq!(api_code(&err), (422, "Invalid".to_owned()));
-    let err = api.patch("apps", &params, &Patch::Merge(json!({"metadata": {"resourceVersion": "1"}, "spec": {"suspend": true}}))).await.unwrap_err();
+    let err = api
+        .patch("apps", &params, &Patch::Merge(json!({"metadata": {"resourceVersion": "1"}, "spec": {"suspend": true}})))
+        .await
+        .unwrap_err();
     assert_eq!(api_code(&err), (409, "Conflict".to_owned()));
-    let dry = api.patch("apps", &PatchParams { dry_run: true, ..params.clone() }, &Patch::Merge(json!({"spec": {"suspend": true}}))).await.unwrap();
+    let dry = api
+        .patch(
+            "apps",
+            &PatchParams { dry_run: true, ..params.clone() },
+            &Patch::Merge(json!({"spec": {"suspend": true}})),
+        )
+        .await
+        .unwrap();
     assert_eq!(dry.data["spec"]["suspend"], json!(true));
-    assert!(!lab.server.with_state(|s| s.model.cluster_state().suspended.iter().any(|(k, v)| k.object.name == "apps" && *v)));
+    assert!(!lab.server.with_state(|s| s
+        .model
+        .cluster_state()
+        .suspended
+        .iter()
+        .any(|(k, v)| k.object.name == "apps" && *v)));
     let err = api.get("nope").await.unwrap_err();
     assert_eq!(api_code(&err), (404, "NotFound".to_owned()));
 }
@@ -150,15 +178,20 @@ async fn field_and_label_selectors() {
     let on_node = pods.list(&ListParams::default().fields(&format!("spec.nodeName={node}"))).await.unwrap().items;
     assert!(!on_node.is_empty() && on_node.len() < all.len());
     assert!(on_node.iter().all(|p| p.spec.as_ref().unwrap().node_name.as_deref() == Some(node.as_str())));
-    let web = Api::<Pod>::namespaced(lab.client.clone(), "apps").list(&ListParams::default().labels("app in (web,other)")).await.unwrap();
+    let web = Api::<Pod>::namespaced(lab.client.clone(), "apps")
+        .list(&ListParams::default().labels("app in (web,other)"))
+        .await
+        .unwrap();
     assert_eq!(web.items.len(), 2);
-    let running = pods.list(&ListParams::default().fields("status.phase=Running,metadata.namespace!=apps")).await.unwrap();
+    let running =
+        pods.list(&ListParams::default().fields("status.phase=Running,metadata.namespace!=apps")).await.unwrap();
     assert_eq!(running.items.len(), all.len() - 2);
     let err = pods.list(&ListParams::default().fields("spec.schedulerName=x")).await.unwrap_err();
     assert_eq!(api_code(&err), (400, "BadRequest".to_owned()));
     let page = pods.list(&ListParams::default().limit(3)).await.unwrap();
     assert_eq!(page.items.len(), 3);
-    let rest = pods.list(&ListParams::default().continue_token(page.metadata.continue_.as_deref().unwrap())).await.unwrap();
+    let rest =
+        pods.list(&ListParams::default().continue_token(page.metadata.continue_.as_deref().unwrap())).await.unwrap();
     assert_eq!(rest.items.len(), all.len() - 3);
 }
 
@@ -168,7 +201,8 @@ async fn eviction_201_404_and_429_when_a_pdb_refuses() {
     let pods = Api::<Pod>::namespaced(lab.client.clone(), "apps");
     let status = pods.evict("web-0", &EvictParams::default()).await.unwrap();
     assert!(status.is_success() && status.code == 201, "{status:?}");
-    let names: Vec<String> = pods.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|p| p.metadata.name).collect();
+    let names: Vec<String> =
+        pods.list(&ListParams::default()).await.unwrap().items.into_iter().filter_map(|p| p.metadata.name).collect();
     assert_eq!(names, vec!["web-1".to_owned()]);
     let err = pods.evict("web-0", &EvictParams::default()).await.unwrap_err();
     assert_eq!(api_code(&err), (404, "NotFound".to_owned()));
@@ -179,9 +213,15 @@ async fn eviction_201_404_and_429_when_a_pdb_refuses() {
     let kube::Error::Api(status) = err else { panic!("{err}") };
     assert_eq!((status.code, status.reason.as_str()), (429, "TooManyRequests"));
     let cause = &status.details.unwrap().causes[0];
-    assert!(cause.message.starts_with("The disruption budget local-path-provisioner needs 1 healthy pods"), "{}", cause.message);
+    assert!(
+        cause.message.starts_with("The disruption budget local-path-provisioner needs 1 healthy pods"),
+        "{}",
+        cause.message
+    );
     assert!(pods.get("local-path-provisioner-0").await.is_ok());
-    let attempts = lab.server.with_state(|s| s.evictions.get(&("kube-system".to_owned(), "local-path-provisioner-0".to_owned())).copied());
+    let attempts = lab
+        .server
+        .with_state(|s| s.evictions.get(&("kube-system".to_owned(), "local-path-provisioner-0".to_owned())).copied());
     assert_eq!(attempts, Some(1));
 }
 
@@ -190,13 +230,19 @@ async fn scale_subresource_sets_the_model_replicas() {
     let lab = start("titan-lab", options()).await;
     let api = Api::<Deployment>::namespaced(lab.client.clone(), "apps");
     let generation = api.get("web").await.unwrap().metadata.generation.unwrap();
-    let scale = api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 0}}))).await.unwrap();
+    let scale =
+        api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 0}}))).await.unwrap();
     assert_eq!(scale.spec.unwrap().replicas, Some(0));
     assert_eq!(api.get_scale("web").await.unwrap().spec.unwrap().replicas, Some(0));
     assert_eq!(api.get("web").await.unwrap().metadata.generation, Some(generation + 1));
-    let replicas = lab.server.with_state(|s| s.model.cluster_state().replicas.iter().find(|(w, _)| w.name == "web").map(|(_, r)| *r));
+    let replicas = lab
+        .server
+        .with_state(|s| s.model.cluster_state().replicas.iter().find(|(w, _)| w.name == "web").map(|(_, r)| *r));
     assert_eq!(replicas, Some(0));
-    let err = api.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": -1}}))).await.unwrap_err();
+    let err = api
+        .patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": -1}})))
+        .await
+        .unwrap_err();
     assert_eq!(api_code(&err), (422, "Invalid".to_owned()));
 }
 

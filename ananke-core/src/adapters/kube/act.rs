@@ -27,7 +27,9 @@ fn token() -> String {
 /// The PDB name a 429 eviction `Status` gives ("The disruption budget NAME needs ...").
 fn pdb_in(status: &Status) -> Option<String> {
     let causes = status.details.as_ref().map(|d| d.causes.as_slice()).unwrap_or_default();
-    causes.iter().find_map(|c| c.message.strip_prefix("The disruption budget ")?.split_whitespace().next().map(str::to_owned))
+    causes
+        .iter()
+        .find_map(|c| c.message.strip_prefix("The disruption budget ")?.split_whitespace().next().map(str::to_owned))
 }
 
 impl KubeCluster {
@@ -52,17 +54,26 @@ impl KubeCluster {
                         let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), ns);
                         self.bounded(&what, api.patch_scale(&workload.name, &params, &patch)).await.map(drop)
                     }
-                    WorkloadKind::DaemonSet => return failed(false, format!("{what}: a DaemonSet has no scale subresource")),
+                    WorkloadKind::DaemonSet => {
+                        return failed(false, format!("{what}: a DaemonSet has no scale subresource"))
+                    }
                 }
             }
-            Effect::SuspendFlux { object } => self.patch_flux(object, "suspend", json!({"spec": {"suspend": true}})).await,
+            Effect::SuspendFlux { object } => {
+                self.patch_flux(object, "suspend", json!({"spec": {"suspend": true}})).await
+            }
             Effect::ResumeFlux { object } => {
                 // Resume and ask for a reconcile in one patch, as `flux resume` does.
                 let patch = json!({"spec": {"suspend": false}, "metadata": {"annotations": {REQUESTED_AT: token()}}});
                 self.patch_flux(object, "resume", patch).await
             }
             Effect::RequestReconcile { object, token } => {
-                self.patch_flux(object, "request a reconcile of", json!({"metadata": {"annotations": {REQUESTED_AT: token}}})).await
+                self.patch_flux(
+                    object,
+                    "request a reconcile of",
+                    json!({"metadata": {"annotations": {REQUESTED_AT: token}}}),
+                )
+                .await
             }
             Effect::SetFluxSource { object, url, branch } => {
                 let mut spec = json!({});
@@ -94,9 +105,12 @@ impl KubeCluster {
     }
 
     async fn patch_flux(&self, object: &FluxRef, verb: &str, patch: Value) -> Result<(), Failure> {
-        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), &object.object.namespace, &flux::resource(object.kind));
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &object.object.namespace, &flux::resource(object.kind));
         let what = format!("{verb} {object}");
-        self.bounded(&what, api.patch(&object.object.name, &PatchParams::default(), &Patch::Merge(patch))).await.map(drop)
+        self.bounded(&what, api.patch(&object.object.name, &PatchParams::default(), &Patch::Merge(patch)))
+            .await
+            .map(drop)
     }
 
     /// Evict every pod a drain must evict from `node`, one at a time. A PDB refusal (429) makes
@@ -118,7 +132,10 @@ impl KubeCluster {
             match tokio::time::timeout(self.settings.request_timeout, api.evict(&name, &EvictParams::default())).await {
                 Ok(Ok(status)) if status.is_failure() => {
                     let transient = status.code == 429 || status.code >= 500;
-                    failure = Some(failed(transient, format!("{what}: {} {}: {}", status.code, status.reason, status.message)));
+                    failure = Some(failed(
+                        transient,
+                        format!("{what}: {} {}: {}", status.code, status.reason, status.message),
+                    ));
                 }
                 Ok(Ok(_)) => {}
                 Ok(Err(kube::Error::Api(status))) if status.code == 429 => {

@@ -25,7 +25,8 @@ impl Failure {
                 let code = status.code;
                 let transient = code == 409 || code == 429 || code >= 500 || code == 0;
                 let reason = if status.reason.is_empty() { String::new() } else { format!(" {}", status.reason) };
-                let message = if status.message.is_empty() { String::new() } else { format!(": {}", status.message.trim()) };
+                let message =
+                    if status.message.is_empty() { String::new() } else { format!(": {}", status.message.trim()) };
                 Failure { transient, code, message: format!("{what}: {code}{reason}{message}") }
             }
             kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
@@ -82,7 +83,9 @@ mod tests {
 
     #[test]
     fn api_errors_are_transient_only_when_retrying_can_help() {
-        for (code, transient) in [(429, true), (503, true), (504, true), (500, true), (409, true), (404, false), (422, false), (403, false)] {
+        for (code, transient) in
+            [(429, true), (503, true), (504, true), (500, true), (409, true), (404, false), (422, false), (403, false)]
+        {
             let f = Failure::from_kube("list nodes", &api(code, "X"));
             assert_eq!((f.code, f.transient), (code, transient), "{code}");
             assert!(f.message.starts_with(&format!("list nodes: {code} X: boom")));

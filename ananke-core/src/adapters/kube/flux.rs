@@ -1,5 +1,5 @@
 //! Flux objects as dynamic objects with static API resources (no discovery, reference §1.5 and
-//! §1.7 O2): GitRepositories, Kustomizations and HelmReleases, and what they manage (the
+//! §1.7 O2): `GitRepositories`, `Kustomizations` and `HelmReleases`, and what they manage (the
 //! `kustomize.toolkit.fluxcd.io/*` and `helm.toolkit.fluxcd.io/*` labels Flux puts on what it
 //! applies).
 
@@ -36,7 +36,9 @@ fn text(v: Option<&Value>) -> Option<String> {
 
 /// Workloads by the Flux object that applied them: `(label prefix, namespace, name)`.
 #[must_use]
-pub fn managed(workloads: &[(Workload, Option<std::collections::BTreeMap<String, String>>)]) -> HashMap<(&'static str, String, String), Vec<WorkloadRef>> {
+pub fn managed(
+    workloads: &[(Workload, Option<std::collections::BTreeMap<String, String>>)],
+) -> HashMap<(&'static str, String, String), Vec<WorkloadRef>> {
     let mut out: HashMap<(&'static str, String, String), Vec<WorkloadRef>> = HashMap::new();
     for (w, labels) in workloads {
         let Some(labels) = labels else { continue };
@@ -52,7 +54,11 @@ pub fn managed(workloads: &[(Workload, Option<std::collections::BTreeMap<String,
 
 /// One Flux object of `kind`.
 #[must_use]
-pub fn object(kind: FluxKind, o: &DynamicObject, managed: &HashMap<(&'static str, String, String), Vec<WorkloadRef>>) -> FluxObject {
+pub fn object(
+    kind: FluxKind,
+    o: &DynamicObject,
+    managed: &HashMap<(&'static str, String, String), Vec<WorkloadRef>>,
+) -> FluxObject {
     let namespace = o.metadata.namespace.clone().unwrap_or_default();
     let name = o.metadata.name.clone().unwrap_or_default();
     let spec = o.data.get("spec");
@@ -87,7 +93,11 @@ pub fn object(kind: FluxKind, o: &DynamicObject, managed: &HashMap<(&'static str
         .collect();
     let source = kind == FluxKind::GitRepository;
     let prefix = if kind == FluxKind::HelmRelease { "helm" } else { "kustomize" };
-    let manages = if source { Vec::new() } else { managed.get(&(prefix, namespace.clone(), name.clone())).cloned().unwrap_or_default() };
+    let applied = if source {
+        Vec::new()
+    } else {
+        managed.get(&(prefix, namespace.clone(), name.clone())).cloned().unwrap_or_default()
+    };
     FluxObject {
         generation: o.metadata.generation.unwrap_or(0),
         observed_generation: status.and_then(|s| s.get("observedGeneration")).and_then(Value::as_i64),
@@ -97,7 +107,7 @@ pub fn object(kind: FluxKind, o: &DynamicObject, managed: &HashMap<(&'static str
         url: if source { text(spec.and_then(|s| s.get("url"))) } else { None },
         branch: if source { text(spec.and_then(|s| s.pointer("/ref/branch"))) } else { None },
         managed_by,
-        manages,
+        manages: applied,
         requested_at: o.metadata.annotations.as_ref().and_then(|a| a.get(REQUESTED_AT)).cloned(),
         last_handled_reconcile_at: text(status.and_then(|s| s.get("lastHandledReconcileAt"))),
         id: FluxRef { kind, object: ObjectRef { namespace, name } },

@@ -30,7 +30,8 @@ fn name_of(meta: &ObjectMeta) -> (String, String) {
 /// A Node's name and the fields gates read.
 #[must_use]
 pub fn node(n: &Node) -> (String, KubeNode) {
-    let ready = n.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
+    let ready =
+        n.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
     let mut taints: Vec<String> = Vec::new();
     for t in n.spec.as_ref().and_then(|s| s.taints.as_ref()).into_iter().flatten() {
         if !taints.contains(&t.key) {
@@ -91,7 +92,7 @@ pub fn deployment(d: &Deployment) -> Workload {
     w
 }
 
-/// A StatefulSet.
+/// A `StatefulSet`.
 #[must_use]
 pub fn statefulset(s: &StatefulSet) -> Workload {
     let mut w = base(WorkloadKind::StatefulSet, &s.metadata, s.status.is_some());
@@ -110,7 +111,7 @@ pub fn statefulset(s: &StatefulSet) -> Workload {
     w
 }
 
-/// A DaemonSet: its `*NumberScheduled`/`number*` counters in the status fields.
+/// A `DaemonSet`: its `*NumberScheduled`/`number*` counters in the status fields.
 #[must_use]
 pub fn daemonset(d: &DaemonSet) -> Workload {
     let mut w = base(WorkloadKind::DaemonSet, &d.metadata, d.status.is_some());
@@ -144,12 +145,13 @@ pub fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> b
 }
 
 /// Whether a drain evicts `pod` (kubectl drain's filters): not finished, not a mirror pod, not
-/// owned by a DaemonSet.
+/// owned by a `DaemonSet`.
 #[must_use]
 pub fn evictable(pod: &Pod) -> bool {
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or_default();
     let mirror = pod.metadata.annotations.as_ref().is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"));
-    let daemon = pod.metadata.owner_references.iter().flatten().any(|o| o.controller == Some(true) && o.kind == "DaemonSet");
+    let daemon =
+        pod.metadata.owner_references.iter().flatten().any(|o| o.controller == Some(true) && o.kind == "DaemonSet");
     !matches!(phase, "Succeeded" | "Failed") && !mirror && !daemon
 }
 
@@ -192,9 +194,11 @@ fn ready_endpoints(slices: &[EndpointSlice], namespace: &str, service: &str, por
         if slice.metadata.namespace.as_deref() != Some(namespace) || owner.map(String::as_str) != Some(service) {
             continue;
         }
-        let serves = port.is_none_or(|p| slice.ports.iter().flatten().any(|sp| sp.name.as_deref().unwrap_or_default() == p));
+        let serves =
+            port.is_none_or(|p| slice.ports.iter().flatten().any(|sp| sp.name.as_deref().unwrap_or_default() == p));
         if serves {
-            let ready = slice.endpoints.iter().filter(|e| e.conditions.as_ref().and_then(|c| c.ready) != Some(false)).count();
+            let ready =
+                slice.endpoints.iter().filter(|e| e.conditions.as_ref().and_then(|c| c.ready) != Some(false)).count();
             count += u32::try_from(ready).unwrap_or(u32::MAX);
         }
     }
@@ -222,8 +226,18 @@ pub fn ingresses(ingresses: &[Ingress], services: &[Service], slices: &[Endpoint
             let (namespace, name) = name_of(&ing.metadata);
             let spec = ing.spec.as_ref();
             let mut backends: Vec<&IngressServiceBackend> = Vec::new();
-            let paths = spec.and_then(|s| s.rules.as_ref()).into_iter().flatten().filter_map(|r| r.http.as_ref()).flat_map(|h| &h.paths);
-            for b in spec.and_then(|s| s.default_backend.as_ref()).into_iter().chain(paths.map(|p| &p.backend)).filter_map(|b| b.service.as_ref()) {
+            let paths = spec
+                .and_then(|s| s.rules.as_ref())
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.http.as_ref())
+                .flat_map(|h| &h.paths);
+            for b in spec
+                .and_then(|s| s.default_backend.as_ref())
+                .into_iter()
+                .chain(paths.map(|p| &p.backend))
+                .filter_map(|b| b.service.as_ref())
+            {
                 if !backends.iter().any(|x| x.name == b.name) {
                     backends.push(b);
                 }
@@ -238,7 +252,12 @@ pub fn ingresses(ingresses: &[Ingress], services: &[Service], slices: &[Endpoint
                 .filter_map(|i| i.ip.clone().or_else(|| i.hostname.clone()))
                 .collect();
             IngressObservation {
-                hosts: spec.and_then(|s| s.rules.as_ref()).into_iter().flatten().filter_map(|r| r.host.clone()).collect(),
+                hosts: spec
+                    .and_then(|s| s.rules.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r.host.clone())
+                    .collect(),
                 ingress_class: spec.and_then(|s| s.ingress_class_name.clone()),
                 addresses,
                 backends: backends
@@ -249,7 +268,11 @@ pub fn ingresses(ingresses: &[Ingress], services: &[Service], slices: &[Endpoint
                         IngressBackend {
                             service: b.name.clone(),
                             exists: service.is_some(),
-                            ready_endpoints: if service.is_some() { ready_endpoints(slices, &namespace, &b.name, port.as_deref()) } else { 0 },
+                            ready_endpoints: if service.is_some() {
+                                ready_endpoints(slices, &namespace, &b.name, port.as_deref())
+                            } else {
+                                0
+                            },
                         }
                     })
                     .collect(),

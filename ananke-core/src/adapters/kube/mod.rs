@@ -87,9 +87,13 @@ impl KubeCluster {
     /// # Errors
     /// An unreadable or invalid kubeconfig, or one whose TLS or auth settings cannot be used.
     pub async fn from_kubeconfig(path: &Path, settings: KubeSettings) -> Result<KubeCluster, KubeError> {
-        let bad = |e: &dyn std::fmt::Display| KubeError::Kubeconfig { path: path.display().to_string(), message: e.to_string() };
+        let bad = |e: &dyn std::fmt::Display| KubeError::Kubeconfig {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
         let kubeconfig = Kubeconfig::read_from(path).map_err(|e| bad(&e))?;
-        let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(|e| bad(&e))?;
+        let mut config =
+            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(|e| bad(&e))?;
         config.default_retry = false;
         config.proxy_url = None;
         config.connect_timeout = Some(settings.connect_timeout);
@@ -106,7 +110,11 @@ impl KubeCluster {
     }
 
     /// Bound `call` by the request timeout.
-    async fn bounded<T>(&self, what: &str, call: impl std::future::Future<Output = Result<T, kube::Error>>) -> Result<T, Failure> {
+    async fn bounded<T>(
+        &self,
+        what: &str,
+        call: impl std::future::Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, Failure> {
         match tokio::time::timeout(self.settings.request_timeout, call).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(Failure::from_kube(what, &e)),

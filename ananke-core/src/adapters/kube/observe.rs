@@ -50,7 +50,7 @@ impl KubeCluster {
         obs.workloads.clear();
         obs.pods_to_evict.clear();
         obs.ingresses.clear();
-        match self.snapshot().await {
+        match Box::pin(self.snapshot()).await {
             Ok(s) => {
                 obs.api = ApiStatus { reachable: true, error: None };
                 fill(obs, &s);
@@ -137,7 +137,8 @@ fn fill(obs: &mut Observation, s: &Snapshot) {
     obs.pods_to_evict = map::pods_to_evict(&s.pods, &cordoned, &s.pdbs);
     obs.ingresses = map::ingresses(&s.ingresses, &s.services, &s.slices);
     let installed = s.flux.iter().any(Option::is_some);
-    let objects = |i: usize, kind: FluxKind| s.flux[i].iter().flatten().map(|o| flux::object(kind, o, &managed)).collect();
+    let objects =
+        |i: usize, kind: FluxKind| s.flux[i].iter().flatten().map(|o| flux::object(kind, o, &managed)).collect();
     obs.flux = Some(FluxObservation {
         installed,
         sources: objects(0, FluxKind::GitRepository),
