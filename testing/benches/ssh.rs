@@ -23,10 +23,7 @@ const LATER_SAMPLES: usize = 11;
 const PAUSE: Duration = Duration::from_millis(500);
 
 fn main() {
-    let n: usize = std::env::var("SSH_BENCH_NODES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64);
+    let n: usize = std::env::var("SSH_BENCH_NODES").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
     let t = Instant::now();
     let fleet = SshdFleet::start(n).unwrap_or_else(|e| panic!("sshd fleet of {n}: {e}"));
     println!(
@@ -35,51 +32,26 @@ fn main() {
         fleet.nodes()[0].known_hosts_name(),
         fleet.nodes()[n - 1].known_hosts_name()
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
 
     let (first, later, probe) = runtime.block_on(ananke_cycles(&fleet));
     let pssh = parallel_ssh(&fleet);
 
     println!();
-    println!(
-        "ananke gate, first cycle (new sessions):   median {:>8.1} ms  {}",
-        ms(median(&first)),
-        samples(&first)
-    );
-    println!(
-        "ananke gate, later cycle (kept sessions):  median {:>8.1} ms  {}",
-        ms(median(&later)),
-        samples(&later)
-    );
-    println!(
-        "ananke probe (is-active), kept sessions:   median {:>8.1} ms  {}",
-        ms(median(&probe)),
-        samples(&probe)
-    );
+    println!("ananke gate, first cycle (new sessions):   median {:>8.1} ms  {}", ms(median(&first)), samples(&first));
+    println!("ananke gate, later cycle (kept sessions):  median {:>8.1} ms  {}", ms(median(&later)), samples(&later));
+    println!("ananke probe (is-active), kept sessions:   median {:>8.1} ms  {}", ms(median(&probe)), samples(&probe));
     match pssh {
         Some(pssh) => {
             let p = median(&pssh);
-            println!(
-                "parallel-ssh -p {n} true:                   median {:>8.1} ms  {}",
-                ms(p),
-                samples(&pssh)
-            );
+            println!("parallel-ssh -p {n} true:                   median {:>8.1} ms  {}", ms(p), samples(&pssh));
             let ratio = median(&first).as_secs_f64() / p.as_secs_f64();
-            println!(
-                "first cycle / parallel-ssh = {ratio:.3} (target <= 0.25: {})",
-                verdict(ratio <= 0.25)
-            );
+            println!("first cycle / parallel-ssh = {ratio:.3} (target <= 0.25: {})", verdict(ratio <= 0.25));
         }
         None => println!("parallel-ssh: not installed (apt-get install pssh), not measured"),
     }
-    println!(
-        "later cycle < 50 ms: {}",
-        verdict(median(&later) < Duration::from_millis(50))
-    );
+    println!("later cycle < 50 ms: {}", verdict(median(&later) < Duration::from_millis(50)));
 }
 
 /// First cycles (each on a fresh fleet client), later gate cycles, and probe cycles.
@@ -129,12 +101,8 @@ fn assert_all_reachable(reach: &[(String, SshStatus)]) {
 
 /// `parallel-ssh -p N true` over the fleet, with the fleet's key and `known_hosts`.
 fn parallel_ssh(fleet: &SshdFleet) -> Option<Vec<Duration>> {
-    let found = Command::new("parallel-ssh")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
+    let found =
+        Command::new("parallel-ssh").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
     if !found {
         return None;
     }
@@ -160,11 +128,7 @@ fn parallel_ssh(fleet: &SshdFleet) -> Option<Vec<Duration>> {
             .output()
             .expect("parallel-ssh runs");
         times.push(t.elapsed());
-        assert!(
-            out.status.success(),
-            "parallel-ssh failed:\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        assert!(out.status.success(), "parallel-ssh failed:\n{}", String::from_utf8_lossy(&out.stdout));
     }
     Some(times)
 }

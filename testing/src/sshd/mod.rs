@@ -89,39 +89,21 @@ impl SshdFleet {
         let privsep = process::PrivsepDir::claim()?;
         let dir = tempfile::Builder::new().prefix("ananke-sshd-").tempdir()?;
         let user = current_user();
-        let mut fleet = Self {
-            dir,
-            nodes: Vec::new(),
-            user,
-            _privsep: privsep,
-        };
+        let mut fleet = Self { dir, nodes: Vec::new(), user, _privsep: privsep };
         fleet.prepare_client()?;
         let shared_port = pick_port(IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1)));
         let mut keygens = Vec::new();
         for index in 1..=n {
             let (address, port) = match shared_port {
-                Some(port) if index <= 254 => (
-                    IpAddr::V4(Ipv4Addr::new(127, 0, 1, u8::try_from(index).unwrap_or(1))),
-                    port,
-                ),
-                _ => (
-                    IpAddr::V4(Ipv4Addr::LOCALHOST),
-                    pick_port(IpAddr::V4(Ipv4Addr::LOCALHOST)).unwrap_or(0),
-                ),
+                Some(port) if index <= 254 => {
+                    (IpAddr::V4(Ipv4Addr::new(127, 0, 1, u8::try_from(index).unwrap_or(1))), port)
+                }
+                _ => (IpAddr::V4(Ipv4Addr::LOCALHOST), pick_port(IpAddr::V4(Ipv4Addr::LOCALHOST)).unwrap_or(0)),
             };
             let dir = fleet.dir.path().join(format!("n{index}"));
             fs::create_dir_all(dir.join("state"))?;
-            keygens.push(files::keygen_spawn(
-                &dir.join("ssh_host_ed25519_key"),
-                &format!("ananke-test-n{index}"),
-            )?);
-            fleet.nodes.push(SshdNode {
-                index,
-                address,
-                port,
-                dir,
-                child: None,
-            });
+            keygens.push(files::keygen_spawn(&dir.join("ssh_host_ed25519_key"), &format!("ananke-test-n{index}"))?);
+            fleet.nodes.push(SshdNode { index, address, port, dir, child: None });
         }
         for keygen in keygens {
             files::finish(keygen, "ssh-keygen (host key)")?;
@@ -194,10 +176,7 @@ impl SshdFleet {
             .output()
             .expect("ssh-keygen runs");
         let text = String::from_utf8_lossy(&out.stdout);
-        text.split_whitespace()
-            .nth(1)
-            .expect("ssh-keygen -l prints a fingerprint")
-            .to_owned()
+        text.split_whitespace().nth(1).expect("ssh-keygen -l prints a fingerprint").to_owned()
     }
 
     /// Operator settings pointing at this fleet: its user, client key and `known_hosts`; 10 s
@@ -217,12 +196,7 @@ impl SshdFleet {
     /// An inventory of every instance (`n1`..`nN`), all in `role`.
     #[must_use]
     pub fn inventory(&self, role: K3sRole) -> Vec<Node> {
-        let node = |n: &SshdNode| Node {
-            name: n.name(),
-            address: n.address.to_string(),
-            ssh_port: n.port,
-            role,
-        };
+        let node = |n: &SshdNode| Node { name: n.name(), address: n.address.to_string(), ssh_port: n.port, role };
         self.nodes.iter().map(node).collect()
     }
 
@@ -290,9 +264,7 @@ impl SshdFleet {
     }
 
     fn write_known_hosts(&self) -> io::Result<()> {
-        let lines: String = (1..=self.nodes.len())
-            .map(|i| self.known_hosts_line(i) + "\n")
-            .collect();
+        let lines: String = (1..=self.nodes.len()).map(|i| self.known_hosts_line(i) + "\n").collect();
         fs::write(self.known_hosts(), lines)
     }
 
@@ -302,10 +274,7 @@ impl SshdFleet {
         let public = fs::read_to_string(self.client_key().with_extension("pub"))?;
         let key = files::authorized_key(&public, &root.join("home"), &root.join("bin"), &node.state_dir());
         fs::write(node.dir.join("authorized_keys"), key)?;
-        fs::write(
-            node.dir.join("sshd_config"),
-            files::sshd_config(node.address, node.port, &node.dir),
-        )
+        fs::write(node.dir.join("sshd_config"), files::sshd_config(node.address, node.port, &node.dir))
     }
 
     fn spawn(&self, i: usize) -> io::Result<Child> {
@@ -355,10 +324,7 @@ impl SshdFleet {
             }
             sleep(Duration::from_millis(5));
         }
-        Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            format!("sshd n{} never listened:\n{}", i + 1, self.log(i + 1)),
-        ))
+        Err(io::Error::new(io::ErrorKind::TimedOut, format!("sshd n{} never listened:\n{}", i + 1, self.log(i + 1))))
     }
 }
 
@@ -374,10 +340,7 @@ impl Drop for SshdFleet {
 
 /// A port of `address` that was free a moment ago, or `None` if `address` cannot be bound.
 fn pick_port(address: IpAddr) -> Option<u16> {
-    TcpListener::bind((address, 0))
-        .and_then(|l| l.local_addr())
-        .ok()
-        .map(|a| a.port())
+    TcpListener::bind((address, 0)).and_then(|l| l.local_addr()).ok().map(|a| a.port())
 }
 
 fn current_user() -> String {

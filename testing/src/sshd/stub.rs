@@ -59,15 +59,7 @@ pub(super) fn install(bin: &Path) -> io::Result<()> {
 /// Every call recorded in a node's state directory, oldest first, each as its full argv.
 pub(super) fn calls(state: &Path) -> Vec<Vec<String>> {
     let text = fs::read_to_string(state.join("calls")).unwrap_or_default();
-    text.lines()
-        .map(|line| {
-            line.strip_suffix(SEP)
-                .unwrap_or(line)
-                .split(SEP)
-                .map(str::to_owned)
-                .collect()
-        })
-        .collect()
+    text.lines().map(|line| line.strip_suffix(SEP).unwrap_or(line).split(SEP).map(str::to_owned).collect()).collect()
 }
 
 /// Sets a unit's state as `systemctl is-active` will print it.
@@ -78,10 +70,7 @@ pub(super) fn set_unit(state: &Path, unit: &str, value: &str) -> io::Result<()> 
 
 /// Makes every later stub call on the node sleep this long first (zero for none).
 pub(super) fn set_delay(state: &Path, delay: Duration) -> io::Result<()> {
-    let text = if delay.is_zero() {
-        String::new()
-    } else {
-        format!("{}.{:03}\n", delay.as_secs(), delay.subsec_millis())
-    };
+    let text =
+        if delay.is_zero() { String::new() } else { format!("{}.{:03}\n", delay.as_secs(), delay.subsec_millis()) };
     fs::write(state.join("delay"), text)
 }

@@ -125,27 +125,18 @@ mod tests {
             render(&prefix, RemoteCommand::StartUnit(K3sRole::Agent)),
             "'sudo' '-n' 'systemctl' 'start' 'k3s-agent'"
         );
-        assert_eq!(
-            render(&CommandPrefix::default(), RemoteCommand::KillAll),
-            "'k3s-killall.sh'"
-        );
+        assert_eq!(render(&CommandPrefix::default(), RemoteCommand::KillAll), "'k3s-killall.sh'");
     }
 
     #[test]
     fn quotes_cannot_be_escaped() {
-        assert_eq!(
-            shell_quote("x'; touch /tmp/pwned; '"),
-            r"'x'\''; touch /tmp/pwned; '\'''"
-        );
+        assert_eq!(shell_quote("x'; touch /tmp/pwned; '"), r"'x'\''; touch /tmp/pwned; '\'''");
         assert_eq!(shell_quote("$(id) `id` \\ \n"), "'$(id) `id` \\ \n'");
     }
 
     #[test]
     fn prefix_refuses_words_no_argv_can_carry() {
-        assert!(matches!(
-            CommandPrefix::new(["a\0b"]),
-            Err(SshError::InvalidPrefix { .. })
-        ));
+        assert!(matches!(CommandPrefix::new(["a\0b"]), Err(SshError::InvalidPrefix { .. })));
         assert!(matches!(CommandPrefix::new([""]), Err(SshError::InvalidPrefix { .. })));
     }
 

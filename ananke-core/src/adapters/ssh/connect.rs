@@ -70,10 +70,7 @@ pub(super) async fn open(creds: &Credentials, ep: Endpoint<'_>) -> Result<Client
 async fn open_unbounded(creds: &Credentials, ep: Endpoint<'_>) -> Result<Client, SshError> {
     let addrs = resolve(ep).await?;
     let first = addrs.first().copied();
-    let target = Resolved {
-        hostname: ep.address.to_owned(),
-        addrs,
-    };
+    let target = Resolved { hostname: ep.address.to_owned(), addrs };
     let auth = AuthMethod::with_key_file(&creds.identity_file, None);
     let check = ServerCheckMethod::with_known_hosts_file(&creds.known_hosts.to_string_lossy());
     match Client::connect_with_config(target, &creds.user, auth, check, client_config()).await {
@@ -91,10 +88,7 @@ pub(super) fn client_config() -> russh::client::Config {
     let mut kex = first.to_vec();
     kex.extend(preferred.kex.iter().filter(|k| !first.contains(k)).copied());
     russh::client::Config {
-        preferred: russh::Preferred {
-            kex: Cow::Owned(kex),
-            ..preferred
-        },
+        preferred: russh::Preferred { kex: Cow::Owned(kex), ..preferred },
         nodelay: true,
         ..russh::client::Config::default()
     }
@@ -106,16 +100,9 @@ async fn resolve(ep: Endpoint<'_>) -> Result<Vec<SocketAddr>, SshError> {
         return Ok(vec![SocketAddr::new(ip, ep.port)]);
     }
     if !is_host_name(ep.address) {
-        return Err(SshError::InvalidAddress {
-            node: ep.node.to_owned(),
-            address: ep.address.to_owned(),
-        });
+        return Err(SshError::InvalidAddress { node: ep.node.to_owned(), address: ep.address.to_owned() });
     }
-    let connect_error = |reason: String| SshError::Connect {
-        node: ep.node.to_owned(),
-        target: ep.target(),
-        reason,
-    };
+    let connect_error = |reason: String| SshError::Connect { node: ep.node.to_owned(), target: ep.target(), reason };
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((ep.address, ep.port))
         .await
         .map_err(|e| connect_error(format!("cannot resolve: {e}")))?
@@ -172,25 +159,12 @@ async fn classify(
                 reason: "refused by the known_hosts check".to_owned(),
             },
         },
-        E::KeyAuthFailed => SshError::AuthRejected {
-            node,
-            target: ep.target(),
-            user: creds.user.clone(),
-        },
-        E::KeyInvalid(err) => SshError::Identity {
-            path: creds.identity_file.clone(),
-            reason: err.to_string(),
-        },
-        E::SshError(russh::Error::IO(io)) | E::IoError(io) => SshError::Connect {
-            node,
-            target: ep.target(),
-            reason: io.to_string(),
-        },
-        other => SshError::Connect {
-            node,
-            target: ep.target(),
-            reason: other.to_string(),
-        },
+        E::KeyAuthFailed => SshError::AuthRejected { node, target: ep.target(), user: creds.user.clone() },
+        E::KeyInvalid(err) => SshError::Identity { path: creds.identity_file.clone(), reason: err.to_string() },
+        E::SshError(russh::Error::IO(io)) | E::IoError(io) => {
+            SshError::Connect { node, target: ep.target(), reason: io.to_string() }
+        }
+        other => SshError::Connect { node, target: ep.target(), reason: other.to_string() },
     }
 }
 
@@ -209,31 +183,19 @@ async fn host_key_refusal(creds: &Credentials, ep: Endpoint<'_>, addr: SocketAdd
     let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
     let known_hosts = creds.known_hosts.clone();
     match check_known_hosts(ep, &key, &known_hosts) {
-        Ok(false) => SshError::UnknownHostKey {
-            node,
-            host,
-            fingerprint,
-            known_hosts,
-        },
-        Err(russh::keys::Error::KeyChanged { line }) => SshError::ChangedHostKey {
-            node,
-            host,
-            fingerprint,
-            known_hosts,
-            line,
-        },
+        Ok(false) => SshError::UnknownHostKey { node, host, fingerprint, known_hosts },
+        Err(russh::keys::Error::KeyChanged { line }) => {
+            SshError::ChangedHostKey { node, host, fingerprint, known_hosts, line }
+        }
         Ok(true) => SshError::HostKeyRefused {
             node,
             host,
             fingerprint,
             reason: "the node presented a different key on a second handshake".to_owned(),
         },
-        Err(err) => SshError::HostKeyRefused {
-            node,
-            host,
-            fingerprint,
-            reason: format!("{}: {err}", known_hosts.display()),
-        },
+        Err(err) => {
+            SshError::HostKeyRefused { node, host, fingerprint, reason: format!("{}: {err}", known_hosts.display()) }
+        }
     }
 }
 
@@ -244,9 +206,7 @@ fn check_known_hosts(ep: Endpoint<'_>, key: &PublicKey, path: &Path) -> Result<b
 /// The host key the server at `addr` presents, read by a handshake that refuses it.
 async fn presented_key(addr: SocketAddr) -> Option<PublicKey> {
     let seen = Arc::new(Mutex::new(None));
-    let handler = KeyScan {
-        seen: Arc::clone(&seen),
-    };
+    let handler = KeyScan { seen: Arc::clone(&seen) };
     // The handshake ends in our own refusal; its error is expected and carries nothing new.
     let _refused = russh::client::connect(Arc::new(client_config()), addr, handler).await;
     let key = seen.lock().map(|mut k| k.take()).unwrap_or_default();
@@ -286,11 +246,7 @@ mod tests {
 
     #[test]
     fn known_hosts_names_follow_openssh() {
-        let ep = Endpoint {
-            node: "n",
-            address: "10.0.0.1",
-            port: 22,
-        };
+        let ep = Endpoint { node: "n", address: "10.0.0.1", port: 22 };
         assert_eq!(ep.known_hosts_name(), "10.0.0.1");
         let ep = Endpoint { port: 2222, ..ep };
         assert_eq!(ep.known_hosts_name(), "[10.0.0.1]:2222");

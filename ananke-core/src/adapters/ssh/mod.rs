@@ -93,10 +93,8 @@ impl NodeFleet {
     /// [`SshError::Identity`] (permanent) if the identity file is not a readable, unencrypted
     /// private key; it is checked here so a bad key is one clear error, not one per node.
     pub fn new(settings: &SshSettings, nodes: &[Node], options: FleetOptions) -> Result<Self, SshError> {
-        russh::keys::load_secret_key(&settings.identity_file, None).map_err(|e| SshError::Identity {
-            path: settings.identity_file.clone(),
-            reason: e.to_string(),
-        })?;
+        russh::keys::load_secret_key(&settings.identity_file, None)
+            .map_err(|e| SshError::Identity { path: settings.identity_file.clone(), reason: e.to_string() })?;
         let creds = Credentials {
             user: settings.user.clone(),
             identity_file: settings.identity_file.clone(),
@@ -104,13 +102,7 @@ impl NodeFleet {
             connect_timeout: settings.connect_timeout.get(),
         };
         Ok(Self {
-            nodes: nodes
-                .iter()
-                .map(|n| Slot {
-                    node: n.clone(),
-                    session: Mutex::new(None),
-                })
-                .collect(),
+            nodes: nodes.iter().map(|n| Slot { node: n.clone(), session: Mutex::new(None) }).collect(),
             creds,
             command_timeout: settings.command_timeout.get(),
             concurrency: usize::try_from(settings.concurrency.max(1)).unwrap_or(usize::MAX),
@@ -140,11 +132,7 @@ impl NodeFleet {
                 Ok(out) => (SshStatus::Reachable, command::unit_state(&out.stdout)),
                 Err(e) => (e.ssh_status().unwrap_or(SshStatus::Reachable), UnitState::Unknown),
             };
-            NodeProbe {
-                node: slot.node.name.clone(),
-                ssh,
-                k3s_unit,
-            }
+            NodeProbe { node: slot.node.name.clone(), ssh, k3s_unit }
         })
         .await
     }
@@ -201,10 +189,7 @@ impl NodeFleet {
     }
 
     fn slot(&self, node: &str) -> Result<&Slot, SshError> {
-        self.nodes
-            .iter()
-            .find(|s| s.node.name == node)
-            .ok_or_else(|| SshError::UnknownNode { node: node.to_owned() })
+        self.nodes.iter().find(|s| s.node.name == node).ok_or_else(|| SshError::UnknownNode { node: node.to_owned() })
     }
 
     async fn fan_out<'a, F, Fut, T>(&'a self, per_node: F) -> Vec<T>
@@ -212,29 +197,18 @@ impl NodeFleet {
         F: FnMut(&'a Slot) -> Fut,
         Fut: std::future::Future<Output = T>,
     {
-        stream::iter(&self.nodes)
-            .map(per_node)
-            .buffered(self.concurrency)
-            .collect()
-            .await
+        stream::iter(&self.nodes).map(per_node).buffered(self.concurrency).collect().await
     }
 
     fn endpoint(slot: &Slot) -> Endpoint<'_> {
-        Endpoint {
-            node: &slot.node.name,
-            address: &slot.node.address,
-            port: slot.node.ssh_port,
-        }
+        Endpoint { node: &slot.node.name, address: &slot.node.address, port: slot.node.ssh_port }
     }
 
     /// The node's session, opened if there is none or the last one closed.
     async fn session(&self, slot: &Slot) -> Result<Session, SshError> {
         let mut guard = slot.session.lock().await;
         if let Some(client) = guard.as_ref().filter(|c| !c.is_closed()) {
-            return Ok(Session {
-                client: client.clone(),
-                fresh: false,
-            });
+            return Ok(Session { client: client.clone(), fresh: false });
         }
         *guard = None;
         let client = connect::open(&self.creds, Self::endpoint(slot)).await?;
@@ -290,20 +264,9 @@ impl NodeFleet {
     async fn exec_on(&self, slot: &Slot, client: &Client, line: &str) -> Result<CommandOutput, SshError> {
         let node = slot.node.name.clone();
         match tokio::time::timeout(self.command_timeout, client.execute(line)).await {
-            Ok(Ok(out)) => Ok(CommandOutput {
-                stdout: out.stdout,
-                stderr: out.stderr,
-                exit_status: out.exit_status,
-            }),
-            Ok(Err(e)) => Err(SshError::Session {
-                node,
-                reason: e.to_string(),
-            }),
-            Err(_) => Err(SshError::CommandTimeout {
-                node,
-                command: line.to_owned(),
-                after: self.command_timeout,
-            }),
+            Ok(Ok(out)) => Ok(CommandOutput { stdout: out.stdout, stderr: out.stderr, exit_status: out.exit_status }),
+            Ok(Err(e)) => Err(SshError::Session { node, reason: e.to_string() }),
+            Err(_) => Err(SshError::CommandTimeout { node, command: line.to_owned(), after: self.command_timeout }),
         }
     }
 }
