@@ -41,7 +41,7 @@ pub enum Effect {
         /// Node name.
         node: String,
     },
-    /// Scale a Deployment or StatefulSet to `replicas`.
+    /// Scale a Deployment or `StatefulSet` to `replicas`.
     Scale {
         /// Which workload.
         workload: WorkloadRef,
@@ -65,9 +65,9 @@ pub enum Effect {
         /// The request token (any new value).
         token: String,
     },
-    /// Set a GitRepository's URL and/or branch (other ref fields cleared).
+    /// Set a `GitRepository`'s URL and/or branch (other ref fields cleared).
     SetFluxSource {
-        /// The GitRepository.
+        /// The `GitRepository`.
         object: FluxRef,
         /// New URL, when it changes.
         url: Option<String>,

@@ -43,7 +43,7 @@ impl Default for Journal {
     }
 }
 
-/// A GitRepository's source before ananke changed it.
+/// A `GitRepository`'s source before ananke changed it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceBefore {
     /// `spec.url` before.
@@ -70,7 +70,7 @@ pub struct Changes {
     pub already_cordoned: BTreeSet<String>,
     /// Nodes whose k3s ananke stopped.
     pub stopped: BTreeSet<String>,
-    /// GitRepositories whose source ananke changed, with the source before.
+    /// `GitRepositories` whose source ananke changed, with the source before.
     #[serde(with = "pairs")]
     pub sources_before: BTreeMap<FluxRef, SourceBefore>,
 }

@@ -20,7 +20,7 @@ pub struct Observation {
     pub nodes: Vec<NodeObservation>,
     /// Flux objects; `None` when the API is unreachable or not observed.
     pub flux: Option<FluxObservation>,
-    /// Deployments, StatefulSets and DaemonSets.
+    /// Deployments, `StatefulSets` and `DaemonSets`.
     pub workloads: Vec<Workload>,
     /// Pods still running on nodes being drained, with what blocks their eviction.
     pub pods_to_evict: Vec<PodToEvict>,
@@ -144,11 +144,11 @@ pub struct Condition {
 /// Kinds of Flux objects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum FluxKind {
-    /// `source.toolkit.fluxcd.io/v1` GitRepository.
+    /// `source.toolkit.fluxcd.io/v1` `GitRepository`.
     GitRepository,
     /// `kustomize.toolkit.fluxcd.io/v1` Kustomization.
     Kustomization,
-    /// `helm.toolkit.fluxcd.io/v2` HelmRelease.
+    /// `helm.toolkit.fluxcd.io/v2` `HelmRelease`.
     HelmRelease,
 }
 
@@ -198,20 +198,20 @@ pub struct FluxObject {
     /// `status.conditions`.
     #[serde(default)]
     pub conditions: Vec<Condition>,
-    /// `spec.dependsOn` (Kustomizations and HelmReleases).
+    /// `spec.dependsOn` (Kustomizations and `HelmReleases`).
     #[serde(default)]
     pub depends_on: Vec<ObjectRef>,
-    /// `spec.url` (GitRepository).
+    /// `spec.url` (`GitRepository`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// `spec.ref.branch` (GitRepository).
+    /// `spec.ref.branch` (`GitRepository`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<String>,
     /// The Kustomization that applied this object (labels `kustomize.toolkit.fluxcd.io/name` and
     /// `/namespace`): its parent. `None` for a root.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_by: Option<ObjectRef>,
-    /// Workloads this Kustomization or HelmRelease manages (from its inventory).
+    /// Workloads this Kustomization or `HelmRelease` manages (from its inventory).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manages: Vec<WorkloadRef>,
     /// `metadata.annotations["reconcile.fluxcd.io/requestedAt"]`.
@@ -236,11 +236,11 @@ impl FluxObject {
 pub struct FluxObservation {
     /// Whether the Flux CRDs are installed at all.
     pub installed: bool,
-    /// GitRepositories.
+    /// `GitRepositories`.
     pub sources: Vec<FluxObject>,
     /// Kustomizations.
     pub kustomizations: Vec<FluxObject>,
-    /// HelmReleases.
+    /// `HelmReleases`.
     pub helm_releases: Vec<FluxObject>,
 }
 
@@ -262,8 +262,9 @@ impl FluxObservation {
     }
 }
 
-/// One Deployment, StatefulSet or DaemonSet (the kstatus fields).
+/// One Deployment, `StatefulSet` or `DaemonSet` (the kstatus fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::struct_excessive_bools)] // each bool is one field of the Kubernetes object
 pub struct Workload {
     /// Which workload.
     #[serde(flatten)]
@@ -277,10 +278,10 @@ pub struct Workload {
     /// Being deleted (`metadata.deletionTimestamp` set).
     #[serde(default)]
     pub terminating: bool,
-    /// `spec.replicas` (absent means 1; DaemonSets have none).
+    /// `spec.replicas` (absent means 1; `DaemonSets` have none).
     #[serde(default)]
     pub spec_replicas: Option<i32>,
-    /// Status counters (absent = 0); DaemonSets map their `*NumberScheduled`/`number*` here.
+    /// Status counters (absent = 0); `DaemonSets` map their `*NumberScheduled`/`number*` here.
     #[serde(default)]
     pub status: WorkloadStatus,
     /// Conditions (Deployments: `Available`, `Progressing`).
@@ -289,7 +290,7 @@ pub struct Workload {
     /// `spec.progressDeadlineSeconds` is set (Deployments).
     #[serde(default)]
     pub has_progress_deadline: bool,
-    /// StatefulSet `updateStrategy.type == OnDelete`.
+    /// `StatefulSet` `updateStrategy.type == OnDelete`.
     #[serde(default)]
     pub on_delete: bool,
     /// Does the workload have a status at all (false right after creation).
@@ -297,13 +298,13 @@ pub struct Workload {
     pub has_status: bool,
 }
 
-/// Status counters of a workload. For DaemonSets: `desired` = desiredNumberScheduled,
+/// Status counters of a workload. For `DaemonSets`: `desired` = desiredNumberScheduled,
 /// `current` = currentNumberScheduled, `updated` = updatedNumberScheduled, `available` =
 /// numberAvailable, `ready` = numberReady.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WorkloadStatus {
-    /// `status.replicas` (DaemonSet: absent).
+    /// `status.replicas` (`DaemonSet`: absent).
     pub replicas: i32,
     /// `status.updatedReplicas`.
     pub updated: i32,
@@ -311,11 +312,11 @@ pub struct WorkloadStatus {
     pub ready: i32,
     /// `status.availableReplicas`.
     pub available: i32,
-    /// `status.currentReplicas` (StatefulSet) or currentNumberScheduled (DaemonSet).
+    /// `status.currentReplicas` (`StatefulSet`) or currentNumberScheduled (`DaemonSet`).
     pub current: i32,
-    /// DaemonSet `desiredNumberScheduled` (None when absent).
+    /// `DaemonSet` `desiredNumberScheduled` (None when absent).
     pub desired: Option<i32>,
-    /// StatefulSet `currentRevision == updateRevision`.
+    /// `StatefulSet` `currentRevision == updateRevision`.
     pub revisions_match: bool,
 }
 

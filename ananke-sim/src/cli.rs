@@ -85,7 +85,8 @@ struct ReplayArgs {
 /// # Errors
 /// When the file cannot be read or the scenario is invalid.
 pub fn resolve_scenario(name: &str) -> Result<Scenario, ScenarioError> {
-    let looks_like_a_file = name.contains('/') || name.ends_with(".yaml") || name.ends_with(".yml");
+    let yaml = Path::new(name).extension().is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    let looks_like_a_file = name.contains('/') || yaml;
     if builtin_names().contains(&name) || !(looks_like_a_file || Path::new(name).exists()) {
         builtin(name)
     } else {

@@ -106,18 +106,6 @@ fn log_err(path: &Path, e: impl std::fmt::Display) -> WorldError {
     WorldError::Log { path: path.to_owned(), message: e.to_string() }
 }
 
-/// Load a built-in scenario by name, or a scenario file by path.
-///
-/// # Errors
-/// Unknown name, unreadable or invalid file.
-pub fn load_scenario(name_or_path: &str) -> Result<Scenario, ScenarioError> {
-    if Path::new(name_or_path).is_file() {
-        Scenario::load(Path::new(name_or_path))
-    } else {
-        crate::builtin(name_or_path)
-    }
-}
-
 impl SimWorld {
     /// Open (or create) the simulated world of `scenario` in `state_dir`, for `purpose`. With
     /// `persist` false (dry runs, status) nothing is written: the log is replayed if it exists and
@@ -126,7 +114,7 @@ impl SimWorld {
     /// # Errors
     /// A bad scenario, or a world log that cannot be read, replayed or written.
     pub fn open(scenario: &str, state_dir: &Path, purpose: Purpose, persist: bool) -> Result<Opened, WorldError> {
-        let lab = load_scenario(scenario)?;
+        let lab = crate::cli::resolve_scenario(scenario)?;
         let dir = state_dir.join("sim");
         let path = dir.join("world.jsonl");
         let config = lab.ananke_config();

@@ -3,6 +3,7 @@
 //! Field names marked "seed" are fixed by the original operator's README and must not change.
 //! Every struct rejects unknown fields so a typo is an error, never a silent default.
 
+#[allow(clippy::wildcard_imports)] // the `default = "..."` functions, named only in attributes
 use super::defaults::*;
 use super::duration::HumanDuration;
 pub use super::settings::*;
@@ -19,9 +20,9 @@ pub struct Config {
     /// Where progress, reports, the journal and the run history live.
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
-    /// (seed) The URL the Flux GitRepository must point at for the drift guard to pass.
+    /// (seed) The URL the Flux `GitRepository` must point at for the drift guard to pass.
     pub expected_flux_source_url: String,
-    /// (seed) The branch the Flux GitRepository must track for the drift guard to pass.
+    /// (seed) The branch the Flux `GitRepository` must track for the drift guard to pass.
     pub expected_flux_branch: String,
     /// The node inventory: every host of the cluster.
     pub inventory: Inventory,
@@ -112,7 +113,7 @@ pub struct SshSettings {
     pub user: String,
     /// Private key used for authentication.
     pub identity_file: PathBuf,
-    /// known_hosts file every host key is verified against.
+    /// `known_hosts` file every host key is verified against.
     pub known_hosts: PathBuf,
     /// Timeout for connecting and authenticating.
     #[serde(default = "d_10s")]
@@ -211,7 +212,7 @@ impl std::fmt::Display for ObjectRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FluxSettings {
-    /// The GitRepository the cluster is reconciled from (checked by the drift guard).
+    /// The `GitRepository` the cluster is reconciled from (checked by the drift guard).
     pub source: ObjectRef,
     /// Kustomizations that must be Ready for startup to complete.
     pub required_kustomizations: Vec<ObjectRef>,
@@ -254,9 +255,9 @@ impl std::fmt::Display for WorkloadRef {
 pub enum WorkloadKind {
     /// `apps/v1` Deployment.
     Deployment,
-    /// `apps/v1` StatefulSet.
+    /// `apps/v1` `StatefulSet`.
     StatefulSet,
-    /// `apps/v1` DaemonSet (cannot be scaled).
+    /// `apps/v1` `DaemonSet` (cannot be scaled).
     DaemonSet,
 }
 

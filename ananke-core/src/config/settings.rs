@@ -1,6 +1,7 @@
 //! The config sections that decide behaviour: startup and its checklists, Vault, the soak, the
 //! shutdown, the power daemon, and coordination between hosts.
 
+#[allow(clippy::wildcard_imports)] // the `default = "..."` functions, named only in attributes
 use super::defaults::*;
 use super::duration::HumanDuration;
 use super::model::{default_state_dir, WorkloadRef};
@@ -206,7 +207,7 @@ impl ShutdownMode {
     }
 }
 
-/// What to do when a PodDisruptionBudget still blocks a drain after `drain_timeout`.
+/// What to do when a `PodDisruptionBudget` still blocks a drain after `drain_timeout`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PdbPolicy {
