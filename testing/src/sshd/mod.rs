@@ -10,8 +10,9 @@
 //! init, about 90 ms) never runs; `StrictModes no` because the files sit in a temporary directory.
 //!
 //! Nothing is installed here (`scripts/test.sh` installs `openssh-server`); without `sshd`,
-//! [`SshdFleet::start`] fails and says so. [`Drop`] stops exactly the processes this fleet started
-//! (each listener, run in the foreground with `-D`, and the per-connection processes under it).
+//! [`SshdFleet::start`] fails and says so. [`Drop`] stops exactly the processes this fleet started:
+//! each listener (run in the foreground with `-D`), the per-connection processes under it, and any
+//! command still running from one of its sessions (found by the environment its sessions get).
 
 mod files;
 mod process;
@@ -246,6 +247,13 @@ impl SshdFleet {
         }
     }
 
+    /// Live processes that run, or ran, in a session of the fleet whose directory is `dir` (found
+    /// by the environment its authorized key sets); empty once that fleet is dropped.
+    #[must_use]
+    pub fn session_processes(dir: &Path) -> Vec<i32> {
+        process::with_environment(&format!("ANANKE_NODE_DIR={}/", dir.display()))
+    }
+
     /// Generates an unencrypted ed25519 key pair at `path` (and `path.pub`).
     ///
     /// # Errors
@@ -335,6 +343,9 @@ impl Drop for SshdFleet {
                 process::stop_tree(&mut child);
             }
         }
+        // Commands whose session already ended are no longer under a listener; their environment
+        // still names this fleet's state directories.
+        process::terminate(&Self::session_processes(self.dir.path()));
     }
 }
 

@@ -90,6 +90,23 @@ pub(super) fn descendants(root: i32) -> Vec<i32> {
     found
 }
 
+/// Every live process whose environment holds `marker` (a `NAME=value` the fleet's authorized
+/// key sets): what ran in this fleet's sessions, even after its session ended and it was
+/// reparented away from the listener (a command the client stopped waiting for goes on running).
+pub(super) fn with_environment(marker: &str) -> Vec<i32> {
+    let Ok(entries) = fs::read_dir("/proc") else { return Vec::new() };
+    let marker = marker.as_bytes();
+    let holds = |env: &[u8]| env.split(|&b| b == 0).any(|var| var.starts_with(marker));
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse::<i32>().ok()?;
+            let env = fs::read(e.path().join("environ")).ok()?;
+            holds(&env).then_some(pid)
+        })
+        .collect()
+}
+
 /// Sends `SIGTERM` to these PIDs (descendants of a child we have not reaped, found just now).
 pub(super) fn terminate(pids: &[i32]) {
     for &pid in pids {

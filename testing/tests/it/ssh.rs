@@ -160,6 +160,16 @@ async fn a_slow_command_hits_the_command_timeout_and_the_session_survives() {
     fleet.set_stub_delay(1, Duration::ZERO).unwrap();
     assert_eq!(nodes.probe_all().await[0].ssh, SshStatus::Reachable);
     assert_eq!(fleet.accepted_logins(1), 1, "a command timeout does not cost the session");
+    // The timed-out command still sleeps on the node; stopping the fleet stops it too.
+    let dir = fleet.dir().to_owned();
+    assert!(!SshdFleet::session_processes(&dir).is_empty(), "the slow stub should still be running");
+    drop(nodes);
+    drop(fleet);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !SshdFleet::session_processes(&dir).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(SshdFleet::session_processes(&dir).is_empty(), "a session's command outlived the fleet");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -95,7 +95,9 @@ pub enum SshError {
         /// What is wrong with it.
         reason: String,
     },
-    /// Transient: the command did not finish within the command timeout.
+    /// Transient: the command did not finish within the command timeout. It may still finish on
+    /// the node (SSH cannot stop a command without a terminal); the commands are idempotent, so a
+    /// retry is safe.
     #[error("node {node}: `{command}` did not finish within {after:?}")]
     CommandTimeout {
         /// Node name.
