@@ -63,6 +63,6 @@ pub fn report_config_error(e: &ConfigError) {
                 eprintln!("  {p}");
             }
         }
-        other => eprintln!("error: {other}"),
+        ConfigError::Read { .. } => eprintln!("error: {e}"),
     }
 }

@@ -14,7 +14,7 @@ pub fn now_rfc3339() -> String {
 /// A run id that sorts by start time: `20261123T230501Z-startup-4242`.
 #[must_use]
 pub fn new_run_id(command: Command) -> String {
-    let stamp: String = now_rfc3339().chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let stamp: String = now_rfc3339().chars().filter(char::is_ascii_alphanumeric).collect();
     format!("{stamp}-{}-{}", command.as_str(), std::process::id())
 }
 

@@ -127,7 +127,7 @@ impl StepSink for CliSink {
                 self.say(&format!("[{}]   {}", step.time, effect.describe()));
             }
         }
-        self.progress.state = step.state_after.to_owned();
+        step.state_after.clone_into(&mut self.progress.state);
         if let Some(gates) = step.gates {
             self.progress.gates.clone_from(&gates.outcomes);
             self.progress.phase = match gates.first_failing() {
@@ -135,7 +135,7 @@ impl StepSink for CliSink {
                 None => format!("{}: every gate passes", step.state_after),
             };
         } else {
-            self.progress.phase = step.state_after.to_owned();
+            step.state_after.clone_into(&mut self.progress.phase);
         }
         if let Some(bar) = &self.bar {
             bar.set_message(self.progress.phase.clone());

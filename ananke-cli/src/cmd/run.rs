@@ -14,6 +14,7 @@ use ananke_core::trace::{MachineKind, TraceHeader, TraceOptions, TraceWriter};
 use ananke_core::{Config, Journal};
 use ananke_core::store::StoreError;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 /// What the caller adds to the report.
@@ -195,13 +196,13 @@ fn finish(req: &RunRequest<'_>, target: &Target, run_id: &str, started_at: &str,
     };
     if !req.execute {
         let mut text = format!("dry run of {} on {} (nothing changed; add --execute to act)\n", req.command.as_str(), target.label);
-        text.push_str(&format!("state: {}\n", result.final_state));
+        let _ = writeln!(text, "state: {}", result.final_state);
         if result.plan.is_empty() {
             text.push_str("plan: nothing to do now\n");
         } else {
             text.push_str("plan (in order):\n");
             for (i, p) in result.plan.iter().enumerate() {
-                text.push_str(&format!("  {:>3}. {}   [{}]\n", i + 1, p.description, p.key));
+                let _ = writeln!(text, "  {:>3}. {}   [{}]", i + 1, p.description, p.key);
             }
         }
         if let Some(g) = &result.gates {

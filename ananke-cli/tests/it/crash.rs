@@ -96,7 +96,6 @@ fn crash_then_finish(dir: &Path, which: Which, budget: usize) -> (ClusterState, 
     let first = run_once(which, &opened.config, state.read_journal().unwrap(), &world, &state);
     let crashed = first.is_none();
     opened.world.save().unwrap();
-    drop(world);
     drop(opened);
     // The rerun: a new process would reopen the world and the journal.
     let opened = SimWorld::open("titan-lab", dir, purpose, true).unwrap();

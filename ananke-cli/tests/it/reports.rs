@@ -69,9 +69,9 @@ fn shutdown_then_startup_restores_the_lab_and_keeps_history() {
     let (code, list, _) = sim(&state, &["report", "list"]);
     assert_eq!(code, 0);
     assert_eq!(list.lines().count(), 2, "{list}");
-    let (code, last, _) = sim(&state, &["report", "--json"]);
+    let (code, newest, _) = sim(&state, &["report", "--json"]);
     assert_eq!(code, 0);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&last).unwrap()["command"], "startup");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&newest).unwrap()["command"], "startup");
 }
 
 #[test]
