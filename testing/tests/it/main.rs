@@ -1,6 +1,7 @@
 //! The quality module's tests: one binary, one module per check.
 
 mod nut;
+mod coverage;
 mod hygiene;
 mod purity;
 mod ssh;
