@@ -7,6 +7,7 @@
 //! - [`run`]: runs a scenario (shutdown, startup or a full cycle) and checks its expectation.
 //! - [`replay`]: feeds a recorded trace to the current machine and reports divergences.
 //! - [`report`] and [`cli`]: the `ananke-sim` command line.
+//! - [`endpoints`]: the model behind plain HTTP: Vault per pod, Gitea health, service endpoints, ingress.
 //! - [`world`]: the model behind the runner's `World`, for `ananke --sim`.
 //! - [`serve`]: the model behind the Kubernetes API over HTTPS (`ananke-sim serve`).
 
@@ -16,6 +17,7 @@
 pub mod cli;
 pub mod critical_path;
 pub mod driver;
+pub mod endpoints;
 pub mod model;
 pub mod replay;
 pub mod report;

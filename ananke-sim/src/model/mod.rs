@@ -8,12 +8,14 @@
 
 mod effects;
 mod flux;
+mod http_view;
 mod observe;
 mod serve_view;
 mod settle;
 mod state;
 mod world;
 
+pub use http_view::{CheckView, GitServerView};
 pub use serve_view::{Eviction, PdbView, PodView, ServiceView};
 pub use state::ClusterState;
 

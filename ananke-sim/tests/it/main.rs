@@ -1,6 +1,7 @@
 //! ananke-sim integration tests: one binary, one module per concern.
 
 mod critical;
+mod http_adapters;
 mod journal;
 mod kube_adapter;
 mod properties;
