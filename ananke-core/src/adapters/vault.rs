@@ -131,7 +131,11 @@ impl VaultClient {
     ///
     /// # Errors
     /// The CA file cannot be read or holds no usable certificate.
-    pub fn new(vault: &VaultSettings, breakglass: Option<&CommandSpec>, timeout: Duration) -> Result<VaultClient, HttpError> {
+    pub fn new(
+        vault: &VaultSettings,
+        breakglass: Option<&CommandSpec>,
+        timeout: Duration,
+    ) -> Result<VaultClient, HttpError> {
         let roots = match &vault.ca_file {
             Some(path) => Roots::default().with_pem_file(path)?,
             None => Roots::default(),
@@ -152,7 +156,12 @@ impl VaultClient {
     }
 
     /// Send one request and read a seal status from the answer.
-    async fn call(&self, pod: &str, request: reqwest::RequestBuilder, shares: &[Secret]) -> Result<SealStatus, VaultError> {
+    async fn call(
+        &self,
+        pod: &str,
+        request: reqwest::RequestBuilder,
+        shares: &[Secret],
+    ) -> Result<SealStatus, VaultError> {
         let unreachable = |e: &reqwest::Error| VaultError::Unreachable {
             pod: pod.to_owned(),
             reason: scrub(&super::http::describe_error(e, self.timeout), shares),
@@ -185,9 +194,11 @@ impl VaultClient {
     /// Every pod's seal status, asked concurrently; a pod that does not answer is unreachable.
     pub async fn observe(&self) -> Vec<VaultStatus> {
         let asks = self.pods.iter().map(|p| async move {
-            self.seal_status(&p.name)
-                .await
-                .unwrap_or_else(|_| VaultStatus { pod: p.name.clone(), reachable: false, ..VaultStatus::default() })
+            self.seal_status(&p.name).await.unwrap_or_else(|_| VaultStatus {
+                pod: p.name.clone(),
+                reachable: false,
+                ..VaultStatus::default()
+            })
         });
         futures_util::future::join_all(asks).await
     }
@@ -269,10 +280,7 @@ fn status_of(pod: &str, s: &SealStatus) -> VaultStatus {
 
 /// `text` with every share replaced by `***`.
 fn scrub(text: &str, shares: &[Secret]) -> String {
-    shares
-        .iter()
-        .filter(|s| !s.expose().is_empty())
-        .fold(text.to_owned(), |t, s| t.replace(s.expose(), "***"))
+    shares.iter().filter(|s| !s.expose().is_empty()).fold(text.to_owned(), |t, s| t.replace(s.expose(), "***"))
 }
 
 #[cfg(test)]

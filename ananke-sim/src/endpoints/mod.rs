@@ -125,7 +125,8 @@ impl Endpoints {
         }
         if !routes.is_empty() {
             let m = Arc::clone(&model);
-            let port = out.listen(Arc::new(|| true), Arc::new(move |call| services::ingress(&*m, &routes, call))).await?;
+            let port =
+                out.listen(Arc::new(|| true), Arc::new(move |call| services::ingress(&*m, &routes, call))).await?;
             out.ingress_address = Some(format!("127.0.0.1:{port}"));
         }
         Ok(out)
@@ -141,7 +142,9 @@ impl Endpoints {
     #[must_use]
     pub fn standard_shares_text(&self) -> String {
         let t = usize::try_from(self.unseal_threshold).unwrap_or(usize::MAX);
-        self.unseal_shares.iter().take(t).map(|s| format!("{s}\n")).collect()
+        let mut text = self.unseal_shares.iter().take(t).map(String::as_str).collect::<Vec<_>>().join("\n");
+        text.push('\n');
+        text
     }
 
     /// Point `config` at the facades: each Vault pod's address (plain HTTP, so no CA file), the

@@ -95,9 +95,12 @@ async fn answer(handler: Handler, req: Request<Incoming>) -> Result<Response<Ful
         .get(HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| req.uri().host())
-        .map(|h| h.rsplit_once(':').map_or(h, |(name, port)| if port.bytes().all(|b| b.is_ascii_digit()) { name } else { h }))
+        .map(|h| {
+            h.rsplit_once(':').map_or(h, |(name, port)| if port.bytes().all(|b| b.is_ascii_digit()) { name } else { h })
+        })
         .map(str::to_ascii_lowercase);
-    let Ok(body) = Limited::new(req.into_body(), BODY_LIMIT).collect().await.map(http_body_util::Collected::to_bytes) else {
+    let Ok(body) = Limited::new(req.into_body(), BODY_LIMIT).collect().await.map(http_body_util::Collected::to_bytes)
+    else {
         return Ok(respond(413, "text/plain", "request body too large\n".to_owned()));
     };
     let call = Call { method, path, host, body };

@@ -11,6 +11,7 @@ use super::{with, ModelAccess};
 use serde_json::{json, Value};
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::fmt::Write;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Mutex, PoisonError};
 
@@ -34,7 +35,9 @@ pub(crate) fn generate_shares(n: usize) -> Vec<String> {
                 hasher.write_u64(part);
                 let bytes = hasher.finish().to_be_bytes();
                 let take = if part == 4 { 1 } else { 8 };
-                bytes[..take].iter().for_each(|b| share.push_str(&format!("{b:02x}")));
+                bytes[..take].iter().for_each(|b| {
+                    let _ = write!(share, "{b:02x}");
+                });
                 share
             })
         })
@@ -90,7 +93,8 @@ impl Unseal {
 
     /// Answer one request to `pod`'s API.
     pub fn handle(&self, model: &dyn ModelAccess, pod: &str, call: &Call) -> Reply {
-        let Some((running, sealed)) = with(model, |m| Some((m.vault_pod_running(pod), m.vault_pod_sealed(pod)?))) else {
+        let Some((running, sealed)) = with(model, |m| Some((m.vault_pod_running(pod), m.vault_pod_sealed(pod)?)))
+        else {
             return errors(404, "unknown pod");
         };
         if !running {

@@ -90,7 +90,12 @@ impl Model {
         let comp = &self.comps[c];
         Some(GitServerView {
             running: comp.phase == Phase::Up && !comp.pods.is_empty(),
-            missing: comp.deps.iter().filter(|&&d| !self.ready_for_dependents(d)).map(|&d| self.comps[d].name.clone()).collect(),
+            missing: comp
+                .deps
+                .iter()
+                .filter(|&&d| !self.ready_for_dependents(d))
+                .map(|&d| self.comps[d].name.clone())
+                .collect(),
         })
     }
 

@@ -27,6 +27,17 @@ pub(crate) struct Target {
     pub body_regex: Option<Regex>,
 }
 
+/// What the response says of the peer certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PeerCert {
+    /// The response did not come over TLS.
+    None,
+    /// A certificate whose expiry cannot be read.
+    Unreadable,
+    /// `notAfter`, in Unix seconds.
+    NotAfter(i64),
+}
+
 /// A duration for a reason: `2s`, `500ms`.
 pub(crate) fn human(d: Duration) -> String {
     humantime::format_duration(d).to_string()
@@ -71,20 +82,23 @@ pub(crate) async fn run(target: &Target) -> Attempt {
     let work = async {
         let response = target.client.get(&check.url).timeout(timeout).send().await?;
         let status = response.status().as_u16();
-        let not_after = response
+        let peer = match response
             .extensions()
             .get::<reqwest::tls::TlsInfo>()
             .and_then(reqwest::tls::TlsInfo::peer_certificate)
-            .map(cert::not_after);
+        {
+            None => PeerCert::None,
+            Some(der) => cert::not_after(der).map_or(PeerCert::Unreadable, PeerCert::NotAfter),
+        };
         let body = read_capped(response).await?;
-        Ok::<_, reqwest::Error>((status, not_after, body))
+        Ok::<_, reqwest::Error>((status, peer, body))
     };
     let outcome = match tokio::time::timeout(timeout, work).await {
         Err(_) => Err(format!("timed out after {}", human(timeout))),
         Ok(Err(e)) => Err(describe_error(&e, timeout)),
         Ok(Ok(seen)) => Ok(seen),
     };
-    let (status, not_after, body) = match outcome {
+    let (status, peer, body) = match outcome {
         Ok(seen) => seen,
         Err(why) => return Attempt { failure: Some(why), ..Attempt::default() },
     };
@@ -109,7 +123,7 @@ pub(crate) async fn run(target: &Target) -> Attempt {
         failures.push(format!("latency {latency_ms} ms over {} ms", check.max_latency.get().as_millis()));
     }
     if let Some(min) = check.tls_expiry_min {
-        failures.extend(expiry_failure(not_after, min.get()));
+        failures.extend(expiry_failure(peer, min.get()));
     }
     let failure = (!failures.is_empty()).then(|| failures.join("; "));
     Attempt { status: Some(status), latency_ms: Some(latency_ms), failure }
@@ -129,15 +143,16 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest
 }
 
 /// The certificate rule: `None` when the peer certificate lives at least `min` longer.
-/// `not_after`: `None` for a plain-HTTP response, `Some(None)` for an unreadable certificate.
-fn expiry_failure(not_after: Option<Option<i64>>, min: Duration) -> Option<String> {
-    let Some(not_after) = not_after else {
-        return Some("certificate expiry cannot be checked: the response did not come over TLS".to_owned());
+fn expiry_failure(peer: PeerCert, min: Duration) -> Option<String> {
+    let not_after = match peer {
+        PeerCert::None => {
+            return Some("certificate expiry cannot be checked: the response did not come over TLS".to_owned())
+        }
+        PeerCert::Unreadable => return Some("certificate invalid: cannot read its expiry date".to_owned()),
+        PeerCert::NotAfter(t) => t,
     };
-    let Some(not_after) = not_after else {
-        return Some("certificate invalid: cannot read its expiry date".to_owned());
-    };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let now =
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
     let left = not_after - now;
     let min_secs = i64::try_from(min.as_secs()).unwrap_or(i64::MAX);
     if left >= min_secs {
@@ -167,18 +182,20 @@ mod tests {
     fn expiry_reasons_count_whole_days() {
         let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()).unwrap();
         let days = |n: i64| Duration::from_secs(u64::try_from(n).unwrap() * 86_400);
-        assert_eq!(expiry_failure(Some(Some(now + 30 * 86_400)), days(14)), None);
+        assert_eq!(expiry_failure(PeerCert::NotAfter(now + 30 * 86_400), days(14)), None);
         assert_eq!(
-            expiry_failure(Some(Some(now + 3 * 86_400 + 60)), days(14)).unwrap(),
+            expiry_failure(PeerCert::NotAfter(now + 3 * 86_400 + 60), days(14)).unwrap(),
             "certificate expires in 3 days (minimum 14)"
         );
         assert_eq!(
-            expiry_failure(Some(Some(now + 3_600)), Duration::from_secs(7_200)).unwrap(),
+            expiry_failure(PeerCert::NotAfter(now + 3_600), Duration::from_secs(7_200)).unwrap(),
             "certificate expires in 0 days (minimum 2h)"
         );
-        assert!(expiry_failure(Some(Some(now - 2 * 86_400 - 60)), days(1)).unwrap().starts_with("certificate expired 2 days ago"));
-        assert!(expiry_failure(Some(None), days(1)).unwrap().starts_with("certificate invalid"));
-        assert!(expiry_failure(None, days(1)).unwrap().contains("did not come over TLS"));
+        assert!(expiry_failure(PeerCert::NotAfter(now - 2 * 86_400 - 60), days(1))
+            .unwrap()
+            .starts_with("certificate expired 2 days ago"));
+        assert!(expiry_failure(PeerCert::Unreadable, days(1)).unwrap().starts_with("certificate invalid"));
+        assert!(expiry_failure(PeerCert::None, days(1)).unwrap().contains("did not come over TLS"));
     }
 
     #[test]

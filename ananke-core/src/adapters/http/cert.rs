@@ -1,7 +1,7 @@
 //! The one certificate fact a check needs: when the peer certificate expires (`notAfter`).
 //!
-//! A small DER reader walks `Certificate -> tbsCertificate -> validity` and decodes the UTCTime or
-//! GeneralizedTime there. It stands in for a full X.509 parser (and its dependency tree), because
+//! A small DER reader walks `Certificate -> tbsCertificate -> validity` and decodes the `UTCTime` or
+//! `GeneralizedTime` there. It stands in for a full X.509 parser (and its dependency tree), because
 //! nothing else of the certificate is read: rustls has already verified the chain.
 
 /// One DER element: its tag and contents, and what follows it.
@@ -48,7 +48,7 @@ pub(crate) fn not_after(der: &[u8]) -> Option<i64> {
     decode_time(tag, time)
 }
 
-/// Decode a UTCTime (`YYMMDDHHMMSSZ`) or GeneralizedTime (`YYYYMMDDHHMMSSZ`) as Unix seconds.
+/// Decode a `UTCTime` (`YYMMDDHHMMSSZ`) or `GeneralizedTime` (`YYYYMMDDHHMMSSZ`) as Unix seconds.
 fn decode_time(tag: u8, text: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(text).ok()?.strip_suffix('Z')?;
     if !text.bytes().all(|b| b.is_ascii_digit()) {

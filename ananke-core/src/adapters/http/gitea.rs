@@ -69,7 +69,9 @@ fn verdict(status: u16, body: &[u8]) -> Option<String> {
                 .map(|c| {
                     c.iter()
                         .filter(|(_, runs)| {
-                            runs.as_array().is_some_and(|r| r.iter().any(|x| x.get("status").and_then(Value::as_str) == Some("fail")))
+                            runs.as_array().is_some_and(|r| {
+                                r.iter().any(|x| x.get("status").and_then(Value::as_str) == Some("fail"))
+                            })
                         })
                         .map(|(name, _)| name.as_str())
                         .collect()
@@ -91,7 +93,8 @@ mod tests {
 
     #[test]
     fn only_a_pass_with_a_database_check_is_healthy() {
-        let pass = br#"{"status":"pass","checks":{"database:ping":[{"status":"pass"}],"cache:ping":[{"status":"pass"}]}}"#;
+        let pass =
+            br#"{"status":"pass","checks":{"database:ping":[{"status":"pass"}],"cache:ping":[{"status":"pass"}]}}"#;
         assert_eq!(verdict(200, pass), None);
         let installer = br#"{"status":"pass","description":"Gitea: Installation stage","checks":{}}"#;
         assert!(verdict(200, installer).unwrap().contains("no database:ping"));

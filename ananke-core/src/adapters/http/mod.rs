@@ -203,9 +203,10 @@ impl Prober {
 fn result_of(streak: Streak, check: &HttpCheck, attempt: Attempt) -> ProbeResult {
     let reason = match (streak.ok, attempt.failure) {
         (true, None) => None,
-        (true, Some(why)) => {
-            Some(format!("still passing, failure {} of {} in a row: {why}", streak.failures, check.consecutive_failures))
-        }
+        (true, Some(why)) => Some(format!(
+            "still passing, failure {} of {} in a row: {why}",
+            streak.failures, check.consecutive_failures
+        )),
         (false, Some(why)) => Some(why),
         (false, None) => Some(format!(
             "passing {} of {} consecutive successes needed",
@@ -246,7 +247,10 @@ mod tests {
         let pass = Attempt { status: Some(200), latency_ms: Some(3), failure: None };
         let fail = Attempt { status: Some(503), latency_ms: Some(3), failure: Some("status 503 not in [200]".into()) };
         let waiting = Streak { ok: false, successes: 1, failures: 0 };
-        assert_eq!(result_of(waiting, &check, pass.clone()).reason.unwrap(), "passing 1 of 2 consecutive successes needed");
+        assert_eq!(
+            result_of(waiting, &check, pass.clone()).reason.unwrap(),
+            "passing 1 of 2 consecutive successes needed"
+        );
         let holding = Streak { ok: true, successes: 0, failures: 1 };
         let r = result_of(holding, &check, fail.clone());
         assert!(r.ok);
@@ -254,6 +258,9 @@ mod tests {
         let failing = Streak { ok: false, successes: 0, failures: 2 };
         assert_eq!(result_of(failing, &check, fail).reason.unwrap(), "status 503 not in [200]");
         let passing = Streak { ok: true, successes: 2, failures: 0 };
-        assert_eq!(result_of(passing, &check, pass), ProbeResult { ok: true, reason: None, status: Some(200), latency_ms: Some(3) });
+        assert_eq!(
+            result_of(passing, &check, pass),
+            ProbeResult { ok: true, reason: None, status: Some(200), latency_ms: Some(3) }
+        );
     }
 }

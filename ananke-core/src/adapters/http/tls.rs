@@ -42,8 +42,7 @@ impl Roots {
     pub fn with_pem_file(self, path: &Path) -> Result<Self, HttpError> {
         let pem = std::fs::read(path)
             .map_err(|e| HttpError::CaFile { path: path.display().to_string(), reason: e.to_string() })?;
-        self.with_pem(&pem)
-            .map_err(|e| HttpError::CaFile { path: path.display().to_string(), reason: e.to_string() })
+        self.with_pem(&pem).map_err(|e| HttpError::CaFile { path: path.display().to_string(), reason: e.to_string() })
     }
 
     /// The rustls client config: ring, safe protocol versions, the system roots plus the extras.
@@ -93,8 +92,5 @@ pub(crate) fn client(
 
 /// Parse an ingress address: `ip:port`, or a bare IP (port from the URL's scheme).
 pub(crate) fn ingress_addr(value: &str) -> Option<SocketAddr> {
-    value
-        .parse::<SocketAddr>()
-        .ok()
-        .or_else(|| value.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0)))
+    value.parse::<SocketAddr>().ok().or_else(|| value.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0)))
 }

@@ -85,11 +85,13 @@ async fn certificates_are_verified_and_their_expiry_checked() {
     assert!(results["long-enough"].ok && results["no-rule"].ok, "{results:?}");
     assert!(reason(&results, "plain").contains("did not come over TLS"));
 
-    let mut prober = Prober::new([check("expired", &https(dead.port), &json!({}))], &trusting(&expired.ca_pem)).unwrap();
+    let mut prober =
+        Prober::new([check("expired", &https(dead.port), &json!({}))], &trusting(&expired.ca_pem)).unwrap();
     let why = reason(&prober.probe().await, "expired");
     assert!(why.starts_with("certificate invalid: ") && why.contains("expired"), "{why}");
 
-    let mut prober = Prober::new([check("untrusted", &https(expiring.port), &json!({}))], &ProberOptions::default()).unwrap();
+    let mut prober =
+        Prober::new([check("untrusted", &https(expiring.port), &json!({}))], &ProberOptions::default()).unwrap();
     let why = reason(&prober.probe().await, "untrusted");
     assert!(why.starts_with("certificate invalid: "), "{why}");
 }
@@ -154,7 +156,10 @@ async fn external_checks_reach_the_ingress_with_the_urls_host_as_host_and_sni() 
 
     let no_ingress = check("lost", "https://lost.lab.test/", &json!({"exposure": "external"}));
     let err = Prober::new([no_ingress], &ProberOptions::default()).unwrap_err();
-    assert!(matches!(&err, HttpError::Check { check, reason } if check == "lost" && reason.contains("ingress_address")), "{err}");
+    assert!(
+        matches!(&err, HttpError::Check { check, reason } if check == "lost" && reason.contains("ingress_address")),
+        "{err}"
+    );
     let bad = check("bad", "http://x.test/", &json!({"exposure": "external", "ingress_address": "not-an-address"}));
     assert!(Prober::new([bad], &ProberOptions::default()).unwrap_err().to_string().contains("is not ip:port"));
     let bad = check("bad", "http://x.test/", &json!({"body_matches": "("}));

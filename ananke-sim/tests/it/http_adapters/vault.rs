@@ -105,7 +105,7 @@ async fn sealed_pods_unseal_with_the_standard_shares_from_a_file_and_from_a_comm
     assert!(!lab.sealed_in_model("vault-1"));
 
     // More shares than needed: submission stops once the pod is unsealed.
-    let all: String = lab.endpoints.unseal_shares.iter().map(|s| format!("{s}\n")).collect();
+    let all = lab.endpoints.unseal_shares.join("\n");
     lab.standard(UnsealKeySource::File(lab.file("all", &all)));
     assert_eq!(lab.client().execute_unseal(&unseal("vault-2")).await, EffectOutcome::Ok);
     assert!(lab.client().observe().await.iter().all(|v| v.reachable && !v.sealed));
@@ -163,14 +163,20 @@ async fn the_breakglass_commands_shares_are_used_when_the_standard_retrieval_fai
     let client = lab.client();
     let (transient, message) = failure(&client.execute_unseal(&unseal("vault-0")).await);
     assert!(!transient);
-    assert_eq!(message, "cannot retrieve the standard unseal shares: `sh` exited with exit status: 3 (output withheld)");
+    assert_eq!(
+        message,
+        "cannot retrieve the standard unseal shares: `sh` exited with exit status: 3 (output withheld)"
+    );
     assert!(lab.sealed_in_model("vault-0"));
     assert_eq!(client.execute_unseal(&breakglass("vault-0")).await, EffectOutcome::Ok);
     assert!(!lab.sealed_in_model("vault-0"));
 
     lab.standard(UnsealKeySource::File(lab.dir.path().join("missing")));
     let (_, message) = failure(&lab.client().execute_unseal(&unseal("vault-1")).await);
-    assert!(message.starts_with("cannot retrieve the standard unseal shares: cannot read unseal shares from"), "{message}");
+    assert!(
+        message.starts_with("cannot retrieve the standard unseal shares: cannot read unseal shares from"),
+        "{message}"
+    );
     assert_eq!(lab.client().execute_unseal(&breakglass("vault-1")).await, EffectOutcome::Ok);
 }
 
@@ -178,10 +184,16 @@ async fn the_breakglass_commands_shares_are_used_when_the_standard_retrieval_fai
 async fn a_failing_breakglass_command_is_a_clear_failure() {
     let mut lab = Lab::sealed().await;
     let cases = [
-        (cmd(&["sh", "-c", &format!("echo {CANARY}; echo {CANARY_TEXT} >&2; exit 7")], 5), "breakglass command failed: `sh` exited with exit status: 7 (output withheld)"),
+        (
+            cmd(&["sh", "-c", &format!("echo {CANARY}; echo {CANARY_TEXT} >&2; exit 7")], 5),
+            "breakglass command failed: `sh` exited with exit status: 7 (output withheld)",
+        ),
         (cmd(&["sleep", "5"], 1), "breakglass command failed: `sleep` did not finish within 1s and was killed"),
         (cmd(&["/nonexistent/breakglass"], 5), "breakglass command failed: cannot run `/nonexistent/breakglass`"),
-        (cmd(&["printf", "%s\\n%s\\n", CANARY, &CANARY[2..]], 5), "vault pod vault-0 still sealed after 2 shares (progress 2 of 3)"),
+        (
+            cmd(&["printf", "%s\\n%s\\n", CANARY, &CANARY[2..]], 5),
+            "vault pod vault-0 still sealed after 2 shares (progress 2 of 3)",
+        ),
     ];
     for (spec, expected) in cases {
         lab.config.startup.vault_unseal_breakglass_command = Some(spec);
@@ -206,7 +218,11 @@ async fn the_vault_api_keeps_progress_per_pod_and_answers_only_while_the_pod_run
     let share = |i: usize| format!(r#"{{"key":"{}"}}"#, lab.endpoints.unseal_shares[i]);
     let (status, body) = raw(&zero, "POST", "/v1/sys/unseal", &share(0)).await.unwrap();
     assert_eq!((status, progress(&body)), (200, 1), "POST is accepted like PUT");
-    assert_eq!(progress(&raw(&zero, "PUT", "/v1/sys/unseal", &share(0)).await.unwrap().1), 1, "a repeated share counts once");
+    assert_eq!(
+        progress(&raw(&zero, "PUT", "/v1/sys/unseal", &share(0)).await.unwrap().1),
+        1,
+        "a repeated share counts once"
+    );
     assert_eq!(progress(&raw(&one, "GET", "/v1/sys/seal-status", "").await.unwrap().1), 0, "progress is per pod");
     assert_eq!(progress(&raw(&zero, "PUT", "/v1/sys/unseal", r#"{"reset":true,"key":"00"}"#).await.unwrap().1), 0);
     let (status, body) = raw(&zero, "PUT", "/v1/sys/unseal", "{}").await.unwrap();
@@ -220,7 +236,10 @@ async fn the_vault_api_keeps_progress_per_pod_and_answers_only_while_the_pod_run
     }
     let (_, body) = raw(&zero, "GET", "/v1/sys/seal-status", "").await.unwrap();
     let status: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!((status["sealed"].as_bool(), status["t"].as_u64(), status["n"].as_u64()), (Some(false), Some(3), Some(5)));
+    assert_eq!(
+        (status["sealed"].as_bool(), status["t"].as_u64(), status["n"].as_u64()),
+        (Some(false), Some(3), Some(5))
+    );
     assert!(status["cluster_name"].is_string());
     assert_eq!(raw(&zero, "GET", "/v1/sys/health", "").await.unwrap().0, 200);
 
