@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 /// A lab of `nodes` nodes (3 servers) and `workloads` single-replica Deployments in 100
 /// namespaces; one Service per 20 workloads, one Ingress per 200, 20 Kustomizations.
 fn generated(nodes: usize, workloads: usize) -> Scenario {
-    let mut y = format!("name: generated-{nodes}x{workloads}\ndescription: generated for the serve benchmark\ndrive: startup\nnodes:\n");
+    let mut y = format!(
+        "name: generated-{nodes}x{workloads}\ndescription: generated for the serve benchmark\ndrive: startup\nnodes:\n"
+    );
     for i in 0..nodes {
         let role = if i < 3 { "server" } else { "agent" };
         let _ = writeln!(y, "  - {{ name: n{i:04}, role: {role}, power_domain: main }}");
@@ -22,13 +24,21 @@ fn generated(nodes: usize, workloads: usize) -> Scenario {
     y.push_str("power_domains:\n  - { name: main, ups: main, battery_runtime: 30m }\ncomponents:\n");
     y.push_str("  - { name: flux, kind: flux-controllers, workload: { kind: Deployment, namespace: flux-system, name: kustomize-controller } }\n");
     for w in 0..workloads {
-        let _ = writeln!(y, "  - {{ name: c{w}, kind: app, workload: {{ kind: Deployment, namespace: ns-{}, name: app-{w} }} }}", w % 100);
+        let _ = writeln!(
+            y,
+            "  - {{ name: c{w}, kind: app, workload: {{ kind: Deployment, namespace: ns-{}, name: app-{w} }} }}",
+            w % 100
+        );
     }
     y.push_str("flux:\n  controllers: flux\n  sources:\n    - { namespace: flux-system, name: flux-system, url: \"ssh://git@git.example/lab.git\", branch: main }\n  kustomizations:\n");
     let per = workloads.div_ceil(20);
     for k in 0..20 {
         let manages: Vec<String> = (k * per..((k + 1) * per).min(workloads)).map(|w| format!("c{w}")).collect();
-        let _ = writeln!(y, "    - {{ namespace: flux-system, name: k{k}, source: flux-system, manages: [{}] }}", manages.join(", "));
+        let _ = writeln!(
+            y,
+            "    - {{ namespace: flux-system, name: k{k}, source: flux-system, manages: [{}] }}",
+            manages.join(", ")
+        );
     }
     y.push_str("services:\n");
     for w in (0..workloads).step_by(20) {
@@ -36,7 +46,8 @@ fn generated(nodes: usize, workloads: usize) -> Scenario {
     }
     y.push_str("ingresses:\n");
     for w in (0..workloads).step_by(200) {
-        let _ = writeln!(y, "  - {{ namespace: ns-{}, name: ing-{w}, host: h{w}.example, backends: [svc-{w}] }}", w % 100);
+        let _ =
+            writeln!(y, "  - {{ namespace: ns-{}, name: ing-{w}, host: h{w}.example, backends: [svc-{w}] }}", w % 100);
     }
     y.push_str("expect:\n  startup: { state: ready }\n");
     Scenario::parse(&y, "<generated>").unwrap_or_else(|e| panic!("generated scenario: {e}"))
@@ -50,7 +61,12 @@ async fn measure(scenario: Scenario, cycles: usize) {
     let name = scenario.name.clone();
     let dir = tempfile::TempDir::new().unwrap();
     let started = Instant::now();
-    let server = Server::start(scenario, ServeOptions { speed: 0.0, dir: Some(dir.path().to_owned()), ..ServeOptions::default() }).await.unwrap();
+    let server = Server::start(
+        scenario,
+        ServeOptions { speed: 0.0, dir: Some(dir.path().to_owned()), ..ServeOptions::default() },
+    )
+    .await
+    .unwrap();
     let startup = started.elapsed();
     let settings = KubeSettings { request_timeout: Duration::from_secs(120), ..KubeSettings::default() };
     let kube = KubeCluster::from_kubeconfig(server.kubeconfig_path().unwrap(), settings).await.unwrap();

@@ -10,6 +10,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, Config};
 use serde_json::json;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tempfile::TempDir;
@@ -280,4 +281,45 @@ async fn watch_with_bookmarks_changes_and_in_stream_410() {
     assert!(old.next().await.is_none(), "the stream ends after the 410");
     let watches = lab.server.requests().into_iter().filter(|r| r.target.contains("watch=true")).count();
     assert_eq!(watches, 2);
+}
+
+#[tokio::test]
+async fn the_clock_moves_the_model_and_watches_see_it() {
+    let lab = start("titan-lab", ServeOptions { speed: 500.0, ..options() }).await;
+    let pods = Api::<Pod>::namespaced(lab.client.clone(), "apps");
+    let rv = pods.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
+    let mut stream = pods.watch(&WatchParams::default().timeout(10), &rv).await.unwrap().boxed();
+    let deployments = Api::<Deployment>::namespaced(lab.client.clone(), "apps");
+    deployments
+        .patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 0}})))
+        .await
+        .unwrap();
+    let mut deleted = BTreeSet::new();
+    while deleted.len() < 2 {
+        match tokio::time::timeout(Duration::from_secs(5), stream.next()).await.unwrap().unwrap().unwrap() {
+            WatchEvent::Deleted(p) => {
+                deleted.insert(p.metadata.name.unwrap());
+            }
+            WatchEvent::Bookmark(_) | WatchEvent::Modified(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(deleted, BTreeSet::from(["web-0".to_owned(), "web-1".to_owned()]));
+    assert!(pods.list(&ListParams::default()).await.unwrap().items.is_empty());
+    assert!(lab.server.with_state(|s| s.now()) > ananke_core::Time::ZERO);
+}
+
+#[tokio::test]
+async fn no_server_quorum_answers_503() {
+    let lab = start("titan-lab", options()).await;
+    lab.server.with_state(|s| {
+        let now = s.now();
+        for node in ["titan-db", "titan-01"] {
+            let effect = ananke_core::Effect::StopK3s { node: node.into(), role: ananke_core::config::K3sRole::Server };
+            assert_eq!(s.model.apply(now, &effect), ananke_core::machine::EffectOutcome::Ok);
+        }
+    });
+    lab.server.advance(ananke_core::Time(60_000));
+    let err = Api::<Node>::all(lab.client.clone()).list(&ListParams::default()).await.unwrap_err();
+    assert_eq!(api_code(&err), (503, "ServiceUnavailable".to_owned()));
 }
