@@ -189,6 +189,7 @@ pub fn lab_config(size: LabSize) -> Config {
             role: CoordinationRole::Coordinator,
             peer_hosts: Vec::new(),
             peer_state_dir: "/var/lib/ananke".into(),
+            local_node: None,
         },
     }
 }

@@ -380,4 +380,7 @@ pub struct Coordination {
     /// State dir of ananke on the peers.
     #[serde(default = "default_state_dir")]
     pub peer_state_dir: PathBuf,
+    /// The inventory node this host is; a peer with it set watches only that node's power domain.
+    #[serde(default)]
+    pub local_node: Option<String>,
 }

@@ -12,9 +12,15 @@
 pub mod command;
 mod connect;
 pub mod error;
+// The peer check (coordination between hosts) reads a peer's run lock, so it needs the state
+// dir's lock model (feature `store`, which `runner` brings).
+#[cfg(feature = "store")]
+pub mod peer;
 
 pub use command::{CommandPrefix, RemoteCommand};
 pub use error::SshError;
+#[cfg(feature = "store")]
+pub use peer::{PeerCheck, PeerReport, PeerState};
 
 use crate::config::{K3sRole, Node, SshSettings};
 use crate::observation::{SshStatus, UnitState};
@@ -249,13 +255,17 @@ impl NodeFleet {
     /// Runs a command over the node's session; a kept session that turns out broken is reopened
     /// once (the commands are idempotent, so a repeat is harmless).
     async fn exec(&self, slot: &Slot, command: RemoteCommand) -> Result<CommandOutput, SshError> {
-        let line = command::render(&self.prefix, command);
+        self.exec_line(slot, &command::render(&self.prefix, command)).await
+    }
+
+    /// Runs an already rendered (every word quoted) command line, as [`Self::exec`] does.
+    async fn exec_line(&self, slot: &Slot, line: &str) -> Result<CommandOutput, SshError> {
         let session = self.session(slot).await?;
-        match self.exec_on(slot, &session.client, &line).await {
+        match self.exec_on(slot, &session.client, line).await {
             Err(SshError::Session { .. }) if !session.fresh => {
                 *slot.session.lock().await = None;
                 let session = self.session(slot).await?;
-                self.exec_on(slot, &session.client, &line).await
+                self.exec_on(slot, &session.client, line).await
             }
             other => other,
         }

@@ -53,6 +53,27 @@ pub(super) fn check(config: &Config, out: &mut Findings) {
     for (i, name) in config.coordination.peer_hosts.iter().enumerate() {
         inventory.known(out, &format!("coordination.peer_hosts[{i}]"), name);
     }
+    coordination(config, &inventory, out);
+}
+
+/// This host (`local_node`) is an inventory node and not its own peer; the peers' state dir is
+/// absolute (a relative one would be resolved in the SSH user's home).
+fn coordination(config: &Config, inventory: &Inventory<'_>, out: &mut Findings) {
+    let c = &config.coordination;
+    if let Some(local) = &c.local_node {
+        if inventory.known(out, "coordination.local_node", local) && c.peer_hosts.contains(local) {
+            out.push(
+                "coordination.local_node",
+                format!("`{local}` is also in `coordination.peer_hosts`; a host is not its own peer"),
+            );
+        }
+    }
+    if !c.peer_state_dir.is_absolute() {
+        out.push(
+            "coordination.peer_state_dir",
+            format!("`{}` is relative; expected an absolute path such as /var/lib/ananke", c.peer_state_dir.display()),
+        );
+    }
 }
 
 /// Names, addresses and ports; every node in a power domain (`fed` holds the nodes that are).
