@@ -323,3 +323,42 @@ async fn no_server_quorum_answers_503() {
     let err = Api::<Node>::all(lab.client.clone()).list(&ListParams::default()).await.unwrap_err();
     assert_eq!(api_code(&err), (503, "ServiceUnavailable".to_owned()));
 }
+
+/// Ends the served child if a test fails before it does.
+struct Reaper(std::process::Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_cli_serves_until_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = TempDir::new().unwrap();
+    let mut child = Reaper(
+        std::process::Command::new(env!("CARGO_BIN_EXE_ananke-sim"))
+            .args(["serve", "titan-lab", "--speed", "0", "--dir"])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stdout.take().unwrap()).lines();
+    let kubeconfig = lines.next().unwrap().unwrap();
+    let port = lines.next().unwrap().unwrap();
+    assert_eq!(kubeconfig, format!("kubeconfig: {}", dir.path().join("kubeconfig.yaml").display()));
+    assert!(port.strip_prefix("port: ").unwrap().parse::<u16>().unwrap() > 0);
+    let client = client_from(&dir.path().join("kubeconfig.yaml")).await.unwrap();
+    assert_eq!(Api::<Node>::all(client).list(&ListParams::default()).await.unwrap().items.len(), 10);
+    let status = std::process::Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    assert!(child.0.wait().unwrap().success(), "SIGTERM ends the server cleanly");
+    let log = std::fs::read_to_string(dir.path().join("requests.jsonl")).unwrap();
+    assert!(log.contains("\"target\":\"/api/v1/nodes?\""), "{log}");
+}
