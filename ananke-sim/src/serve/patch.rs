@@ -148,100 +148,87 @@ pub fn replicas(v: Option<&Value>) -> Result<i32, String> {
     }
 }
 
-/// The effects that turn object `current` into `patched`, for `kind` `namespace/name`; `patch` is
-/// the client's body (its labels and annotations are kept as an overlay).
-///
-/// # Errors
-/// A message for a `422 Invalid` when the patch changes something the model does not hold.
-pub fn mutation(
-    kind: Kind,
-    id: &ObjectRef,
-    current: &Value,
-    patched: &Value,
-    patch: &Value,
-) -> Result<Mutation, String> {
-    let (mut cur, mut new) = (current.clone(), patched.clone());
-    let mut effects = Vec::new();
+/// Both sides of a change: the object before and after the patch. Fields are taken out of both
+/// as they are understood; whatever differs at the end is not modelled.
+struct Sides {
+    cur: Value,
+    new: Value,
+}
+
+impl Sides {
+    fn take(&mut self, path: &[&str]) -> (Option<Value>, Option<Value>) {
+        (take(&mut self.cur, path), take(&mut self.new, path))
+    }
+
+    fn flag(&mut self, path: &[&str]) -> Result<(bool, bool), String> {
+        let (a, b) = self.take(path);
+        Ok((flag(a.as_ref())?, flag(b.as_ref())?))
+    }
+
+    fn text(&mut self, path: &[&str], field: &str) -> Result<(Option<String>, Option<String>), String> {
+        let (a, b) = self.take(path);
+        Ok((text(a, field)?, text(b, field)?))
+    }
+}
+
+/// Cordon, uncordon and scale.
+fn core_effects(kind: Kind, id: &ObjectRef, sides: &mut Sides, effects: &mut Vec<Effect>) -> Result<(), String> {
     match kind {
         Kind::Node => {
-            let (was, is) = (
-                flag(take(&mut cur, &["spec", "unschedulable"]).as_ref())?,
-                flag(take(&mut new, &["spec", "unschedulable"]).as_ref())?,
-            );
+            let (was, is) = sides.flag(&["spec", "unschedulable"])?;
             if was != is {
                 let node = id.name.clone();
                 effects.push(if is { Effect::Cordon { node } } else { Effect::Uncordon { node } });
             }
         }
         Kind::Deployment | Kind::StatefulSet => {
-            let was = take(&mut cur, &["spec", "replicas"]);
-            let is = take(&mut new, &["spec", "replicas"]);
+            let (was, is) = sides.take(&["spec", "replicas"]);
             if was != is {
                 let replicas = replicas(is.as_ref())?;
                 let kind = workload_kind(kind).unwrap_or(WorkloadKind::Deployment);
-                effects.push(Effect::Scale {
-                    workload: WorkloadRef { kind, namespace: id.namespace.clone(), name: id.name.clone() },
-                    replicas,
-                });
+                let workload = WorkloadRef { kind, namespace: id.namespace.clone(), name: id.name.clone() };
+                effects.push(Effect::Scale { workload, replicas });
             }
         }
         _ => {}
     }
-    if let Some(fk) = flux_kind(kind) {
-        let object = FluxRef { kind: fk, object: id.clone() };
-        let (was, is) = (
-            flag(take(&mut cur, &["spec", "suspend"]).as_ref())?,
-            flag(take(&mut new, &["spec", "suspend"]).as_ref())?,
-        );
-        if was != is {
-            let object = object.clone();
-            effects.push(if is { Effect::SuspendFlux { object } } else { Effect::ResumeFlux { object } });
+    Ok(())
+}
+
+/// Suspend, resume, source changes (GitRepositories) and reconcile requests.
+fn flux_effects(object: &FluxRef, sides: &mut Sides, effects: &mut Vec<Effect>) -> Result<(), String> {
+    let (was, is) = sides.flag(&["spec", "suspend"])?;
+    if was != is {
+        let object = object.clone();
+        effects.push(if is { Effect::SuspendFlux { object } } else { Effect::ResumeFlux { object } });
+    }
+    if object.kind == FluxKind::GitRepository {
+        let url = sides.text(&["spec", "url"], "spec.url")?;
+        let branch = sides.text(&["spec", "ref", "branch"], "spec.ref.branch")?;
+        if let Some(u) =
+            url.1.as_deref().filter(|u| !["http://", "https://", "ssh://"].iter().any(|p| u.starts_with(p)))
+        {
+            return Err(format!(
+                "spec.url: Invalid value: \"{u}\": spec.url in body should match '^(http|https|ssh)://.*$'"
+            ));
         }
-        if fk == FluxKind::GitRepository {
-            let url = (
-                text(take(&mut cur, &["spec", "url"]), "spec.url")?,
-                text(take(&mut new, &["spec", "url"]), "spec.url")?,
-            );
-            let branch = (
-                text(take(&mut cur, &["spec", "ref", "branch"]), "spec.ref.branch")?,
-                text(take(&mut new, &["spec", "ref", "branch"]), "spec.ref.branch")?,
-            );
-            if let Some(u) =
-                url.1.as_deref().filter(|u| !["http://", "https://", "ssh://"].iter().any(|p| u.starts_with(p)))
-            {
-                return Err(format!(
-                    "spec.url: Invalid value: \"{u}\": spec.url in body should match '^(http|https|ssh)://.*$'"
-                ));
-            }
-            if url.0 != url.1 || branch.0 != branch.1 {
-                let url = url.1.filter(|u| url.0.as_ref() != Some(u));
-                let branch = branch.1.filter(|b| branch.0.as_ref() != Some(b));
-                effects.push(Effect::SetFluxSource { object: object.clone(), url, branch });
-            }
-        }
-        let token = (
-            text(take(&mut cur, &["metadata", "annotations", REQUESTED_AT]), REQUESTED_AT)?,
-            text(take(&mut new, &["metadata", "annotations", REQUESTED_AT]), REQUESTED_AT)?,
-        );
-        if let (before, Some(token)) = token {
-            if before.as_ref() != Some(&token) {
-                effects.push(Effect::RequestReconcile { object, token });
-            }
+        if url.0 != url.1 || branch.0 != branch.1 {
+            let url = url.1.filter(|u| url.0.as_ref() != Some(u));
+            let branch = branch.1.filter(|b| branch.0.as_ref() != Some(b));
+            effects.push(Effect::SetFluxSource { object: object.clone(), url, branch });
         }
     }
-    for side in [&mut cur, &mut new] {
-        take(side, &["metadata", "labels"]);
-        take(side, &["metadata", "annotations"]);
-        take(side, &["metadata", "resourceVersion"]);
-        take(side, &["metadata", "managedFields"]);
-        take(side, &["status"]);
+    if let (before, Some(token)) = sides.text(&["metadata", "annotations", REQUESTED_AT], REQUESTED_AT)? {
+        if before.as_ref() != Some(&token) {
+            effects.push(Effect::RequestReconcile { object: object.clone(), token });
+        }
     }
-    if cur != new {
-        return Err(format!(
-            "{}: the simulator does not model changes to this field",
-            first_difference(&cur, &new, "")
-        ));
-    }
+    Ok(())
+}
+
+/// The labels and annotations of `patch` the model does not keep (a Flux object's reconcile
+/// request is the model's).
+fn kept_metadata(kind: Kind, patch: &Value) -> Option<Value> {
     let mut metadata = Map::new();
     for field in ["labels", "annotations"] {
         if let Some(Value::Object(m)) = patch.get("metadata").and_then(|m| m.get(field)) {
@@ -255,7 +242,41 @@ pub fn mutation(
             }
         }
     }
-    Ok(Mutation { effects, metadata: (!metadata.is_empty()).then(|| serde_json::json!({ "metadata": metadata })) })
+    (!metadata.is_empty()).then(|| serde_json::json!({ "metadata": metadata }))
+}
+
+/// The effects that turn object `current` into `patched`, for `kind` `namespace/name`; `patch` is
+/// the client's body (its labels and annotations are kept as an overlay).
+///
+/// # Errors
+/// A message for a `422 Invalid` when the patch changes something the model does not hold.
+pub fn mutation(
+    kind: Kind,
+    id: &ObjectRef,
+    current: &Value,
+    patched: &Value,
+    patch: &Value,
+) -> Result<Mutation, String> {
+    let mut sides = Sides { cur: current.clone(), new: patched.clone() };
+    let mut effects = Vec::new();
+    core_effects(kind, id, &mut sides, &mut effects)?;
+    if let Some(fk) = flux_kind(kind) {
+        flux_effects(&FluxRef { kind: fk, object: id.clone() }, &mut sides, &mut effects)?;
+    }
+    for path in [
+        ["metadata", "labels"],
+        ["metadata", "annotations"],
+        ["metadata", "resourceVersion"],
+        ["metadata", "managedFields"],
+    ] {
+        sides.take(&path);
+    }
+    sides.take(&["status"]);
+    if sides.cur != sides.new {
+        let path = first_difference(&sides.cur, &sides.new, "");
+        return Err(format!("{path}: the simulator does not model changes to this field"));
+    }
+    Ok(Mutation { effects, metadata: kept_metadata(kind, patch) })
 }
 
 #[cfg(test)]
