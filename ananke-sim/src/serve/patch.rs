@@ -195,7 +195,7 @@ fn core_effects(kind: Kind, id: &ObjectRef, sides: &mut Sides, effects: &mut Vec
     Ok(())
 }
 
-/// Suspend, resume, source changes (GitRepositories) and reconcile requests.
+/// Suspend, resume, source changes (`GitRepository`) and reconcile requests.
 fn flux_effects(object: &FluxRef, sides: &mut Sides, effects: &mut Vec<Effect>) -> Result<(), String> {
     let (was, is) = sides.flag(&["spec", "suspend"])?;
     if was != is {
@@ -273,8 +273,8 @@ pub fn mutation(
     }
     sides.take(&["status"]);
     if sides.cur != sides.new {
-        let path = first_difference(&sides.cur, &sides.new, "");
-        return Err(format!("{path}: the simulator does not model changes to this field"));
+        let field = first_difference(&sides.cur, &sides.new, "");
+        return Err(format!("{field}: the simulator does not model changes to this field"));
     }
     Ok(Mutation { effects, metadata: kept_metadata(kind, patch) })
 }
