@@ -45,18 +45,6 @@ pub(crate) type Admit = Arc<dyn Fn() -> bool + Send + Sync>;
 /// Answers one request.
 pub(crate) type Handler = Arc<dyn Fn(&Call) -> Reply + Send + Sync>;
 
-/// The connection was closed on purpose ([`Reply::HangUp`]).
-#[derive(Debug)]
-struct HungUp;
-
-impl std::fmt::Display for HungUp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("hung up")
-    }
-}
-
-impl std::error::Error for HungUp {}
-
 /// Bind a free port on 127.0.0.1 and serve it until the returned task is aborted (which drops
 /// every open connection with it).
 pub(crate) async fn start(admit: Admit, handler: Handler) -> std::io::Result<(u16, JoinHandle<()>)> {
@@ -87,7 +75,8 @@ async fn accept_loop(listener: TcpListener, admit: Admit, handler: Handler) {
     }
 }
 
-async fn answer(handler: Handler, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, HungUp> {
+/// Answer one request; an error closes the connection without an answer ([`Reply::HangUp`]).
+async fn answer(handler: Handler, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, std::io::Error> {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let host = req
@@ -107,7 +96,7 @@ async fn answer(handler: Handler, req: Request<Incoming>) -> Result<Response<Ful
     match handler(&call) {
         Reply::Json(status, body) => Ok(respond(status, "application/json", body)),
         Reply::Text(status, body) => Ok(respond(status, "text/plain; charset=utf-8", body)),
-        Reply::HangUp => Err(HungUp),
+        Reply::HangUp => Err(std::io::Error::other("hung up")),
     }
 }
 

@@ -44,12 +44,9 @@ pub(crate) fn ingress(model: &dyn ModelAccess, routes: &[Route], call: &Call) ->
 /// Gitea's health: `pass` with a database check while the Git server and what it needs are up,
 /// `424` naming the failed dependency when one is down, no answer while its pods do not run.
 pub(crate) fn gitea(model: &dyn ModelAccess, call: &Call) -> Reply {
-    let Some(view) = with(model, |m| m.git_server_view()) else {
+    let Some(view) = with(model, |m| m.git_server_view()).filter(|v| v.running) else {
         return Reply::HangUp;
     };
-    if !view.running {
-        return Reply::HangUp;
-    }
     if call.path != "/api/healthz" {
         return Reply::Text(404, "Not found.\n".to_owned());
     }

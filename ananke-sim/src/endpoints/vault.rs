@@ -93,13 +93,10 @@ impl Unseal {
 
     /// Answer one request to `pod`'s API.
     pub fn handle(&self, model: &dyn ModelAccess, pod: &str, call: &Call) -> Reply {
-        let Some((running, sealed)) = with(model, |m| Some((m.vault_pod_running(pod), m.vault_pod_sealed(pod)?)))
-        else {
-            return errors(404, "unknown pod");
-        };
-        if !running {
+        let (running, sealed) = with(model, |m| (m.vault_pod_running(pod), m.vault_pod_sealed(pod)));
+        let Some(sealed) = sealed.filter(|_| running) else {
             return Reply::HangUp;
-        }
+        };
         match (call.method.as_str(), call.path.as_str()) {
             ("GET", "/v1/sys/seal-status") => Reply::Json(200, self.status(pod, sealed).to_string()),
             ("GET" | "HEAD", "/v1/sys/health") => {

@@ -18,15 +18,6 @@ pub struct GitServerView {
     pub missing: Vec<String>,
 }
 
-/// One HTTP check of the scenario.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckView {
-    /// The check's name (the config's checklist entry name).
-    pub name: String,
-    /// Reached through the ingress.
-    pub external: bool,
-}
-
 impl Model {
     /// How many Vault pods run now (the first ones, as the Vault component places them).
     fn vault_running(&self) -> usize {
@@ -97,12 +88,6 @@ impl Model {
                 .map(|&d| self.comps[d].name.clone())
                 .collect(),
         })
-    }
-
-    /// Every HTTP check of the scenario, in order.
-    #[must_use]
-    pub fn http_checks(&self) -> Vec<CheckView> {
-        self.checks.iter().map(|c| CheckView { name: c.name.clone(), external: c.external }).collect()
     }
 
     /// Whether the ingress controller routes (true for a scenario without one).

@@ -15,7 +15,7 @@ mod settle;
 mod state;
 mod world;
 
-pub use http_view::{CheckView, GitServerView};
+pub use http_view::GitServerView;
 pub use serve_view::{Eviction, PdbView, PodView, ServiceView};
 pub use state::ClusterState;
 

@@ -175,11 +175,6 @@ impl Prober {
         Ok(Prober { entries, concurrency: options.concurrency.max(1) })
     }
 
-    /// The checks' names, in configuration order.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|e| e.target.check.name.as_str())
-    }
-
     /// Run every check once (concurrently, bounded) and return each check's result after its
     /// consecutive thresholds.
     pub async fn probe(&mut self) -> BTreeMap<String, ProbeResult> {

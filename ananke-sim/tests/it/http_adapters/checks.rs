@@ -96,6 +96,30 @@ async fn certificates_are_verified_and_their_expiry_checked() {
     assert!(why.starts_with("certificate invalid: "), "{why}");
 }
 
+#[test]
+fn extra_roots_come_from_pem_text_or_files() {
+    let identity = servers::identity(&["x.lab.test"], 86_400);
+    assert!(Roots::default().with_pem(identity.ca_pem.as_bytes()).is_ok());
+    let err = Roots::default().with_pem(b"").unwrap_err();
+    assert_eq!(err.to_string(), "TLS setup: the PEM bundle holds no certificate");
+    let err = Roots::default().with_pem(b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n").unwrap_err();
+    assert!(err.to_string().starts_with("TLS setup: bad PEM certificate"), "{err}");
+    let not_a_certificate =
+        Roots::default().with_pem(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").unwrap();
+    let options = ProberOptions { roots: not_a_certificate, ..ProberOptions::default() };
+    let err = Prober::new([], &options).unwrap_err();
+    assert!(err.to_string().starts_with("TLS setup: unusable CA certificate"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ca.pem");
+    std::fs::write(&path, &identity.ca_pem).unwrap();
+    assert!(Roots::default().with_pem_file(&path).is_ok());
+    let err = Roots::default().with_pem_file(&dir.path().join("missing.pem")).unwrap_err();
+    assert!(matches!(&err, HttpError::CaFile { path, .. } if path.ends_with("missing.pem")), "{err}");
+    std::fs::write(&path, "").unwrap();
+    let err = Roots::default().with_pem_file(&path).unwrap_err();
+    assert!(matches!(&err, HttpError::CaFile { reason, .. } if reason.contains("no certificate")), "{err}");
+}
+
 #[tokio::test]
 async fn consecutive_thresholds_hold_across_cycles() {
     let status = Arc::new(AtomicU16::new(200));

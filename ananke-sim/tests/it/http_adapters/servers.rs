@@ -170,11 +170,17 @@ pub fn identity(names: &[&str], expires_in: i64) -> Identity {
 /// One raw HTTP/1.1 request (`Connection: close`), for what the adapters never send (POST,
 /// malformed bodies): `(status, body)`, or `None` when the server hung up without answering.
 pub async fn raw(address: &str, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+    let address = address.trim_start_matches("http://");
+    raw_to(address, address, method, path, body).await
+}
+
+/// [`raw`] with `host` as the Host header.
+pub async fn raw_to(address: &str, host: &str, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = address.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address).await.ok()?;
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(request.as_bytes()).await.ok()?;

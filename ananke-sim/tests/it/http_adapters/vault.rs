@@ -2,9 +2,9 @@
 //! file and from a command, wrong shares, the breakglass fallback and its failures; no share ever
 //! appears in an error.
 
-use super::servers::raw;
+use super::servers::{self, raw, Answer};
 use ananke_core::adapters::vault::{VaultClient, VaultError};
-use ananke_core::config::{CommandSpec, Config, HumanDuration, UnsealKeySource};
+use ananke_core::config::{CommandSpec, Config, HumanDuration, UnsealKeySource, VaultPod, VaultSettings};
 use ananke_core::machine::EffectOutcome;
 use ananke_core::runner::secrets::Secret;
 use ananke_core::{Effect, Time};
@@ -97,6 +97,7 @@ async fn sealed_pods_unseal_with_the_standard_shares_from_a_file_and_from_a_comm
 
     assert_eq!(client.execute_unseal(&unseal("vault-0")).await, EffectOutcome::Ok);
     assert!(!client.seal_status("vault-0").await.unwrap().sealed);
+    assert!(!client.unseal("vault-0", &[]).await.unwrap().sealed, "an unsealed pod is left alone");
     assert!(!lab.sealed_in_model("vault-0"));
 
     let file = lab.file("for-cat", &lab.endpoints.standard_shares_text());
@@ -242,18 +243,55 @@ async fn the_vault_api_keeps_progress_per_pod_and_answers_only_while_the_pod_run
     );
     assert!(status["cluster_name"].is_string());
     assert_eq!(raw(&zero, "GET", "/v1/sys/health", "").await.unwrap().0, 200);
+    let (status, body) = raw(&zero, "PUT", "/v1/sys/unseal", &share(4)).await.unwrap();
+    assert!(status == 200 && body.contains(r#""sealed":false"#), "a share for an unsealed pod changes nothing: {body}");
+    assert_eq!(raw(&zero, "GET", "/v1/sys/mounts", "").await.unwrap().0, 404);
+    assert_eq!(raw(&zero, "PUT", "/v1/sys/unseal", &"0".repeat(70_000)).await.unwrap().0, 413);
 
     let (transient, message) = failure(&lab.client().execute_unseal(&Effect::Cordon { node: "titan-01".into() }).await);
     assert!(!transient && message.contains("not a Vault effect"), "{message}");
 
+    // A client holding a kept-alive connection from before the pods stopped.
+    let client = lab.client();
+    assert!(client.seal_status("vault-1").await.unwrap().sealed);
     {
         let mut m = lab.model.lock().unwrap();
         m.power_loss(Time::ZERO);
         m.advance(Time::ZERO.plus(Duration::from_secs(6 * 3600)));
+        assert!(!m.seal_vault_pod("vault-1") && !m.unseal_vault_pod("vault-1"), "a stopped pod cannot change");
     }
     assert_eq!(raw(&zero, "GET", "/v1/sys/seal-status", "").await, None, "a pod that does not run does not answer");
-    let client = lab.client();
     assert!(client.observe().await.iter().all(|v| !v.reachable));
     let (transient, message) = failure(&client.execute_unseal(&unseal("vault-1")).await);
     assert!(transient && message.starts_with("vault pod vault-1 unreachable: "), "{message}");
+}
+
+#[tokio::test]
+async fn vault_clients_trust_the_ca_file_and_say_what_an_odd_answer_means() {
+    let sealed = servers::plain(|| Answer::new(503, r#"{"errors":["Vault is sealed"]}"#)).await;
+    let garbled = servers::plain(|| Answer::new(200, "<html>")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, servers::identity(&["vault.lab.test"], 86_400).ca_pem).unwrap();
+    let pod = |name: &str, port: u16| VaultPod { name: name.to_owned(), address: format!("http://127.0.0.1:{port}/") };
+    let mut settings = VaultSettings {
+        pods: vec![pod("sealed", sealed.port), pod("garbled", garbled.port)],
+        unseal_keys: UnsealKeySource::File(dir.path().join("none")),
+        ca_file: Some(ca),
+    };
+    let client = VaultClient::new(&settings, None, Duration::from_secs(2)).unwrap();
+    let err = client.seal_status("sealed").await.unwrap_err();
+    assert_eq!(err, VaultError::Status { pod: "sealed".into(), status: 503, errors: "Vault is sealed".into() });
+    assert!(err.is_transient());
+    let (transient, message) = failure(&client.execute_unseal(&unseal("sealed")).await);
+    assert!(transient && message == "vault pod sealed answered 503: Vault is sealed", "{message}");
+    let err = client.seal_status("garbled").await.unwrap_err();
+    assert!(matches!(err, VaultError::Answer { .. }) && err.is_transient(), "{err}");
+
+    settings.ca_file = Some(dir.path().join("missing.pem"));
+    let err = VaultClient::new(&settings, None, Duration::from_secs(2)).unwrap_err();
+    assert!(err.to_string().starts_with("CA file "), "{err}");
+    let mut config = super::endpoints::titan_lab().await.2;
+    config.vault = None;
+    assert!(VaultClient::from_config(&config, Duration::from_secs(2)).unwrap().is_none());
 }
