@@ -282,3 +282,65 @@ pub fn ingresses(ingresses: &[Ingress], services: &[Service], slices: &[Endpoint
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{from_value, json};
+
+    fn pod(labels: serde_json::Value, owner: &str, phase: &str, mirror: bool) -> Pod {
+        let annotations = if mirror { json!({"kubernetes.io/config.mirror": "x"}) } else { json!({}) };
+        from_value(json!({"metadata": {"name": "p", "namespace": "ns", "labels": labels, "annotations": annotations,
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner, "name": "o", "uid": "u", "controller": true}]},
+            "spec": {"nodeName": "n1", "containers": []}, "status": {"phase": phase}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn drain_filters_and_blocking_pdbs() {
+        assert!(evictable(&pod(json!({}), "ReplicaSet", "Running", false)));
+        assert!(!evictable(&pod(json!({}), "DaemonSet", "Running", false)));
+        assert!(!evictable(&pod(json!({}), "ReplicaSet", "Succeeded", false)));
+        assert!(!evictable(&pod(json!({}), "ReplicaSet", "Running", true)));
+        let pdb = |allowed: i32| -> PodDisruptionBudget {
+            from_value(json!({"metadata": {"name": "web-pdb", "namespace": "ns"},
+                "spec": {"selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["web"]},
+                    {"key": "tier", "operator": "DoesNotExist"}]}},
+                "status": {"disruptionsAllowed": allowed, "currentHealthy": 1, "desiredHealthy": 1, "expectedPods": 1}}))
+            .unwrap()
+        };
+        let web = pod(json!({"app": "web"}), "ReplicaSet", "Running", false);
+        assert_eq!(blocking_pdb(&web, &[pdb(0)]).as_deref(), Some("ns/web-pdb"));
+        assert_eq!(blocking_pdb(&web, &[pdb(1)]), None);
+        assert_eq!(blocking_pdb(&pod(json!({"app": "db"}), "ReplicaSet", "Running", false), &[pdb(0)]), None);
+        let cordoned = BTreeSet::from(["n1".to_owned()]);
+        assert_eq!(pods_to_evict(&[web.clone()], &cordoned, &[]).len(), 1);
+        assert!(pods_to_evict(&[web], &BTreeSet::new(), &[]).is_empty());
+    }
+
+    #[test]
+    fn ingress_backends_resolve_ports_by_name_or_number() {
+        let ingress: Ingress = from_value(json!({"metadata": {"name": "i", "namespace": "ns"},
+            "spec": {"ingressClassName": "traefik", "defaultBackend": {"service": {"name": "missing", "port": {"number": 80}}},
+                "rules": [{"host": "h.example", "http": {"paths": [
+                    {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+                    {"path": "/x", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"name": "http"}}}}]}}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.1"}, {"hostname": "lb.example"}]}}}))
+        .unwrap();
+        let service: Service = from_value(
+            json!({"metadata": {"name": "web", "namespace": "ns"}, "spec": {"ports": [{"name": "http", "port": 80}]}}),
+        )
+        .unwrap();
+        let slice: EndpointSlice = from_value(json!({"addressType": "IPv4",
+            "metadata": {"name": "web-x", "namespace": "ns", "labels": {"kubernetes.io/service-name": "web"}},
+            "endpoints": [{"addresses": ["10.0.0.1"], "conditions": {}}, {"addresses": ["10.0.0.2"], "conditions": {"ready": false}}],
+            "ports": [{"name": "http", "port": 8080}]}))
+        .unwrap();
+        let seen = ingresses(&[ingress], &[service], &[slice]);
+        assert_eq!(seen[0].hosts, vec!["h.example".to_owned()]);
+        assert_eq!(seen[0].addresses, vec!["192.0.2.1".to_owned(), "lb.example".to_owned()]);
+        let backends: Vec<(&str, bool, u32)> =
+            seen[0].backends.iter().map(|b| (b.service.as_str(), b.exists, b.ready_endpoints)).collect();
+        assert_eq!(backends, vec![("missing", false, 0), ("web", true, 1)]);
+    }
+}
