@@ -288,7 +288,7 @@ mod tests {
     use super::*;
     use serde_json::{from_value, json};
 
-    fn pod(labels: serde_json::Value, owner: &str, phase: &str, mirror: bool) -> Pod {
+    fn pod(labels: &serde_json::Value, owner: &str, phase: &str, mirror: bool) -> Pod {
         let annotations = if mirror { json!({"kubernetes.io/config.mirror": "x"}) } else { json!({}) };
         from_value(json!({"metadata": {"name": "p", "namespace": "ns", "labels": labels, "annotations": annotations,
             "ownerReferences": [{"apiVersion": "apps/v1", "kind": owner, "name": "o", "uid": "u", "controller": true}]},
@@ -298,10 +298,10 @@ mod tests {
 
     #[test]
     fn drain_filters_and_blocking_pdbs() {
-        assert!(evictable(&pod(json!({}), "ReplicaSet", "Running", false)));
-        assert!(!evictable(&pod(json!({}), "DaemonSet", "Running", false)));
-        assert!(!evictable(&pod(json!({}), "ReplicaSet", "Succeeded", false)));
-        assert!(!evictable(&pod(json!({}), "ReplicaSet", "Running", true)));
+        assert!(evictable(&pod(&json!({}), "ReplicaSet", "Running", false)));
+        assert!(!evictable(&pod(&json!({}), "DaemonSet", "Running", false)));
+        assert!(!evictable(&pod(&json!({}), "ReplicaSet", "Succeeded", false)));
+        assert!(!evictable(&pod(&json!({}), "ReplicaSet", "Running", true)));
         let pdb = |allowed: i32| -> PodDisruptionBudget {
             from_value(json!({"metadata": {"name": "web-pdb", "namespace": "ns"},
                 "spec": {"selector": {"matchExpressions": [{"key": "app", "operator": "In", "values": ["web"]},
@@ -309,12 +309,12 @@ mod tests {
                 "status": {"disruptionsAllowed": allowed, "currentHealthy": 1, "desiredHealthy": 1, "expectedPods": 1}}))
             .unwrap()
         };
-        let web = pod(json!({"app": "web"}), "ReplicaSet", "Running", false);
+        let web = pod(&json!({"app": "web"}), "ReplicaSet", "Running", false);
         assert_eq!(blocking_pdb(&web, &[pdb(0)]).as_deref(), Some("ns/web-pdb"));
         assert_eq!(blocking_pdb(&web, &[pdb(1)]), None);
-        assert_eq!(blocking_pdb(&pod(json!({"app": "db"}), "ReplicaSet", "Running", false), &[pdb(0)]), None);
+        assert_eq!(blocking_pdb(&pod(&json!({"app": "db"}), "ReplicaSet", "Running", false), &[pdb(0)]), None);
         let cordoned = BTreeSet::from(["n1".to_owned()]);
-        assert_eq!(pods_to_evict(&[web.clone()], &cordoned, &[]).len(), 1);
+        assert_eq!(pods_to_evict(std::slice::from_ref(&web), &cordoned, &[]).len(), 1);
         assert!(pods_to_evict(&[web], &BTreeSet::new(), &[]).is_empty());
     }
 
