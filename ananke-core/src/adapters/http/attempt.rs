@@ -93,14 +93,10 @@ pub(crate) async fn run(target: &Target) -> Attempt {
         let body = read_capped(response).await?;
         Ok::<_, reqwest::Error>((status, peer, body))
     };
-    let outcome = match tokio::time::timeout(timeout, work).await {
-        Err(_) => Err(format!("timed out after {}", human(timeout))),
-        Ok(Err(e)) => Err(describe_error(&e, timeout)),
-        Ok(Ok(seen)) => Ok(seen),
-    };
-    let (status, peer, body) = match outcome {
+    // reqwest's timeout runs from connecting to the end of the body: it bounds the whole attempt.
+    let (status, peer, body) = match work.await {
         Ok(seen) => seen,
-        Err(why) => return Attempt { failure: Some(why), ..Attempt::default() },
+        Err(e) => return Attempt { failure: Some(describe_error(&e, timeout)), ..Attempt::default() },
     };
     let latency = started.elapsed();
     let mut failures = Vec::new();

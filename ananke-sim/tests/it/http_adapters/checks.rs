@@ -32,6 +32,7 @@ async fn every_failure_says_why() {
     let unavailable = servers::plain(|| Answer::new(503, "upstream down")).await;
     let slow = servers::plain(|| Answer::new(200, "hello").after(Duration::from_millis(300))).await;
     let stuck = servers::plain(|| Answer::new(200, "late").after(Duration::from_secs(5))).await;
+    let big = servers::plain(|| Answer::new(200, &format!("hello {}", "x".repeat(3 << 20)))).await;
     let url = |port: u16| format!("http://127.0.0.1:{port}/health");
     let checks = vec![
         check("ok", &url(ok.port), &json!({"body_contains": "world", "body_matches": "^hello", "max_latency": "2s"})),
@@ -42,12 +43,14 @@ async fn every_failure_says_why() {
         check("timeout", &url(stuck.port), &json!({"timeout": "500ms"})),
         check("refused", &url(servers::closed_port()), &json!({})),
         check("several", &url(unavailable.port), &json!({"body_contains": "ready"})),
+        check("big", &url(big.port), &json!({"body_matches": "^hello x+$"})),
+        check("not-tls", &format!("https://127.0.0.1:{}/", ok.port), &json!({})),
     ];
     let mut prober = Prober::new(checks, &ProberOptions::default()).unwrap();
     let started = Instant::now();
     let results = prober.probe().await;
     assert!(started.elapsed() < Duration::from_secs(3), "checks run concurrently: {:?}", started.elapsed());
-    assert_eq!(results.len(), 8);
+    assert_eq!(results.len(), 10);
     let passing = &results["ok"];
     assert!(passing.ok && passing.reason.is_none() && passing.status == Some(200), "{passing:?}");
     assert!(passing.latency_ms.is_some());
@@ -61,7 +64,10 @@ async fn every_failure_says_why() {
     assert_eq!(results["timeout"].status, None);
     assert_eq!(reason(&results, "refused"), "connection refused");
     assert_eq!(reason(&results, "several"), r#"status 503 not in [200]; body does not contain "ready""#);
-    assert!(results.iter().filter(|(name, _)| *name != "ok").all(|(_, r)| !r.ok));
+    assert!(results["big"].ok, "a body is read up to 1 MiB: {:?}", results["big"]);
+    let why = reason(&results, "not-tls");
+    assert!(why.starts_with("TLS handshake failed: "), "{why}");
+    assert!(results.iter().filter(|(name, _)| !["ok", "big"].contains(&name.as_str())).all(|(_, r)| !r.ok));
 }
 
 #[tokio::test]
@@ -165,6 +171,11 @@ async fn external_checks_reach_the_ingress_with_the_urls_host_as_host_and_sni() 
             &json!({"exposure": "external", "ingress_address": format!("127.0.0.1:{}", plain_ingress.port)}),
         ),
         check("internal", &format!("http://127.0.0.1:{}/direct", plain_ingress.port), &json!({})),
+        check(
+            "bare-ingress",
+            &format!("http://bare.lab.test:{}/bare", plain_ingress.port),
+            &json!({"exposure": "external", "ingress_address": "127.0.0.1"}),
+        ),
     ];
     let mut prober = Prober::new(checks, &trusting(&identity.ca_pem)).unwrap();
     let results = prober.probe().await;
@@ -177,6 +188,8 @@ async fn external_checks_reach_the_ingress_with_the_urls_host_as_host_and_sni() 
     let seen = plain_ingress.seen.lock().unwrap().clone();
     let app = seen.iter().find(|s| s.path == "/health").unwrap();
     assert_eq!(app.host.as_deref(), Some("app.lab.test"));
+    let bare = seen.iter().find(|s| s.path == "/bare").unwrap();
+    assert_eq!(bare.host, Some(format!("bare.lab.test:{}", plain_ingress.port)), "the URL's port wins over a bare IP");
 
     let no_ingress = check("lost", "https://lost.lab.test/", &json!({"exposure": "external"}));
     let err = Prober::new([no_ingress], &ProberOptions::default()).unwrap_err();
