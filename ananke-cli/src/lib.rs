@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod cmd;
+pub mod coordination;
 pub mod exit;
 mod global;
 mod notify;

@@ -17,6 +17,10 @@ pub struct BootstrapArgs {
     /// Act. Without it, bootstrap says what it would decide and prints the startup plan.
     #[arg(long)]
     pub execute: bool,
+    /// Run even while a peer host (`coordination.peer_hosts`) runs ananke; the report's warnings
+    /// name the overridden run. The lock on this host is never overridden.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub global: GlobalArgs,
 }
@@ -65,6 +69,7 @@ impl BootstrapArgs {
             reason: Some(format!("bootstrap: {why}")),
             mode: None,
             force_flux_branch: None,
+            force: self.force,
             global: &self.global,
         };
         run_command(&req, |config, journal, now| startup_machine(config, journal, None, now))

@@ -2,6 +2,7 @@
 //! applies the power policy (`ananke_core::power`), and runs `shutdown`/`startup` as child
 //! processes of this same binary, so a run survives a daemon restart and keeps its own lock.
 
+use crate::coordination::{watched_domains, ShutdownGate};
 use crate::exit;
 use crate::global::GlobalArgs;
 use crate::notify::Notifier;
@@ -42,6 +43,8 @@ struct Daemon {
     events: Vec<DaemonEvent>,
     domains: Vec<DaemonDomain>,
     started: Instant,
+    /// A peer leaves shutdowns to a reachable coordinator (`crate::coordination`).
+    gate: ShutdownGate,
 }
 
 impl DaemonArgs {
@@ -60,7 +63,8 @@ impl DaemonArgs {
             eprintln!("error: {e}");
             return exit::STATE_IO;
         }
-        let monitor = match UpsMonitor::new(&config.power_domains, MonitorSettings::from_daemon(&config.daemon)) {
+        let domains = watched_domains(&config);
+        let monitor = match UpsMonitor::new(&domains, MonitorSettings::from_daemon(&config.daemon)) {
             Ok(m) => m,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -69,9 +73,10 @@ impl DaemonArgs {
         };
         let phase = initial_phase(&state);
         let budget = budget(&state, &config);
-        eprintln!("daemon: watching {} power domain(s); cluster {phase:?}; shutdown budget {}s", config.power_domains.len(), budget.as_secs());
+        eprintln!("daemon: watching {} power domain(s) as {:?}; cluster {phase:?}; shutdown budget {}s", domains.len(), config.coordination.role, budget.as_secs());
         let policy = PowerPolicy::new(config.daemon.clone(), phase, budget);
-        let mut daemon = Daemon { config, state, global: self.global, policy, running: None, events: Vec::new(), domains: Vec::new(), started: Instant::now() };
+        let gate = ShutdownGate::new(&config);
+        let mut daemon = Daemon { config, state, global: self.global, policy, running: None, events: Vec::new(), domains: Vec::new(), started: Instant::now(), gate };
         let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(rt) => rt,
             Err(e) => {
@@ -134,6 +139,7 @@ impl Daemon {
             self.reap(now);
             let readings = self.domains.iter().map(|d| d.status.clone()).collect();
             let decisions = self.policy.handle(now, &PowerInput::Readings(readings));
+            let decisions = self.gate.filter(&mut self.policy, now, decisions).await;
             for decision in decisions {
                 self.carry_out(decision);
             }
@@ -148,6 +154,7 @@ impl Daemon {
         }
         notifier.send("STOPPING=1");
         monitor.close().await;
+        self.gate.close().await;
         if let Some(run) = &self.running {
             self.event(format!("daemon stopping; {} run (pid {}) goes on", run.command.as_str(), run.child.id()));
             self.write_status();

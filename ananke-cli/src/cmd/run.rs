@@ -29,6 +29,8 @@ pub struct RunRequest<'a> {
     pub mode: Option<String>,
     /// `--force-flux-branch`.
     pub force_flux_branch: Option<String>,
+    /// `--force`: run even while a peer host runs ananke (see `crate::coordination`).
+    pub force: bool,
     /// The global options.
     pub global: &'a GlobalArgs,
 }
@@ -81,6 +83,12 @@ where
         Ok(t) => t,
         Err(code) => return code,
     };
+    if req.execute {
+        match crate::coordination::check_before_run(req.global, &target.config, req.force) {
+            Ok(w) => warnings.extend(w),
+            Err(code) => return code,
+        }
+    }
     let journal = match (&target.journal, target.state.read_journal()) {
         (Some(j), _) => j.clone(),
         (None, Ok(j)) => j,

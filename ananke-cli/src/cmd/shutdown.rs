@@ -29,6 +29,10 @@ pub struct ShutdownArgs {
     /// `cluster-only` never powers a host off [default: the config's `shutdown.mode`].
     #[arg(long, value_enum, value_name = "MODE")]
     pub mode: Option<ModeArg>,
+    /// Run even while a peer host (`coordination.peer_hosts`) runs ananke; the report's warnings
+    /// name the overridden run. The lock on this host is never overridden.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub global: GlobalArgs,
 }
@@ -47,6 +51,7 @@ impl ShutdownArgs {
             reason: Some(self.reason.clone()),
             mode: explicit.map(|m| m.as_str().to_owned()),
             force_flux_branch: None,
+            force: self.force,
             global: &self.global,
         };
         let reason = self.reason.clone();

@@ -19,6 +19,10 @@ pub struct StartupArgs {
     /// branch; the drift guard then expects `expected_flux_branch` as usual).
     #[arg(long, value_name = "BRANCH")]
     pub force_flux_branch: Option<String>,
+    /// Run even while a peer host (`coordination.peer_hosts`) runs ananke; the report's warnings
+    /// name the overridden run. The lock on this host is never overridden.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub global: GlobalArgs,
 }
@@ -33,6 +37,7 @@ impl StartupArgs {
             reason: None,
             mode: None,
             force_flux_branch: self.force_flux_branch.clone(),
+            force: self.force,
             global: &self.global,
         };
         let branch = self.force_flux_branch.clone();

@@ -2,6 +2,7 @@
 
 mod common;
 mod config_cmd;
+mod coordination;
 mod crash;
 mod daemon;
 mod docs_contract;
