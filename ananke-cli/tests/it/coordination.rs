@@ -274,3 +274,62 @@ fn a_peer_daemon_defers_to_a_reachable_coordinator_and_acts_without_it() {
     let (mut policy, decisions) = shutdown_decided();
     assert_eq!(rt.block_on(gate.filter(&mut policy, Time(1), decisions.clone())), decisions);
 }
+
+#[test]
+fn a_broken_ssh_identity_is_a_warning_for_a_run_and_lets_a_peer_daemon_act() {
+    let lab = Lab::start();
+    let mut config = lab.config(CoordinationRole::Coordinator);
+    config.ssh.identity_file = lab.dir.path().join("no-such-key");
+    let path = lab.write("a-no-key.yaml", &config);
+    let (code, _, stderr) = Lab::ananke(&path, &lab.a, &["shutdown", "--execute", "--reason", "drill"]);
+    assert_eq!(code, 0, "{stderr}");
+    let warnings = report_warnings(&lab.a);
+    assert!(
+        warnings.iter().any(|w| w.starts_with("cannot check the peer hosts over SSH (identity file")),
+        "{warnings:?}"
+    );
+    let mut config = lab.config(CoordinationRole::Peer);
+    config.ssh.identity_file = lab.dir.path().join("no-such-key");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut gate = ShutdownGate::new(&config);
+    let (mut policy, decisions) = shutdown_decided();
+    let out = rt.block_on(gate.filter(&mut policy, Time(1), decisions));
+    assert!(matches!(out.last(), Some(PowerDecision::StartShutdown { .. })), "{out:?}");
+    assert!(
+        matches!(&out[1], PowerDecision::Report { message } if message.starts_with("the coordinator cannot be checked")),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_lock_that_cannot_be_read_in_time_or_a_state_dir_no_command_can_carry_is_unreadable() {
+    use ananke_core::adapters::ssh::{PeerCheck, PeerState};
+    use std::os::unix::ffi::OsStrExt;
+    let lab = Lab::start();
+    let config = lab.config(CoordinationRole::Coordinator);
+    let peers: Vec<_> = config.inventory.nodes.iter().filter(|n| n.name == "titan-24").cloned().collect();
+    let mut ssh = config.ssh.clone();
+    ssh.command_timeout = ananke_core::config::HumanDuration::secs(1);
+    // A lock that never finishes reading (a FIFO nobody writes): bounded by the command timeout.
+    let fifo = lab.b.join(LOCK_FILE);
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let hung = PeerCheck::new(&ssh, &peers, &lab.b).unwrap();
+    let reports = rt.block_on(hung.check_all());
+    assert!(
+        matches!(&reports[0].state, PeerState::Unreadable(why) if why.contains("did not finish within")),
+        "{reports:?}"
+    );
+    let odd = Path::new(std::ffi::OsStr::from_bytes(b"/var/lib/\xff"));
+    let reports = rt.block_on(PeerCheck::new(&ssh, &peers, odd).unwrap().check_all());
+    assert!(
+        matches!(&reports[0].state, PeerState::Unreadable(why) if why.contains("not a path a command line can carry")),
+        "{reports:?}"
+    );
+    let v = ananke_cli::coordination::run_verdict(CoordinationRole::Coordinator, &reports, false);
+    assert!(
+        v.refusals.is_empty() && v.warnings[0].starts_with("peer titan-24: its run lock could not be checked"),
+        "{v:?}"
+    );
+    rt.block_on(hung.close());
+}
