@@ -14,3 +14,5 @@ pub mod kube;
 pub mod http;
 #[cfg(feature = "vault")]
 pub mod vault;
+#[cfg(feature = "host")]
+pub mod host;

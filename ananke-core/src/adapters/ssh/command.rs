@@ -20,6 +20,8 @@ pub enum RemoteCommand {
     KillAll,
     /// `systemctl is-active <unit>`: the state on stdout; the exit status is not a failure.
     IsActive(K3sRole),
+    /// `systemctl poweroff`: powers the host off (only in `cluster-and-hosts` mode).
+    PowerOff,
 }
 
 impl RemoteCommand {
@@ -31,6 +33,7 @@ impl RemoteCommand {
             RemoteCommand::StopUnit(role) => vec!["systemctl", "stop", role.unit()],
             RemoteCommand::KillAll => vec!["k3s-killall.sh"],
             RemoteCommand::IsActive(role) => vec!["systemctl", "is-active", role.unit()],
+            RemoteCommand::PowerOff => vec!["systemctl", "poweroff"],
         }
     }
 

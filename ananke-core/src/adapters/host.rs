@@ -1,0 +1,260 @@
+//! The real world: the runner's [`World`] over the real adapters, on the wall clock.
+//!
+//! [`HostWorld`] composes every port the config names: the Kubernetes API ([`kube`]), the nodes
+//! over SSH ([`ssh`]), the service and critical-endpoint checks and the Git server's health
+//! ([`http`]), Vault's seal status and unseal ([`vault`]), and the UPSes ([`nut`]).
+//!
+//! - [`World::observe`] asks every port at once and merges the answers into one [`Observation`].
+//!   A port that fails is data in the observation (an unreachable API, a node that refuses the
+//!   key, a stale UPS), never an error.
+//! - [`World::execute`] hands each [`Effect`] to the port that carries it: k3s unit commands and
+//!   host power-off over SSH, cordon, drain, scale and Flux through the API, unseals to Vault.
+//! - Time is the wall clock in milliseconds since the Unix epoch; sleeping is tokio's.
+//!
+//! The Kubernetes client is built at the first call, inside the runtime that drives the world:
+//! kube's client spawns a task on the runtime current at its creation, so building it earlier,
+//! in another runtime, would leave a client whose worker is gone.
+//!
+//! [`kube`]: super::kube
+//! [`ssh`]: super::ssh
+//! [`http`]: super::http
+//! [`vault`]: super::vault
+//! [`nut`]: super::nut
+
+use super::http::{GitServerProbe, HttpError, Prober, ProberOptions, Roots};
+use super::kube::{KubeCluster, KubeSettings};
+use super::nut::{MonitorSettings, NutError, UpsMonitor};
+use super::ssh::{FleetOptions, NodeFleet, NodeProbe, RemoteCommand, SshError};
+use super::vault::VaultClient;
+use crate::config::Config;
+use crate::effect::Effect;
+use crate::machine::EffectOutcome;
+use crate::observation::{ApiStatus, NodeObservation, Observation};
+use crate::runner::World;
+use crate::time::Time;
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{Mutex, OnceCell};
+
+/// Bound of one Git server health or Vault request.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the world could not be built. Every variant is permanent: the config or a file it names
+/// must change.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The SSH settings (the identity file) cannot be used.
+    #[error("ssh: {0}")]
+    Ssh(#[from] SshError),
+    /// An HTTP check, the Git server's health URL or Vault's CA file cannot be used.
+    #[error("http: {0}")]
+    Http(#[from] HttpError),
+    /// A power domain's UPS credentials cannot be used.
+    #[error("ups: {0}")]
+    Nut(#[from] NutError),
+}
+
+/// A real cluster and its hosts, as the runner sees them.
+pub struct HostWorld {
+    kubeconfig: std::path::PathBuf,
+    kube_settings: KubeSettings,
+    kube: OnceCell<Result<KubeCluster, String>>,
+    fleet: NodeFleet,
+    prober: Mutex<Prober>,
+    git: Option<GitServerProbe>,
+    vault: Option<VaultClient>,
+    ups: Mutex<UpsMonitor>,
+}
+
+impl std::fmt::Debug for HostWorld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostWorld").field("kubeconfig", &self.kubeconfig).finish_non_exhaustive()
+    }
+}
+
+impl HostWorld {
+    /// The world `config` describes: its kubeconfig, inventory and SSH settings, checklists, Git
+    /// server, Vault pods and power domains. Nothing is connected yet.
+    ///
+    /// # Errors
+    /// An unusable SSH identity, HTTP check, CA file or UPS credentials ([`HostError`]).
+    pub fn from_config(config: &Config) -> Result<HostWorld, HostError> {
+        let fleet = NodeFleet::new(&config.ssh, &config.inventory.nodes, FleetOptions::default())?;
+        let prober = Prober::from_config(config, &ProberOptions::default())?;
+        let git = match &config.flux.git_server {
+            Some(git) => Some(GitServerProbe::new(git, &Roots::default(), HTTP_TIMEOUT)?),
+            None => None,
+        };
+        let vault = VaultClient::from_config(config, HTTP_TIMEOUT)?;
+        let ups = UpsMonitor::new(&config.power_domains, MonitorSettings::from_daemon(&config.daemon))?;
+        let request_timeout = config.kubernetes.request_timeout.get();
+        Ok(HostWorld {
+            kubeconfig: config.kubernetes.kubeconfig.clone(),
+            kube_settings: KubeSettings { request_timeout, ..KubeSettings::default() },
+            kube: OnceCell::new(),
+            fleet,
+            prober: Mutex::new(prober),
+            git,
+            vault,
+            ups: Mutex::new(ups),
+        })
+    }
+
+    /// The Kubernetes client, built at the first call; why not, when it cannot be.
+    async fn kube(&self) -> Result<&KubeCluster, &str> {
+        let built = self
+            .kube
+            .get_or_init(|| async {
+                KubeCluster::from_kubeconfig(&self.kubeconfig, self.kube_settings.clone()).await.map_err(|e| e.to_string())
+            })
+            .await;
+        built.as_ref().map_err(String::as_str)
+    }
+
+    /// The API's view alone: an observation with `api`, `nodes[].kube`, Flux, workloads, pods to
+    /// evict and ingresses filled in.
+    async fn observe_api(&self) -> Observation {
+        match self.kube().await {
+            Ok(kube) => kube.observe().await,
+            Err(why) => Observation {
+                api: ApiStatus { reachable: false, error: Some(why.to_owned()) },
+                ..Observation::default()
+            },
+        }
+    }
+
+    /// Run one unit command on `node`, as an effect outcome.
+    async fn run_on(&self, node: &str, commands: &[RemoteCommand]) -> EffectOutcome {
+        for command in commands {
+            if let Err(e) = self.fleet.run(node, *command).await {
+                return failed(e.is_transient(), e.to_string());
+            }
+        }
+        EffectOutcome::Ok
+    }
+
+    /// Closes every SSH session politely (the other connections close with the world).
+    pub async fn close(&self) {
+        self.fleet.close().await;
+    }
+}
+
+/// A failed outcome.
+fn failed(transient: bool, message: impl Into<String>) -> EffectOutcome {
+    EffectOutcome::Failed { transient, message: message.into() }
+}
+
+/// One observation from the ports' answers: the nodes in inventory order (SSH's view with the
+/// API's), then nodes only the API lists.
+fn merge(mut api: Observation, probes: Vec<NodeProbe>) -> Observation {
+    let mut kube: BTreeMap<String, NodeObservation> = api.nodes.drain(..).map(|n| (n.name.clone(), n)).collect();
+    let mut nodes: Vec<NodeObservation> = probes
+        .into_iter()
+        .map(|p| NodeObservation {
+            kube: kube.remove(&p.node).and_then(|n| n.kube),
+            name: p.node,
+            ssh: p.ssh,
+            k3s_unit: p.k3s_unit,
+        })
+        .collect();
+    nodes.extend(kube.into_values());
+    api.nodes = nodes;
+    api
+}
+
+impl World for HostWorld {
+    async fn observe(&self) -> Observation {
+        let probes = async {
+            let mut prober = self.prober.lock().await;
+            prober.probe().await
+        };
+        let git = async {
+            match &self.git {
+                Some(git) => Some(git.probe().await),
+                None => None,
+            }
+        };
+        let vault = async {
+            match &self.vault {
+                Some(vault) => vault.observe().await,
+                None => Vec::new(),
+            }
+        };
+        let power = async {
+            let mut ups = self.ups.lock().await;
+            ups.poll().await
+        };
+        let (api, nodes, probes, git, vault, power) =
+            tokio::join!(self.observe_api(), self.fleet.probe_all(), probes, git, vault, power);
+        let mut obs = merge(api, nodes);
+        obs.at = self.now();
+        obs.probes = probes;
+        obs.git_server = git;
+        obs.vault = vault;
+        obs.power = power.into_iter().map(|d| d.status).collect();
+        obs
+    }
+
+    async fn execute(&self, effect: &Effect) -> EffectOutcome {
+        match effect {
+            Effect::StartK3s { node, role } => self.run_on(node, &[RemoteCommand::StartUnit(*role)]).await,
+            Effect::StopK3s { node, role } => {
+                self.run_on(node, &[RemoteCommand::StopUnit(*role), RemoteCommand::KillAll]).await
+            }
+            Effect::PowerOffHost { node } => self.run_on(node, &[RemoteCommand::PowerOff]).await,
+            Effect::UnsealVault { .. } | Effect::UnsealVaultBreakglass { .. } => match &self.vault {
+                Some(vault) => vault.execute_unseal(effect).await,
+                None => failed(false, format!("{}: the config has no vault section", effect.describe())),
+            },
+            Effect::Cordon { .. }
+            | Effect::Uncordon { .. }
+            | Effect::Drain { .. }
+            | Effect::Scale { .. }
+            | Effect::SuspendFlux { .. }
+            | Effect::ResumeFlux { .. }
+            | Effect::RequestReconcile { .. }
+            | Effect::SetFluxSource { .. } => match self.kube().await {
+                Ok(kube) => kube.execute(effect).await,
+                Err(why) => failed(false, why),
+            },
+        }
+    }
+
+    fn now(&self) -> Time {
+        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        Time(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    async fn sleep_until(&self, at: Time) {
+        let wait = at.as_millis().saturating_sub(self.now().as_millis());
+        if wait > 0 {
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observation::{KubeNode, SshStatus, UnitState};
+
+    fn probe(node: &str) -> NodeProbe {
+        NodeProbe { node: node.to_owned(), ssh: SshStatus::Reachable, k3s_unit: UnitState::Active }
+    }
+
+    #[test]
+    fn merge_keeps_inventory_order_and_adds_nodes_only_the_api_lists() {
+        let api_node = |name: &str| NodeObservation {
+            name: name.to_owned(),
+            kube: Some(KubeNode::default()),
+            ..NodeObservation::default()
+        };
+        let api = Observation { nodes: vec![api_node("extra"), api_node("b")], ..Observation::default() };
+        let obs = merge(api, vec![probe("a"), probe("b")]);
+        let names: Vec<&str> = obs.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "extra"]);
+        assert!(obs.nodes[0].kube.is_none() && obs.nodes[1].kube.is_some());
+        assert_eq!(obs.nodes[1].ssh, SshStatus::Reachable);
+        assert_eq!(obs.nodes[2].ssh, SshStatus::Unknown);
+    }
+}
