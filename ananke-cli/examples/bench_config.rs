@@ -11,8 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(std::env::var("ANANKE_BENCH_DIR")?);
     let mut config = ananke_sim::builtin("titan-lab")?.ananke_config();
     for domain in &mut config.power_domains {
-        domain.ups.name = "dummy".to_owned();
-        domain.ups.host = "127.0.0.1".to_owned();
+        "dummy".clone_into(&mut domain.ups.name);
+        "127.0.0.1".clone_into(&mut domain.ups.host);
         domain.ups.port = 3493;
         domain.ups.username = Some("monuser".to_owned());
         domain.ups.password_file = Some(dir.join("nut.password"));
