@@ -2,10 +2,64 @@
 
 use crate::exit;
 use crate::global::{report_config_error, GlobalArgs};
+use ananke_core::adapters::host::HostWorld;
+use ananke_core::machine::EffectOutcome;
+use ananke_core::runner::World;
 use ananke_core::store::StateDir;
-use ananke_core::Config;
+use ananke_core::{Config, Effect, Observation, Time};
 use ananke_sim::world::{Purpose, SimWorld};
 use std::path::PathBuf;
+
+/// The world a command acts on: the in-process simulator or the real cluster and its hosts.
+pub enum TargetWorld {
+    /// `--sim SCENARIO`.
+    Sim(SimWorld),
+    /// The cluster and hosts the config names, through the real adapters.
+    Host(HostWorld),
+}
+
+impl TargetWorld {
+    /// Make the simulated world's log durable; nothing to do for a real cluster.
+    ///
+    /// # Errors
+    /// The simulator's log cannot be synced.
+    pub fn save(&self) -> std::io::Result<()> {
+        match self {
+            TargetWorld::Sim(world) => world.save(),
+            TargetWorld::Host(_) => Ok(()),
+        }
+    }
+}
+
+impl World for TargetWorld {
+    async fn observe(&self) -> Observation {
+        match self {
+            TargetWorld::Sim(world) => world.observe().await,
+            TargetWorld::Host(world) => world.observe().await,
+        }
+    }
+
+    async fn execute(&self, effect: &Effect) -> EffectOutcome {
+        match self {
+            TargetWorld::Sim(world) => world.execute(effect).await,
+            TargetWorld::Host(world) => world.execute(effect).await,
+        }
+    }
+
+    fn now(&self) -> Time {
+        match self {
+            TargetWorld::Sim(world) => world.now(),
+            TargetWorld::Host(world) => world.now(),
+        }
+    }
+
+    async fn sleep_until(&self, at: Time) {
+        match self {
+            TargetWorld::Sim(world) => world.sleep_until(at).await,
+            TargetWorld::Host(world) => world.sleep_until(at).await,
+        }
+    }
+}
 
 /// The resolved target of a command.
 pub struct Target {
@@ -18,7 +72,7 @@ pub struct Target {
     /// What traces name as their source: the scenario (replayable by name) or the host.
     pub source: String,
     /// The world to observe and act on.
-    pub world: SimWorld,
+    pub world: TargetWorld,
     /// A journal the target supplies (the simulated shutdown before a first simulated startup).
     pub journal: Option<ananke_core::Journal>,
 }
@@ -30,13 +84,7 @@ impl Target {
     /// The exit code to use (the message is already printed).
     pub fn open(global: &GlobalArgs, purpose: Purpose, persist: bool) -> Result<Target, u8> {
         let Some(scenario) = &global.sim else {
-            // Load the config anyway so a bad config is reported before anything else.
-            let _config = global.load_config()?;
-            eprintln!(
-                "error: this build of ananke has no real-cluster adapters yet (Kubernetes, SSH, Vault, NUT);\n\
-                 use --sim SCENARIO to run against the in-process simulator (see `ananke-sim list`)"
-            );
-            return Err(exit::USAGE_OR_CONFIG);
+            return Self::open_host(global);
         };
         let state = state_dir_for(global)?;
         let opened = SimWorld::open(scenario, state.root(), purpose, persist).map_err(|e| {
@@ -55,7 +103,26 @@ impl Target {
             }
             None => opened.config,
         };
-        Ok(Target { config, state, label: format!("sim:{scenario}"), source: scenario.clone(), world, journal: opened.journal })
+        Ok(Target {
+            config,
+            state,
+            label: format!("sim:{scenario}"),
+            source: scenario.clone(),
+            world: TargetWorld::Sim(world),
+            journal: opened.journal,
+        })
+    }
+
+    /// The real cluster and hosts of the config, through the real adapters.
+    fn open_host(global: &GlobalArgs) -> Result<Target, u8> {
+        let config = global.load_config()?;
+        let state = state_dir_for(global)?;
+        let world = HostWorld::from_config(&config).map_err(|e| {
+            eprintln!("error: {e}");
+            exit::USAGE_OR_CONFIG
+        })?;
+        let source = format!("host:{}", config.cluster_name);
+        Ok(Target { config, state, label: "host".to_owned(), source, world: TargetWorld::Host(world), journal: None })
     }
 }
 

@@ -8,7 +8,7 @@
 //! reach the model through [`ModelAccess`]: a `Mutex<Model>`, or whatever holds the model and its
 //! clock (the Kubernetes API facade's state).
 
-mod server;
+pub(crate) mod server;
 mod services;
 mod vault;
 

@@ -6,8 +6,13 @@
 //! resourceVersion counter and a change log ([`store`]) that lists and watches ([`watch`]) read;
 //! `PATCH`es and evictions become the model's effects ([`patch`], [`k8s`]). Every request is logged
 //! (method, path and query, status) in memory and, with an output dir, to `requests.jsonl`.
+//!
+//! Next to it, on the same state, run the plain-HTTP [`endpoints`](crate::endpoints) (Vault per
+//! pod, Gitea's health, the checks, the ingress) and the [`control`] endpoint through which a
+//! node's k3s commands reach the model; their addresses go to `endpoints.json` in the output dir.
 
 pub mod args;
+pub mod control;
 pub mod flux;
 mod http;
 pub mod k8s;
@@ -41,7 +46,8 @@ pub struct ServeOptions {
     pub speed: f64,
     /// Seed of the scenario's random faults.
     pub seed: u64,
-    /// Where to write `kubeconfig.yaml` and `requests.jsonl` (nothing is written without one).
+    /// Where to write `kubeconfig.yaml`, `endpoints.json` and `requests.jsonl` (nothing is written
+    /// without one).
     pub dir: Option<PathBuf>,
     /// Changes the watch log keeps (older resourceVersions get `410 Expired`).
     pub history: usize,
@@ -124,6 +130,8 @@ pub struct Server {
     port: u16,
     kubeconfig: String,
     kubeconfig_path: Option<PathBuf>,
+    endpoints: crate::endpoints::Endpoints,
+    control_url: String,
     stop: Option<oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -146,6 +154,7 @@ impl Server {
             kubeconfig_path = Some(path);
             log_file = Some(Mutex::new(File::create(dir.join("requests.jsonl"))?));
         }
+        let lab = scenario.clone();
         let state = State::new(scenario, options.seed, options.speed, options.history, options.flux_installed);
         let rv = state.store.rv();
         let shared = Arc::new(Shared {
@@ -158,11 +167,14 @@ impl Server {
         });
         let (stop, stopped) = oneshot::channel();
         let acceptor = tokio_rustls::TlsAcceptor::from(identity.config);
+        let side = control::start(&shared, &lab, options.dir.as_deref()).await?;
         let tasks = vec![
             tokio::spawn(http::accept_loop(listener, acceptor, Arc::clone(&shared), stopped)),
             tokio::spawn(tick(Arc::clone(&shared))),
+            side.task,
         ];
-        Ok(Server { shared, port, kubeconfig, kubeconfig_path, stop: Some(stop), tasks })
+        let (endpoints, control_url) = (side.endpoints, side.control_url);
+        Ok(Server { shared, port, kubeconfig, kubeconfig_path, endpoints, control_url, stop: Some(stop), tasks })
     }
 
     /// The port it listens on.
@@ -181,6 +193,18 @@ impl Server {
     #[must_use]
     pub fn kubeconfig_path(&self) -> Option<&Path> {
         self.kubeconfig_path.as_deref()
+    }
+
+    /// The plain-HTTP endpoints (Vault, Gitea, checks, ingress) over the same model.
+    #[must_use]
+    pub fn endpoints(&self) -> &crate::endpoints::Endpoints {
+        &self.endpoints
+    }
+
+    /// The control endpoint's base URL (`http://127.0.0.1:PORT/control`).
+    #[must_use]
+    pub fn control_url(&self) -> &str {
+        &self.control_url
     }
 
     /// The bearer token clients must send.
@@ -270,6 +294,7 @@ pub fn run(scenario: Scenario, options: ServeOptions) -> Result<(), ServeError> 
         let path = server.kubeconfig_path().map_or_else(|| "(not written)".to_owned(), |p| p.display().to_string());
         println!("kubeconfig: {path}");
         println!("port: {}", server.port());
+        println!("control: {}", server.control_url());
         eprintln!("ananke-sim: serving {name} on https://127.0.0.1:{} until SIGTERM or SIGINT", server.port());
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {

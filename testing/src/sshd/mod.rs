@@ -228,6 +228,20 @@ impl SshdFleet {
         stub::set_unit(&self.nodes[index - 1].state_dir(), unit, state)
     }
 
+    /// Forwards instance `index`'s k3s unit commands (and `systemctl poweroff`) to the node
+    /// `node` of `ananke-sim serve`'s control endpoint at `control_url`
+    /// (`http://127.0.0.1:PORT/control`), so a command over SSH changes the simulated cluster.
+    ///
+    /// # Errors
+    ///
+    /// The state file cannot be written.
+    pub fn forward_to_control(&self, index: usize, control_url: &str, node: &str) -> io::Result<()> {
+        stub::set_control(
+            &self.nodes[index - 1].state_dir(),
+            &format!("{}/nodes/{node}", control_url.trim_end_matches('/')),
+        )
+    }
+
     /// Makes every later stub call on instance `index` sleep this long first (zero: none).
     ///
     /// # Errors

@@ -5,8 +5,10 @@
 //! `ANANKE_NODE_DIR=<fleet>/nI/state` (set by the authorized key, `PermitUserEnvironment`), so the
 //! scripts find the state of the node they run on.
 //!
-//! The simulator's control endpoint will replace these states (a `systemctl start k3s` then starts
-//! the simulated node); until then, this is what a command over SSH reaches.
+//! A node whose state directory holds a `control` file (its URL on `ananke-sim serve`'s control
+//! endpoint, `http://127.0.0.1:PORT/control/nodes/NAME`) forwards its k3s unit commands there with
+//! `curl`: `systemctl start|stop|is-active k3s|k3s-agent`, `systemctl poweroff` and
+//! `k3s-killall.sh` then change the simulated node instead of the files.
 
 use std::fs;
 use std::io;
@@ -17,12 +19,27 @@ use std::time::Duration;
 /// The field separator of a recorded call (ASCII unit separator: no argument of ours holds it).
 const SEP: char = '\x1f';
 
-/// `systemctl`: `start|stop|is-active UNIT`; a `delay` file makes every call sleep first.
+/// `systemctl`: `start|stop|is-active UNIT`; a `delay` file makes every call sleep first; a
+/// `control` file forwards the k3s units and `poweroff` to the simulator.
 const SYSTEMCTL: &str = r#"#!/bin/sh
 # Test double of systemctl on an ananke test node (testing/src/sshd/stub.rs).
 d=${ANANKE_NODE_DIR:?ANANKE_NODE_DIR unset}
 { printf '%s\037' systemctl "$@"; printf '\n'; } >> "$d/calls"
 [ -s "$d/delay" ] && sleep "$(cat "$d/delay")"
+if [ -s "$d/control" ]; then
+  c=$(cat "$d/control")
+  call() { curl -sS --noproxy '*' --max-time 10 --fail-with-body "$@"; }
+  post() { out=$(call -X POST "$c/$1") || { echo "$out" >&2; exit 1; }; exit 0; }
+  case "$1 $2" in
+    "start k3s"|"start k3s-agent"|"stop k3s"|"stop k3s-agent") post "k3s/$1" ;;
+    "is-active k3s"|"is-active k3s-agent")
+      state=$(call "$c/k3s") || exit 4
+      echo "$state"
+      [ "$state" = active ] || exit 3
+      exit 0 ;;
+    "poweroff ") post poweroff ;;
+  esac
+fi
 mkdir -p "$d/units"
 case "$1" in
   start) echo active > "$d/units/$2" ;;
@@ -40,6 +57,11 @@ const KILLALL: &str = r#"#!/bin/sh
 # Test double of k3s-killall.sh on an ananke test node (testing/src/sshd/stub.rs).
 d=${ANANKE_NODE_DIR:?ANANKE_NODE_DIR unset}
 { printf '%s\037' k3s-killall.sh "$@"; printf '\n'; } >> "$d/calls"
+if [ -s "$d/control" ]; then
+  out=$(curl -sS --noproxy '*' --max-time 10 --fail-with-body -X POST "$(cat "$d/control")/k3s/killall") || {
+    echo "$out" >&2; exit 1; }
+  exit 0
+fi
 mkdir -p "$d/units"
 for u in "$d"/units/*; do [ -e "$u" ] && echo inactive > "$u"; done
 exit 0
@@ -66,6 +88,11 @@ pub(super) fn calls(state: &Path) -> Vec<Vec<String>> {
 pub(super) fn set_unit(state: &Path, unit: &str, value: &str) -> io::Result<()> {
     fs::create_dir_all(state.join("units"))?;
     fs::write(state.join("units").join(unit), format!("{value}\n"))
+}
+
+/// Forwards the node's k3s commands to `url` (its URL on the simulator's control endpoint).
+pub(super) fn set_control(state: &Path, url: &str) -> io::Result<()> {
+    fs::write(state.join("control"), format!("{}\n", url.trim_end_matches('/')))
 }
 
 /// Makes every later stub call on the node sleep this long first (zero for none).
