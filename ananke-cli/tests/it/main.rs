@@ -7,6 +7,7 @@ mod crash;
 mod daemon;
 mod docs_contract;
 mod dry_run;
+mod e2e;
 mod help;
 mod install;
 mod lock;

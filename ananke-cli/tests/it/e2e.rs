@@ -1,0 +1,191 @@
+//! End to end (tier 4 with real adapters): the real `ananke` binary, without `--sim`, recovers a
+//! lab served by `ananke-sim serve` (the Kubernetes API over HTTPS, Vault per pod, Gitea's
+//! health, the checks and the ingress over HTTP), with its nodes behind real sshd (whose
+//! `systemctl` reaches the simulator's control endpoint) and its UPSes behind a real upsd.
+
+use crate::common::{ananke, read_json};
+use ananke_core::config::{CommandSpec, Config, HumanDuration, UnsealKeySource};
+use ananke_sim::serve::{ServeOptions, Server};
+use ananke_testing::nut::NutServer;
+use ananke_testing::sshd::SshdFleet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Model seconds per real second: the lab's boots and starts take a fraction of a second.
+const SPEED: f64 = 200.0;
+
+/// `ananke-sim serve` in-process, on a thread with its own runtime; stopped on drop.
+struct Serve {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the serve thread hands back once it listens.
+struct Served {
+    /// The scenario's config pointed at the endpoints.
+    config: Config,
+    control_url: String,
+    standard_shares: String,
+}
+
+impl Serve {
+    fn start(scenario: &str, dir: &Path) -> (Serve, Served) {
+        let lab = ananke_sim::builtin(scenario).unwrap();
+        let options = ServeOptions { speed: SPEED, dir: Some(dir.to_owned()), ..ServeOptions::default() };
+        let (tx, rx) = mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let mut config = lab.ananke_config();
+                let server = Server::start(lab, options).await.unwrap();
+                server.endpoints().rewrite_config(&mut config);
+                let served = Served {
+                    config,
+                    control_url: server.control_url().to_owned(),
+                    standard_shares: server.endpoints().standard_shares_text(),
+                };
+                tx.send(served).unwrap();
+                let _ = stopped.await;
+                server.shutdown().await;
+            });
+        });
+        let served = rx.recv_timeout(Duration::from_secs(30)).expect("serve starts");
+        (Serve { stop: Some(stop), thread: Some(thread) }, served)
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A served scenario, its nodes behind sshd, a UPS behind upsd, and the config pointing at them.
+struct Lab {
+    _serve: Serve,
+    _fleet: SshdFleet,
+    _nut: NutServer,
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    state: PathBuf,
+}
+
+impl Lab {
+    fn start(scenario: &str) -> Lab {
+        let dir = tempfile::tempdir().unwrap();
+        let (serve, served) = Serve::start(scenario, &dir.path().join("serve"));
+        let mut config = served.config;
+        let fleet = SshdFleet::start(config.inventory.nodes.len())
+            .unwrap_or_else(|e| panic!("sshd fleet (package openssh-server): {e}"));
+        let nut = NutServer::start().expect("upsd and dummy-ups start (packages nut-server, nut-client)");
+        config.ssh = fleet.ssh_settings();
+        for (i, node) in config.inventory.nodes.iter_mut().enumerate() {
+            let sshd = &fleet.nodes()[i];
+            node.address = sshd.address.to_string();
+            node.ssh_port = sshd.port;
+            fleet.forward_to_control(i + 1, &served.control_url, &node.name).unwrap();
+        }
+        for domain in &mut config.power_domains {
+            domain.ups = nut.power_domain(&domain.name).ups;
+        }
+        let state = dir.path().join("state");
+        config.state_dir.clone_from(&state);
+        config.kubernetes.kubeconfig = dir.path().join("serve/kubeconfig.yaml");
+        config.coordination.peer_hosts.clear();
+        config.coordination.local_node = None;
+        let shares = dir.path().join("shares.txt");
+        std::fs::write(&shares, &served.standard_shares).unwrap();
+        let vault = config.vault.as_mut().expect("the lab has Vault");
+        vault.unseal_keys = UnsealKeySource::File(shares.clone());
+        if scenario == "vault-breakglass" {
+            // The standard retrieval fails; the breakglass command prints valid shares.
+            let fail = CommandSpec { argv: vec!["false".into()], timeout: HumanDuration::secs(5) };
+            vault.unseal_keys = UnsealKeySource::Command(fail);
+            let cat = CommandSpec { argv: vec!["cat".into(), shares.display().to_string()], timeout: HumanDuration::secs(5) };
+            config.startup.vault_unseal_breakglass_command = Some(cat);
+        }
+        config.soak.duration = HumanDuration::secs(3);
+        config.soak.interval = HumanDuration(Duration::from_millis(500));
+        config.startup.node_boot_timeout = HumanDuration::secs(60);
+        config.startup.converge_timeout = HumanDuration::secs(90);
+        config.startup.deadline = HumanDuration::secs(240);
+        let path = dir.path().join("ananke.yaml");
+        std::fs::write(&path, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
+        Lab { _serve: serve, _fleet: fleet, _nut: nut, dir, config: path, state }
+    }
+
+    /// `ananke ARGS --config CONFIG` (no `--sim`) -> (code, stdout, stderr).
+    fn ananke(&self, args: &[&str]) -> (i32, String, String) {
+        let out = ananke().args(args).arg("--config").arg(&self.config).timeout(Duration::from_secs(300)).output().unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+    }
+
+    /// The run's report, history copy and trace exist, and the trace replays without divergence.
+    fn check_reports(&self, command: &str) -> serde_json::Value {
+        let report = read_json(&self.state.join(format!("last-{command}-report.json")));
+        let run_id = report["run_id"].as_str().unwrap().to_owned();
+        assert_eq!(read_json(&self.state.join(format!("reports/{run_id}.json"))), report);
+        let trace = self.state.join(format!("reports/{run_id}.trace.jsonl"));
+        let replay = ananke_sim::replay::replay_file(&trace, Some(&self.config)).unwrap();
+        assert!(matches!(replay, ananke_sim::replay::ReplayReport::NoDivergence { records } if records > 1), "{replay}");
+        report
+    }
+
+    /// `status`, `shutdown --execute --reason drill`, `startup --execute`, each checked.
+    fn drill(&self) {
+        let (code, stdout, stderr) = self.ananke(&["status"]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert!(stdout.contains("titan-db") && stdout.contains("titan-jh"), "{stdout}");
+        let (code, json, stderr) = self.ananke(&["status", "--json"]);
+        assert_eq!(code, 0, "{stderr}");
+        let status: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(status["api_reachable"], true, "{json}");
+        assert_eq!(status["target"], "host");
+
+        let (code, stdout, stderr) = self.ananke(&["shutdown", "--execute", "--reason", "drill", "-q"]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert!(stdout.contains("Succeeded in state off"), "{stdout}\n{stderr}");
+        let shutdown = self.check_reports("shutdown");
+        assert_eq!(shutdown["reason"], "drill");
+        assert_eq!(shutdown["effect_counts"].get("power-off-host"), None, "cluster-only never powers a host off");
+
+        let (code, stdout, stderr) = self.ananke(&["startup", "--execute", "-q"]);
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        assert!(stdout.contains("Succeeded in state ready"), "{stdout}\n{stderr}");
+        self.check_reports("startup");
+        for file in ["startup-progress.json", "last-startup-report.json", "runs.json", "journal.json"] {
+            assert_eq!(read_json(&self.state.join(file))["version"], 1, "{file}");
+        }
+        let progress = read_json(&self.state.join("startup-progress.json"));
+        assert_eq!(progress["state"], "ready");
+        let gates = progress["gates"].as_array().unwrap();
+        assert_eq!(gates.len(), 9);
+        assert!(gates.iter().all(|g| g["verdict"] == "pass"), "{gates:?}");
+        assert_eq!(read_json(&self.state.join("runs.json"))["runs"].as_array().unwrap().len(), 2);
+        let _ = self.dir.path();
+    }
+}
+
+#[test]
+fn titan_lab_drill_with_real_adapters() {
+    Lab::start("titan-lab").drill();
+}
+
+#[test]
+fn flux_gitea_deadlock_with_real_adapters() {
+    Lab::start("flux-gitea-deadlock").drill();
+}
+
+#[test]
+fn vault_breakglass_with_real_adapters() {
+    Lab::start("vault-breakglass").drill();
+}
