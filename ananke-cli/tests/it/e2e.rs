@@ -140,8 +140,9 @@ impl Lab {
         report
     }
 
-    /// `status`, `shutdown --execute --reason drill`, `startup --execute`, each checked.
-    fn drill(&self) {
+    /// `status`, `shutdown --execute --reason drill`, `startup --execute`, each checked; the
+    /// startup report.
+    fn drill(&self) -> serde_json::Value {
         let (code, stdout, stderr) = self.ananke(&["status"]);
         assert_eq!(code, 0, "{stdout}\n{stderr}");
         assert!(stdout.contains("titan-db") && stdout.contains("titan-jh"), "{stdout}");
@@ -161,7 +162,8 @@ impl Lab {
         let (code, stdout, stderr) = self.ananke(&["startup", "--execute", "-q"]);
         assert_eq!(code, 0, "{stdout}\n{stderr}");
         assert!(stdout.contains("Succeeded in state ready"), "{stdout}\n{stderr}");
-        self.check_reports("startup");
+        let startup = self.check_reports("startup");
+        eprintln!("shutdown phases {}\nstartup phases {}", shutdown["phases"], startup["phases"]);
         for file in ["startup-progress.json", "last-startup-report.json", "runs.json", "journal.json"] {
             assert_eq!(read_json(&self.state.join(file))["version"], 1, "{file}");
         }
@@ -172,20 +174,26 @@ impl Lab {
         assert!(gates.iter().all(|g| g["verdict"] == "pass"), "{gates:?}");
         assert_eq!(read_json(&self.state.join("runs.json"))["runs"].as_array().unwrap().len(), 2);
         let _ = self.dir.path();
+        startup
     }
 }
 
 #[test]
 fn titan_lab_drill_with_real_adapters() {
-    Lab::start("titan-lab").drill();
+    let startup = Lab::start("titan-lab").drill();
+    assert!(startup["effect_counts"]["unseal-vault"].as_u64() > Some(0), "{}", startup["effect_counts"]);
 }
 
 #[test]
 fn flux_gitea_deadlock_with_real_adapters() {
-    Lab::start("flux-gitea-deadlock").drill();
+    let startup = Lab::start("flux-gitea-deadlock").drill();
+    let phases = startup["phases"].as_array().unwrap();
+    assert!(phases.iter().any(|p| p["state"] == "flux-deadlocked"), "{phases:?}");
 }
 
 #[test]
 fn vault_breakglass_with_real_adapters() {
-    Lab::start("vault-breakglass").drill();
+    let startup = Lab::start("vault-breakglass").drill();
+    let counts = &startup["effect_counts"];
+    assert!(counts["unseal-vault-breakglass"].as_u64() > Some(0), "{counts}");
 }
