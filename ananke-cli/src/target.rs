@@ -10,12 +10,13 @@ use ananke_core::{Config, Effect, Observation, Time};
 use ananke_sim::world::{Purpose, SimWorld};
 use std::path::PathBuf;
 
-/// The world a command acts on: the in-process simulator or the real cluster and its hosts.
+/// The world a command acts on: the in-process simulator or the real cluster and its hosts
+/// (each boxed: both are large, and of very different sizes).
 pub enum TargetWorld {
     /// `--sim SCENARIO`.
-    Sim(SimWorld),
+    Sim(Box<SimWorld>),
     /// The cluster and hosts the config names, through the real adapters.
-    Host(HostWorld),
+    Host(Box<HostWorld>),
 }
 
 impl TargetWorld {
@@ -108,7 +109,7 @@ impl Target {
             state,
             label: format!("sim:{scenario}"),
             source: scenario.clone(),
-            world: TargetWorld::Sim(world),
+            world: TargetWorld::Sim(Box::new(world)),
             journal: opened.journal,
         })
     }
@@ -122,7 +123,7 @@ impl Target {
             exit::USAGE_OR_CONFIG
         })?;
         let source = format!("host:{}", config.cluster_name);
-        Ok(Target { config, state, label: "host".to_owned(), source, world: TargetWorld::Host(world), journal: None })
+        Ok(Target { config, state, label: "host".to_owned(), source, world: TargetWorld::Host(Box::new(world)), journal: None })
     }
 }
 

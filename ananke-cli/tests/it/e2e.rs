@@ -42,12 +42,12 @@ impl Serve {
                 let mut config = lab.ananke_config();
                 let server = Server::start(lab, options).await.unwrap();
                 server.endpoints().rewrite_config(&mut config);
-                let served = Served {
+                let ready = Served {
                     config,
                     control_url: server.control_url().to_owned(),
                     standard_shares: server.endpoints().standard_shares_text(),
                 };
-                tx.send(served).unwrap();
+                tx.send(ready).unwrap();
                 let _ = stopped.await;
                 server.shutdown().await;
             });
@@ -109,7 +109,8 @@ impl Lab {
             // The standard retrieval fails; the breakglass command prints valid shares.
             let fail = CommandSpec { argv: vec!["false".into()], timeout: HumanDuration::secs(5) };
             vault.unseal_keys = UnsealKeySource::Command(fail);
-            let cat = CommandSpec { argv: vec!["cat".into(), shares.display().to_string()], timeout: HumanDuration::secs(5) };
+            let cat =
+                CommandSpec { argv: vec!["cat".into(), shares.display().to_string()], timeout: HumanDuration::secs(5) };
             config.startup.vault_unseal_breakglass_command = Some(cat);
         }
         config.soak.duration = HumanDuration::secs(3);
@@ -124,7 +125,8 @@ impl Lab {
 
     /// `ananke ARGS --config CONFIG` (no `--sim`) -> (code, stdout, stderr).
     fn ananke(&self, args: &[&str]) -> (i32, String, String) {
-        let out = ananke().args(args).arg("--config").arg(&self.config).timeout(Duration::from_secs(300)).output().unwrap();
+        let out =
+            ananke().args(args).arg("--config").arg(&self.config).timeout(Duration::from_secs(300)).output().unwrap();
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
     }
@@ -136,7 +138,10 @@ impl Lab {
         assert_eq!(read_json(&self.state.join(format!("reports/{run_id}.json"))), report);
         let trace = self.state.join(format!("reports/{run_id}.trace.jsonl"));
         let replay = ananke_sim::replay::replay_file(&trace, Some(&self.config)).unwrap();
-        assert!(matches!(replay, ananke_sim::replay::ReplayReport::NoDivergence { records } if records > 1), "{replay}");
+        assert!(
+            matches!(replay, ananke_sim::replay::ReplayReport::NoDivergence { records } if records > 1),
+            "{replay}"
+        );
         report
     }
 

@@ -105,7 +105,9 @@ impl HostWorld {
         let built = self
             .kube
             .get_or_init(|| async {
-                KubeCluster::from_kubeconfig(&self.kubeconfig, self.kube_settings.clone()).await.map_err(|e| e.to_string())
+                KubeCluster::from_kubeconfig(&self.kubeconfig, self.kube_settings.clone())
+                    .await
+                    .map_err(|e| e.to_string())
             })
             .await;
         built.as_ref().map_err(String::as_str)
