@@ -10,7 +10,8 @@ use std::path::PathBuf;
 pub struct ServeArgs {
     /// A built-in scenario name or a scenario file.
     pub scenario: String,
-    /// Where to write kubeconfig.yaml and the request log (requests.jsonl).
+    /// Where to write kubeconfig.yaml, endpoints.json (Vault, Gitea, checks, ingress and control
+    /// addresses) and the request log (requests.jsonl).
     #[arg(long, value_name = "DIR", default_value = "ananke-sim-serve")]
     pub dir: PathBuf,
     /// Model seconds per real second.
