@@ -222,3 +222,6 @@ impl Effect {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -132,4 +132,65 @@ mod tests {
         let text = serde_json::to_string(&j).unwrap();
         assert_eq!(serde_json::from_str::<Journal>(&text).unwrap(), j);
     }
+
+    fn web() -> WorkloadRef {
+        WorkloadRef { kind: WorkloadKind::Deployment, namespace: "apps".into(), name: "web".into() }
+    }
+
+    fn apps() -> FluxRef {
+        FluxRef { kind: FluxKind::Kustomization, object: ObjectRef { namespace: "flux-system".into(), name: "apps".into() } }
+    }
+
+    #[test]
+    fn only_what_ananke_changed_is_left_to_restore() {
+        let mut c = Changes::default();
+        assert!(c.is_empty());
+        // What ananke found already so, or only stopped, is not something a startup undoes.
+        c.already_scaled_to_zero.insert(web());
+        c.already_suspended.insert(apps());
+        c.already_cordoned.insert("titan-01".into());
+        c.stopped.insert("titan-01".into());
+        assert!(c.is_empty());
+        assert_eq!(c.scaled_by_ananke(&web()), None);
+        assert!(!c.suspended_by_ananke(&apps()));
+        for change in 0..3 {
+            let mut c = c.clone();
+            match change {
+                0 => {
+                    c.scaled.insert(web(), 2);
+                }
+                1 => c.suspended.push(apps()),
+                _ => {
+                    c.cordoned.insert("titan-02".into());
+                }
+            }
+            assert!(!c.is_empty(), "change {change} must be restored");
+        }
+        c.scaled.insert(web(), 2);
+        c.suspended.push(apps());
+        assert_eq!(c.scaled_by_ananke(&web()), Some(2));
+        assert!(c.suspended_by_ananke(&apps()));
+    }
+
+    #[test]
+    fn structured_keys_are_written_as_pairs_and_old_journals_default_the_optional_fields() {
+        let mut j = Journal::default();
+        j.changes.scaled.insert(web(), 3);
+        let v = serde_json::to_value(&j).unwrap();
+        assert_eq!(v["changes"]["scaled"][0][1], 3);
+        assert_eq!(v["changes"]["scaled"][0][0]["name"], "web");
+        let mut old = v.clone();
+        let obj = old.as_object_mut().unwrap();
+        obj.remove("shutdown_reason");
+        obj.remove("shutdown_started_at");
+        assert_eq!(serde_json::from_value::<Journal>(old).unwrap(), j);
+    }
+
+    #[test]
+    fn a_damaged_pairs_list_is_an_error_not_an_empty_map() {
+        let mut v = serde_json::to_value(Journal::default()).unwrap();
+        v["changes"]["scaled"] = serde_json::json!({"apps/web": 3});
+        let err = serde_json::from_value::<Journal>(v).unwrap_err().to_string();
+        assert!(err.contains("sequence"), "{err}");
+    }
 }

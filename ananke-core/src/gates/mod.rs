@@ -247,3 +247,6 @@ pub fn evaluate(config: &Config, obs: &Observation, soak: &SoakProgress) -> Gate
     }
     GateReport { outcomes }
 }
+
+#[cfg(test)]
+mod tests;

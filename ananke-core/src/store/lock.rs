@@ -95,7 +95,13 @@ impl RunLock {
                         }
                         stale => {
                             took_over = stale;
-                            fs::remove_file(&path).or_else(|e| if e.kind() == io::ErrorKind::NotFound { Ok(()) } else { Err(e) }).map_err(io_err)?;
+                            match fs::remove_file(&path) {
+                                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                                    let _ = fs::remove_file(&staged);
+                                    return Err(io_err(e));
+                                }
+                                _ => {}
+                            }
                         }
                     }
                 }
@@ -147,5 +153,54 @@ mod tests {
         assert_eq!(read_holder(dir.path()).unwrap().run_id, "run-new");
         drop(lock);
         assert!(read_holder(dir.path()).is_none());
+    }
+
+    #[test]
+    fn a_damaged_lock_file_is_taken_over_without_a_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(LOCK_FILE), "{ half written").unwrap();
+        assert_eq!(read_holder(dir.path()), None);
+        let lock = RunLock::acquire(dir.path(), &holder(std::process::id(), "run-new")).unwrap();
+        assert_eq!(lock.took_over, None);
+        assert_eq!(read_holder(dir.path()).unwrap().run_id, "run-new");
+        let staged: Vec<_> = fs::read_dir(dir.path()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
+        assert_eq!(staged, [LOCK_FILE], "the staging file is cleaned up");
+    }
+
+    #[test]
+    fn our_own_pid_in_the_lock_is_a_leftover_of_this_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::process::id();
+        fs::write(dir.path().join(LOCK_FILE), serde_json::to_vec(&holder(me, "run-old")).unwrap()).unwrap();
+        let lock = RunLock::acquire(dir.path(), &holder(me, "run-new")).unwrap();
+        assert_eq!(lock.took_over.as_ref().map(|h| h.run_id.as_str()), Some("run-old"));
+    }
+
+    #[test]
+    fn a_missing_state_dir_is_an_io_error_naming_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("no-such-dir");
+        let err = RunLock::acquire(&missing, &holder(std::process::id(), "run-a")).unwrap_err();
+        assert!(matches!(&err, LockError::Io { path, .. } if *path == missing.join(LOCK_FILE)), "{err}");
+        assert!(err.to_string().starts_with(&format!("cannot use lock {}", missing.join(LOCK_FILE).display())), "{err}");
+    }
+
+    #[test]
+    fn a_lock_that_cannot_be_removed_is_an_io_error_and_leaves_no_staging_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory in the lock's place: it exists, holds no holder, and remove_file refuses it.
+        fs::create_dir(dir.path().join(LOCK_FILE)).unwrap();
+        let err = RunLock::acquire(dir.path(), &holder(std::process::id(), "run-a")).unwrap_err();
+        assert!(matches!(err, LockError::Io { .. }), "{err}");
+        assert!(dir.path().join(LOCK_FILE).is_dir(), "the foreign directory is left alone");
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
+        assert_eq!(left, [LOCK_FILE], "no staging file is left behind");
+    }
+
+    #[test]
+    fn pid_zero_is_never_alive_and_this_process_is() {
+        assert!(!pid_alive(0));
+        assert!(pid_alive(std::process::id()));
+        assert!(!pid_alive(u32::MAX - 7));
     }
 }

@@ -274,3 +274,6 @@ impl StateDir {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
