@@ -78,6 +78,17 @@ fn split_serde_message(text: &str) -> (String, String) {
     (String::new(), text.to_owned())
 }
 
+/// Where to look for `p` in the overlay's text: for an unknown field, the field itself under the
+/// path serde names (which is empty for a top-level field).
+fn unknown_field_path(p: &Problem) -> String {
+    let unknown = p.message.strip_prefix("unknown field `").and_then(|m| m.split_once('`')).map(|(f, _)| f);
+    match (unknown, p.field.as_str()) {
+        (Some(f), "") => f.to_owned(),
+        (Some(f), path) => format!("{path}.{f}"),
+        (None, path) => path.to_owned(),
+    }
+}
+
 /// The scenario merged over its `base:` built-in, when it names one.
 fn with_base(text: &str, origin: &str) -> Result<Option<serde_yaml_ng::Value>, ScenarioError> {
     let problem = |field: &str, line: Option<usize>, message: String| {
@@ -134,7 +145,7 @@ impl Scenario {
             Some(merged) => serde_yaml_ng::to_string(&merged).and_then(|t| serde_yaml_ng::from_str(&t)).map_err(|e| {
                 let mut p = serde_problem(&e);
                 (p.line, p.column) = (None, None);
-                if let Some((line, column)) = locations.locate(&p.field) {
+                if let Some((line, column)) = locations.locate(&unknown_field_path(&p)) {
                     (p.line, p.column) = (Some(line), Some(column));
                 }
                 ScenarioError::Invalid(vec![p])

@@ -4,5 +4,5 @@
 
 mod checks;
 mod endpoints;
-mod servers;
+pub mod servers;
 mod vault;

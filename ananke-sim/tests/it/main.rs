@@ -1,5 +1,7 @@
 //! ananke-sim integration tests: one binary, one module per concern.
 
+mod cli;
+mod control;
 mod critical;
 mod http_adapters;
 mod journal;

@@ -70,6 +70,11 @@ fn a_base_overlay_is_checked_too() {
     assert_eq!((p.field.as_str(), p.line), ("base", Some(1)), "{p}");
     let p = &problems("base: titan-lab\nname: x\nnodes:\n  - { name: titan-03, bogus: 1 }\n")[0];
     assert!(p.message.contains("unknown field `bogus`"), "{p}");
+    // The merged list's index; the overlay's `nodes:` line.
+    assert_eq!((p.field.as_str(), p.line), ("nodes[3]", Some(3)), "{p}");
+    let p = &problems("base: titan-lab\nname: x\n\nnodez: []\n")[0];
+    assert_eq!((p.field.as_str(), p.line, p.column), ("", Some(4), Some(1)), "a top-level field's own line: {p}");
+    assert!(p.to_string().starts_with("lab.yaml:4:1: unknown field `nodez`"), "{p}");
     let ok = Scenario::parse("base: titan-lab\nname: x\nfaults:\n  - !node-lost { node: titan-03 }\n", "x.yaml").unwrap();
     assert_eq!(ok.faults.len(), 1);
     let p = &problems("base: titan-lab\nname: x\nfaults:\n  - !node-lost { node: titan-99 }\n")[0];
