@@ -252,6 +252,74 @@ mod tests {
         assert_eq!(ep.known_hosts_name(), "[10.0.0.1]:2222");
     }
 
+    fn creds(dir: &Path, timeout: Duration) -> Credentials {
+        Credentials {
+            user: "ananke".into(),
+            identity_file: dir.join("id_ed25519"),
+            known_hosts: dir.join("known_hosts"),
+            connect_timeout: timeout,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_malformed_address_never_reaches_the_resolver() {
+        let dir = tempfile::tempdir().unwrap();
+        let ep = Endpoint { node: "titan-01", address: "x; touch /tmp/pwned", port: 22 };
+        let err = open(&creds(dir.path(), Duration::from_secs(5)), ep).await.unwrap_err();
+        assert!(matches!(&err, SshError::InvalidAddress { node, address } if node == "titan-01" && address == "x; touch /tmp/pwned"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_a_connect_error_naming_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        // A port that was free a moment ago: nothing listens on it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // `localhost` goes through the resolver (the hosts file), a literal IP does not.
+        for address in ["127.0.0.1", "localhost"] {
+            let ep = Endpoint { node: "titan-01", address, port };
+            let err = open(&creds(dir.path(), Duration::from_secs(5)), ep).await.unwrap_err();
+            match &err {
+                SshError::Connect { node, target, .. } => assert_eq!((node.as_str(), target.clone()), ("titan-01", format!("{address}:{port}"))),
+                other => panic!("expected a connect error, got {other}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_silent_peer_is_a_connect_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Accept and say nothing: no SSH banner ever comes.
+        let holder = tokio::spawn(async move {
+            let (_sock, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let ep = Endpoint { node: "titan-02", address: "127.0.0.1", port };
+        let err = open(&creds(dir.path(), Duration::from_millis(300)), ep).await.unwrap_err();
+        assert!(
+            matches!(&err, SshError::ConnectTimeout { node, after, .. } if node == "titan-02" && *after == Duration::from_millis(300)),
+            "{err}"
+        );
+        holder.abort();
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_is_not_ssh_is_a_connect_error() {
+        use tokio::io::AsyncWriteExt;
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let peer = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let _ = sock.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await;
+        });
+        let ep = Endpoint { node: "titan-03", address: "127.0.0.1", port };
+        let err = open(&creds(dir.path(), Duration::from_secs(5)), ep).await.unwrap_err();
+        assert!(matches!(&err, SshError::Connect { node, .. } if node == "titan-03"), "{err}");
+        peer.abort();
+    }
+
     #[test]
     fn curve25519_comes_first() {
         let config = client_config();
