@@ -5,6 +5,7 @@ mod control;
 mod critical;
 mod http_adapters;
 mod journal;
+mod kube_act_errors;
 mod kube_adapter;
 mod properties;
 mod restore;
