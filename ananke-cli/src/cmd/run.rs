@@ -115,11 +115,18 @@ where
         }
         sink.flush_progress();
     }
-    let settings = RunSettings { execute: req.execute, concurrency: config.ssh.concurrency as usize, ..RunSettings::default() };
+    let settings = RunSettings {
+        execute: req.execute,
+        concurrency: config.ssh.concurrency as usize,
+        observe_interval: config.observe_interval.get(),
+        ..RunSettings::default()
+    };
     let abort = runner::abort_flag();
     let result = drive(&mut machine, &target, &settings, &mut sink, &abort);
     sink.finish();
-    if let Some(w) = sink.write_error.take() {
+    // Cloned, not taken: the sink keeps it and so reports a later write error of the same
+    // run (the final progress flush) no second time.
+    if let Some(w) = sink.write_error.clone() {
         warnings.push(w);
     }
     let result = match result {
@@ -166,14 +173,21 @@ fn drive<M: Machine>(machine: &mut M, target: &Target, settings: &RunSettings, s
 }
 
 /// Set the abort flag on SIGINT or SIGTERM; the runner stops before its next step.
-async fn watch_signals(abort: Arc<AtomicBool>) {
+///
+/// The handlers are installed when this is called, not when the task is first polled: a signal
+/// that arrives before the runner first yields must abort the run, not kill the process.
+fn watch_signals(abort: Arc<AtomicBool>) -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut term) = signal(SignalKind::terminate()) else { return };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        let (Ok(mut term), Ok(mut int)) = (term, int) else { return };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        abort.store(true, Ordering::SeqCst);
     }
-    abort.store(true, Ordering::SeqCst);
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -11,5 +11,7 @@ mod e2e;
 mod help;
 mod install;
 mod lock;
+mod report_cmd;
 mod reports;
+mod run_errors;
 mod secrets;

@@ -1,0 +1,207 @@
+//! `report`, `status` and `bootstrap` on the paths a routine run does not take: a run named by
+//! id, a missing or damaged report, a run in progress, a damaged state file, a cluster that is
+//! down, and the state dir resolved without `--state-dir`.
+
+use crate::common::{ananke, read_json, sim};
+use ananke_cli::exit;
+use ananke_core::power::ClusterPhase;
+use ananke_core::store::lock::{LockHolder, LOCK_FILE};
+use ananke_core::store::reports::{DaemonEvent, DaemonStatus, REPORT_VERSION};
+use std::path::Path;
+use std::process::{Child, Command};
+
+fn code(c: u8) -> i32 {
+    i32::from(c)
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+/// A process that stays alive until killed: a live pid for a lock or a daemon status.
+struct Alive(Child);
+
+impl Alive {
+    fn start() -> Self {
+        Self(Command::new("sleep").arg("60").spawn().unwrap())
+    }
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn report_show_list_and_last_by_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (code_list, empty, _) = sim(&state, &["report", "list"]);
+    assert_eq!(code_list, 0);
+    assert!(empty.starts_with("no reports in ") && empty.contains("reports"), "{empty}");
+    let (c, _, stderr) = sim(&state, &["report"]);
+    assert_eq!(c, code(exit::USAGE_OR_CONFIG));
+    assert!(stderr.contains("error: no report yet in"), "{stderr}");
+    assert_eq!(sim(&state, &["shutdown", "--execute", "--reason", "drill"]).0, 0);
+    assert_eq!(sim(&state, &["startup", "--execute"]).0, 0);
+    let (c, ids, _) = sim(&state, &["report", "list", "--json"]);
+    assert_eq!(c, 0);
+    let ids: Vec<String> = serde_json::from_value(json(&ids)).unwrap();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids[0].contains("-shutdown-") && ids[1].contains("-startup-"), "oldest first: {ids:?}");
+    let (c, shown, _) = sim(&state, &["report", "show", &ids[0], "--json"]);
+    assert_eq!(c, 0);
+    assert_eq!(json(&shown), read_json(&state.join(format!("reports/{}.json", ids[0]))));
+    let (c, text, _) = sim(&state, &["report", "show", &ids[0]]);
+    assert_eq!(c, 0);
+    assert!(text.starts_with(&format!("shutdown {} on sim:titan-lab: Succeeded in state off", ids[0])), "{text}");
+    let (c, last, _) = sim(&state, &["report", "last", "--command", "shutdown", "--json"]);
+    assert_eq!(c, 0);
+    assert_eq!(json(&last)["reason"], "drill");
+    let (c, last, _) = sim(&state, &["report", "last", "--command", "startup"]);
+    assert_eq!(c, 0);
+    assert!(last.starts_with("startup ") && last.contains("in state ready"), "{last}");
+    let (c, _, stderr) = sim(&state, &["report", "show", "no-such-run"]);
+    assert_eq!(c, code(exit::USAGE_OR_CONFIG));
+    assert!(stderr.contains("error: no report for run no-such-run in"), "{stderr}");
+    std::fs::write(state.join(format!("reports/{}.json", ids[1])), "{ damaged").unwrap();
+    let (c, _, stderr) = sim(&state, &["report", "show", &ids[1]]);
+    assert_eq!(c, code(exit::USAGE_OR_CONFIG));
+    assert!(stderr.contains(&format!("{}.json", ids[1])), "the damaged file is named: {stderr}");
+    std::fs::write(state.join("last-startup-report.json"), "[").unwrap();
+    let (c, _, stderr) = sim(&state, &["report"]);
+    assert_eq!(c, code(exit::USAGE_OR_CONFIG));
+    assert!(stderr.contains("last-startup-report.json"), "{stderr}");
+}
+
+#[test]
+fn the_state_dir_comes_from_the_scenario_or_the_config_when_not_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ananke().env("TMPDIR", tmp.path()).args(["report", "list", "--sim", "/nowhere/My.Lab v2.yaml"]).output().unwrap();
+    assert!(out.status.success());
+    let want = tmp.path().join("ananke-sim").join("My_Lab_v2").join("reports");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("no reports in {}\n", want.display()));
+    let mut config = ananke_sim::builtin("titan-lab").unwrap().ananke_config();
+    config.state_dir = tmp.path().join("from-config");
+    let path = tmp.path().join("ananke.yaml");
+    std::fs::write(&path, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
+    let out = ananke().arg("report").arg("list").arg("--config").arg(&path).output().unwrap();
+    assert!(out.status.success());
+    let want = config.state_dir.join("reports");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("no reports in {}\n", want.display()));
+    let out = ananke().args(["report", "list", "--config"]).arg(tmp.path().join("missing.yaml")).output().unwrap();
+    assert_eq!(out.status.code(), Some(code(exit::USAGE_OR_CONFIG)));
+}
+
+#[test]
+fn a_bad_scenario_or_config_beside_sim_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, _, stderr) = sim(&dir.path().join("s"), &["status", "--config", "/nonexistent/ananke.yaml"]);
+    assert_eq!(c, code(exit::USAGE_OR_CONFIG), "{stderr}");
+    assert!(stderr.contains("/nonexistent/ananke.yaml"), "{stderr}");
+    let out = ananke().args(["status", "--sim", "no-such-scenario", "--state-dir"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(code(exit::USAGE_OR_CONFIG)));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-scenario"));
+}
+
+fn write_lock(state: &Path, pid: u32) {
+    let holder = LockHolder { pid, run_id: "run-live".into(), command: "startup".into(), since: "2026-11-23T00:00:00Z".into() };
+    std::fs::write(state.join(LOCK_FILE), serde_json::to_vec(&holder).unwrap()).unwrap();
+}
+
+#[test]
+fn status_shows_a_run_in_progress_and_a_live_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    assert_eq!(sim(&state, &["startup", "--execute"]).0, 0);
+    let holder = Alive::start();
+    write_lock(&state, holder.pid());
+    let daemon = DaemonStatus {
+        version: REPORT_VERSION,
+        pid: holder.pid(),
+        updated_at: "2026-11-23T00:00:00Z".into(),
+        phase: ClusterPhase::Up,
+        budget_s: 120,
+        domains: Vec::new(),
+        child: None,
+        events: vec![DaemonEvent { at: "2026-11-23T00:00:00Z".into(), message: "on battery for 2s: a blip".into() }],
+    };
+    std::fs::write(state.join("daemon-status.json"), serde_json::to_vec(&daemon).unwrap()).unwrap();
+    let (c, human, stderr) = sim(&state, &["status"]);
+    assert_eq!(c, 0, "{stderr}");
+    let want = format!("run in progress: startup run-live (pid {}), ready: every gate passes", holder.pid());
+    assert!(human.contains(&want), "{human}");
+    assert!(human.contains(&format!("daemon: pid {}, cluster Up, shutdown budget 120s; last: on battery for 2s: a blip", holder.pid())), "{human}");
+    assert!(human.contains("Succeeded"), "the last run is listed: {human}");
+    let (c, out, _) = sim(&state, &["status", "--json"]);
+    assert_eq!(c, 0);
+    let value = json(&out);
+    assert_eq!(value["run"]["holder"]["run_id"], "run-live");
+    assert_eq!(value["run"]["progress"]["outcome"], "succeeded");
+    assert_eq!(value["daemon"]["budget_s"], 120);
+    std::fs::write(state.join("runs.json"), "{ damaged").unwrap();
+    let (c, _, stderr) = sim(&state, &["status"]);
+    assert_eq!(c, code(exit::USAGE_OR_CONFIG));
+    assert!(stderr.contains("runs.json"), "{stderr}");
+}
+
+#[test]
+fn status_of_a_lab_that_is_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    assert_eq!(sim(&state, &["shutdown", "--execute", "--reason", "drill"]).0, 0);
+    let (c, human, _) = sim(&state, &["status"]);
+    assert_eq!(c, 0);
+    assert!(human.starts_with("cluster off on sim:titan-lab (api unreachable)"), "{human}");
+    assert!(human.contains("daemon: not running"), "{human}");
+    let value = json(&sim(&state, &["status", "--json"]).1);
+    assert_eq!(value["api_reachable"], false);
+    assert!(value["run"].is_null(), "no lock, no run: {value}");
+}
+
+#[test]
+fn bootstrap_does_nothing_on_a_running_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (c, out, _) = sim(&state, &["bootstrap", "--execute"]);
+    assert_eq!(c, 0);
+    assert_eq!(out, "bootstrap: the cluster is up and ananke did not shut it down: nothing to do\n");
+    assert!(!state.join("last-startup-report.json").exists(), "nothing was run");
+}
+
+#[test]
+fn bootstrap_after_ananke_shut_the_cluster_down_starts_it_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    assert_eq!(sim(&state, &["shutdown", "--execute", "--reason", "drill"]).0, 0);
+    let (c, out, stderr) = sim(&state, &["bootstrap"]);
+    assert_eq!(c, 0, "{stderr}");
+    assert!(stderr.contains("bootstrap: ananke shut the cluster down (drill): starting up"), "{stderr}");
+    assert!(out.starts_with("dry run of startup on sim:titan-lab"), "{out}");
+    let (c, out, stderr) = sim(&state, &["bootstrap", "--execute"]);
+    assert_eq!(c, 0, "{out}\n{stderr}");
+    let report = read_json(&state.join("last-startup-report.json"));
+    assert_eq!(report["reason"], "bootstrap: ananke shut the cluster down (drill)");
+    assert_eq!(report["final_state"], "ready");
+}
+
+#[test]
+fn bootstrap_of_a_cluster_that_is_down_without_a_journal_starts_it_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    assert_eq!(sim(&state, &["shutdown", "--execute", "--reason", "drill"]).0, 0);
+    std::fs::remove_file(state.join("journal.json")).unwrap();
+    let (c, out, stderr) = sim(&state, &["bootstrap"]);
+    assert_eq!(c, 0, "{stderr}");
+    assert!(stderr.contains("bootstrap: the cluster is down (Kubernetes API: "), "{stderr}");
+    assert!(out.starts_with("dry run of startup"), "{out}");
+    std::fs::write(state.join("journal.json"), "not json").unwrap();
+    let (c, _, stderr) = sim(&state, &["bootstrap"]);
+    assert_eq!(c, code(exit::USAGE_OR_CONFIG));
+    assert!(stderr.contains("journal.json"), "{stderr}");
+}
