@@ -139,6 +139,7 @@ pub fn lab_config(size: LabSize) -> Config {
     Config {
         cluster_name: "synth-lab".to_owned(),
         state_dir: "/var/lib/ananke".into(),
+        observe_interval: HumanDuration::secs(5),
         expected_flux_source_url: SOURCE_URL.to_owned(),
         expected_flux_branch: BRANCH.to_owned(),
         inventory: Inventory { nodes },

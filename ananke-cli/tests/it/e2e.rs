@@ -113,6 +113,8 @@ impl Lab {
                 CommandSpec { argv: vec!["cat".into(), shares.display().to_string()], timeout: HumanDuration::secs(5) };
             config.startup.vault_unseal_breakglass_command = Some(cat);
         }
+        // Observe often: the served lab runs sped up, and each drill should take seconds.
+        config.observe_interval = HumanDuration(Duration::from_millis(500));
         config.soak.duration = HumanDuration::secs(3);
         config.soak.interval = HumanDuration(Duration::from_millis(500));
         config.startup.node_boot_timeout = HumanDuration::secs(60);

@@ -20,6 +20,10 @@ pub struct Config {
     /// Where progress, reports, the journal and the run history live.
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
+    /// How often a startup or shutdown observes the cluster while it waits (the machines' own
+    /// deadlines wake it earlier).
+    #[serde(default = "d_5s")]
+    pub observe_interval: HumanDuration,
     /// (seed) The URL the Flux `GitRepository` must point at for the drift guard to pass.
     pub expected_flux_source_url: String,
     /// (seed) The branch the Flux `GitRepository` must track for the drift guard to pass.
