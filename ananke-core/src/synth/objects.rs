@@ -178,3 +178,34 @@ pub(super) fn on_line(domain: &str) -> UpsStatus {
         runtime_s: Some(3600),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{ready_flux_object, unsealed, FluxKind, ObjectRef, VaultPod};
+    use crate::observation::ConditionStatus;
+
+    #[test]
+    fn ready_flux_objects_carry_the_message_of_their_kind() {
+        let object = || ObjectRef { namespace: "flux-system".into(), name: "x".into() };
+        for (kind, message) in [
+            (FluxKind::GitRepository, "stored artifact for revision"),
+            (FluxKind::Kustomization, "Applied revision"),
+            (FluxKind::HelmRelease, "Helm upgrade succeeded"),
+        ] {
+            let o = ready_flux_object(kind, object());
+            let ready = o.conditions.iter().find(|c| c.type_ == "Ready").expect("a Ready condition");
+            assert_eq!(ready.status, ConditionStatus::True);
+            assert!(ready.message.starts_with(message), "{kind:?}: {}", ready.message);
+            assert!(!o.suspend);
+        }
+    }
+
+    #[test]
+    fn an_unsealed_pod_is_reachable_and_not_sealed() {
+        let pod = VaultPod { name: "vault-1".into(), address: "https://vault-1.vault-internal:8200".into() };
+        let v = unsealed(&pod);
+        assert_eq!(v.pod, "vault-1");
+        assert!(v.reachable && !v.sealed);
+        assert_eq!((v.threshold, v.progress), (3, 0));
+    }
+}

@@ -145,3 +145,41 @@ fn kube_problem(seen: &NodeObservation) -> Option<String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{kube_problem, ssh_problem, unit_problem};
+    use crate::observation::{ConditionStatus, KubeNode, NodeObservation, SshStatus, UnitState};
+
+    #[test]
+    fn ssh_problems_say_what_failed() {
+        assert_eq!(ssh_problem(&SshStatus::Reachable), None);
+        assert_eq!(ssh_problem(&SshStatus::Unknown).as_deref(), Some("ssh not probed"));
+        assert_eq!(ssh_problem(&SshStatus::Unreachable("timed out".into())).as_deref(), Some("ssh unreachable: timed out"));
+        assert_eq!(
+            ssh_problem(&SshStatus::AuthFailed("key refused".into())).as_deref(),
+            Some("ssh authentication failed: key refused")
+        );
+    }
+
+    #[test]
+    fn every_unit_state_has_words() {
+        let words = [UnitState::Active, UnitState::Inactive, UnitState::Failed, UnitState::Unknown].map(unit_problem);
+        assert_eq!(words, ["unit active", "unit inactive", "unit failed", "unit state unknown"]);
+    }
+
+    #[test]
+    fn a_node_not_ready_names_its_ready_condition() {
+        let node = |kube: Option<KubeNode>| NodeObservation { name: "n".into(), kube, ..NodeObservation::default() };
+        let ready = |ready, reason: &str| Some(KubeNode { ready, ready_reason: reason.into(), ..KubeNode::default() });
+        let cases = [
+            (node(None), Some("not registered with the API")),
+            (node(ready(ConditionStatus::True, "KubeletReady")), None),
+            (node(ready(ConditionStatus::False, "")), Some("Ready=False")),
+            (node(ready(ConditionStatus::Unknown, "NodeStatusUnknown")), Some("Ready=Unknown (NodeStatusUnknown)")),
+        ];
+        for (seen, want) in cases {
+            assert_eq!(kube_problem(&seen).as_deref(), want, "{seen:?}");
+        }
+    }
+}
