@@ -1,5 +1,5 @@
 //! The Kubernetes adapter's effect paths that the happy-path tests do not take, against
-//! `ananke-sim serve`: StatefulSet scaling, objects that are gone, answered errors classified as
+//! `ananke-sim serve`: `StatefulSet` scaling, objects that are gone, answered errors classified as
 //! transient or permanent (the facade's injected statuses), a failed pod list before a drain,
 //! requests that time out, and kubeconfigs that cannot be used.
 
