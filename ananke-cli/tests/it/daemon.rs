@@ -11,21 +11,39 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Lab {
-    nut: NutServer,
-    daemon: Child,
-    state: PathBuf,
+pub struct Lab {
+    pub nut: NutServer,
+    pub daemon: Child,
+    pub state: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.daemon.id().to_string()]).status();
-        let _ = self.daemon.wait();
+        if let Ok(None) = self.daemon.try_wait() {
+            let _ = Command::new("kill").args(["-TERM", &self.daemon.id().to_string()]).status();
+            let _ = self.daemon.wait();
+        }
     }
 }
 
 fn start(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings)) -> Lab {
+    start_with(tweak, &Setup::default())
+}
+
+/// What a test changes beyond the daemon settings.
+#[derive(Default)]
+pub struct Setup {
+    /// Environment of the daemon.
+    pub env: Vec<(&'static str, String)>,
+    /// Seconds the Vault share command takes (a startup waits for it).
+    pub shares_delay_s: u32,
+    /// Run an executed shutdown first, so the daemon starts with the cluster down.
+    pub shut_down_first: bool,
+}
+
+/// A lab as `start` makes it, with `setup`.
+pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), setup: &Setup) -> Lab {
     let nut = NutServer::start().expect("upsd and dummy-ups start (packages nut-server, nut-client)");
     let dir = tempfile::tempdir().unwrap();
     let mut config = ananke_sim::builtin("titan-lab").unwrap().ananke_config();
@@ -33,7 +51,8 @@ fn start(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings)) -> Lab {
         domain.ups = nut.power_domain(&domain.name).ups;
     }
     // The simulated Vault takes any shares; the retrieval itself is real.
-    let shares = ananke_core::config::CommandSpec { argv: vec!["printf".into(), "s1\\ns2\\ns3\\n".into()], timeout: HumanDuration::secs(5) };
+    let script = format!("sleep {}; printf 's1\\ns2\\ns3\\n'", setup.shares_delay_s);
+    let shares = ananke_core::config::CommandSpec { argv: vec!["sh".into(), "-c".into(), script], timeout: HumanDuration::secs(60) };
     config.vault.as_mut().expect("titan-lab has vault").unseal_keys = ananke_core::config::UnsealKeySource::Command(shares);
     let d = &mut config.daemon;
     d.poll_interval = HumanDuration(Duration::from_millis(200));
@@ -47,11 +66,16 @@ fn start(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings)) -> Lab {
     let path = dir.path().join("ananke.yaml");
     std::fs::write(&path, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
     let state = dir.path().join("state");
+    if setup.shut_down_first {
+        let (code, out, err) = crate::common::sim(&state, &["shutdown", "--execute", "--reason", "drill", "--config", path.to_str().unwrap()]);
+        assert_eq!(code, 0, "{out}\n{err}");
+    }
     let daemon = Command::new(assert_cmd::cargo::cargo_bin("ananke"))
         .args(["daemon", "--sim", "titan-lab", "--config"])
         .arg(&path)
         .arg("--state-dir")
         .arg(&state)
+        .envs(setup.env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -62,16 +86,16 @@ fn start(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings)) -> Lab {
 }
 
 impl Lab {
-    fn status(&self) -> Option<DaemonStatus> {
+    pub fn status(&self) -> Option<DaemonStatus> {
         let text = std::fs::read_to_string(self.state.join("daemon-status.json")).ok()?;
         serde_json::from_str(&text).ok()
     }
 
-    fn events(&self) -> String {
+    pub fn events(&self) -> String {
         self.status().map(|s| s.events.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("\n")).unwrap_or_default()
     }
 
-    fn wait_for(&self, what: &str, cond: impl Fn(&DaemonStatus) -> bool) -> DaemonStatus {
+    pub fn wait_for(&self, what: &str, cond: impl Fn(&DaemonStatus) -> bool) -> DaemonStatus {
         let start = Instant::now();
         loop {
             if let Some(s) = self.status().filter(|s| cond(s)) {
@@ -82,13 +106,13 @@ impl Lab {
         }
     }
 
-    fn report(&self, name: &str) -> Option<serde_json::Value> {
+    pub fn report(&self, name: &str) -> Option<serde_json::Value> {
         let text = std::fs::read_to_string(self.state.join(name)).ok()?;
         serde_json::from_str(&text).ok()
     }
 }
 
-fn has_event(s: &DaemonStatus, needle: &str) -> bool {
+pub fn has_event(s: &DaemonStatus, needle: &str) -> bool {
     s.events.iter().any(|e| e.message.contains(needle))
 }
 

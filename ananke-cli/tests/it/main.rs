@@ -5,6 +5,7 @@ mod config_cmd;
 mod coordination;
 mod crash;
 mod daemon;
+mod daemon_paths;
 mod docs_contract;
 mod dry_run;
 mod e2e;

@@ -1,0 +1,75 @@
+//! `ananke daemon` against a real `upsd` on the paths of its own lifecycle: systemd notification
+//! on an abstract socket with the watchdog, a run it aborts when power fails during a startup,
+//! and a run that goes on when the daemon stops.
+
+use crate::daemon::{has_event, start_with, Setup};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+fn terminate(lab: &mut crate::daemon::Lab) -> std::process::ExitStatus {
+    Command::new("kill").args(["-TERM", &lab.daemon.id().to_string()]).status().unwrap();
+    lab.daemon.wait().unwrap()
+}
+
+#[test]
+fn the_daemon_notifies_systemd_on_an_abstract_socket_and_pets_the_watchdog_between_polls() {
+    let name = format!("ananke-test-notify-{}", std::process::id());
+    let socket = UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
+    socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if let Ok(len) = socket.recv(&mut buf) {
+                let message = String::from_utf8_lossy(&buf[..len]).into_owned();
+                let stopping = message == "STOPPING=1";
+                if tx.send(message).is_err() || stopping {
+                    return;
+                }
+            }
+        }
+    });
+    let setup = Setup { env: vec![("NOTIFY_SOCKET", format!("@{name}")), ("WATCHDOG_USEC", "200000".into())], ..Setup::default() };
+    // A 3 s poll: only the watchdog interval (half of 200 ms) can make the daemon loop faster.
+    let mut lab = start_with(|d| d.poll_interval = ananke_core::config::HumanDuration::secs(3), &setup);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(terminate(&mut lab).success());
+    reader.join().unwrap();
+    let messages: Vec<String> = rx.try_iter().collect();
+    assert_eq!(messages.first().map(String::as_str), Some("READY=1"), "{messages:?}");
+    assert_eq!(messages.last().map(String::as_str), Some("STOPPING=1"), "{messages:?}");
+    let pets = messages.iter().filter(|m| *m == "WATCHDOG=1").count();
+    assert!(pets >= 6, "the watchdog is petted every 100 ms, not every poll: {messages:?}");
+    assert!(messages.iter().any(|m| m.starts_with("STATUS=cluster Up")), "{messages:?}");
+}
+
+#[test]
+fn power_lost_during_a_startup_aborts_it_and_a_stopping_daemon_leaves_its_run_going() {
+    // The cluster is down (an executed shutdown) and the startup the daemon starts waits 8 s for
+    // the Vault shares: long enough to lose power during it.
+    let setup = Setup { shares_delay_s: 8, shut_down_first: true, ..Setup::default() };
+    let mut lab = start_with(|_| {}, &setup);
+    let started = lab.wait_for("a startup started", |s| has_event(s, "started `ananke startup"));
+    let child = started.child.expect("the status names the running startup");
+    lab.nut.set_vars(&[("ups.status", "OB DISCHRG LB"), ("battery.runtime", "30")]).unwrap();
+    lab.wait_for("the startup aborted", |s| has_event(s, &format!("aborting the startup run (pid {})", child.pid)));
+    let report = lab.wait_for("a shutdown started", |s| has_event(s, "started `ananke shutdown"));
+    let shutdown = report.child.clone().expect("the status names the running shutdown");
+    assert!(!has_event(&report, "cannot start"), "{}", lab.events());
+    assert_eq!(terminate(&mut lab).code(), Some(0));
+    let last = lab.status().unwrap();
+    let want = format!("daemon stopping; shutdown run (pid {}) goes on", shutdown.pid);
+    assert!(has_event(&last, &want) || lab.report("last-shutdown-report.json").is_some(), "{}", lab.events());
+    // The run outlives the daemon and finishes on its own.
+    let start = Instant::now();
+    while lab.report("last-shutdown-report.json").is_none() {
+        assert!(start.elapsed() < Duration::from_secs(60), "the shutdown never finished");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let aborted = lab.report("last-startup-report.json").expect("the aborted startup wrote its report");
+    assert_eq!(aborted["outcome"], "aborted");
+}
