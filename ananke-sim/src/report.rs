@@ -2,7 +2,7 @@
 
 use crate::driver::RunOutcome;
 use crate::run::{run_scenario, MachineRun, RunSpec, ScenarioRun};
-use crate::scenario::{builtin, builtin_names};
+use crate::scenario::{builtin, builtin_names, Scenario};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -71,41 +71,51 @@ pub fn run_report(run: &ScenarioRun, unmet: &[String]) -> String {
     out
 }
 
-/// Print, for every built-in scenario, ananke's startup duration against the critical path.
-/// Returns the exit code (0 when every scenario met its expectation).
+/// The header of `ananke-sim bench-ratio`.
+#[must_use]
+pub fn ratio_header() -> String {
+    format!("{:32} {:>14} {:>10} {:>10} {:>7}  expectation\n", "scenario", "startup", "critical", "shutdown", "ratio")
+}
+
+/// One row of `ananke-sim bench-ratio`: `scenario` run as `spec` says, and whether it met its
+/// expectation.
+#[must_use]
+pub fn ratio_row(scenario: &Scenario, spec: &RunSpec) -> (String, bool) {
+    let name = scenario.name.as_str();
+    match run_scenario(scenario, spec) {
+        Ok(run) => {
+            let startup = run.startup.as_ref().map_or_else(|| "-".to_owned(), |s| format!("{}:{}", s.outcome.state, human(s.outcome.duration())));
+            let shutdown = run.shutdown.as_ref().map_or_else(|| "-".to_owned(), |s| human(s.outcome.duration()));
+            let critical = run.critical.startup.map_or_else(|| "none".to_owned(), human);
+            let ratio = run.startup_ratio().map_or_else(|| "n/a".to_owned(), |r| format!("{r:.3}"));
+            let unmet = run.unmet(scenario);
+            let verdict = match unmet.as_slice() {
+                [] => "met".to_owned(),
+                [one] => format!("NOT met: {one}"),
+                [first, rest @ ..] => format!("NOT met: {first} (+{} more)", rest.len()),
+            };
+            (format!("{name:32} {startup:>14} {critical:>10} {shutdown:>10} {ratio:>7}  {verdict}\n"), unmet.is_empty())
+        }
+        Err(e) => (format!("{name:32} error: {e}\n"), false),
+    }
+}
+
+/// Print, for every built-in scenario and variant, ananke's startup duration against the
+/// critical path. Returns the exit code (0 when every scenario met its expectation).
 #[must_use]
 pub fn print_ratios(seed: u64) -> u8 {
     let mut code = 0;
-    emit(&format!("{:32} {:>14} {:>10} {:>10} {:>7}  expectation\n", "scenario", "startup", "critical", "shutdown", "ratio"));
+    emit(&ratio_header());
     let scenarios = builtin_names().into_iter().filter_map(|n| builtin(n).ok()).flat_map(|s| {
         let variants: Vec<_> = s.variants.iter().map(|v| s.with_variant(v)).collect();
         std::iter::once(s).chain(variants)
     });
     for scenario in scenarios {
-        let name = scenario.name.as_str();
-        let spec = RunSpec { seed, ..RunSpec::default() };
-        match run_scenario(&scenario, &spec) {
-            Ok(run) => {
-                let startup = run.startup.as_ref().map_or_else(|| "-".to_owned(), |s| format!("{}:{}", s.outcome.state, human(s.outcome.duration())));
-                let shutdown = run.shutdown.as_ref().map_or_else(|| "-".to_owned(), |s| human(s.outcome.duration()));
-                let critical = run.critical.startup.map_or_else(|| "none".to_owned(), human);
-                let ratio = run.startup_ratio().map_or_else(|| "n/a".to_owned(), |r| format!("{r:.3}"));
-                let unmet = run.unmet(&scenario);
-                if !unmet.is_empty() {
-                    code = 1;
-                }
-                let verdict = match unmet.as_slice() {
-                    [] => "met".to_owned(),
-                    [one] => format!("NOT met: {one}"),
-                    [first, rest @ ..] => format!("NOT met: {first} (+{} more)", rest.len()),
-                };
-                emit(&format!("{name:32} {startup:>14} {critical:>10} {shutdown:>10} {ratio:>7}  {verdict}\n"));
-            }
-            Err(e) => {
-                code = 1;
-                emit(&format!("{name:32} error: {e}\n"));
-            }
+        let (row, met) = ratio_row(&scenario, &RunSpec { seed, ..RunSpec::default() });
+        if !met {
+            code = 1;
         }
+        emit(&row);
     }
     code
 }

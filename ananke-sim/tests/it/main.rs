@@ -8,11 +8,13 @@ mod journal;
 mod kube_act_errors;
 mod kube_adapter;
 mod properties;
+mod report;
 mod restore;
 mod scenarios;
 mod serve;
 mod traces;
 mod validation;
+mod world;
 
 use ananke_sim::run::{run_scenario, RunSpec, ScenarioRun};
 use ananke_sim::scenario::builtin;

@@ -1,0 +1,126 @@
+//! The in-process world of `ananke --sim`: its log keeps the simulated cluster across processes,
+//! a torn last line is dropped, and a log of another version or with a misplaced header is refused
+//! with its line.
+
+use ananke_core::config::K3sRole;
+use ananke_core::runner::World;
+use ananke_core::{Effect, Time};
+use ananke_sim::world::{Opened, Purpose, SimWorld, WorldError};
+use std::path::{Path, PathBuf};
+use tempfile::TempDir;
+
+fn open(dir: &Path, purpose: Purpose, persist: bool) -> Result<Opened, WorldError> {
+    SimWorld::open("titan-lab", dir, purpose, persist)
+}
+
+fn log_of(dir: &Path) -> PathBuf {
+    dir.join("sim").join("world.jsonl")
+}
+
+fn ops(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["op"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A log of a shutdown world that observed, stopped titan-24's k3s and waited.
+async fn a_used_world(dir: &Path) -> ananke_sim::ClusterState {
+    let opened = open(dir, Purpose::Shutdown, true).unwrap();
+    assert!(opened.journal.is_none(), "only a first startup has a prehistory");
+    let world = opened.world;
+    assert_eq!(world.log_path(), log_of(dir));
+    let _ = world.observe().await;
+    let stop = Effect::StopK3s { node: "titan-24".into(), role: K3sRole::Agent };
+    assert!(matches!(world.execute(&stop).await, ananke_core::machine::EffectOutcome::Ok));
+    let later = world.now().plus(std::time::Duration::from_secs(60));
+    world.sleep_until(later).await;
+    world.sleep_until(Time::ZERO).await; // the past: nothing to log
+    assert_eq!(world.now(), later);
+    world.save().unwrap();
+    world.cluster_state()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_log_keeps_the_cluster_across_opens() {
+    let dir = TempDir::new().unwrap();
+    let state = a_used_world(dir.path()).await;
+    assert_eq!(ops(&log_of(dir.path())), ["header", "phase", "observe", "apply", "advance"]);
+    let again = open(dir.path(), Purpose::Observe, false).unwrap();
+    assert_eq!(again.world.cluster_state(), state);
+    let obs = again.world.observe().await;
+    let node = obs.nodes.iter().find(|n| n.name == "titan-24").unwrap();
+    assert_eq!(node.k3s_unit, ananke_core::observation::UnitState::Inactive, "the stop outlived the process");
+    assert_eq!(ops(&log_of(dir.path())).len(), 5, "not persisting: the log is untouched");
+}
+
+#[test]
+fn a_first_startup_lives_through_the_shutdown_and_outage_once() {
+    let dir = TempDir::new().unwrap();
+    let opened = open(dir.path(), Purpose::Startup, true).unwrap();
+    let journal = opened.journal.expect("a first startup simulates the shutdown before it");
+    assert!(!journal.changes.scaled.is_empty(), "{journal:?}");
+    drop(opened.world);
+    let written = ananke_core::store::StateDir::new(dir.path()).read_journal().unwrap();
+    assert_eq!(written, journal, "the prehistory's journal is in the state dir");
+    assert_eq!(ops(&log_of(dir.path())), ["header", "prehistory", "phase"]);
+    let again = open(dir.path(), Purpose::Startup, true).unwrap();
+    assert!(again.journal.is_none(), "the prehistory happened once");
+    assert_eq!(ops(&log_of(dir.path())), ["header", "prehistory", "phase", "phase"]);
+}
+
+#[test]
+fn a_world_not_persisted_writes_nothing() {
+    let dir = TempDir::new().unwrap();
+    let opened = open(dir.path(), Purpose::Startup, false).unwrap();
+    assert!(opened.journal.is_some());
+    assert!(!dir.path().join("sim").exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "not even the journal");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_torn_last_line_is_dropped() {
+    let dir = TempDir::new().unwrap();
+    let state = a_used_world(dir.path()).await;
+    let path = log_of(dir.path());
+    let good = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{good}{{\"op\":\"apply\",\"t\":12")).unwrap();
+    let opened = open(dir.path(), Purpose::Observe, true).unwrap();
+    assert_eq!(opened.world.cluster_state(), state);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), good, "the torn bytes are cut off");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn bad_logs_are_refused_with_their_line() {
+    let dir = TempDir::new().unwrap();
+    a_used_world(dir.path()).await;
+    let path = log_of(dir.path());
+    let good = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = good.lines().collect();
+    let cases = [
+        (good.replacen("\"version\":1", "\"version\":9", 1), "line 1: version 9 is not the supported 1"),
+        (format!("{good}{}\n", lines[0]), "line 6: misplaced header"),
+        (lines[1..].join("\n"), "line 1: misplaced header"),
+        (format!("{good}{{\"op\":\"teleport\"}}\n"), "line 6: unknown variant `teleport`"),
+        (String::new(), "empty log"),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(&path, &text).unwrap();
+        let err = open(dir.path(), Purpose::Observe, false).err().expect("refused");
+        let message = err.to_string();
+        assert!(message.starts_with(&format!("simulated world log {}: ", path.display())), "{message}");
+        assert!(message.contains(expected), "expected `{expected}` in {message}");
+    }
+}
+
+#[test]
+fn an_unknown_scenario_or_an_unwritable_state_dir_is_an_error() {
+    let dir = TempDir::new().unwrap();
+    let err = SimWorld::open("no-such-lab", dir.path(), Purpose::Observe, true).err().unwrap();
+    assert!(matches!(err, WorldError::Scenario(_)), "{err}");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let err = open(&file, Purpose::Startup, true).err().unwrap();
+    assert!(err.to_string().starts_with(&format!("simulated world log {}", file.join("sim").display())), "{err}");
+}
