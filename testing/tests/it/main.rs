@@ -2,6 +2,7 @@
 
 mod nut;
 mod coverage;
+mod harness;
 mod hygiene;
 mod purity;
 mod ssh;
