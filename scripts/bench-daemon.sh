@@ -55,7 +55,8 @@ hz=$(getconf CLK_TCK)
 echo "CPU over ${IDLE_SECS}s idle: ananke $(( (a1 - a0) * 1000 / hz )) ms; upsmon $(( (u1 - u0) * 1000 / hz )) ms"
 
 decisions() { grep -o 'shutting the cluster down' "$status" 2>/dev/null | wc -l; }
-lowbatts() { grep -c ' LOWBATT ' "$NUT_DIR/run/notify.log" 2>/dev/null || echo 0; }
+lowbatts() { awk '$2 == "LOWBATT" {n++} END {print n + 0}' "$NUT_DIR/run/notify.log" 2>/dev/null || echo 0; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a - b}'; }
 ananke_delays=(); upsmon_delays=()
 for trial in $(seq "$TRIALS"); do
   before_a=$(decisions); before_u=$(lowbatts)
@@ -64,8 +65,8 @@ for trial in $(seq "$TRIALS"); do
   while [ "$(decisions)" -le "$before_a" ]; do sleep 0.01; done
   ta=$(now)
   for _ in $(seq 500); do [ "$(lowbatts)" -gt "$before_u" ] && break; sleep 0.01; done
-  tu=$(grep ' LOWBATT ' "$NUT_DIR/run/notify.log" | tail -1 | cut -d' ' -f1)
-  ananke_delays+=("$(echo "$ta - $t0" | bc)"); upsmon_delays+=("$(echo "$tu - $t0" | bc)")
+  tu=$(awk '$2 == "LOWBATT" {t = $1} END {print t}' "$NUT_DIR/run/notify.log")
+  ananke_delays+=("$(minus "$ta" "$t0")"); upsmon_delays+=("$(minus "$tu" "$t0")")
   echo "trial $trial: ananke decision after ${ananke_delays[-1]} s; upsmon LOWBATT after ${upsmon_delays[-1]} s"
   "$lab" state online >/dev/null
   # Back to normal: the daemon's shutdown ends, power is stable again, the cluster comes back up.

@@ -45,6 +45,8 @@ struct Daemon {
     started: Instant,
     /// A peer leaves shutdowns to a reachable coordinator (`crate::coordination`).
     gate: ShutdownGate,
+    /// The status last written (to skip unchanged writes).
+    last_written: Option<DaemonStatus>,
 }
 
 impl DaemonArgs {
@@ -76,7 +78,7 @@ impl DaemonArgs {
         eprintln!("daemon: watching {} power domain(s) as {:?}; cluster {phase:?}; shutdown budget {}s", domains.len(), config.coordination.role, budget.as_secs());
         let policy = PowerPolicy::new(config.daemon.clone(), phase, budget);
         let gate = ShutdownGate::new(&config);
-        let mut daemon = Daemon { config, state, global: self.global, policy, running: None, events: Vec::new(), domains: Vec::new(), started: Instant::now(), gate };
+        let mut daemon = Daemon { config, state, global: self.global, policy, running: None, events: Vec::new(), domains: Vec::new(), started: Instant::now(), gate, last_written: None };
         let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(rt) => rt,
             Err(e) => {
@@ -110,6 +112,8 @@ impl Daemon {
     async fn run(&mut self, mut monitor: UpsMonitor, stop: &Arc<AtomicBool>) -> u8 {
         let notifier = Notifier::from_env();
         let flag = Arc::clone(stop);
+        let wake = Arc::new(tokio::sync::Notify::new());
+        let waker = Arc::clone(&wake);
         tokio::spawn(async move {
             use tokio::signal::unix::{signal, SignalKind};
             let Ok(mut term) = signal(SignalKind::terminate()) else { return };
@@ -118,6 +122,7 @@ impl Daemon {
                 _ = term.recv() => {}
             }
             flag.store(true, Ordering::SeqCst);
+            waker.notify_one();
         });
         notifier.send("READY=1");
         // Pet the watchdog at least twice per WatchdogSec, whatever the poll interval.
@@ -149,7 +154,7 @@ impl Daemon {
             let sleep = interval.saturating_sub(tick.elapsed());
             tokio::select! {
                 () = tokio::time::sleep(sleep) => {}
-                () = wait_for(stop) => {}
+                () = wake.notified() => {}
             }
         }
         notifier.send("STOPPING=1");
@@ -262,8 +267,10 @@ impl Daemon {
         out
     }
 
+    /// Write `daemon-status.json` when something in it changed (not every poll: an idle daemon
+    /// should cost nothing).
     fn write_status(&mut self) {
-        let status = DaemonStatus {
+        let mut status = DaemonStatus {
             version: REPORT_VERSION,
             pid: std::process::id(),
             updated_at: now_rfc3339(),
@@ -273,14 +280,17 @@ impl Daemon {
             child: self.running.as_ref().map(|r| DaemonChild { command: r.command, pid: r.child.id(), started_at: r.started_at.clone() }),
             events: self.events.clone(),
         };
+        let unchanged = self.last_written.as_ref().is_some_and(|last| {
+            status.updated_at.clone_from(&last.updated_at);
+            *last == status
+        });
+        if unchanged {
+            return;
+        }
+        status.updated_at = now_rfc3339();
+        self.last_written = Some(status.clone());
         if let Err(e) = self.state.write_daemon_status(&status) {
             eprintln!("daemon: cannot write its status: {e}");
         }
-    }
-}
-
-async fn wait_for(flag: &AtomicBool) {
-    while !flag.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
