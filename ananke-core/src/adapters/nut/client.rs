@@ -264,6 +264,9 @@ fn unexpected_ok(words: &[String]) -> String {
 }
 
 #[cfg(test)]
+mod conversation_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use tokio::net::TcpListener;
