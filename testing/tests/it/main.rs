@@ -6,3 +6,4 @@ mod harness;
 mod hygiene;
 mod purity;
 mod ssh;
+mod ssh_fleet_errors;
