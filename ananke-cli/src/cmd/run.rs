@@ -12,7 +12,7 @@ use ananke_core::store::lock::{LockError, LockHolder, RunLock};
 use ananke_core::store::reports::{Command, RunOutcome, RunReport, REPORT_VERSION};
 use ananke_core::trace::{MachineKind, TraceHeader, TraceOptions, TraceWriter};
 use ananke_core::{Config, Journal};
-use ananke_core::store::StoreError;
+use ananke_core::store::{StateDir, StoreError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -49,28 +49,9 @@ where
         Err(code) => return code,
     };
     let _lock = if req.execute {
-        if let Err(e) = state.ensure() {
-            eprintln!("error: {e}");
-            return exit::STATE_IO;
-        }
-        let holder = LockHolder { pid: std::process::id(), run_id: run_id.clone(), command: req.command.as_str().to_owned(), since: started_at.clone() };
-        match RunLock::acquire(state.root(), &holder) {
-            Ok(lock) => {
-                if let Some(stale) = &lock.took_over {
-                    let w = format!("took over a stale lock of pid {} (run {}, no longer running)", stale.pid, stale.run_id);
-                    eprintln!("warning: {w}");
-                    warnings.push(w);
-                }
-                Some(lock)
-            }
-            Err(e @ LockError::Held { .. }) => {
-                eprintln!("error: {e}");
-                return exit::LOCK_HELD;
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::STATE_IO;
-            }
+        match acquire_lock(req, &state, &run_id, &started_at, &mut warnings) {
+            Ok(lock) => Some(lock),
+            Err(code) => return code,
         }
     } else {
         None
@@ -140,6 +121,34 @@ where
         warnings.push(format!("simulator state not saved: {e}"));
     }
     finish(req, &target, &run_id, &started_at, &result, warnings, &trace_rel, &mut sink)
+}
+
+/// Take the run lock on this host (creating the state dir); a stale lock is taken over with a
+/// warning.
+fn acquire_lock(req: &RunRequest<'_>, state: &StateDir, run_id: &str, started_at: &str, warnings: &mut Vec<String>) -> Result<RunLock, u8> {
+    if let Err(e) = state.ensure() {
+        eprintln!("error: {e}");
+        return Err(exit::STATE_IO);
+    }
+    let holder = LockHolder { pid: std::process::id(), run_id: run_id.to_owned(), command: req.command.as_str().to_owned(), since: started_at.to_owned() };
+    match RunLock::acquire(state.root(), &holder) {
+        Ok(lock) => {
+            if let Some(stale) = &lock.took_over {
+                let w = format!("took over a stale lock of pid {} (run {}, no longer running)", stale.pid, stale.run_id);
+                eprintln!("warning: {w}");
+                warnings.push(w);
+            }
+            Ok(lock)
+        }
+        Err(e @ LockError::Held { .. }) => {
+            eprintln!("error: {e}");
+            Err(exit::LOCK_HELD)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Err(exit::STATE_IO)
+        }
+    }
 }
 
 /// Open the trace file (0640) and write its header.

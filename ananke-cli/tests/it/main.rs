@@ -11,6 +11,7 @@ mod dry_run;
 mod e2e;
 mod help;
 mod install;
+mod io_errors;
 mod lock;
 mod report_cmd;
 mod reports;
