@@ -46,6 +46,35 @@ fn a_dropped_fleet_no_longer_listens() {
     let fleet = SshdFleet::start(2).unwrap_or_else(|e| panic!("sshd fleet: {e}"));
     let addresses: Vec<_> = fleet.nodes().iter().map(|n| (n.address, n.port)).collect();
     assert!(addresses.iter().all(|a| TcpStream::connect(*a).is_ok()), "every instance listens");
+    let login = if rustix::process::geteuid().is_root() { "root".to_owned() } else { std::env::var("USER").unwrap() };
+    assert_eq!(fleet.user(), login);
     drop(fleet);
     assert!(addresses.iter().all(|a| TcpStream::connect(*a).is_err()), "every instance is stopped on drop");
+}
+
+#[tokio::test]
+async fn a_new_variable_reaches_upsd_and_starting_a_running_part_is_a_no_op() {
+    use ananke_core::adapters::nut::NutClient;
+    use ananke_testing::nut::UPS;
+    use std::time::{Duration, Instant};
+    let mut server = NutServer::start().unwrap_or_else(|e| panic!("cannot start upsd with dummy-ups: {e}"));
+    server.set_var("battery.charge", "42").unwrap();
+    server.set_var("ups.test.note", "drill").unwrap();
+    let start = Instant::now();
+    loop {
+        let mut client = NutClient::connect(server.host(), server.port(), Duration::from_secs(3)).await.expect("connects");
+        let reading = client.status(UPS).await.expect("LIST VAR");
+        if reading.charge == Some(42.0) && reading.raw.get("ups.test.note").map(String::as_str) == Some("drill") {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "the new values never reached upsd: {reading:?}\n{}", server.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (logs_before, at) = (server.logs(), Instant::now());
+    server.start_upsd().unwrap();
+    server.start_driver().unwrap();
+    assert!(at.elapsed() < Duration::from_millis(100), "nothing was started again");
+    let logs = server.logs();
+    assert!(logs.starts_with("--- upsd.log\n") && logs.contains("--- driver.log\n"), "{logs}");
+    assert_eq!(logs, logs_before, "no second upsd or driver wrote to the logs");
 }
