@@ -55,4 +55,23 @@ mod tests {
         assert_eq!(&buf[..len], b"READY=1");
         Notifier { socket: None }.send("WATCHDOG=1");
     }
+
+    #[test]
+    fn an_abstract_name_too_long_for_an_address_is_not_truncated_to_another_socket() {
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::net::SocketAddr;
+        let name = format!("ananke-notify-test-{}-{}", std::process::id(), "x".repeat(120));
+        // The longest abstract name an address holds: a truncation would land here.
+        let prefix = &name.as_bytes()[..107];
+        let server = UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(prefix).unwrap()).unwrap();
+        server.set_nonblocking(true).unwrap();
+        let n = Notifier { socket: Some((UnixDatagram::unbound().unwrap(), format!("@{name}"))) };
+        n.send("READY=1");
+        let mut buf = [0u8; 64];
+        assert!(server.recv(&mut buf).is_err(), "nothing was sent");
+        let short = Notifier { socket: Some((UnixDatagram::unbound().unwrap(), format!("@{}", String::from_utf8_lossy(prefix)))) };
+        short.send("READY=1");
+        let len = server.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..len], b"READY=1", "the longest name still works");
+    }
 }

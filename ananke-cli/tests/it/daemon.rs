@@ -40,6 +40,8 @@ pub struct Setup {
     pub shares_delay_s: u32,
     /// Run an executed shutdown first, so the daemon starts with the cluster down.
     pub shut_down_first: bool,
+    /// A live process holding the run lock for a shutdown when the daemon starts.
+    pub shutdown_lock_pid: Option<u32>,
 }
 
 /// A lab as `start` makes it, with `setup`.
@@ -69,6 +71,11 @@ pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), 
     if setup.shut_down_first {
         let (code, out, err) = crate::common::sim(&state, &["shutdown", "--execute", "--reason", "drill", "--config", path.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}\n{err}");
+    }
+    if let Some(pid) = setup.shutdown_lock_pid {
+        let holder = ananke_core::store::lock::LockHolder { pid, run_id: "run-held".into(), command: "shutdown".into(), since: "2026-11-23T00:00:00Z".into() };
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(state.join(ananke_core::store::lock::LOCK_FILE), serde_json::to_vec(&holder).unwrap()).unwrap();
     }
     let daemon = Command::new(assert_cmd::cargo::cargo_bin("ananke"))
         .args(["daemon", "--sim", "titan-lab", "--config"])
