@@ -54,7 +54,7 @@ a1=$(cpu_ticks "$daemon_pid"); u1=$(sum $(for p in $mon; do cpu_ticks "$p"; done
 hz=$(getconf CLK_TCK)
 echo "CPU over ${IDLE_SECS}s idle: ananke $(( (a1 - a0) * 1000 / hz )) ms; upsmon $(( (u1 - u0) * 1000 / hz )) ms"
 
-decisions() { grep -o 'shutting the cluster down' "$status" 2>/dev/null | wc -l; }
+decisions() { { grep -o 'shutting the cluster down' "$status" 2>/dev/null || true; } | wc -l; }
 lowbatts() { awk '$2 == "LOWBATT" {n++} END {print n + 0}' "$NUT_DIR/run/notify.log" 2>/dev/null || echo 0; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a - b}'; }
 ananke_delays=(); upsmon_delays=()

@@ -81,21 +81,7 @@ where
     let config = Arc::new(target.config.clone());
     let now = runner_now(&target);
     let (mut machine, options) = build(Arc::clone(&config), journal.clone(), now);
-    let mut sink = CliSink::new(&run_id, req.command, req.execute, started_at.clone(), req.global.show_progress(), req.global.verbose > 0);
-    let trace_rel = format!("reports/{run_id}.trace.jsonl");
-    if req.execute {
-        sink.state = Some(target.state.clone());
-        let kind = match req.command {
-            Command::Startup => MachineKind::Startup,
-            Command::Shutdown => MachineKind::Shutdown,
-        };
-        let header = TraceHeader::new(&config, target.source.clone(), kind, options, journal.clone(), now);
-        match create_trace(&target.state.trace_path(&run_id), &header) {
-            Ok(w) => sink.trace = Some(w),
-            Err(e) => warnings.push(format!("no trace recorded: {e}")),
-        }
-        sink.flush_progress();
-    }
+    let mut sink = open_sink(req, &target, &config, &run_id, &started_at, TraceStart { options, journal: &journal, now }, &mut warnings);
     let settings = RunSettings {
         execute: req.execute,
         concurrency: config.ssh.concurrency as usize,
@@ -120,7 +106,43 @@ where
     if let Err(e) = target.world.save() {
         warnings.push(format!("simulator state not saved: {e}"));
     }
+    let trace_rel = format!("reports/{run_id}.trace.jsonl");
     finish(req, &target, &run_id, &started_at, &result, warnings, &trace_rel, &mut sink)
+}
+
+/// What the trace header records about the machine's start.
+struct TraceStart<'a> {
+    options: TraceOptions,
+    journal: &'a Journal,
+    now: ananke_core::Time,
+}
+
+/// The run's sink: progress on stderr always; with `--execute`, also the progress file and the
+/// trace (whose header is written now).
+fn open_sink(
+    req: &RunRequest<'_>,
+    target: &Target,
+    config: &Config,
+    run_id: &str,
+    started_at: &str,
+    start: TraceStart<'_>,
+    warnings: &mut Vec<String>,
+) -> CliSink {
+    let mut sink = CliSink::new(run_id, req.command, req.execute, started_at.to_owned(), req.global.show_progress(), req.global.verbose > 0);
+    if req.execute {
+        sink.state = Some(target.state.clone());
+        let kind = match req.command {
+            Command::Startup => MachineKind::Startup,
+            Command::Shutdown => MachineKind::Shutdown,
+        };
+        let header = TraceHeader::new(config, target.source.clone(), kind, start.options, start.journal.clone(), start.now);
+        match create_trace(&target.state.trace_path(run_id), &header) {
+            Ok(w) => sink.trace = Some(w),
+            Err(e) => warnings.push(format!("no trace recorded: {e}")),
+        }
+        sink.flush_progress();
+    }
+    sink
 }
 
 /// Take the run lock on this host (creating the state dir); a stale lock is taken over with a
