@@ -31,6 +31,10 @@ fi
 
 if wants 3; then
   log "gate 3/4: pedantic lint"
+  if ! cargo clippy --version >/dev/null 2>&1; then
+    log "installing the clippy rustup component"
+    rustup component add clippy
+  fi
   cargo clippy --workspace --all-targets --all-features -- -D warnings -D clippy::pedantic \
     || fail "gate 3 (pedantic lint): fix the clippy findings above"
 fi
