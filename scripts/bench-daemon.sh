@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 IDLE_SECS=${IDLE_SECS:-60}
-TRIALS=${TRIALS:-5}
+TRIALS=${TRIALS:-9}
 export NUT_DIR=${NUT_DIR:-/tmp/ananke-bench/nut}
 work=$(mktemp -d /tmp/ananke-bench.XXXXXX)
 lab=scripts/lab/nut-dummy.sh
@@ -59,6 +59,9 @@ lowbatts() { awk '$2 == "LOWBATT" {n++} END {print n + 0}' "$NUT_DIR/run/notify.
 minus() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a - b}'; }
 ananke_delays=(); upsmon_delays=()
 for trial in $(seq "$TRIALS"); do
+  # A random phase: the loop below returns right after one of the daemon's polls, which would
+  # otherwise put every change at the start of its 1 s poll period (its worst case).
+  sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.3f", rand()}')"
   before_a=$(decisions); before_u=$(lowbatts)
   t0=$(now)
   "$lab" state lowbatt >/dev/null
