@@ -198,27 +198,26 @@ fn drive<M: Machine>(machine: &mut M, target: &Target, settings: &RunSettings, s
         .map_err(|source| runner::RunError::Journal(StoreError::Io { path: "tokio runtime".into(), source }))?;
     let store = settings.execute.then_some(&target.state);
     rt.block_on(async {
-        tokio::spawn(watch_signals(Arc::clone(abort)));
+        let (installed, ready) = tokio::sync::oneshot::channel();
+        tokio::spawn(watch_signals(Arc::clone(abort), installed));
+        // A signal that arrives before the runner first yields must abort the run, not kill the
+        // process: wait until the handlers are in place (or their task failed: run without them).
+        let _ = ready.await;
         runner::run(machine, &target.world, settings, store, sink, abort).await
     })
 }
 
 /// Set the abort flag on SIGINT or SIGTERM; the runner stops before its next step.
-///
-/// The handlers are installed when this is called, not when the task is first polled: a signal
-/// that arrives before the runner first yields must abort the run, not kill the process.
-fn watch_signals(abort: Arc<AtomicBool>) -> impl std::future::Future<Output = ()> {
+async fn watch_signals(abort: Arc<AtomicBool>, installed: tokio::sync::oneshot::Sender<()>) {
     use tokio::signal::unix::{signal, SignalKind};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    async move {
-        let (Ok(mut term), Ok(mut int)) = (term, int) else { return };
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-        abort.store(true, Ordering::SeqCst);
+    let (term, int) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    let _ = installed.send(());
+    let (Ok(mut term), Ok(mut int)) = (term, int) else { return };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
     }
+    abort.store(true, Ordering::SeqCst);
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -256,13 +255,6 @@ fn finish(req: &RunRequest<'_>, target: &Target, run_id: &str, started_at: &str,
             text.push_str("plan (in order):\n");
             for (i, p) in result.plan.iter().enumerate() {
                 let _ = writeln!(text, "  {:>3}. {}   [{}]", i + 1, p.description, p.key);
-            }
-        }
-        if let Some(g) = &result.gates {
-            text.push_str("gates:\n");
-            for o in &g.outcomes {
-                text.push_str(&output::gate_row(o));
-                text.push('\n');
             }
         }
         let _ = output::print_text(&text);

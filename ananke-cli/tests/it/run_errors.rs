@@ -166,3 +166,32 @@ fn on_a_terminal_progress_is_a_spinner_and_state_changes_still_print() {
     assert!(text.contains("-> ready"), "state changes go through the spinner: {text}");
     assert_eq!(read_json(&state.join("last-startup-report.json"))["final_state"], "ready");
 }
+
+#[test]
+fn an_unknown_scenario_is_a_usage_error_after_the_lock_and_releases_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = ananke().args(["startup", "--execute", "--sim", "no-such-scenario", "--state-dir"]).arg(&state).output().unwrap();
+    assert_eq!(out.status.code(), Some(code(exit::USAGE_OR_CONFIG)));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-scenario"));
+    assert!(state.is_dir() && !state.join(LOCK_FILE).exists(), "the lock was taken and released");
+}
+
+#[test]
+fn a_trace_that_cannot_be_created_is_a_warning_of_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    // The run id is `<start second>-startup-<pid>`, and `exec` keeps the shell's pid: a directory
+    // where the trace of this run would go, for this second and the next few.
+    let script = format!(
+        "for s in 0 1 2 3 4; do mkdir -p \"$1/reports/$(date -u -d \"+$s seconds\" +%Y%m%dT%H%M%SZ)-startup-$$.trace.jsonl\"; done; exec {} startup --execute -q --sim titan-lab --state-dir \"$1\"",
+        assert_cmd::cargo::cargo_bin("ananke").display()
+    );
+    let out = Command::new("sh").args(["-c", &script, "sh"]).arg(&state).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("warning: no trace recorded: "), "{stdout}");
+    let report = read_json(&state.join("last-startup-report.json"));
+    assert!(report["warnings"].to_string().contains("no trace recorded"), "{report}");
+    assert_eq!(report["final_state"], "ready");
+}
