@@ -42,6 +42,10 @@ pub struct Setup {
     pub shut_down_first: bool,
     /// A live process holding the run lock for a shutdown when the daemon starts.
     pub shutdown_lock_pid: Option<u32>,
+    /// The Vault share command fails (a startup then fails: titan-lab has no breakglass).
+    pub shares_fail: bool,
+    /// Run the daemon from this copy of the binary.
+    pub binary: Option<PathBuf>,
 }
 
 /// A lab as `start` makes it, with `setup`.
@@ -53,7 +57,7 @@ pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), 
         domain.ups = nut.power_domain(&domain.name).ups;
     }
     // The simulated Vault takes any shares; the retrieval itself is real.
-    let script = format!("sleep {}; printf 's1\\ns2\\ns3\\n'", setup.shares_delay_s);
+    let script = if setup.shares_fail { "exit 1".to_owned() } else { format!("sleep {}; printf 's1\\ns2\\ns3\\n'", setup.shares_delay_s) };
     let shares = ananke_core::config::CommandSpec { argv: vec!["sh".into(), "-c".into(), script], timeout: HumanDuration::secs(60) };
     config.vault.as_mut().expect("titan-lab has vault").unseal_keys = ananke_core::config::UnsealKeySource::Command(shares);
     let d = &mut config.daemon;
@@ -77,7 +81,7 @@ pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), 
         std::fs::create_dir_all(&state).unwrap();
         std::fs::write(state.join(ananke_core::store::lock::LOCK_FILE), serde_json::to_vec(&holder).unwrap()).unwrap();
     }
-    let daemon = Command::new(assert_cmd::cargo::cargo_bin("ananke"))
+    let daemon = Command::new(setup.binary.clone().unwrap_or_else(|| assert_cmd::cargo::cargo_bin("ananke")))
         .args(["daemon", "--sim", "titan-lab", "--config"])
         .arg(&path)
         .arg("--state-dir")

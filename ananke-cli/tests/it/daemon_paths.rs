@@ -85,3 +85,27 @@ fn a_daemon_started_during_a_shutdown_run_knows_the_cluster_is_shutting_down() {
     assert_eq!(status.phase, ananke_core::power::ClusterPhase::ShuttingDown, "{}", lab.events());
     assert!(status.child.is_none(), "the run is not the daemon's child");
 }
+
+#[test]
+fn a_failed_startup_is_reported_and_retried_after_another_stable_window() {
+    let setup = Setup { shares_fail: true, shut_down_first: true, ..Setup::default() };
+    let lab = start_with(|_| {}, &setup);
+    let s = lab.wait_for("the failed startup reported", |s| has_event(s, "the startup failed: see its report"));
+    assert_eq!(s.phase, ananke_core::power::ClusterPhase::Down, "{}", lab.events());
+    let report = lab.report("last-startup-report.json").expect("the failed startup wrote its report");
+    assert_eq!(report["outcome"], "failed");
+    lab.wait_for("a second startup", |s| s.events.iter().filter(|e| e.message.contains("started `ananke startup")).count() >= 2);
+}
+
+#[test]
+fn a_daemon_whose_binary_is_gone_reports_that_it_cannot_start_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("ananke");
+    std::fs::copy(assert_cmd::cargo::cargo_bin("ananke"), &copy).unwrap();
+    let setup = Setup { binary: Some(copy.clone()), ..Setup::default() };
+    let mut lab = start_with(|_| {}, &setup);
+    std::fs::remove_file(&copy).unwrap();
+    lab.nut.set_vars(&[("ups.status", "OB DISCHRG LB"), ("battery.runtime", "30")]).unwrap();
+    let s = lab.wait_for("the failed start reported", |s| has_event(s, "cannot start `ananke shutdown --execute"));
+    assert!(s.child.is_none(), "no run is recorded as running");
+}
