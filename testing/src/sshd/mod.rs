@@ -17,6 +17,8 @@
 mod files;
 mod process;
 mod stub;
+#[cfg(test)]
+mod tests;
 
 use ananke_core::config::{HumanDuration, K3sRole, Node, SshSettings};
 use std::fs::{self, File};
