@@ -7,18 +7,16 @@ use std::fs;
 use std::io;
 use std::path::Path;
 use std::process::Child;
-use std::sync::Mutex;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 /// sshd run as root needs its privilege-separation directory.
 const PRIVSEP_DIR: &str = "/run/sshd";
 
-/// Fleets alive in this process, and whether one of them created `/run/sshd`.
-static PRIVSEP: Mutex<(usize, bool)> = Mutex::new((0, false));
-
-/// A claim on `/run/sshd`: created (0755) if missing, and removed again when the last claim of
-/// this process goes, only if a claim created it.
+/// A claim on `/run/sshd`: created (0755, as Debian's ssh service creates it) if missing, and left
+/// in place. Removing it when a fleet stops raced with fleets of other test processes starting at
+/// the same time (nextest runs tests in parallel processes): their sshd then died with "Missing
+/// privilege separation directory".
 #[derive(Debug)]
 pub(super) struct PrivsepDir(());
 
@@ -28,26 +26,11 @@ impl PrivsepDir {
         if !rustix::process::geteuid().is_root() {
             return Ok(None);
         }
-        let mut state = PRIVSEP.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if !Path::new(PRIVSEP_DIR).is_dir() {
             fs::create_dir_all(PRIVSEP_DIR)?;
             fs::set_permissions(PRIVSEP_DIR, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
-            state.1 = true;
         }
-        state.0 += 1;
         Ok(Some(Self(())))
-    }
-}
-
-impl Drop for PrivsepDir {
-    fn drop(&mut self) {
-        let mut state = PRIVSEP.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        state.0 -= 1;
-        if state.0 == 0 && state.1 {
-            // Empty unless something else put files there; then it stays.
-            let _ = fs::remove_dir(PRIVSEP_DIR);
-            state.1 = false;
-        }
     }
 }
 
