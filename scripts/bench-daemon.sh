@@ -31,6 +31,8 @@ sum() { local t=0; for v in "$@"; do t=$((t + v)); done; echo "$t"; }
 
 cargo build --release --quiet -p ananke-cli
 "$lab" start-upsmon >/dev/null
+"$lab" state online >/dev/null   # a previous run may have left the UPS on battery
+sleep 2
 
 # The bench config: the simulated lab's own config with both power domains on the dummy UPS
 # (one upsd login) and a 1 s poll (see ananke-cli/examples/bench_config.rs).
