@@ -97,12 +97,7 @@ impl SshdFleet {
         let shared_port = pick_port(IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1)));
         let mut keygens = Vec::new();
         for index in 1..=n {
-            let (address, port) = match shared_port {
-                Some(port) if index <= 254 => {
-                    (IpAddr::V4(Ipv4Addr::new(127, 0, 1, u8::try_from(index).unwrap_or(1))), port)
-                }
-                _ => (IpAddr::V4(Ipv4Addr::LOCALHOST), pick_port(IpAddr::V4(Ipv4Addr::LOCALHOST)).unwrap_or(0)),
-            };
+            let (address, port) = listen_address(index, shared_port);
             let dir = fleet.dir.path().join(format!("n{index}"));
             fs::create_dir_all(dir.join("state"))?;
             keygens.push(files::keygen_spawn(&dir.join("ssh_host_ed25519_key"), &format!("ananke-test-n{index}"))?);
@@ -362,6 +357,15 @@ impl Drop for SshdFleet {
         // Commands whose session already ended are no longer under a listener; their environment
         // still names this fleet's state directories.
         process::terminate(&Self::session_processes(self.dir.path()));
+    }
+}
+
+/// Where instance `index` listens: 127.0.1.index on the shared port, or 127.0.0.1 on a port of
+/// its own where 127.0.1.x cannot be bound (no shared port) or past 254 instances.
+fn listen_address(index: usize, shared_port: Option<u16>) -> (IpAddr, u16) {
+    match shared_port {
+        Some(port) if index <= 254 => (IpAddr::V4(Ipv4Addr::new(127, 0, 1, u8::try_from(index).unwrap_or(1))), port),
+        _ => (IpAddr::V4(Ipv4Addr::LOCALHOST), pick_port(IpAddr::V4(Ipv4Addr::LOCALHOST)).unwrap_or(0)),
     }
 }
 

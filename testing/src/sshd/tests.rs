@@ -43,3 +43,13 @@ fn an_instance_that_cannot_listen_twice_fails_with_its_log() {
     }
     fleet.drop_connections(1);
 }
+
+#[test]
+fn instances_share_a_port_on_127_0_1_x_and_fall_back_to_127_0_0_1_with_a_port_each() {
+    assert_eq!(listen_address(3, Some(2222)), (IpAddr::V4(Ipv4Addr::new(127, 0, 1, 3)), 2222));
+    for (index, shared) in [(1, None), (255, Some(2222))] {
+        let (address, port) = listen_address(index, shared);
+        assert_eq!(address, IpAddr::V4(Ipv4Addr::LOCALHOST), "instance {index}");
+        assert!(port != 0 && port != 2222, "a port of its own: {port}");
+    }
+}
