@@ -102,12 +102,10 @@ pub(super) fn terminate(pids: &[i32]) {
 /// Stops a listener and everything it started: its descendants first (a per-connection sshd
 /// outlives its listener otherwise), then the listener, with a bounded wait and `SIGKILL`.
 pub(super) fn stop_tree(child: &mut Child) {
-    let Ok(raw) = i32::try_from(child.id()) else {
-        return;
-    };
     if matches!(child.try_wait(), Ok(None)) {
-        terminate(&descendants(raw));
-        let _ = kill_process(Pid::from_child(child), Signal::TERM);
+        let pid = Pid::from_child(child);
+        terminate(&descendants(pid.as_raw_nonzero().get()));
+        let _ = kill_process(pid, Signal::TERM);
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {

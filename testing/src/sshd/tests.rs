@@ -53,3 +53,41 @@ fn instances_share_a_port_on_127_0_1_x_and_fall_back_to_127_0_0_1_with_a_port_ea
         assert!(port != 0 && port != 2222, "a port of its own: {port}");
     }
 }
+
+#[test]
+fn a_listener_that_ignores_sigterm_is_killed_after_the_bounded_wait() {
+    use rustix::process::{kill_process, Pid, Signal};
+    use std::time::{Duration, Instant};
+    // `trap '' TERM` is inherited: neither the shell nor its sleep stops on SIGTERM.
+    let mut child = Command::new("sh").args(["-c", "trap '' TERM; sleep 30 & wait"]).spawn().unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    let start = Instant::now();
+    let mut below = process::descendants(pid);
+    while below.is_empty() {
+        assert!(start.elapsed() < WAIT, "the shell never started its sleep");
+        sleep(Duration::from_millis(10));
+        below = process::descendants(pid);
+    }
+    let at = Instant::now();
+    process::stop_tree(&mut child);
+    assert!(at.elapsed() >= Duration::from_secs(5), "SIGKILL only after the bounded wait");
+    assert!(child.try_wait().unwrap().is_some(), "killed and reaped");
+    for pid in below.into_iter().filter_map(Pid::from_raw) {
+        let _ = kill_process(pid, Signal::KILL);
+    }
+}
+
+#[test]
+fn a_zombie_is_no_live_descendant() {
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = i32::try_from(child.id()).unwrap();
+    let stat_file = format!("/proc/{pid}/stat");
+    let start = std::time::Instant::now();
+    while !fs::read_to_string(&stat_file).unwrap_or_default().rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')) {
+        assert!(start.elapsed() < WAIT, "the child never exited");
+        sleep(std::time::Duration::from_millis(5));
+    }
+    let me = i32::try_from(std::process::id()).unwrap();
+    assert!(!process::descendants(me).contains(&pid), "an exited, unreaped child is not live");
+    child.wait().unwrap();
+}
