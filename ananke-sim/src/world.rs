@@ -118,7 +118,7 @@ impl SimWorld {
         let dir = state_dir.join("sim");
         let path = dir.join("world.jsonl");
         let config = lab.ananke_config();
-        let exists = path.is_file();
+        let exists = has_header(&path);
         let (mut model, mut log) = if exists {
             let (model, log) = replay(&lab, &config, &path)?;
             (model, if persist { log } else { dev_null(&path)? })
@@ -244,6 +244,15 @@ impl SimWorld {
             Err(e) => Some(EffectOutcome::Failed { transient: false, message: format!("cannot retrieve unseal shares: {e}") }),
         }
     }
+}
+
+/// Whether the log holds at least one complete line. A run killed between creating the log and
+/// finishing its header line left an empty or torn file, and nothing happened in that world yet:
+/// it starts afresh. Any complete line is replayed (and a damaged one refused with its line).
+fn has_header(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else { return false };
+    let mut first = String::new();
+    BufReader::new(file).read_line(&mut first).is_ok_and(|_| first.ends_with('\n'))
 }
 
 fn append(log: &mut File, op: &Op) -> io::Result<()> {
