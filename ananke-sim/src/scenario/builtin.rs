@@ -40,7 +40,7 @@ pub fn builtin(name: &str) -> Result<Scenario, ScenarioError> {
     match builtin_text(name) {
         Some(text) => Scenario::parse(text, &format!("<built-in {name}>")),
         None => Err(ScenarioError::Invalid(vec![super::Problem {
-            file: name.to_owned(),
+            file: name.into(),
             line: None,
             column: None,
             field: String::new(),

@@ -3,40 +3,12 @@
 use super::locate::Locations;
 use super::builtin::{builtin_names, builtin_text, merge};
 use super::{config, validate, Scenario};
-use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-/// One problem in a scenario file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The file (or the built-in's name).
-    pub file: String,
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// 1-based column, when known.
-    pub column: Option<usize>,
-    /// Dotted path of the field (`components[2].depends_on[0]`); empty for the whole file.
-    pub field: String,
-    /// What is wrong and what was expected.
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-            if let Some(column) = self.column {
-                write!(f, ":{column}")?;
-            }
-        }
-        if !self.field.is_empty() {
-            write!(f, ": {}", self.field)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
+/// One problem in a scenario file: the same shape and rendering as a config problem
+/// (`file:line:column: field: message`; `file` is the file or the built-in's name).
+pub use ananke_core::config::Problem;
 
 /// Why a scenario was refused.
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +64,7 @@ fn unknown_field_path(p: &Problem) -> String {
 /// The scenario merged over its `base:` built-in, when it names one.
 fn with_base(text: &str, origin: &str) -> Result<Option<serde_yaml_ng::Value>, ScenarioError> {
     let problem = |field: &str, line: Option<usize>, message: String| {
-        ScenarioError::Invalid(vec![Problem { file: origin.to_owned(), line, column: None, field: field.to_owned(), message }])
+        ScenarioError::Invalid(vec![Problem { file: origin.into(), line, column: None, field: field.to_owned(), message }])
     };
     let mut raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
         .map_err(|e| problem("", e.location().map(|l| l.line()), split_serde_message(&e.to_string()).1))?;
@@ -131,7 +103,7 @@ impl Scenario {
             let (field, message) = split_serde_message(&e.to_string());
             let location = e.location();
             Problem {
-                file: origin.to_owned(),
+                file: origin.into(),
                 line: location.as_ref().map(serde_yaml_ng::Location::line),
                 column: location.as_ref().map(serde_yaml_ng::Location::column),
                 field,
@@ -153,7 +125,7 @@ impl Scenario {
         };
         let located = |(field, message): (String, String)| {
             let pos = locations.locate(&field);
-            Problem { file: origin.to_owned(), line: pos.map(|p| p.0), column: pos.map(|p| p.1), field, message }
+            Problem { file: origin.into(), line: pos.map(|p| p.0), column: pos.map(|p| p.1), field, message }
         };
         let problems = validate::check(&scenario);
         if !problems.is_empty() {
@@ -172,7 +144,7 @@ impl Scenario {
     /// As [`Scenario::parse`] (without line numbers).
     pub fn prepare(&mut self) -> Result<(), ScenarioError> {
         let unlocated = |(field, message): (String, String)| Problem {
-            file: self.name.clone(),
+            file: self.name.clone().into(),
             line: None,
             column: None,
             field,

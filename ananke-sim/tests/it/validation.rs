@@ -29,7 +29,7 @@ fn a_valid_lab_parses() {
 fn an_unknown_field_names_its_line_and_field() {
     let text = LAB.replace("kind: app\n", "kind: app\n    strat: 10s\n");
     let p = &problems(&text)[0];
-    assert_eq!((p.file.as_str(), p.line), ("lab.yaml", Some(9)), "{p}");
+    assert_eq!((p.file.to_str(), p.line), (Some("lab.yaml"), Some(9)), "{p}");
     assert_eq!(p.field, "components[0]");
     assert!(p.message.contains("unknown field `strat`") && p.message.contains("expected one of"), "{p}");
     assert!(p.to_string().starts_with("lab.yaml:9:"), "{p}");
