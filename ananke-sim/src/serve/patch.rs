@@ -18,18 +18,18 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
         *target = patch.clone();
         return;
     };
-    if !target.is_object() {
-        *target = Value::Object(Map::new());
-    }
-    if let Value::Object(t) = target {
-        for (key, value) in fields {
-            if value.is_null() {
-                t.remove(key);
-            } else {
-                merge_patch(t.entry(key.clone()).or_insert(Value::Null), value);
-            }
+    let mut t = match std::mem::take(target) {
+        Value::Object(t) => t,
+        _ => Map::new(),
+    };
+    for (key, value) in fields {
+        if value.is_null() {
+            t.remove(key);
+        } else {
+            merge_patch(t.entry(key.clone()).or_insert(Value::Null), value);
         }
     }
+    *target = Value::Object(t);
 }
 
 /// Fold merge patch `later` into merge patch `earlier`, so that applying the result equals
@@ -39,19 +39,19 @@ pub fn compose(earlier: &mut Value, later: &Value) {
         *earlier = later.clone();
         return;
     };
-    if !earlier.is_object() {
-        *earlier = Value::Object(Map::new());
-    }
-    if let Value::Object(e) = earlier {
-        for (key, value) in fields {
-            match (e.get_mut(key), value) {
-                (Some(slot @ Value::Object(_)), Value::Object(_)) => compose(slot, value),
-                _ => {
-                    e.insert(key.clone(), value.clone());
-                }
+    let mut e = match std::mem::take(earlier) {
+        Value::Object(e) => e,
+        _ => Map::new(),
+    };
+    for (key, value) in fields {
+        match (e.get_mut(key), value) {
+            (Some(slot @ Value::Object(_)), Value::Object(_)) => compose(slot, value),
+            _ => {
+                e.insert(key.clone(), value.clone());
             }
         }
     }
+    *earlier = Value::Object(e);
 }
 
 /// Whether a strategic merge patch body holds an array of objects (list merge keys, directives):
@@ -116,15 +116,6 @@ fn first_difference(a: &Value, b: &Value, path: &str) -> String {
     path.trim_start_matches('.').to_owned()
 }
 
-fn workload_kind(kind: Kind) -> Option<WorkloadKind> {
-    match kind {
-        Kind::Deployment => Some(WorkloadKind::Deployment),
-        Kind::StatefulSet => Some(WorkloadKind::StatefulSet),
-        Kind::DaemonSet => Some(WorkloadKind::DaemonSet),
-        _ => None,
-    }
-}
-
 fn flux_kind(kind: Kind) -> Option<FluxKind> {
     match kind {
         Kind::GitRepository => Some(FluxKind::GitRepository),
@@ -185,7 +176,7 @@ fn core_effects(kind: Kind, id: &ObjectRef, sides: &mut Sides, effects: &mut Vec
             let (was, is) = sides.take(&["spec", "replicas"]);
             if was != is {
                 let replicas = replicas(is.as_ref())?;
-                let kind = workload_kind(kind).unwrap_or(WorkloadKind::Deployment);
+                let kind = if kind == Kind::StatefulSet { WorkloadKind::StatefulSet } else { WorkloadKind::Deployment };
                 let workload = WorkloadRef { kind, namespace: id.namespace.clone(), name: id.name.clone() };
                 effects.push(Effect::Scale { workload, replicas });
             }
@@ -316,5 +307,71 @@ mod tests {
         let mut new = cur.clone();
         merge_patch(&mut new, &scale);
         assert!(mutation(Kind::Deployment, &id, &cur, &new, &scale).is_err());
+    }
+
+    /// `mutation` of `kind` `namespace/name` for merge patch `patch` over `cur`.
+    fn patched(kind: Kind, cur: &Value, patch: &Value) -> Result<Mutation, String> {
+        let id = ObjectRef { namespace: "ns".into(), name: "obj".into() };
+        let mut new = cur.clone();
+        merge_patch(&mut new, patch);
+        mutation(kind, &id, cur, &new, patch)
+    }
+
+    #[test]
+    fn patches_turn_scalars_into_objects_and_a_scalar_patch_replaces() {
+        let mut doc = json!({"a": 1});
+        merge_patch(&mut doc, &json!({"a": {"b": 2}, "c": {"d": null, "e": 3}}));
+        assert_eq!(doc, json!({"a": {"b": 2}, "c": {"e": 3}}));
+        merge_patch(&mut doc, &json!("whole"));
+        assert_eq!(doc, json!("whole"));
+        let mut overlay = json!("scalar");
+        compose(&mut overlay, &json!({"metadata": {"labels": {"a": null}}}));
+        assert_eq!(overlay, json!({"metadata": {"labels": {"a": null}}}));
+        compose(&mut overlay, &json!({"metadata": {"labels": "x"}}));
+        assert_eq!(overlay, json!({"metadata": {"labels": "x"}}));
+        compose(&mut overlay, &json!(null));
+        assert_eq!(overlay, json!(null));
+    }
+
+    #[test]
+    fn replicas_of_deployments_and_statefulsets_scale_their_own_kind() {
+        let cur = json!({"spec": {"replicas": 2}});
+        for (kind, workload_kind) in
+            [(Kind::Deployment, WorkloadKind::Deployment), (Kind::StatefulSet, WorkloadKind::StatefulSet)]
+        {
+            let m = patched(kind, &cur, &json!({"spec": {"replicas": 0}})).unwrap();
+            let workload = WorkloadRef { kind: workload_kind, namespace: "ns".into(), name: "obj".into() };
+            assert_eq!(m.effects, vec![Effect::Scale { workload, replicas: 0 }]);
+            assert_eq!(m.metadata, None);
+            assert_eq!(patched(kind, &cur, &json!({"spec": {"replicas": 2}})).unwrap().effects, Vec::new());
+        }
+    }
+
+    #[test]
+    fn git_sources_change_url_and_branch_and_wrong_types_are_refused() {
+        let cur = json!({"spec": {"url": "https://git.example/a", "ref": {"branch": "main"}}});
+        let m = patched(Kind::GitRepository, &cur, &json!({"spec": {"url": "ssh://git.example/b"}})).unwrap();
+        let object =
+            FluxRef { kind: FluxKind::GitRepository, object: ObjectRef { namespace: "ns".into(), name: "obj".into() } };
+        let set = |url: Option<&str>, branch: Option<&str>| Effect::SetFluxSource {
+            object: object.clone(),
+            url: url.map(str::to_owned),
+            branch: branch.map(str::to_owned),
+        };
+        assert_eq!(m.effects, vec![set(Some("ssh://git.example/b"), None)]);
+        let m = patched(Kind::GitRepository, &cur, &json!({"spec": {"ref": {"branch": "dev"}}})).unwrap();
+        assert_eq!(m.effects, vec![set(None, Some("dev"))]);
+        assert_eq!(
+            patched(Kind::GitRepository, &cur, &json!({"spec": {"url": "git.example/b"}})).unwrap_err(),
+            "spec.url: Invalid value: \"git.example/b\": spec.url in body should match '^(http|https|ssh)://.*$'"
+        );
+        assert_eq!(
+            patched(Kind::GitRepository, &cur, &json!({"spec": {"url": 5}})).unwrap_err(),
+            "spec.url: expected a string, got 5"
+        );
+        assert_eq!(
+            patched(Kind::Kustomization, &cur, &json!({"spec": {"suspend": "yes"}})).unwrap_err(),
+            "expected a boolean, got \"yes\""
+        );
     }
 }
