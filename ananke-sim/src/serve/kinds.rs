@@ -105,12 +105,6 @@ impl Kind {
     pub fn is_custom(self) -> bool {
         matches!(self, Kind::GitRepository | Kind::Kustomization | Kind::HelmRelease)
     }
-
-    /// Whether the kind has a `metadata.generation` (spec changes are counted).
-    #[must_use]
-    pub fn has_generation(self) -> bool {
-        !matches!(self, Kind::Node | Kind::Pod | Kind::Service | Kind::EndpointSlice)
-    }
 }
 
 /// What a request path names.
@@ -187,10 +181,8 @@ mod tests {
     use super::*;
 
     fn route(path: &str) -> Route {
-        match parse_path(path, true) {
-            Target::Resource(r) => r,
-            other => panic!("{path}: {other:?}"),
-        }
+        let target = parse_path(path, true);
+        if let Target::Resource(r) = target { Some(r) } else { None }.expect(path)
     }
 
     #[test]
@@ -210,5 +202,8 @@ mod tests {
         assert_eq!(parse_path("/api/v1/configmaps", true), Target::UnknownResource);
         assert_eq!(parse_path("/apis/source.toolkit.fluxcd.io/v1/gitrepositories", false), Target::Unknown);
         assert_eq!(parse_path("/apis/example.com/v1/things", true), Target::Unknown);
+        assert_eq!(parse_path("/metrics", true), Target::Unknown);
+        assert_eq!(parse_path("/api/v1", true), Target::UnknownResource);
+        assert_eq!(parse_path("/api/v1/namespaces/apps/pods/web-0/log/extra", true), Target::UnknownResource);
     }
 }
