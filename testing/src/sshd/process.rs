@@ -23,40 +23,35 @@ pub(super) struct PrivsepDir(());
 impl PrivsepDir {
     /// Claims `/run/sshd` (only needed, and only done, when running as root).
     pub(super) fn claim() -> io::Result<Option<Self>> {
-        if !rustix::process::geteuid().is_root() {
-            return Ok(None);
+        Self::claim_at(Path::new(PRIVSEP_DIR), rustix::process::geteuid().is_root())
+    }
+
+    /// Claims `dir` as the privilege-separation directory if `needed`, creating it if missing.
+    fn claim_at(dir: &Path, needed: bool) -> io::Result<Option<Self>> {
+        if needed && !dir.is_dir() {
+            fs::create_dir_all(dir)?;
+            fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
         }
-        if !Path::new(PRIVSEP_DIR).is_dir() {
-            fs::create_dir_all(PRIVSEP_DIR)?;
-            fs::set_permissions(PRIVSEP_DIR, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
-        }
-        Ok(Some(Self(())))
+        Ok(needed.then_some(Self(())))
     }
 }
 
-/// Parent of every live process, from `/proc/*/stat`.
+/// Parent of every live process, from `/proc/*/stat`; a zombie has exited and is left out.
 fn parents() -> HashMap<i32, i32> {
-    let mut map = HashMap::new();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return map;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // The command name is in parentheses and may hold spaces: fields resume after the last ')'.
-        let mut rest = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace();
-        let (state, parent) = (rest.next(), rest.next().and_then(|p| p.parse::<i32>().ok()));
-        if let (Some(state), Some(parent)) = (state, parent) {
-            if state != "Z" {
-                map.insert(pid, parent);
-            }
-        }
-    }
-    map
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<i32>().ok()?;
+            let stat = fs::read_to_string(entry.path().join("stat")).ok()?;
+            // The command name is in parentheses and may hold spaces: fields resume after the last ')'.
+            let mut rest = stat.rsplit_once(')')?.1.split_whitespace();
+            let state = rest.next()?;
+            let parent = rest.next()?.parse::<i32>().ok()?;
+            (state != "Z").then_some((pid, parent))
+        })
+        .collect()
 }
 
 /// Every live descendant of `root` (not `root` itself), parents before children.
@@ -116,4 +111,41 @@ pub(super) fn stop_tree(child: &mut Child) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_missing_privsep_dir_is_created_0755_only_when_needed() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dir = root.path().join("run").join("sshd");
+        assert!(PrivsepDir::claim_at(&dir, false).expect("not needed").is_none());
+        assert!(!dir.exists(), "nothing is created when not running as root");
+        assert!(PrivsepDir::claim_at(&dir, true).expect("created").is_some());
+        assert_eq!(fs::metadata(&dir).expect("created").permissions().mode() & 0o777, 0o755);
+        // An existing directory is claimed as it is.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("chmod");
+        assert!(PrivsepDir::claim_at(&dir, true).expect("claimed").is_some());
+        assert_eq!(fs::metadata(&dir).expect("still there").permissions().mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn a_privsep_dir_that_cannot_be_created_is_an_error() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let file = root.path().join("file");
+        fs::write(&file, "").expect("file");
+        let err = PrivsepDir::claim_at(&file.join("sshd"), true).expect_err("a file is in the way");
+        assert_eq!(err.kind(), io::ErrorKind::NotADirectory, "{err}");
+    }
+
+    #[test]
+    fn this_process_has_a_parent_and_descends_from_it() {
+        let me = i32::try_from(std::process::id()).expect("pid");
+        let parents = parents();
+        let parent = *parents.get(&me).expect("this process is live");
+        assert!(descendants(parent).contains(&me));
+    }
 }
