@@ -130,55 +130,74 @@ async fn run(shared: Arc<Shared>, spec: WatchSpec, tx: mpsc::Sender<Bytes>) {
     let mut bookmarks = tokio::time::interval(shared.bookmark_every);
     bookmarks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     bookmarks.tick().await;
-    let first = start(&shared.lock().store, &spec);
-    let mut cursor = match first {
-        Step::Send(lines, rv) => {
-            if !send_all(&tx, lines).await {
-                return;
-            }
-            rv
-        }
-        Step::End(lines) => {
-            send_all(&tx, lines).await;
-            return;
-        }
-    };
+    let mut step = start(&shared.lock().store, &spec);
     loop {
-        let bookmark = tokio::select! {
-            () = tokio::time::sleep_until(deadline) => return,
-            () = tx.closed() => return,
-            r = notified.changed() => {
-                if r.is_err() {
-                    return;
-                }
-                false
-            }
-            _ = bookmarks.tick(), if spec.bookmarks => true,
-        };
-        let step = {
-            let state = shared.lock();
-            let step = changes(&state.store, &spec, cursor);
-            match step {
-                Step::Send(mut lines, rv) => {
-                    if bookmark {
-                        lines.push(spec.bookmark(rv, false));
-                    }
-                    Step::Send(lines, rv)
-                }
-                end @ Step::End(_) => end,
-            }
-        };
-        match step {
+        let cursor = match step {
             Step::Send(lines, rv) => {
                 if !send_all(&tx, lines).await {
                     return;
                 }
-                cursor = rv;
+                rv
             }
             Step::End(lines) => {
                 send_all(&tx, lines).await;
                 return;
             }
-        }
+        };
+        // The store's sender lives in `shared`, which this task holds: `changed` cannot fail.
+        let bookmark = tokio::select! {
+            () = tokio::time::sleep_until(deadline) => return,
+            () = tx.closed() => return,
+            Ok(()) = notified.changed() => false,
+            _ = bookmarks.tick(), if spec.bookmarks => true,
+        };
+        step = match changes(&shared.lock().store, &spec, cursor) {
+            Step::Send(mut lines, rv) if bookmark => {
+                lines.push(spec.bookmark(rv, false));
+                Step::Send(lines, rv)
+            }
+            other => other,
+        };
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::serve::state::State;
+    use std::sync::Mutex;
+
+    /// What `Server::start` shares, over titan-lab with a stopped clock.
+    pub(in crate::serve) fn shared() -> Arc<Shared> {
+        let state = State::new(crate::builtin("titan-lab").expect("built in"), 0, 0.0, 64, true);
+        let rv = state.store.rv();
+        Arc::new(Shared {
+            state: Mutex::new(state),
+            token: "sim-test".to_owned(),
+            log: Mutex::default(),
+            log_file: None,
+            changes: tokio::sync::watch::channel(rv).0,
+            bookmark_every: Duration::from_millis(50),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_watch_whose_client_has_gone_ends_at_once() {
+        let (tx, rx) = mpsc::channel(1);
+        drop(rx);
+        assert!(!send_all(&tx, vec![Bytes::from_static(b"{}\n")]).await);
+        assert!(send_all(&tx, Vec::new()).await, "nothing to send is no failure");
+        let spec = WatchSpec {
+            kind: Kind::Node,
+            namespace: None,
+            selector: Selector::default(),
+            rv: None,
+            bookmarks: true,
+            initial_end: false,
+            timeout: Duration::from_secs(3600),
+        };
+        tokio::time::timeout(Duration::from_secs(5), run(shared(), spec, tx))
+            .await
+            .expect("the watch ends without waiting for its hour");
     }
 }
