@@ -74,46 +74,49 @@ impl RunLock {
     /// [`LockError::Held`] when a live process holds it; [`LockError::Io`] otherwise.
     pub fn acquire(state_dir: &Path, holder: &LockHolder) -> Result<RunLock, LockError> {
         let path = state_dir.join(LOCK_FILE);
-        let io_err = |source| LockError::Io { path: path.clone(), source };
         let staged = state_dir.join(format!(".{LOCK_FILE}.{}", holder.pid));
-        let body = serde_json::to_vec_pretty(holder).map_err(|e| io_err(io::Error::other(e)))?;
-        write_atomic(&staged, &body, 0o644).map_err(io_err)?;
-        let mut took_over = None;
-        for _ in 0..2 {
-            // A hard link fails if the lock exists: taking it is atomic.
-            match fs::hard_link(&staged, &path) {
-                Ok(()) => {
-                    let _ = fs::remove_file(&staged);
-                    return Ok(RunLock { path, took_over });
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let current = fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<LockHolder>(&t).ok());
-                    match current {
-                        Some(h) if pid_alive(h.pid) && h.pid != holder.pid => {
-                            let _ = fs::remove_file(&staged);
-                            return Err(LockError::Held { path, holder: h });
-                        }
-                        stale => {
-                            took_over = stale;
-                            match fs::remove_file(&path) {
-                                Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                                    let _ = fs::remove_file(&staged);
-                                    return Err(io_err(e));
-                                }
-                                _ => {}
-                            }
-                        }
-                    }
-                }
-                Err(e) => {
-                    let _ = fs::remove_file(&staged);
-                    return Err(io_err(e));
-                }
-            }
+        let body = serde_json::to_vec_pretty(holder).map_err(io::Error::other);
+        let taken = body.and_then(|body| write_atomic(&staged, &body, 0o644)).map_err(Taking::Io);
+        let taken = taken.and_then(|()| {
+            let linked = link(&staged, &path, holder.pid);
+            let _ = fs::remove_file(&staged);
+            linked
+        });
+        match taken {
+            Ok(took_over) => Ok(RunLock { path, took_over }),
+            Err(Taking::Held(holder)) => Err(LockError::Held { path, holder }),
+            Err(Taking::Io(source)) => Err(LockError::Io { path, source }),
         }
-        let _ = fs::remove_file(&staged);
-        Err(io_err(io::Error::other("lock contended while taking over a stale lock; try again")))
     }
+}
+
+/// Why [`link`] did not take the lock.
+enum Taking {
+    Held(LockHolder),
+    Io(io::Error),
+}
+
+/// Links the staged file to the lock `path` (a hard link fails if the lock exists: taking it is
+/// atomic), taking over a lock whose holder is dead, unreadable, or this process (`pid`).
+fn link(staged: &Path, path: &Path, pid: u32) -> Result<Option<LockHolder>, Taking> {
+    let mut took_over = None;
+    for _ in 0..2 {
+        match fs::hard_link(staged, path) {
+            Ok(()) => return Ok(took_over),
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(Taking::Io(e)),
+            Err(_) => {}
+        }
+        let current = fs::read_to_string(path).ok().and_then(|t| serde_json::from_str::<LockHolder>(&t).ok());
+        match current {
+            Some(h) if pid_alive(h.pid) && h.pid != pid => return Err(Taking::Held(h)),
+            stale => took_over = stale,
+        }
+        match fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Taking::Io(e)),
+            _ => {}
+        }
+    }
+    Err(Taking::Io(io::Error::other("lock contended while taking over a stale lock; try again")))
 }
 
 impl Drop for RunLock {
@@ -141,6 +144,9 @@ mod tests {
         let err = RunLock::acquire(dir.path(), &holder(ppid, "run-b")).unwrap_err();
         let text = err.to_string();
         assert!(text.contains(&format!("pid {me}")) && text.contains("run-a"), "{text}");
+        assert!(matches!(&err, LockError::Held { holder, .. } if holder.run_id == "run-a"), "{err}");
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
+        assert_eq!(left, [LOCK_FILE], "the refused run's staging file is cleaned up");
     }
 
     #[test]
@@ -182,7 +188,10 @@ mod tests {
         let missing = dir.path().join("no-such-dir");
         let err = RunLock::acquire(&missing, &holder(std::process::id(), "run-a")).unwrap_err();
         assert!(matches!(&err, LockError::Io { path, .. } if *path == missing.join(LOCK_FILE)), "{err}");
-        assert!(err.to_string().starts_with(&format!("cannot use lock {}", missing.join(LOCK_FILE).display())), "{err}");
+        assert!(
+            err.to_string().starts_with(&format!("cannot use lock {}", missing.join(LOCK_FILE).display())),
+            "{err}"
+        );
     }
 
     #[test]
