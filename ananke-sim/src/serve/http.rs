@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -21,17 +21,10 @@ use tokio_rustls::TlsAcceptor;
 
 type Body = BoxBody<Bytes, Infallible>;
 
-fn full(status: u16, content_type: &str, body: Bytes, headers: Vec<(&'static str, String)>) -> Response<Body> {
+fn full(status: u16, content_type: &'static str, body: Bytes) -> Response<Body> {
     let mut response = Response::new(Full::new(body).boxed());
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if let Ok(v) = content_type.parse() {
-        response.headers_mut().insert(CONTENT_TYPE, v);
-    }
-    for (name, value) in headers {
-        if let Ok(v) = value.parse() {
-            response.headers_mut().insert(name, v);
-        }
-    }
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -40,7 +33,7 @@ fn streamed(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Response<Body> {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(Frame::data(b)), rx))
     });
     let mut response = Response::new(BodyExt::boxed(StreamBody::new(frames)));
-    response.headers_mut().insert(CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
 }
 
@@ -67,9 +60,9 @@ async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<B
         k8s::fail(401, "Unauthorized", "Unauthorized")
     };
     let (status, response) = match reply {
-        Reply::Json(status, body, headers) => (status, full(status, "application/json", body, headers)),
+        Reply::Json(status, body) => (status, full(status, "application/json", body)),
         Reply::Text(status, text) => {
-            (status, full(status, "text/plain; charset=utf-8", Bytes::from_static(text.as_bytes()), Vec::new()))
+            (status, full(status, "text/plain; charset=utf-8", Bytes::from_static(text.as_bytes())))
         }
         Reply::Watch(spec) => (200, streamed(watch::stream(Arc::clone(&shared), spec))),
     };
@@ -101,4 +94,29 @@ pub(super) async fn accept_loop(
         }
     }
     connections.abort_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn stop_ends_the_loop_and_drops_open_connections() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        let addr = listener.local_addr().expect("bound");
+        let acceptor = TlsAcceptor::from(super::super::tls::generate().expect("tls").config);
+        let (stop, stopped) = oneshot::channel();
+        let shared = super::super::watch::tests::shared();
+        let server = tokio::spawn(accept_loop(listener, acceptor, shared, stopped));
+        let mut client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let mut buf = [0_u8; 16];
+        let waiting = tokio::time::timeout(Duration::from_millis(200), client.read(&mut buf)).await;
+        assert!(waiting.is_err(), "the server holds the connection open, awaiting the TLS handshake");
+        stop.send(()).expect("the loop listens");
+        tokio::time::timeout(Duration::from_secs(5), server).await.expect("the loop ends").expect("no panic");
+        let read = tokio::time::timeout(Duration::from_secs(5), client.read(&mut buf)).await.expect("answered");
+        assert!(matches!(read, Ok(0) | Err(_)), "the connection is closed: {read:?}");
+    }
 }

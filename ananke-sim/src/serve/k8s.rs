@@ -19,8 +19,8 @@ use std::time::Duration;
 /// What to answer.
 #[derive(Debug)]
 pub enum Reply {
-    /// A JSON body with a status code and extra headers.
-    Json(u16, Bytes, Vec<(&'static str, String)>),
+    /// A JSON body with a status code.
+    Json(u16, Bytes),
     /// A plain-text body.
     Text(u16, &'static str),
     /// A watch stream.
@@ -52,7 +52,7 @@ pub fn parse_query(query: &str) -> HashMap<String, String> {
 }
 
 fn json_reply(code: u16, v: &Value) -> Reply {
-    Reply::Json(code, Bytes::from(serde_json::to_vec(v).unwrap_or_default()), Vec::new())
+    Reply::Json(code, Bytes::from(serde_json::to_vec(v).unwrap_or_default()))
 }
 
 /// A `Status` reply.
@@ -102,7 +102,7 @@ pub fn handle(state: &mut State, req: &Request<'_>) -> Reply {
         ("GET", None, None) => list(state, &route, req),
         ("GET", Some(name), None) => {
             match state.store.get(route.kind, route.namespace.as_deref().unwrap_or_default(), name) {
-                Some(s) => Reply::Json(200, s.json.clone(), Vec::new()),
+                Some(s) => Reply::Json(200, s.json.clone()),
                 None => not_found(&route, name),
             }
         }
@@ -171,7 +171,7 @@ fn list(state: &State, route: &Route, req: &Request<'_>) -> Reply {
     let head = serde_json::to_string(&head).unwrap_or_default();
     body.extend_from_slice(b"],");
     body.extend_from_slice(head.trim_start_matches('{').as_bytes());
-    Reply::Json(200, Bytes::from(body), Vec::new())
+    Reply::Json(200, Bytes::from(body))
 }
 
 fn watch(state: &State, route: &Route, req: &Request<'_>) -> Reply {
@@ -268,7 +268,7 @@ fn patch(state: &mut State, route: &Route, name: &str, req: &Request<'_>) -> Rep
     }
     state.refresh();
     match state.store.get(route.kind, &ns, name) {
-        Some(s) => Reply::Json(200, s.json.clone(), Vec::new()),
+        Some(s) => Reply::Json(200, s.json.clone()),
         None => not_found(route, name),
     }
 }
