@@ -4,12 +4,17 @@
 use super::settle::after;
 use super::world::{Phase, Unit};
 use super::Model;
+use ananke_core::config::WorkloadRef;
 use ananke_core::machine::EffectOutcome;
+use ananke_core::observation::FluxRef;
 use ananke_core::{Effect, Time};
 
 fn failed(transient: bool, message: impl Into<String>) -> EffectOutcome {
     EffectOutcome::Failed { transient, message: message.into() }
 }
+
+/// What an API call did: `Err` is the API refusing it (an object that does not exist).
+type ApiCall = Result<EffectOutcome, EffectOutcome>;
 
 impl Model {
     /// Execute `effect` at `now` and say what happened.
@@ -19,15 +24,37 @@ impl Model {
             Effect::StartK3s { node, .. } | Effect::StopK3s { node, .. } | Effect::PowerOffHost { node } => {
                 self.apply_host(effect, node)
             }
-            Effect::UnsealVault { pod } | Effect::UnsealVaultBreakglass { pod } => {
-                self.unseal(pod, matches!(effect, Effect::UnsealVaultBreakglass { .. }))
+            Effect::UnsealVault { pod } => self.unseal(pod, false),
+            Effect::UnsealVaultBreakglass { pod } => self.unseal(pod, true),
+            Effect::Cordon { node } => self.via_api(|m| m.cordon(node, true)),
+            Effect::Uncordon { node } => self.via_api(|m| m.cordon(node, false)),
+            Effect::Drain { node } => self.via_api(|m| Ok(m.drain(m.api_node(node)?))),
+            Effect::Scale { workload, replicas } => self.via_api(|m| m.scale(workload, *replicas)),
+            Effect::SuspendFlux { object } => self.via_api(|m| m.suspend(object, true)),
+            Effect::ResumeFlux { object } => self.via_api(|m| m.suspend(object, false)),
+            Effect::RequestReconcile { object, token } => self.via_api(|m| {
+                let i = m.api_flux(object)?;
+                m.request_reconcile(i, token.clone());
+                Ok(EffectOutcome::Ok)
+            }),
+            Effect::SetFluxSource { object, url, branch } => {
+                self.via_api(|m| m.set_source(object, url.as_deref(), branch.as_deref()))
             }
-            _ if !self.api_up => failed(true, "dial tcp 192.0.2.10:6443: connect: connection refused"),
-            _ if self.api_call_fails() => failed(true, "the server is currently unable to handle the request (503)"),
-            _ => self.apply_api(effect),
         };
         self.settle();
         outcome
+    }
+
+    /// Run `call` if the Kubernetes API answers: it refuses without a server quorum, and fails at
+    /// the scenario's error rate (a draw from the seed).
+    fn via_api(&mut self, call: impl FnOnce(&mut Model) -> ApiCall) -> EffectOutcome {
+        if !self.api_up {
+            return failed(true, "dial tcp 192.0.2.10:6443: connect: connection refused");
+        }
+        if self.api_call_fails() {
+            return failed(true, "the server is currently unable to handle the request (503)");
+        }
+        call(self).unwrap_or_else(|refused| refused)
     }
 
     /// Effects run over SSH on a host.
@@ -67,7 +94,8 @@ impl Model {
         if !breakglass && self.standard_unseal_fails {
             return failed(false, "cannot retrieve the standard unseal shares: command exited with status 1");
         }
-        let running = self.vault_comp.map_or(0, |c| if self.comps[c].phase == Phase::Up { self.comps[c].pods.len() } else { 0 });
+        let running =
+            self.vault_comp.map_or(0, |c| if self.comps[c].phase == Phase::Up { self.comps[c].pods.len() } else { 0 });
         if i >= running {
             return failed(true, format!("dial tcp {pod}.vault-internal:8200: connect: connection refused"));
         }
@@ -77,82 +105,71 @@ impl Model {
         EffectOutcome::Ok
     }
 
-    /// Effects through the Kubernetes API (which answers).
-    fn apply_api(&mut self, effect: &Effect) -> EffectOutcome {
-        match effect {
-            Effect::Cordon { node } | Effect::Uncordon { node } => match self.node_index.get(node) {
-                Some(&n) => {
-                    self.nodes[n].cordoned = matches!(effect, Effect::Cordon { .. });
-                    EffectOutcome::Ok
-                }
-                None => failed(false, format!("nodes \"{node}\" not found")),
-            },
-            Effect::Drain { node } => match self.node_index.get(node) {
-                Some(&n) => self.drain(n),
-                None => failed(false, format!("nodes \"{node}\" not found")),
-            },
-            Effect::Scale { workload, replicas } => {
-                let Some(&c) = self.workload_index.get(workload) else {
-                    return failed(false, format!("{workload} not found"));
-                };
-                if !workload.kind.scalable() {
-                    return failed(false, format!("{workload} has no scale subresource"));
-                }
-                if let Some(w) = self.comps[c].workload.as_mut() {
-                    if w.desired != *replicas {
-                        w.desired = *replicas;
-                        w.generation += 1;
-                    }
-                }
-                EffectOutcome::Ok
-            }
-            Effect::SuspendFlux { object } | Effect::ResumeFlux { object } => {
-                let Some(&i) = self.flux_index.get(object) else {
-                    return failed(false, format!("{object} not found"));
-                };
-                let suspend = matches!(effect, Effect::SuspendFlux { .. });
-                let f = &mut self.flux[i];
-                if f.suspend != suspend {
-                    f.suspend = suspend;
-                    f.generation += 1;
-                }
-                if suspend {
-                    f.next_reconcile = None;
-                    f.waiting_health = false;
-                } else {
-                    // `flux resume` also requests a reconcile.
-                    let token = format!("resume-{}", self.now.as_millis());
-                    self.request_reconcile(i, token);
-                }
-                EffectOutcome::Ok
-            }
-            Effect::RequestReconcile { object, token } => match self.flux_index.get(object) {
-                Some(&i) => {
-                    self.request_reconcile(i, token.clone());
-                    EffectOutcome::Ok
-                }
-                None => failed(false, format!("{object} not found")),
-            },
-            Effect::SetFluxSource { object, url, branch } => {
-                let Some(&i) = self.flux_index.get(object) else {
-                    return failed(false, format!("{object} not found"));
-                };
-                let f = &mut self.flux[i];
-                let before = (f.url.clone(), f.branch.clone());
-                if let Some(u) = url {
-                    f.url.clone_from(u);
-                }
-                if let Some(b) = branch {
-                    f.branch.clone_from(b);
-                }
-                if (f.url.clone(), f.branch.clone()) != before {
-                    f.generation += 1;
-                    self.request_reconcile(i, format!("source-{}", self.now.as_millis()));
-                }
-                EffectOutcome::Ok
-            }
-            _ => failed(false, "not an API effect"),
+    /// The node `name`, as the API finds it.
+    fn api_node(&self, name: &str) -> Result<usize, EffectOutcome> {
+        self.node_index.get(name).copied().ok_or_else(|| failed(false, format!("nodes \"{name}\" not found")))
+    }
+
+    /// The Flux object `object`, as the API finds it.
+    fn api_flux(&self, object: &FluxRef) -> Result<usize, EffectOutcome> {
+        self.flux_index.get(object).copied().ok_or_else(|| failed(false, format!("{object} not found")))
+    }
+
+    /// Set or clear `spec.unschedulable` on node `name`.
+    fn cordon(&mut self, name: &str, cordoned: bool) -> ApiCall {
+        let n = self.api_node(name)?;
+        self.nodes[n].cordoned = cordoned;
+        Ok(EffectOutcome::Ok)
+    }
+
+    /// Set `spec.replicas` of `workload` (a new generation when it changes).
+    fn scale(&mut self, workload: &WorkloadRef, replicas: i32) -> ApiCall {
+        let w = self.workload_index.get(workload).and_then(|&c| self.comps[c].workload.as_mut());
+        let w = w.ok_or_else(|| failed(false, format!("{workload} not found")))?;
+        if !workload.kind.scalable() {
+            return Err(failed(false, format!("{workload} has no scale subresource")));
         }
+        if w.desired != replicas {
+            w.desired = replicas;
+            w.generation += 1;
+        }
+        Ok(EffectOutcome::Ok)
+    }
+
+    /// Set or clear `spec.suspend` on a Flux object; `flux resume` also requests a reconcile.
+    fn suspend(&mut self, object: &FluxRef, suspend: bool) -> ApiCall {
+        let i = self.api_flux(object)?;
+        let f = &mut self.flux[i];
+        if f.suspend != suspend {
+            f.suspend = suspend;
+            f.generation += 1;
+        }
+        if suspend {
+            f.next_reconcile = None;
+            f.waiting_health = false;
+        } else {
+            let token = format!("resume-{}", self.now.as_millis());
+            self.request_reconcile(i, token);
+        }
+        Ok(EffectOutcome::Ok)
+    }
+
+    /// Point a `GitRepository` at another URL and/or branch; a change is a new generation, reconciled at once.
+    fn set_source(&mut self, object: &FluxRef, url: Option<&str>, branch: Option<&str>) -> ApiCall {
+        let i = self.api_flux(object)?;
+        let f = &mut self.flux[i];
+        let before = (f.url.clone(), f.branch.clone());
+        if let Some(u) = url {
+            u.clone_into(&mut f.url);
+        }
+        if let Some(b) = branch {
+            b.clone_into(&mut f.branch);
+        }
+        if (f.url.clone(), f.branch.clone()) != before {
+            f.generation += 1;
+            self.request_reconcile(i, format!("source-{}", self.now.as_millis()));
+        }
+        Ok(EffectOutcome::Ok)
     }
 
     /// Evict every pod on node `n`, honouring PDBs; evicted pods are rescheduled elsewhere.
