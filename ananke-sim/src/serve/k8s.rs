@@ -69,14 +69,8 @@ fn not_found(route: &Route, name: &str) -> Reply {
 
 /// Answer one request against `state` (already refreshed by the caller).
 pub fn handle(state: &mut State, req: &Request<'_>) -> Reply {
-    if let Some(code) = state.inject.pop_front() {
-        let reason = match code {
-            429 => "TooManyRequests",
-            500 => "InternalError",
-            504 => "Timeout",
-            _ => "ServiceUnavailable",
-        };
-        return fail(code, reason, "the server is currently unable to handle the request (injected)");
+    if let Some((code, injected)) = state.take_injection(req.method, req.path) {
+        return json_reply(code, &injected);
     }
     if !state.model.api_reachable() || state.model.api_request_fails() {
         return fail(503, "ServiceUnavailable", "the server is currently unable to handle the request");

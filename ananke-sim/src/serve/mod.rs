@@ -244,7 +244,13 @@ impl Server {
 
     /// Answer the next requests with these status codes (a `Status` each), in order.
     pub fn inject(&self, codes: &[u16]) {
-        self.with_state(|s| s.inject.extend(codes.iter().copied()));
+        self.with_state(|s| s.inject.extend(codes.iter().map(|&code| state::Injection::new("", "", code))));
+    }
+
+    /// Answer the requests `injection` aims at with its failure (after the failures injected
+    /// before it that match them too).
+    pub fn inject_for(&self, injection: state::Injection) {
+        self.with_state(|s| s.inject.push(injection));
     }
 
     /// Stop listening and drop every connection (clients then see connection errors).

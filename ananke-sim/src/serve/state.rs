@@ -4,14 +4,14 @@
 use super::kinds::Kind;
 use super::objects::{self, PodEntry, View};
 use super::patch::{compose, merge_patch};
-use super::store::Store;
+use super::store::{status, Store};
 use crate::model::{Eviction, Model, PodView};
 use crate::scenario::Scenario;
 use ananke_core::config::{WorkloadKind, WorkloadRef};
 use ananke_core::machine::EffectOutcome;
 use ananke_core::{Effect, Time};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 /// Wall-clock time of model time 0 in rendered timestamps: 2026-01-01T00:00:00Z.
@@ -157,6 +157,37 @@ pub enum Evicted {
     },
 }
 
+/// A failure the facade answers instead of serving a request (tests inject them): the next `count`
+/// requests with method `method` whose path contains `path` get a `Status` with code `code`, sent
+/// with HTTP status `http`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Injection {
+    /// Only requests with this method (empty: any).
+    pub method: String,
+    /// Only requests whose path contains this (empty: any).
+    pub path: String,
+    /// The `Status` code.
+    pub code: u16,
+    /// The HTTP status it is sent with: `code`, unless the test wants the apiserver's 2xx
+    /// `Failure` (an eviction of a pod that several PDBs select comes back as a 500 `Status` sent
+    /// with 201).
+    pub http: u16,
+    /// How many matching requests fail.
+    pub count: u32,
+}
+
+impl Injection {
+    /// One failure with `code` for the next `method` request (empty: any) whose path contains `path`.
+    #[must_use]
+    pub fn new(method: &str, path: &str, code: u16) -> Injection {
+        Injection { method: method.to_owned(), path: path.to_owned(), code, http: code, count: 1 }
+    }
+
+    fn matches(&self, method: &str, path: &str) -> bool {
+        self.count > 0 && (self.method.is_empty() || self.method == method) && path.contains(&self.path)
+    }
+}
+
 /// Everything behind the facade.
 pub struct State {
     /// The simulated lab.
@@ -171,8 +202,9 @@ pub struct State {
     pub flux_installed: bool,
     /// Eviction requests per pod (`namespace`, `name`).
     pub evictions: BTreeMap<(String, String), u32>,
-    /// Status codes to answer the next requests with, in order (tests inject failures).
-    pub inject: VecDeque<u16>,
+    /// Failures to answer requests with instead of serving them, the first matching one first
+    /// (tests inject them).
+    pub inject: Vec<Injection>,
     pods: PodNames,
     overlays: HashMap<(Kind, String, String), Value>,
     dirty: bool,
@@ -192,7 +224,7 @@ impl State {
             clock,
             flux_installed,
             evictions: BTreeMap::new(),
-            inject: VecDeque::new(),
+            inject: Vec::new(),
             pods: PodNames::default(),
             overlays: HashMap::new(),
             dirty: true,
@@ -286,6 +318,30 @@ impl State {
             }
             Eviction::NotFound => Evicted::NotFound,
         }
+    }
+
+    /// The injected failure request `method path` gets, if any: the HTTP status and the `Status`
+    /// body of the first injection matching it, which then has one failure fewer.
+    pub fn take_injection(&mut self, method: &str, path: &str) -> Option<(u16, Value)> {
+        let at = self.inject.iter().position(|i| i.matches(method, path))?;
+        let injection = &mut self.inject[at];
+        injection.count -= 1;
+        let (code, http) = (injection.code, injection.http);
+        if injection.count == 0 {
+            self.inject.remove(at);
+        }
+        let reason = match code {
+            403 => "Forbidden",
+            404 => "NotFound",
+            409 => "Conflict",
+            422 => "Invalid",
+            429 => "TooManyRequests",
+            500 => "InternalError",
+            504 => "Timeout",
+            _ => "ServiceUnavailable",
+        };
+        let message = "the server is currently unable to handle the request (injected)";
+        Some((http, status(code, reason, message, None)))
     }
 
     /// Re-render after the next refresh even if the model reports no event.
