@@ -144,12 +144,12 @@ impl NutClient {
     /// As [`list_vars`](Self::list_vars), plus `VAR-NOT-SUPPORTED` (permanent).
     pub async fn get_var(&mut self, ups: &str, var: &str) -> Result<String, NutError> {
         let request = format!("GET VAR {ups} {var}");
+        // `Expect::One` answers with exactly one line.
         let mut lines = self.exchange("GET", &["VAR", ups, var], &request, "ups or variable name", Expect::One).await?;
-        match lines.pop().map(<[String; 4]>::try_from) {
-            Some(Ok([tag, name, got, value])) if tag == "VAR" && name == ups && got == var => Ok(value),
-            Some(Ok(words)) => Err(self.damaged(&request, &words)),
-            Some(Err(words)) => Err(self.damaged(&request, &words)),
-            None => Err(self.damaged(&request, &[])),
+        match <[String; 4]>::try_from(lines.pop().unwrap_or_default()) {
+            Ok([tag, name, got, value]) if tag == "VAR" && name == ups && got == var => Ok(value),
+            Ok(words) => Err(self.damaged(&request, &words)),
+            Err(words) => Err(self.damaged(&request, &words)),
         }
     }
 
@@ -265,6 +265,8 @@ fn unexpected_ok(words: &[String]) -> String {
 
 #[cfg(test)]
 mod conversation_tests;
+mod power;
+pub use power::POWER_VARS;
 
 #[cfg(test)]
 mod tests {
@@ -317,6 +319,93 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn answers_of_the_wrong_shape_are_protocol_errors_naming_the_line() {
+        let cases: [(&[u8], &str); 3] = [
+            (b"VAR dummy ups.status \"OL\"\n", "unexpected line \"VAR dummy ups.status OL\""),
+            (b"BEGIN LIST VAR dummy\nOK Goodbye\n", "unexpected line \"OK Goodbye\""),
+            (b"OK\n", "unexpected line \"OK\""),
+        ];
+        for (reply, detail) in cases {
+            match list_vars_against(reply).await {
+                NutError::Protocol { request, detail: got, .. } => {
+                    assert_eq!((request.as_str(), got.as_str()), ("LIST VAR dummy", detail))
+                }
+                other => panic!("expected a protocol error for {reply:?}, got {other:?}"),
+            }
+        }
+        let mut long = b"BEGIN LIST VAR dummy\n".to_vec();
+        for i in 0..=MAX_LIST_ITEMS {
+            long.extend_from_slice(format!("VAR dummy v{i} \"1\"\n").as_bytes());
+        }
+        let err = list_vars_against(&long).await;
+        assert!(
+            matches!(&err, NutError::Protocol { detail, .. } if *detail == format!("list longer than {MAX_LIST_ITEMS} lines")),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_ups_listing_with_another_tag_is_a_protocol_error() {
+        let (host, port) = peer(b"BEGIN LIST UPS\nVAR dummy \"x\"\nEND LIST UPS\n".to_vec(), false).await;
+        let mut client = NutClient::connect(&host, port, Duration::from_millis(300)).await.expect("connects");
+        let err = client.list_ups().await.expect_err("a VAR line in a UPS listing");
+        assert!(
+            matches!(&err, NutError::Protocol { request, detail, .. } if request == "LIST UPS" && detail.contains("VAR dummy x")),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn crlf_line_ends_are_accepted() {
+        let reply = b"BEGIN LIST VAR dummy\r\nVAR dummy ups.status \"OL\"\r\nEND LIST VAR dummy\r\n".to_vec();
+        let (host, port) = peer(reply, false).await;
+        let mut client = NutClient::connect(&host, port, Duration::from_millis(300)).await.expect("connects");
+        let vars = client.list_vars("dummy").await.expect("a CRLF answer");
+        assert_eq!(vars.get("ups.status").map(String::as_str), Some("OL"));
+    }
+
+    #[tokio::test]
+    async fn a_reset_connection_is_lost_with_the_reason() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind loopback");
+        let port = listener.local_addr().expect("addr").port();
+        let peer = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.expect("accept");
+            let mut stream = BufReader::new(stream);
+            let mut request = String::new();
+            stream.read_line(&mut request).await.expect("request");
+            // Closing with a zero linger sends a reset instead of a FIN.
+            stream.get_ref().set_zero_linger().expect("SO_LINGER");
+        });
+        let mut client = NutClient::connect("127.0.0.1", port, Duration::from_secs(2)).await.expect("connects");
+        let err = client.list_vars("dummy").await.expect_err("reset");
+        peer.await.expect("peer");
+        match &err {
+            NutError::Lost { request, reason, .. } => {
+                assert_eq!(request, "LIST VAR dummy");
+                assert!(reason.contains("reset"), "{reason}");
+            }
+            other => panic!("expected a lost connection, got {other:?}"),
+        }
+        assert!(err.is_transient());
+    }
+
+    #[tokio::test]
+    async fn a_connect_that_gets_no_answer_times_out() {
+        // A listener with a backlog of one, filled: the kernel drops further SYNs unanswered.
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(([127, 0, 0, 1], 0).into()).expect("bind loopback");
+        let listener = socket.listen(0).expect("listen");
+        let port = listener.local_addr().expect("addr").port();
+        let _queued = std::net::TcpStream::connect(("127.0.0.1", port)).expect("fills the backlog");
+        let err = NutClient::connect("127.0.0.1", port, Duration::from_millis(200)).await.expect_err("no answer");
+        assert!(
+            matches!(&err, NutError::Timeout { request, after, .. } if request == "connect" && *after == Duration::from_millis(200)),
+            "{err:?}"
+        );
+        assert!(err.is_transient());
+    }
+
+    #[tokio::test]
     async fn silence_and_hangups_are_transient() {
         let err = list_vars_against(b"").await;
         assert!(matches!(err, NutError::Timeout { .. }) && err.is_transient(), "{err:?}");
@@ -340,13 +429,10 @@ mod tests {
         assert!(err.is_transient() && err.is_stale_data() && !err.breaks_connection(), "{err:?}");
         let err = list_vars_against(b"ERR UNKNOWN-UPS\n").await;
         assert!(!err.is_transient() && !err.is_stale_data(), "{err:?}");
-        assert_eq!(err.to_string(), format!("upsd at {} answered ERR UNKNOWN-UPS to LIST VAR dummy", addr_of(&err)));
-    }
-
-    fn addr_of(err: &NutError) -> &str {
-        match err {
-            NutError::Server { addr, .. } => addr,
-            _ => "",
-        }
+        let text = err.to_string();
+        assert!(
+            matches!(&err, NutError::Server { addr, .. } if text == format!("upsd at {addr} answered ERR UNKNOWN-UPS to LIST VAR dummy")),
+            "{text}"
+        );
     }
 }
