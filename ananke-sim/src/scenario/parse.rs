@@ -1,7 +1,7 @@
 //! Parsing and checking a scenario file, with errors that point at the line and field.
 
-use super::locate::Locations;
 use super::builtin::{builtin_names, builtin_text, merge};
+use super::locate::Locations;
 use super::{config, validate, Scenario};
 use std::path::Path;
 use std::sync::Arc;
@@ -41,8 +41,7 @@ impl ScenarioError {
 fn split_serde_message(text: &str) -> (String, String) {
     let text = text.split(" at line ").next().unwrap_or(text);
     if let Some((path, rest)) = text.split_once(": ") {
-        let is_path = !path.is_empty()
-            && path.chars().all(|c| c.is_ascii_alphanumeric() || "_-.[]".contains(c));
+        let is_path = !path.is_empty() && path.chars().all(|c| c.is_ascii_alphanumeric() || "_-.[]".contains(c));
         if is_path {
             return (path.to_owned(), rest.to_owned());
         }
@@ -63,20 +62,22 @@ fn unknown_field_path(p: &Problem) -> String {
 
 /// The scenario merged over its `base:` built-in, when it names one.
 fn with_base(text: &str, origin: &str) -> Result<Option<serde_yaml_ng::Value>, ScenarioError> {
-    let problem = |field: &str, line: Option<usize>, message: String| {
-        ScenarioError::Invalid(vec![Problem { file: origin.into(), line, column: None, field: field.to_owned(), message }])
+    let problem = |field: &str, at: Option<(usize, usize)>, message: String| {
+        let (line, column) = (at.map(|p| p.0), at.map(|p| p.1));
+        ScenarioError::Invalid(vec![Problem { file: origin.into(), line, column, field: field.to_owned(), message }])
     };
-    let mut raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
-        .map_err(|e| problem("", e.location().map(|l| l.line()), split_serde_message(&e.to_string()).1))?;
+    let mut raw: serde_yaml_ng::Value = serde_yaml_ng::from_str(text).map_err(|e| {
+        problem("", e.location().map(|l| (l.line(), l.column())), split_serde_message(&e.to_string()).1)
+    })?;
     let Some(base) = raw.as_mapping_mut().and_then(|m| m.remove("base")) else { return Ok(None) };
-    let line = Locations::yaml(text).locate("base").map(|p| p.0);
-    let name = base.as_str().ok_or_else(|| problem("base", line, "expected the name of a built-in scenario".into()))?;
+    let at = Locations::yaml(text).locate("base");
+    let name = base.as_str().ok_or_else(|| problem("base", at, "expected the name of a built-in scenario".into()))?;
     let base_text = builtin_text(name).ok_or_else(|| {
-        problem("base", line, format!("no built-in scenario `{name}` (built-ins: {})", builtin_names().join(", ")))
+        problem("base", at, format!("no built-in scenario `{name}` (built-ins: {})", builtin_names().join(", ")))
     })?;
     let mut merged = match with_base(base_text, name)? {
         Some(v) => v,
-        None => serde_yaml_ng::from_str(base_text).map_err(|e| problem("base", line, e.to_string()))?,
+        None => serde_yaml_ng::from_str(base_text).map_err(|e| problem("base", at, e.to_string()))?,
     };
     merge(&mut merged, raw);
     Ok(Some(merged))
@@ -114,14 +115,16 @@ impl Scenario {
         let mut scenario: Scenario = match with_base(text, origin)? {
             None => serde_yaml_ng::from_str(text).map_err(|e| ScenarioError::Invalid(vec![serde_problem(&e)]))?,
             // Through text again: serde_yaml_ng's `Value` deserializer only reads tagged enums.
-            Some(merged) => serde_yaml_ng::to_string(&merged).and_then(|t| serde_yaml_ng::from_str(&t)).map_err(|e| {
-                let mut p = serde_problem(&e);
-                (p.line, p.column) = (None, None);
-                if let Some((line, column)) = locations.locate(&unknown_field_path(&p)) {
-                    (p.line, p.column) = (Some(line), Some(column));
-                }
-                ScenarioError::Invalid(vec![p])
-            })?,
+            Some(merged) => {
+                serde_yaml_ng::to_string(&merged).and_then(|t| serde_yaml_ng::from_str(&t)).map_err(|e| {
+                    let mut p = serde_problem(&e);
+                    (p.line, p.column) = (None, None);
+                    if let Some((line, column)) = locations.locate(&unknown_field_path(&p)) {
+                        (p.line, p.column) = (Some(line), Some(column));
+                    }
+                    ScenarioError::Invalid(vec![p])
+                })?
+            }
         };
         let located = |(field, message): (String, String)| {
             let pos = locations.locate(&field);

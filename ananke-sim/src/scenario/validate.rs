@@ -52,7 +52,10 @@ pub(crate) fn check(s: &Scenario) -> Problems {
     for (i, ing) in s.ingresses.iter().enumerate() {
         for (j, b) in ing.backends.iter().enumerate() {
             if !services.contains(&(ing.namespace.as_str(), b.as_str())) {
-                out.push((format!("ingresses[{i}].backends[{j}]"), format!("no service `{}/{b}` in `services`", ing.namespace)));
+                out.push((
+                    format!("ingresses[{i}].backends[{j}]"),
+                    format!("no service `{}/{b}` in `services`", ing.namespace),
+                ));
             }
         }
     }
@@ -67,20 +70,32 @@ pub(crate) fn check(s: &Scenario) -> Problems {
         expect_in(&mut out, "vault.component".into(), &v.component, &comps, "component");
         let replicas = s.component(&v.component).and_then(|c| c.workload.as_ref()).map(|w| w.replicas);
         if replicas.is_some_and(|r| usize::try_from(r).ok() != Some(v.pods.len())) {
-            out.push(("vault.pods".into(), format!("{} pods listed but the component runs {} replicas", v.pods.len(), replicas.unwrap_or(0))));
+            out.push((
+                "vault.pods".into(),
+                format!("{} pods listed but the component runs {} replicas", v.pods.len(), replicas.unwrap_or(0)),
+            ));
         }
         if v.threshold == 0 || v.threshold > v.shares {
-            out.push(("vault.threshold".into(), format!("threshold {} must be between 1 and shares ({})", v.threshold, v.shares)));
+            out.push((
+                "vault.threshold".into(),
+                format!("threshold {} must be between 1 and shares ({})", v.threshold, v.shares),
+            ));
         }
     }
     check_faults(s, &nodes, &mut out);
     if !(0.0..=1.0).contains(&s.random.api_error_rate) {
         out.push(("random.api_error_rate".into(), "expected a probability between 0 and 1".into()));
     }
-    let outcomes = [("expect.shutdown", &s.expect.shutdown, ["off", "failed"]), ("expect.startup", &s.expect.startup, ["ready", "failed"])];
+    let outcomes = [
+        ("expect.shutdown", &s.expect.shutdown, ["off", "failed"]),
+        ("expect.startup", &s.expect.startup, ["ready", "failed"]),
+    ];
     for (field, outcome, allowed) in outcomes {
         if let Some(o) = outcome.as_ref().filter(|o| !allowed.contains(&o.state.as_str())) {
-            out.push((format!("{field}.state"), format!("unknown state `{}` (expected `{}` or `{}`)", o.state, allowed[0], allowed[1])));
+            out.push((
+                format!("{field}.state"),
+                format!("unknown state `{}` (expected `{}` or `{}`)", o.state, allowed[0], allowed[1]),
+            ));
         }
     }
     out
@@ -95,14 +110,21 @@ fn check_components(s: &Scenario, nodes: &HashSet<&str>, comps: &HashSet<&str>, 
             expect_in(out, format!("components[{i}].nodes[{j}]"), n, nodes, "node");
         }
         match (c.kind, &c.workload, &c.host) {
-            (ComponentKind::Datastore, None, Some(h)) => expect_in(out, format!("components[{i}].host"), h, nodes, "node"),
+            (ComponentKind::Datastore, None, Some(h)) => {
+                expect_in(out, format!("components[{i}].host"), h, nodes, "node")
+            }
             (ComponentKind::Datastore, _, _) => {
                 out.push((format!("components[{i}]"), "a datastore runs on a `host` and has no `workload`".into()));
             }
-            (_, Some(w), None) if w.replicas < 0 || w.initial_replicas.is_some_and(|r| r < 0) => {
-                out.push((format!("components[{i}].workload.replicas"), "expected a replica count of 0 or more".into()));
+            (_, Some(w), None) => {
+                let counts = [("replicas", Some(w.replicas)), ("initial_replicas", w.initial_replicas)];
+                for (field, _) in counts.into_iter().filter(|(_, r)| r.is_some_and(|r| r < 0)) {
+                    out.push((
+                        format!("components[{i}].workload.{field}"),
+                        "expected a replica count of 0 or more".into(),
+                    ));
+                }
             }
-            (_, Some(_), None) => {}
             _ => out.push((format!("components[{i}]"), "expected a `workload` (and no `host`) for this kind".into())),
         }
     }
@@ -111,7 +133,10 @@ fn check_components(s: &Scenario, nodes: &HashSet<&str>, comps: &HashSet<&str>, 
     let mut mark = vec![0u8; s.components.len()];
     for i in 0..s.components.len() {
         if mark[i] == 0 && visit(i, s, &index, &mut mark) {
-            out.push((format!("components[{i}].depends_on"), format!("dependency cycle through `{}`", s.components[i].name)));
+            out.push((
+                format!("components[{i}].depends_on"),
+                format!("dependency cycle through `{}`", s.components[i].name),
+            ));
             break;
         }
     }
@@ -126,7 +151,8 @@ fn visit(i: usize, s: &Scenario, index: &HashMap<&str, usize>, mark: &mut [u8]) 
         return false;
     }
     mark[i] = 1;
-    let cyclic = s.components[i].depends_on.iter().filter_map(|d| index.get(d.as_str())).any(|&j| visit(j, s, index, mark));
+    let cyclic =
+        s.components[i].depends_on.iter().filter_map(|d| index.get(d.as_str())).any(|&j| visit(j, s, index, mark));
     mark[i] = 2;
     cyclic
 }
@@ -136,7 +162,13 @@ fn check_flux(s: &Scenario, comps: &HashSet<&str>, out: &mut Problems) {
         expect_in(out, "flux.controllers".into(), c, comps, "component");
     }
     let sources: HashSet<&str> = s.flux.sources.iter().map(|x| x.name.as_str()).collect();
-    let objects: Vec<String> = s.flux.kustomizations.iter().chain(&s.flux.helm_releases).map(|o| format!("{}/{}", o.namespace, o.name)).collect();
+    let objects: Vec<String> = s
+        .flux
+        .kustomizations
+        .iter()
+        .chain(&s.flux.helm_releases)
+        .map(|o| format!("{}/{}", o.namespace, o.name))
+        .collect();
     let known: HashSet<&str> = objects.iter().map(String::as_str).collect();
     let ks: HashSet<String> = s.flux.kustomizations.iter().map(|o| format!("{}/{}", o.namespace, o.name)).collect();
     let ks: HashSet<&str> = ks.iter().map(String::as_str).collect();
