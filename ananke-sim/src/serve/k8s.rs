@@ -14,6 +14,7 @@ use ananke_core::Effect;
 use bytes::Bytes;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::convert::identity;
 use std::time::Duration;
 
 /// What to answer.
@@ -103,9 +104,9 @@ pub fn handle(state: &mut State, req: &Request<'_>) -> Reply {
         ("GET" | "PATCH" | "PUT", Some(name), Some("scale"))
             if matches!(route.kind, Kind::Deployment | Kind::StatefulSet) =>
         {
-            scale(state, &route, name, req)
+            scale(state, &route, name, req).unwrap_or_else(identity)
         }
-        ("PATCH", Some(name), None) => patch(state, &route, name, req),
+        ("PATCH", Some(name), None) => patch(state, &route, name, req).unwrap_or_else(identity),
         ("POST", Some(name), Some("eviction")) if route.kind == Kind::Pod => evict(state, &route, name, req),
         (_, _, Some(_)) => fail(404, "NotFound", "the server could not find the requested resource"),
         (method, _, _) => fail(
@@ -228,43 +229,38 @@ fn dry_run(req: &Request<'_>) -> bool {
     req.query.get("dryRun").is_some_and(|d| d == "All")
 }
 
-fn patch(state: &mut State, route: &Route, name: &str, req: &Request<'_>) -> Reply {
+/// A reply either way: `Err` carries the failure `Status` early.
+type Answer = Result<Reply, Reply>;
+
+fn patch(state: &mut State, route: &Route, name: &str, req: &Request<'_>) -> Answer {
     let ns = route.namespace.clone().unwrap_or_default();
-    let Some(current) = state.store.get(route.kind, &ns, name).map(|s| s.obj.clone()) else {
-        return not_found(route, name);
-    };
-    let body = match patch_body(route.kind, req) {
-        Ok(b) => b,
-        Err(reply) => return reply,
-    };
-    if let Some(rv) = body.pointer("/metadata/resourceVersion") {
-        if Some(rv) != current.pointer("/metadata/resourceVersion") {
-            return fail(409, "Conflict", &format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", route.kind.plural()));
-        }
+    let current =
+        state.store.get(route.kind, &ns, name).map(|s| s.obj.clone()).ok_or_else(|| not_found(route, name))?;
+    let body = patch_body(route.kind, req)?;
+    if body
+        .pointer("/metadata/resourceVersion")
+        .is_some_and(|rv| Some(rv) != current.pointer("/metadata/resourceVersion"))
+    {
+        return Err(fail(409, "Conflict", &format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", route.kind.plural())));
     }
     let mut patched = current.clone();
     merge_patch(&mut patched, &body);
     let id = ObjectRef { namespace: ns.clone(), name: name.to_owned() };
-    let change = match mutation(route.kind, &id, &current, &patched, &body) {
-        Ok(c) => c,
-        Err(message) => {
-            return fail(422, "Invalid", &format!("{} \"{name}\" is invalid: {message}", route.kind.name()))
-        }
-    };
+    let change = mutation(route.kind, &id, &current, &patched, &body)
+        .map_err(|message| fail(422, "Invalid", &format!("{} \"{name}\" is invalid: {message}", route.kind.name())))?;
     if dry_run(req) {
-        return json_reply(200, &patched);
+        return Ok(json_reply(200, &patched));
     }
-    if let Err(reply) = run_effects(state, &change.effects) {
-        return reply;
-    }
+    run_effects(state, &change.effects)?;
     if let Some(meta) = &change.metadata {
         state.add_overlay(route.kind, &ns, name, meta);
     }
     state.refresh();
-    match state.store.get(route.kind, &ns, name) {
-        Some(s) => Reply::Json(200, s.json.clone()),
-        None => not_found(route, name),
-    }
+    // Patches never remove an object; the lookup is for its new rendering.
+    Ok(state
+        .store
+        .get(route.kind, &ns, name)
+        .map_or_else(|| not_found(route, name), |s| Reply::Json(200, s.json.clone())))
 }
 
 fn scale_of(obj: &Value) -> Value {
@@ -275,42 +271,34 @@ fn scale_of(obj: &Value) -> Value {
         "status": {"replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)), "selector": format!("app={}", meta["name"].as_str().unwrap_or_default())}})
 }
 
-fn scale(state: &mut State, route: &Route, name: &str, req: &Request<'_>) -> Reply {
+fn scale(state: &mut State, route: &Route, name: &str, req: &Request<'_>) -> Answer {
     let ns = route.namespace.clone().unwrap_or_default();
-    let Some(current) = state.store.get(route.kind, &ns, name).map(|s| scale_of(&s.obj)) else {
-        return not_found(route, name);
-    };
+    let current =
+        state.store.get(route.kind, &ns, name).map(|s| scale_of(&s.obj)).ok_or_else(|| not_found(route, name))?;
     let wanted = match req.method {
-        "GET" => return json_reply(200, &current),
-        "PUT" => serde_json::from_slice::<Value>(req.body).map_err(|e| fail(400, "BadRequest", &e.to_string())),
-        _ => patch_body(route.kind, req).map(|patch| {
+        "GET" => return Ok(json_reply(200, &current)),
+        "PUT" => serde_json::from_slice::<Value>(req.body).map_err(|e| fail(400, "BadRequest", &e.to_string()))?,
+        _ => {
             let mut next = current.clone();
-            merge_patch(&mut next, &patch);
+            merge_patch(&mut next, &patch_body(route.kind, req)?);
             next
-        }),
+        }
     };
-    let wanted = match wanted {
-        Ok(w) => w,
-        Err(reply) => return reply,
-    };
-    let replicas = match replicas(wanted.pointer("/spec/replicas")) {
-        Ok(r) => r,
-        Err(message) => return fail(422, "Invalid", &format!("Scale.autoscaling \"{name}\" is invalid: {message}")),
-    };
+    let replicas = replicas(wanted.pointer("/spec/replicas"))
+        .map_err(|message| fail(422, "Invalid", &format!("Scale.autoscaling \"{name}\" is invalid: {message}")))?;
     if dry_run(req) {
-        return json_reply(200, &wanted);
+        return Ok(json_reply(200, &wanted));
     }
     let kind = if route.kind == Kind::Deployment { WorkloadKind::Deployment } else { WorkloadKind::StatefulSet };
     let effect =
         Effect::Scale { workload: WorkloadRef { kind, namespace: ns.clone(), name: name.to_owned() }, replicas };
-    if let Err(reply) = run_effects(state, &[effect]) {
-        return reply;
-    }
+    run_effects(state, &[effect])?;
     state.refresh();
-    match state.store.get(route.kind, &ns, name) {
-        Some(s) => json_reply(200, &scale_of(&s.obj)),
-        None => not_found(route, name),
-    }
+    // Scaling never removes the workload; the lookup is for its new rendering.
+    Ok(state
+        .store
+        .get(route.kind, &ns, name)
+        .map_or_else(|| not_found(route, name), |s| json_reply(200, &scale_of(&s.obj))))
 }
 
 fn evict(state: &mut State, route: &Route, name: &str, req: &Request<'_>) -> Reply {
@@ -344,5 +332,40 @@ fn evict(state: &mut State, route: &Route, name: &str, req: &Request<'_>) -> Rep
                 ),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ananke_core::config::K3sRole;
+    use ananke_core::Time;
+
+    /// The code and `Status` of a failed `run_effects`.
+    fn failure(outcome: Result<(), Reply>) -> (u16, Value) {
+        let Err(Reply::Json(code, body)) = outcome else { panic!("expected a Status, got {outcome:?}") };
+        (code, serde_json::from_slice(&body).expect("a JSON Status"))
+    }
+
+    #[test]
+    fn failed_effects_answer_422_when_permanent_and_503_when_transient() {
+        let mut state = State::new(crate::builtin("titan-lab").expect("built in"), 0, 0.0, 64, true);
+        assert!(run_effects(&mut state, &[Effect::Cordon { node: "titan-03".into() }]).is_ok());
+        let (code, status) = failure(run_effects(&mut state, &[Effect::Cordon { node: "no-such-node".into() }]));
+        assert_eq!(
+            (code, status["reason"].as_str(), status["message"].as_str()),
+            (422, Some("Invalid"), Some("nodes \"no-such-node\" not found"))
+        );
+        let now = state.now();
+        for node in ["titan-db", "titan-01"] {
+            let stop = Effect::StopK3s { node: node.into(), role: K3sRole::Server };
+            assert_eq!(state.model.apply(now, &stop), EffectOutcome::Ok);
+        }
+        state.clock.jump(Time(60_000));
+        state.refresh();
+        assert!(!state.model.api_reachable(), "no server quorum, no API");
+        let (code, status) = failure(run_effects(&mut state, &[Effect::Uncordon { node: "titan-03".into() }]));
+        assert_eq!((code, status["reason"].as_str()), (503, Some("ServiceUnavailable")));
+        assert!(status["message"].as_str().is_some_and(|m| m.contains("connection refused")), "{status}");
     }
 }
