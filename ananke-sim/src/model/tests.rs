@@ -378,3 +378,34 @@ fn a_pdb_with_a_spare_pod_allows_an_eviction_and_forgets_its_refusal() {
     assert_eq!(m.nodes[n].blocked_by, None);
     assert!(!pods_of(&m, &storage).contains(&node));
 }
+
+#[test]
+fn cluster_state_diff_names_what_only_one_side_has() {
+    let mut s = builtin("titan-lab").unwrap();
+    let with_jh = Model::new(&s, 1).cluster_state();
+    s.nodes.retain(|n| n.name != "titan-jh");
+    let without_jh = Model::new(&s, 1).cluster_state();
+    assert_eq!(with_jh.diff(&without_jh), ["cordon of titan-jh: false -> (missing)"]);
+    assert_eq!(without_jh.diff(&with_jh), ["cordon of titan-jh: (missing) -> false"]);
+}
+
+#[test]
+fn a_source_pointed_at_a_missing_repository_or_branch_fails_its_fetch() {
+    let mut m = lab();
+    let source = FluxRef { kind: FluxKind::GitRepository, object: ks("flux-system").object };
+    let fetch = |m: &mut Model, t, url: Option<&str>, branch: Option<&str>| {
+        let (url, branch) = (url.map(str::to_owned), branch.map(str::to_owned));
+        assert_eq!(m.apply(secs(t), &Effect::SetFluxSource { object: source.clone(), url, branch }), EffectOutcome::Ok);
+        let obs = m.observe(secs(t + 10));
+        let ready = obs.flux.unwrap().get(&source).unwrap().condition("Ready").unwrap().clone();
+        (ready.status, ready.message)
+    };
+    let (status, message) = fetch(&mut m, 1, None, Some("nope"));
+    assert_eq!(status, ConditionStatus::False);
+    assert!(message.contains("couldn't find remote ref \"refs/heads/nope\""), "{message}");
+    let (status, message) = fetch(&mut m, 20, Some("ssh://git@elsewhere/x.git"), Some("main"));
+    assert_eq!(status, ConditionStatus::False);
+    assert!(message.contains("unable to clone 'ssh://git@elsewhere/x.git': repository not found"), "{message}");
+    let url = "ssh://git@gitea-ssh.gitea.svc.cluster.local:22/titan/titan-iac.git";
+    assert_eq!(fetch(&mut m, 40, Some(url), None).0, ConditionStatus::True);
+}
