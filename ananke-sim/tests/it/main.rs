@@ -12,6 +12,7 @@ mod report;
 mod restore;
 mod scenarios;
 mod serve;
+mod serve_requests;
 mod traces;
 mod validation;
 mod world;

@@ -54,7 +54,7 @@ pub async fn start(name: &str, options: ServeOptions) -> Lab {
     Lab { server, dir, client }
 }
 
-fn api_code(e: &kube::Error) -> (u16, String) {
+pub fn api_code(e: &kube::Error) -> (u16, String) {
     match e {
         kube::Error::Api(s) => (s.code, s.reason.clone()),
         other => panic!("expected an API error, got {other}"),
