@@ -9,7 +9,6 @@ use crate::effect::Effect;
 use crate::journal::SourceBefore;
 use crate::machine::step::Step;
 use crate::observation::{ConditionStatus, FluxKind, FluxRef, Observation};
-use std::collections::BTreeSet;
 
 impl StartupRun {
     /// Per-observation upkeep of every non-terminal state after `Off`: start k3s where it stopped
@@ -20,9 +19,8 @@ impl StartupRun {
         self.force_branch(context, obs);
         let source = self.source_ref();
         let source = obs.flux.as_ref().and_then(|f| f.get(&source));
-        self.seen.source_ready = source
-            .and_then(|s| s.condition("Ready"))
-            .is_some_and(|c| c.status == ConditionStatus::True);
+        self.seen.source_ready =
+            source.and_then(|s| s.condition("Ready")).is_some_and(|c| c.status == ConditionStatus::True);
         self.seen.git_server = match &obs.git_server {
             None => None,
             Some(g) if g.healthy => None,
@@ -66,23 +64,13 @@ impl StartupRun {
             .changes
             .sources_before
             .entry(object.clone())
-            .or_insert_with(|| SourceBefore {
-                url: source.url.clone(),
-                branch: source.branch.clone(),
-            });
-        context.offer(Effect::SetFluxSource {
-            object,
-            url: None,
-            branch: Some(branch.clone()),
-        });
+            .or_insert_with(|| SourceBefore { url: source.url.clone(), branch: source.branch.clone() });
+        context.offer(Effect::SetFluxSource { object, url: None, branch: Some(branch.clone()) });
     }
 
     /// The source `GitRepository` the drift guard checks.
     pub(super) fn source_ref(&self) -> FluxRef {
-        FluxRef {
-            kind: FluxKind::GitRepository,
-            object: self.config.flux.source.clone(),
-        }
+        FluxRef { kind: FluxKind::GitRepository, object: self.config.flux.source.clone() }
     }
 
     /// Whether an in-cluster Git server is configured and not observed healthy.
@@ -92,71 +80,25 @@ impl StartupRun {
 
     /// The in-cluster Git server's workload, for messages.
     pub(super) fn git_server_name(&self) -> String {
-        self.config
-            .flux
-            .git_server
-            .as_ref()
-            .map_or_else(String::new, |g| g.workload.to_string())
+        self.config.flux.git_server.as_ref().map_or_else(String::new, |g| g.workload.to_string())
     }
 
-    /// Scale the in-cluster Git server back to its journaled count (or to 1 when it is at 0 and the
-    /// journal does not know it), after the journaled workloads the same Flux objects deploy with
-    /// it (its database, say: it cannot start without them). Forgets each journal entry once
-    /// observed restored.
-    pub(super) fn bring_up_git_server(&mut self, context: &mut Step<'_>, obs: &Observation) {
-        let Some(git) = &self.config.flux.git_server else {
+    /// Scale the in-cluster Git server to 1 when it is at 0 and the journal does not know it.
+    ///
+    /// `FluxDeadlocked`, the only state that brings the server up, runs
+    /// [`restore_scaled`](Self::restore_scaled) first in the same step: it scales every journaled
+    /// workload back, the server and the workloads the same Flux objects deploy with it (its
+    /// database, say) among them, and forgets each once observed restored.
+    pub(super) fn bring_up_git_server(&self, context: &mut Step<'_>, obs: &Observation) {
+        // `FluxDeadlocked` is entered only when a Git server is configured.
+        let Some(git) = &self.config.flux.git_server else { return };
+        let server = &git.workload;
+        let Some(seen) = obs.workload(server) else {
+            context.diagnose_once(format!("in-cluster Git server workload {server} is not observed"));
             return;
         };
-        let server = git.workload.clone();
-        let Some(seen) = obs.workload(&server) else {
-            context.diagnose_once(format!(
-                "in-cluster Git server workload {server} is not observed"
-            ));
-            return;
-        };
-        let spec = seen.spec_replicas.unwrap_or(1);
-        let mut companions: BTreeSet<&WorkloadRef> = obs
-            .flux
-            .iter()
-            .flat_map(|f| f.kustomizations.iter().chain(&f.helm_releases))
-            .filter(|o| o.manages.contains(&server))
-            .flat_map(|o| &o.manages)
-            .collect();
-        companions.remove(&server);
-        for workload in companions {
-            let Some(n) = self.journal.changes.scaled.get(workload).copied() else {
-                continue;
-            };
-            match obs.workload(workload) {
-                Some(w) if w.spec_replicas.unwrap_or(1) == n => {
-                    self.journal.changes.scaled.remove(workload);
-                }
-                Some(_) => {
-                    context.offer(Effect::Scale {
-                        workload: workload.clone(),
-                        replicas: n,
-                    });
-                }
-                None => {}
-            }
-        }
-        match self.journal.changes.scaled.get(&server).copied() {
-            Some(n) if n == spec => {
-                self.journal.changes.scaled.remove(&server);
-            }
-            Some(n) => {
-                context.offer(Effect::Scale {
-                    workload: server,
-                    replicas: n,
-                });
-            }
-            None if spec == 0 => {
-                context.offer(Effect::Scale {
-                    workload: server,
-                    replicas: 1,
-                });
-            }
-            None => {}
+        if seen.spec_replicas == Some(0) && !self.journal.changes.scaled.contains_key(server) {
+            context.offer(Effect::Scale { workload: server.clone(), replicas: 1 });
         }
     }
 
@@ -186,19 +128,9 @@ impl StartupRun {
             return true;
         }
         let tiers = &self.config.shutdown.tiers;
-        let tier_of = |w: &WorkloadRef| {
-            tiers
-                .iter()
-                .position(|t| t.contains(w))
-                .unwrap_or(tiers.len())
-        };
-        let mut order: Vec<(usize, WorkloadRef, i32)> = self
-            .journal
-            .changes
-            .scaled
-            .iter()
-            .map(|(w, n)| (tier_of(w), w.clone(), *n))
-            .collect();
+        let tier_of = |w: &WorkloadRef| tiers.iter().position(|t| t.contains(w)).unwrap_or(tiers.len());
+        let mut order: Vec<(usize, WorkloadRef, i32)> =
+            self.journal.changes.scaled.iter().map(|(w, n)| (tier_of(w), w.clone(), *n)).collect();
         order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         for (_, workload, replicas) in order {
             match obs.workload(&workload) {
@@ -209,9 +141,7 @@ impl StartupRun {
                     context.offer(Effect::Scale { workload, replicas });
                 }
                 None if obs.api.reachable => {
-                    context.diagnose(format!(
-                        "journaled workload {workload} no longer exists; nothing to restore"
-                    ));
+                    context.diagnose(format!("journaled workload {workload} no longer exists; nothing to restore"));
                     self.journal.changes.scaled.remove(&workload);
                 }
                 None => {}
@@ -232,16 +162,16 @@ impl StartupRun {
         let mut keep = Vec::with_capacity(changes.suspended.len());
         for id in &changes.suspended {
             if changes.already_suspended.contains(id) {
-                context.diagnose_once(format!("{id} is journaled both as suspended by ananke and by an operator; left suspended"));
+                context.diagnose_once(format!(
+                    "{id} is journaled both as suspended by ananke and by an operator; left suspended"
+                ));
                 continue;
             }
             match flux.get(id) {
                 Some(object) if object.suspend => keep.push(id.clone()),
                 Some(_) => {}
                 None if flux.installed => {
-                    context.diagnose(format!(
-                        "journaled {id} no longer exists; nothing to resume"
-                    ));
+                    context.diagnose(format!("journaled {id} no longer exists; nothing to resume"));
                 }
                 None => keep.push(id.clone()),
             }
@@ -250,17 +180,11 @@ impl StartupRun {
         for id in &keep {
             let Some(object) = flux.get(id) else { continue };
             let waits_for = |other: FluxRef| other != *id && keep.contains(&other);
-            let blocked = object.depends_on.iter().any(|d| {
-                waits_for(FluxRef {
-                    kind: id.kind,
-                    object: d.clone(),
-                })
-            }) || object.managed_by.as_ref().is_some_and(|p| {
-                waits_for(FluxRef {
-                    kind: FluxKind::Kustomization,
-                    object: p.clone(),
-                })
-            });
+            let blocked = object.depends_on.iter().any(|d| waits_for(FluxRef { kind: id.kind, object: d.clone() }))
+                || object
+                    .managed_by
+                    .as_ref()
+                    .is_some_and(|p| waits_for(FluxRef { kind: FluxKind::Kustomization, object: p.clone() }));
             if !blocked {
                 context.offer(Effect::ResumeFlux { object: id.clone() });
             }
@@ -273,10 +197,7 @@ impl StartupRun {
         let changes = &self.journal.changes;
         changes.scaled.is_empty()
             && changes.suspended.is_empty()
-            && !changes
-                .cordoned
-                .iter()
-                .any(|n| obs.node(n).is_some_and(|n| n.kube.is_some()))
+            && !changes.cordoned.iter().any(|n| obs.node(n).is_some_and(|n| n.kube.is_some()))
     }
 
     /// What remains to restore, for failure reasons.
@@ -284,11 +205,7 @@ impl StartupRun {
         let changes = &self.journal.changes;
         let mut parts = Vec::new();
         if !changes.scaled.is_empty() {
-            let list: Vec<String> = changes
-                .scaled
-                .iter()
-                .map(|(w, n)| format!("{w} to {n}"))
-                .collect();
+            let list: Vec<String> = changes.scaled.iter().map(|(w, n)| format!("{w} to {n}")).collect();
             parts.push(format!("scale back {}", list.join(", ")));
         }
         if !changes.suspended.is_empty() {

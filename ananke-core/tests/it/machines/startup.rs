@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 mod converge;
 mod flux;
+mod restore;
 mod soak;
 
 /// A startup machine at time 0.

@@ -1,0 +1,124 @@
+//! Startup's restore bookkeeping at its edges: a branch forced only once the source is observed,
+//! journaled Flux objects that vanished or that an operator also suspended, and the backlog a
+//! timeout names.
+
+use super::{past_nodes_up, startup};
+use crate::machines::lab::{self, config_with};
+use crate::machines::world::{secs, Driver};
+use ananke_core::config::HumanDuration;
+use ananke_core::effect::Effect;
+use ananke_core::gates::GateId;
+use ananke_core::journal::{Journal, SourceBefore};
+use ananke_core::machine::{Machine, StartupMachine, StartupOptions, StartupState};
+use ananke_core::observation::{FluxKind, FluxObservation};
+use std::sync::Arc;
+
+fn said(d: &Driver<StartupMachine>, text: &str) -> usize {
+    d.machine.diagnostics().iter().filter(|x| x.message == text).count()
+}
+
+#[test]
+fn a_forced_branch_waits_until_the_source_is_observed() {
+    let options = StartupOptions { force_flux_branch: Some("main".to_owned()) };
+    let mut d = startup(Arc::new(lab::config()), Journal::default(), options);
+    let source = lab::fx(FluxKind::GitRepository, "flux-system", "flux-system");
+    let mut obs = lab::healthy();
+    lab::flux_mut(&mut obs, &source).branch = Some("release".to_owned());
+    let mut unlisted = obs.clone();
+    unlisted.flux.as_mut().expect("flux").sources.clear();
+    d.observe(&unlisted);
+    d.observe(&unlisted);
+    let effects = d.observe(&unlisted);
+    assert_eq!(d.machine.state(), StartupState::Converging);
+    assert!(!d.log.iter().any(|(_, e)| matches!(e, Effect::SetFluxSource { .. })), "{:?}", d.log);
+    assert!(effects.iter().all(|e| !matches!(e, Effect::SetFluxSource { .. })), "{effects:?}");
+    assert!(d.machine.journal().changes.sources_before.is_empty(), "nothing recorded for an unseen source");
+
+    let effects = d.observe(&obs);
+    assert!(effects.contains(&Effect::SetFluxSource {
+        object: source.clone(),
+        url: None,
+        branch: Some("main".to_owned())
+    }));
+    assert_eq!(
+        d.machine.journal().changes.sources_before.get(&source),
+        Some(&SourceBefore { url: Some(lab::URL.to_owned()), branch: Some("release".to_owned()) })
+    );
+}
+
+#[test]
+fn a_journaled_flux_object_that_vanished_is_forgotten_while_flux_is_installed() {
+    let gone = lab::fx(FluxKind::Kustomization, "flux-system", "gone");
+    let mut journal = Journal::default();
+    journal.changes.suspended = vec![lab::hr_vault(), gone.clone()];
+    let mut obs = lab::healthy();
+    lab::flux_mut(&mut obs, &lab::hr_vault()).suspend = true;
+    let mut d = past_nodes_up(Arc::new(lab::config()), journal, &obs);
+    assert_eq!(d.machine.state(), StartupState::Converging);
+
+    // Flux's kinds not installed (yet): nothing can be told apart, everything waits.
+    let mut no_flux = obs.clone();
+    no_flux.flux = Some(FluxObservation::default());
+    let effects = d.observe(&no_flux);
+    assert!(!effects.iter().any(|e| matches!(e, Effect::ResumeFlux { .. })), "{effects:?}");
+    assert_eq!(d.machine.journal().changes.suspended, [lab::hr_vault(), gone.clone()]);
+
+    let vanished = "journaled Kustomization/flux-system/gone no longer exists; nothing to resume";
+    assert_eq!(said(&d, vanished), 0);
+    let effects = d.observe(&obs);
+    assert_eq!(effects, [Effect::ResumeFlux { object: lab::hr_vault() }]);
+    assert_eq!(d.machine.journal().changes.suspended, [lab::hr_vault()], "the vanished object is forgotten");
+    assert_eq!(said(&d, vanished), 1);
+}
+
+#[test]
+fn an_object_an_operator_also_suspended_is_left_suspended_and_forgotten() {
+    let mut journal = Journal::default();
+    journal.changes.suspended = vec![lab::hr_vault()];
+    journal.changes.already_suspended.insert(lab::hr_vault());
+    let mut obs = lab::healthy();
+    lab::flux_mut(&mut obs, &lab::hr_vault()).suspend = true;
+    let mut d = past_nodes_up(Arc::new(lab::config()), journal, &obs);
+    let effects = d.observe(&obs);
+    assert!(!effects.iter().any(|e| matches!(e, Effect::ResumeFlux { .. })), "{effects:?}");
+    assert!(d.machine.journal().changes.suspended.is_empty());
+    assert!(d.machine.journal().changes.already_suspended.contains(&lab::hr_vault()), "the operator's hold stays");
+    let both = "HelmRelease/vault/vault is journaled both as suspended by ananke and by an operator; left suspended";
+    assert_eq!(said(&d, both), 1);
+    assert_eq!(d.machine.state(), StartupState::Soaking, "nothing else to restore");
+}
+
+#[test]
+fn the_converge_timeout_names_what_is_left_to_resume_uncordon_and_unseal() {
+    let mut journal = Journal::default();
+    journal.changes.suspended = vec![lab::hr_vault()];
+    journal.changes.cordoned.insert("titan-04".to_owned());
+    let mut obs = lab::healthy();
+    lab::flux_mut(&mut obs, &lab::hr_vault()).suspend = true;
+    lab::node_mut(&mut obs, "titan-04").kube.as_mut().expect("kube").unschedulable = true;
+    obs.vault[0].sealed = true;
+    let mut d = past_nodes_up(Arc::new(lab::config()), journal, &obs);
+    d.observe(&obs);
+    d.advance(secs(1800));
+    assert_eq!(d.machine.state(), StartupState::Failed);
+    let failure = d.machine.failure().expect("failed");
+    assert_eq!(failure.gate, None, "every gate passes");
+    assert_eq!(
+        failure.reason,
+        "converge timeout: still restoring: resume HelmRelease/vault/vault; uncordon titan-04; unseal vault vault-0"
+    );
+}
+
+#[test]
+fn the_deadline_in_a_soak_longer_than_the_run_says_nothing_is_left_to_restore() {
+    let config = config_with(|c| c.soak.duration = HumanDuration::secs(7200));
+    let obs = lab::healthy();
+    let mut d = past_nodes_up(config, Journal::default(), &obs);
+    d.observe(&obs);
+    assert_eq!(d.machine.state(), StartupState::Soaking);
+    d.advance(secs(3600));
+    assert_eq!(d.machine.state(), StartupState::Failed);
+    let failure = d.machine.failure().expect("failed");
+    assert_eq!(failure.gate, Some(GateId::Soak));
+    assert_eq!(failure.reason, "startup deadline exceeded: still restoring or soaking: nothing");
+}
