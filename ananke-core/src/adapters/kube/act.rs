@@ -129,7 +129,15 @@ impl KubeCluster {
             let name = pod.metadata.name.clone().unwrap_or_default();
             let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
             let what = format!("evict pod {ns}/{name}");
-            match tokio::time::timeout(self.settings.request_timeout, api.evict(&name, &EvictParams::default())).await {
+            // A PDB refusal is kept as the `Status` that may name the PDB; every other error is a
+            // `Failure` like any call's (timeouts included).
+            let eviction = async {
+                match api.evict(&name, &EvictParams::default()).await {
+                    Err(kube::Error::Api(status)) if status.code == 429 => Ok(Err(status)),
+                    other => other.map(Ok),
+                }
+            };
+            match self.bounded(&what, eviction).await {
                 Ok(Ok(status)) if status.is_failure() => {
                     let transient = status.code == 429 || status.code >= 500;
                     failure = Some(failed(
@@ -138,20 +146,15 @@ impl KubeCluster {
                     ));
                 }
                 Ok(Ok(_)) => {}
-                Ok(Err(kube::Error::Api(status))) if status.code == 429 => {
-                    let pdb = match pdb_in(&status) {
+                Ok(Err(refusal)) => {
+                    let pdb = match pdb_in(&refusal) {
                         Some(name) => format!("{ns}/{name}"),
                         None => self.pdb_selecting(pod).await.unwrap_or_else(|| format!("{ns}/(unnamed)")),
                     };
                     blocked = Some(pdb);
                 }
-                Ok(Err(e)) => {
-                    let f = Failure::from_kube(&what, &e);
-                    if !f.is_not_found() {
-                        failure = Some(f.outcome());
-                    }
-                }
-                Err(_) => failure = Some(Failure::timeout(&what, self.settings.request_timeout).outcome()),
+                Err(f) if f.is_not_found() => {}
+                Err(f) => failure = Some(f.outcome()),
             }
         }
         match (blocked, failure) {

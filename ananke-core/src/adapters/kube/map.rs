@@ -343,4 +343,54 @@ mod tests {
             seen[0].backends.iter().map(|b| (b.service.as_str(), b.exists, b.ready_endpoints)).collect();
         assert_eq!(backends, vec![("missing", false, 0), ("web", true, 1)]);
     }
+
+    #[test]
+    fn workloads_without_status_and_daemonset_counters() {
+        let d: Deployment = from_value(json!({"metadata": {"name": "web", "namespace": "apps", "generation": 3},
+            "spec": {"replicas": 2, "selector": {}, "template": {}}}))
+        .unwrap();
+        let w = deployment(&d);
+        assert_eq!((w.has_status, w.observed_generation, w.spec_replicas, w.generation), (false, None, Some(2), 3));
+        assert!(w.conditions.is_empty() && !w.has_progress_deadline);
+        let ds: DaemonSet = from_value(json!({"metadata": {"name": "agent", "namespace": "kube-system"},
+            "status": {"observedGeneration": 4, "desiredNumberScheduled": 5, "currentNumberScheduled": 4,
+                "updatedNumberScheduled": 3, "numberAvailable": 2, "numberReady": 1, "numberMisscheduled": 0}}))
+        .unwrap();
+        let w = daemonset(&ds);
+        assert_eq!(
+            w.id,
+            WorkloadRef { kind: WorkloadKind::DaemonSet, namespace: "kube-system".into(), name: "agent".into() }
+        );
+        assert_eq!((w.has_status, w.observed_generation, w.status.desired), (true, Some(4), Some(5)));
+        let s = &w.status;
+        assert_eq!((s.current, s.updated, s.available, s.ready), (4, 3, 2, 1));
+        let bare = daemonset(&from_value(json!({"metadata": {"name": "agent"}})).unwrap());
+        assert_eq!((bare.has_status, bare.status.desired, bare.observed_generation), (false, None, None));
+    }
+
+    #[test]
+    fn selectors_refuse_unknown_operators() {
+        let labels = BTreeMap::from([("app".to_owned(), "web".to_owned())]);
+        let with = |operator: &str| -> LabelSelector {
+            from_value(json!({"matchExpressions": [{"key": "app", "operator": operator, "values": ["db"]}]})).unwrap()
+        };
+        assert!(selects(&with("NotIn"), &labels) && selects(&with("Exists"), &labels));
+        assert!(!selects(&with("In"), &labels) && !selects(&with("DoesNotExist"), &labels));
+        assert!(!selects(&with("Matches"), &labels), "an operator the API does not know selects nothing");
+    }
+
+    #[test]
+    fn endpoints_count_only_for_the_port_the_backend_reaches() {
+        let slice = |name: &str, port: &str| -> EndpointSlice {
+            from_value(json!({"addressType": "IPv4",
+                "metadata": {"name": name, "namespace": "ns", "labels": {"kubernetes.io/service-name": "web"}},
+                "endpoints": [{"addresses": ["10.0.0.1"]}], "ports": [{"name": port, "port": 8080}]}))
+            .unwrap()
+        };
+        let slices = [slice("web-a", "http"), slice("web-b", "metrics")];
+        assert_eq!(ready_endpoints(&slices, "ns", "web", Some("http")), 1);
+        assert_eq!(ready_endpoints(&slices, "ns", "web", Some("grpc")), 0);
+        assert_eq!(ready_endpoints(&slices, "ns", "web", None), 2);
+        assert_eq!(ready_endpoints(&slices, "other", "web", None), 0);
+    }
 }
