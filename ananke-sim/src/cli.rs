@@ -85,7 +85,8 @@ struct ReplayArgs {
 /// # Errors
 /// When the file cannot be read or the scenario is invalid.
 pub fn resolve_scenario(name: &str) -> Result<Scenario, ScenarioError> {
-    let yaml = Path::new(name).extension().is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+    let yaml =
+        Path::new(name).extension().is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
     let looks_like_a_file = name.contains('/') || yaml;
     if builtin_names().contains(&name) || !(looks_like_a_file || Path::new(name).exists()) {
         builtin(name)
@@ -110,7 +111,11 @@ pub fn main() -> ExitCode {
         Command::Replay(args) => match replay_file(&args.trace, args.config.as_deref()) {
             Ok(report) => {
                 emit(&format!("{report}\n"));
-                if matches!(report, ReplayReport::NoDivergence { .. }) { EXIT_OK } else { EXIT_UNMET }
+                if matches!(report, ReplayReport::NoDivergence { .. }) {
+                    EXIT_OK
+                } else {
+                    EXIT_UNMET
+                }
             }
             Err(e) => {
                 eprintln!("ananke-sim: {e}");
@@ -152,25 +157,23 @@ fn run(args: &RunArgs) -> u8 {
         }
     };
     if let Some(path) = &args.trace {
-        let (last, first) = match (&result.startup, &result.shutdown) {
-            (Some(s), d) => (s, d.as_ref()),
-            (None, Some(d)) => (d, None),
-            (None, None) => return EXIT_ERROR,
-        };
-        let mut writes = vec![(path.clone(), last.trace.clone())];
-        if let Some(d) = first {
-            let mut other = path.clone().into_os_string();
-            other.push(".shutdown");
-            writes.push((PathBuf::from(other), d.trace.clone()));
-        }
-        for (p, bytes) in writes {
-            if let Err(e) = std::fs::write(&p, bytes.unwrap_or_default()) {
-                eprintln!("ananke-sim: cannot write trace {}: {e}", p.display());
+        // The last machine's trace goes to `path`; a shutdown before a startup to `path.shutdown`.
+        let mut target = path.clone();
+        for machine in [&result.startup, &result.shutdown].into_iter().flatten() {
+            if let Err(e) = std::fs::write(&target, machine.trace.as_deref().unwrap_or_default()) {
+                eprintln!("ananke-sim: cannot write trace {}: {e}", target.display());
                 return EXIT_ERROR;
             }
+            let mut other = path.clone().into_os_string();
+            other.push(".shutdown");
+            target = PathBuf::from(other);
         }
     }
     let unmet = result.unmet(&scenario);
     emit(&run_report(&result, &unmet));
-    if unmet.is_empty() { EXIT_OK } else { EXIT_UNMET }
+    if unmet.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_UNMET
+    }
 }

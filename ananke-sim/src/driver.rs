@@ -140,21 +140,20 @@ pub fn drive(
     let mut queue: VecDeque<Input> = VecDeque::new();
     model.advance(start);
     while !machine.is_terminal() {
-        if queue.is_empty() {
-            if next_observation <= now {
-                queue.push_back(Input::Observed(Box::new(model.observe(now))));
-                next_observation = now.plus(limits.observe_every);
-            } else if machine.poll_timeout().is_some_and(|t| t <= now) {
-                queue.push_back(Input::Tick);
-            } else {
-                let candidates = [machine.poll_timeout(), model.next_event_after(now), Some(next_observation)];
-                now = candidates.into_iter().flatten().filter(|t| *t > now).min().unwrap_or(next_observation);
-                if now.since(start) > limits.max_virtual {
-                    return Err(DriveError::Unbounded { steps, elapsed: now.since(start), state: machine.state_name() });
-                }
-                model.advance(now);
-                continue;
+        // The queue is empty here: each pass drains what its first input led to.
+        if next_observation <= now {
+            queue.push_back(Input::Observed(Box::new(model.observe(now))));
+            next_observation = now.plus(limits.observe_every);
+        } else if machine.poll_timeout().is_some_and(|t| t <= now) {
+            queue.push_back(Input::Tick);
+        } else {
+            let candidates = [machine.poll_timeout(), model.next_event_after(now), Some(next_observation)];
+            now = candidates.into_iter().flatten().filter(|t| *t > now).min().unwrap_or(next_observation);
+            if now.since(start) > limits.max_virtual {
+                return Err(DriveError::Unbounded { steps, elapsed: now.since(start), state: machine.state_name() });
             }
+            model.advance(now);
+            continue;
         }
         while let Some(input) = queue.pop_front() {
             if steps >= limits.max_steps {

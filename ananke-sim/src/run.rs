@@ -76,7 +76,11 @@ impl ScenarioRun {
             let mut states = startup.outcome.states.iter().map(|(_, s)| *s);
             if let Some(missing) = expect.visits.iter().find(|v| !states.any(|s| s == v.as_str())) {
                 let seen: Vec<&str> = startup.outcome.states.iter().map(|(_, s)| *s).collect();
-                out.push(format!("startup never went through `{missing}` in the order {:?} (went {})", expect.visits, seen.join(" -> ")));
+                out.push(format!(
+                    "startup never went through `{missing}` in the order {:?} (went {})",
+                    expect.visits,
+                    seen.join(" -> ")
+                ));
             }
         }
         let ready = self.startup.as_ref().is_some_and(|s| s.outcome.state == "ready");
@@ -131,11 +135,8 @@ fn drive_recorded(
             state_after: v.state_after,
             effects: v.effects,
         };
-        if let Some(w) = writer.as_mut() {
-            if w.record(&record).is_err() {
-                writer = None;
-            }
-        }
+        // A record that cannot be written loses the whole trace rather than leaving a gap in it.
+        writer = writer.take().and_then(|mut w| w.record(&record).ok().map(|()| w));
     })?;
     Ok((outcome, writer.and_then(|w| w.finish().ok())))
 }
@@ -156,8 +157,10 @@ pub fn run_scenario(scenario: &Scenario, spec: &RunSpec) -> Result<ScenarioRun, 
         model.begin_phase(Phase::Shutdown, now);
         let reason = scenario.options.reason.clone().unwrap_or_else(|| "ananke-sim".to_owned());
         let options = ShutdownOptions { reason: reason.clone(), mode: ShutdownMode::ClusterOnly };
-        let trace_options = TraceOptions { reason: Some(reason), mode: Some(ShutdownMode::ClusterOnly), ..TraceOptions::default() };
-        let header = TraceHeader::new(&config, &scenario.name, MachineKind::Shutdown, trace_options, journal.clone(), now);
+        let trace_options =
+            TraceOptions { reason: Some(reason), mode: Some(ShutdownMode::ClusterOnly), ..TraceOptions::default() };
+        let header =
+            TraceHeader::new(&config, &scenario.name, MachineKind::Shutdown, trace_options, journal.clone(), now);
         let mut machine = ShutdownMachine::new(config.clone(), journal.clone(), options, now);
         let (outcome, trace) = drive_recorded(&mut machine, &mut model, now, spec, &header)?;
         now = outcome.end;
@@ -176,8 +179,10 @@ pub fn run_scenario(scenario: &Scenario, spec: &RunSpec) -> Result<ScenarioRun, 
     if matches!(drive_mode, Drive::Startup | Drive::Cycle) {
         model.begin_phase(Phase::Startup, now);
         let options = StartupOptions { force_flux_branch: scenario.options.force_flux_branch.clone() };
-        let trace_options = TraceOptions { force_flux_branch: options.force_flux_branch.clone(), ..TraceOptions::default() };
-        let header = TraceHeader::new(&config, &scenario.name, MachineKind::Startup, trace_options, journal.clone(), now);
+        let trace_options =
+            TraceOptions { force_flux_branch: options.force_flux_branch.clone(), ..TraceOptions::default() };
+        let header =
+            TraceHeader::new(&config, &scenario.name, MachineKind::Startup, trace_options, journal.clone(), now);
         let mut machine = StartupMachine::new(config.clone(), journal, options, now);
         let (outcome, trace) = drive_recorded(&mut machine, &mut model, now, spec, &header)?;
         startup = Some(MachineRun { machine: MachineKind::Startup, outcome, trace });

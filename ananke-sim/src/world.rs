@@ -125,7 +125,8 @@ impl SimWorld {
         } else if persist {
             fs::create_dir_all(&dir).map_err(|e| log_err(&dir, e))?;
             let mut log = File::create(&path).map_err(|e| log_err(&path, e))?;
-            append(&mut log, &Op::Header { version: LOG_VERSION, scenario: scenario.to_owned(), seed: 0 }).map_err(|e| log_err(&path, e))?;
+            append(&mut log, &Op::Header { version: LOG_VERSION, scenario: scenario.to_owned(), seed: 0 })
+                .map_err(|e| log_err(&path, e))?;
             (Model::new(&lab, 0), log)
         } else {
             (Model::new(&lab, 0), dev_null(&path)?)
@@ -241,7 +242,9 @@ impl SimWorld {
         };
         match result {
             Ok(_shares) => None,
-            Err(e) => Some(EffectOutcome::Failed { transient: false, message: format!("cannot retrieve unseal shares: {e}") }),
+            Err(e) => {
+                Some(EffectOutcome::Failed { transient: false, message: format!("cannot retrieve unseal shares: {e}") })
+            }
         }
     }
 }
@@ -282,7 +285,9 @@ fn replay(lab: &Scenario, config: &Config, path: &Path) -> Result<(Model, File),
                 }
                 model = Some(Model::new(lab, seed));
             }
-            (Op::Header { .. }, Some(_)) | (_, None) => return Err(log_err(path, format!("line {}: misplaced header", i + 1))),
+            (Op::Header { .. }, Some(_)) | (_, None) => {
+                return Err(log_err(path, format!("line {}: misplaced header", i + 1)))
+            }
             (Op::Prehistory, Some(m)) => {
                 let _ = prehistory(lab, config, m);
             }
@@ -323,3 +328,29 @@ fn prehistory(lab: &Scenario, config: &Config, model: &mut Model) -> Journal {
     journal
 }
 
+#[cfg(test)]
+mod tests {
+    use super::{Inner, SimWorld};
+    use crate::model::Model;
+    use ananke_core::runner::World;
+    use ananke_core::Time;
+    use std::cell::RefCell;
+    use std::time::Duration;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_log_that_cannot_be_extended_is_reported_not_fatal() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("world.jsonl");
+        std::fs::write(&path, "").unwrap();
+        // Opened for reading only: every append fails.
+        let log = std::fs::File::open(&path).unwrap();
+        let lab = crate::scenario::builtin("titan-lab").unwrap();
+        let world = SimWorld { inner: RefCell::new(Inner { model: Model::new(&lab, 0), log }), config: None, path };
+        let later = Time::ZERO.plus(Duration::from_secs(30));
+        world.sleep_until(later).await;
+        assert_eq!(world.now(), later, "the clock moved although its line was refused");
+        let observed = world.observe().await;
+        assert_eq!(observed.nodes.len(), lab.nodes.len());
+        assert_eq!(std::fs::read_to_string(world.log_path()).unwrap(), "");
+    }
+}

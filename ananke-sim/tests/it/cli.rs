@@ -74,7 +74,11 @@ fn a_failed_startup_names_its_gate_and_an_unmet_expectation_exits_1() {
 
     let dir = TempDir::new().unwrap();
     let file = dir.path().join("expects-failure.yaml");
-    std::fs::write(&file, "base: titan-lab\nname: expects-failure\nexpect:\n  startup: { state: failed, gate: ssh-reachability }\n").unwrap();
+    std::fs::write(
+        &file,
+        "base: titan-lab\nname: expects-failure\nexpect:\n  startup: { state: failed, gate: ssh-reachability }\n",
+    )
+    .unwrap();
     let out = sim(["run".as_ref(), file.as_os_str()]);
     expect_code(&out, EXIT_UNMET);
     let text = stdout(&out);
@@ -138,7 +142,10 @@ fn a_cycle_trace_replays_and_an_edited_one_diverges_at_the_edited_step() {
 fn a_damaged_or_missing_trace_is_an_error_naming_the_line() {
     let dir = TempDir::new().unwrap();
     let trace = dir.path().join("startup.jsonl");
-    expect_code(&sim(["run".as_ref(), "titan-lab".as_ref(), "--startup".as_ref(), "--trace".as_ref(), trace.as_os_str()]), EXIT_OK);
+    expect_code(
+        &sim(["run".as_ref(), "titan-lab".as_ref(), "--startup".as_ref(), "--trace".as_ref(), trace.as_os_str()]),
+        EXIT_OK,
+    );
     let text = std::fs::read_to_string(&trace).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
     lines[3] = "{\"step\": 2, \"time\": oops";
@@ -158,7 +165,10 @@ fn a_damaged_or_missing_trace_is_an_error_naming_the_line() {
 fn replay_with_an_explicit_config() {
     let dir = TempDir::new().unwrap();
     let trace = dir.path().join("shutdown.jsonl");
-    expect_code(&sim(["run".as_ref(), "titan-lab".as_ref(), "--shutdown".as_ref(), "--trace".as_ref(), trace.as_os_str()]), EXIT_OK);
+    expect_code(
+        &sim(["run".as_ref(), "titan-lab".as_ref(), "--shutdown".as_ref(), "--trace".as_ref(), trace.as_os_str()]),
+        EXIT_OK,
+    );
     let write_config = |name: &str| {
         let path = dir.path().join(format!("{name}.yaml"));
         std::fs::write(&path, serde_yaml_ng::to_string(&builtin(name).unwrap().ananke_config()).unwrap()).unwrap();
@@ -205,7 +215,12 @@ fn unknown_scenarios_invalid_files_and_bad_flags_exit_2() {
     let err = stderr(&out);
     assert!(err.contains("typo.yaml:3:1: unknown field `nodez`"), "the line of the unknown field: {err}");
 
-    for args in [&["run", "titan-lab", "--startup", "--shutdown"][..], &["run"], &["frobnicate"], &["run", "titan-lab", "--seed", "x"]] {
+    for args in [
+        &["run", "titan-lab", "--startup", "--shutdown"][..],
+        &["run"],
+        &["frobnicate"],
+        &["run", "titan-lab", "--seed", "x"],
+    ] {
         let out = sim(args);
         expect_code(&out, EXIT_ERROR);
         assert!(stderr(&out).contains("error:") && stdout(&out).is_empty(), "{args:?}: {}", stderr(&out));
@@ -239,4 +254,17 @@ fn bench_ratio_prints_every_builtin_and_its_variants() {
     assert!(rows.iter().all(|r| r.ends_with("  met")), "{text}");
     let titan = rows.iter().find(|r| r.starts_with("titan-lab ")).unwrap();
     assert!(titan.contains(" ready:"), "{titan}");
+}
+
+#[test]
+fn a_run_that_does_not_end_is_an_error_naming_the_scenario() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("endless.yaml");
+    std::fs::write(&file, super::scenarios::ENDLESS_DRAIN).unwrap();
+    let out = sim(["run".as_ref(), file.as_os_str(), "--shutdown".as_ref()]);
+    expect_code(&out, EXIT_ERROR);
+    let err = stderr(&out);
+    assert!(err.starts_with("ananke-sim: endless-drain: no terminal state after "), "{err}");
+    assert!(err.ends_with(" inputs and 21605s of virtual time (state `draining`)\n"), "{err}");
+    assert!(stdout(&out).is_empty(), "no report for a run that did not end");
 }

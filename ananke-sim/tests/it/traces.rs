@@ -72,3 +72,19 @@ fn a_trace_of_another_config_is_refused() {
     let err = replay(trace.as_bytes(), Some(other)).unwrap_err();
     assert!(matches!(err, ReplayError::ConfigMismatch { .. }), "{err}");
 }
+
+#[test]
+fn a_variant_trace_replays_with_its_scenario_and_blank_lines_are_skipped() {
+    let scenario = builtin("flux-source-drift").unwrap();
+    let variant = scenario.with_variant(&scenario.variants[0]);
+    let run =
+        run_scenario(&variant, &RunSpec { drive: Some(Drive::Startup), record: true, ..RunSpec::default() }).unwrap();
+    let startup = run.startup.unwrap();
+    assert_eq!(startup.outcome.state, "ready", "the variant forces the branch back");
+    let trace = String::from_utf8(startup.trace.unwrap()).unwrap();
+    let header: serde_json::Value = serde_json::from_str(trace.lines().next().unwrap()).unwrap();
+    assert_eq!(header["source"], "flux-source-drift:force-branch");
+    let records = trace.lines().count() as u64 - 1;
+    let spaced = trace.replace('\n', "\n \n");
+    assert_eq!(replay(spaced.as_bytes(), None).unwrap(), ReplayReport::NoDivergence { records });
+}

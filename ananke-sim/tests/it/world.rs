@@ -3,6 +3,7 @@
 //! with its line.
 
 use ananke_core::config::K3sRole;
+use ananke_core::machine::EffectOutcome;
 use ananke_core::runner::World;
 use ananke_core::{Effect, Time};
 use ananke_sim::world::{Opened, Purpose, SimWorld, WorldError};
@@ -133,4 +134,38 @@ fn an_unknown_scenario_or_an_unwritable_state_dir_is_an_error() {
     std::fs::write(&file, "").unwrap();
     let err = open(&file, Purpose::Startup, true).err().unwrap();
     assert!(err.to_string().starts_with(&format!("simulated world log {}", file.join("sim").display())), "{err}");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_operator_config_without_vault_leaves_the_unseal_to_the_scenario() {
+    let unseal = Effect::UnsealVault { pod: "vault-0".into() };
+    let (dir, plain_dir) = (TempDir::new().unwrap(), TempDir::new().unwrap());
+    let plain = open(plain_dir.path(), Purpose::Startup, false).unwrap();
+    let expected = plain.world.execute(&unseal).await;
+    let mut opened = open(dir.path(), Purpose::Startup, false).unwrap();
+    let mut config = opened.config.clone();
+    config.vault = None;
+    opened.world.use_config(config);
+    assert_eq!(opened.world.execute(&unseal).await, expected, "no share source to run: the scenario decides");
+    // With the scenario's Vault section the configured share command runs for real (and is missing here).
+    opened.world.use_config(opened.config.clone());
+    match opened.world.execute(&unseal).await {
+        EffectOutcome::Failed { transient: false, message } => {
+            assert!(message.starts_with("cannot retrieve unseal shares: "), "{message}");
+        }
+        other => panic!("expected the share retrieval to fail: {other:?}"),
+    }
+}
+
+#[test]
+fn a_prehistory_whose_shutdown_never_ends_keeps_its_journal_so_far() {
+    let dir = TempDir::new().unwrap();
+    let lab = dir.path().join("endless.yaml");
+    std::fs::write(&lab, super::scenarios::ENDLESS_DRAIN).unwrap();
+    let opened = SimWorld::open(lab.to_str().unwrap(), dir.path(), Purpose::Startup, false).unwrap();
+    let journal = opened.journal.expect("a first startup has a prehistory");
+    assert!(!journal.changes.scaled.is_empty(), "the workloads were scaled down before the drain hung: {journal:?}");
+    // The shutdown was stopped at the drive's bound of six hours of virtual time; then the 45m outage.
+    let bound = ananke_sim::driver::Limits::default().max_virtual + std::time::Duration::from_secs(45 * 60);
+    assert_eq!(opened.world.now(), Time::ZERO.plus(bound));
 }
