@@ -68,8 +68,7 @@ pub(super) async fn open(creds: &Credentials, ep: Endpoint<'_>) -> Result<Client
 }
 
 async fn open_unbounded(creds: &Credentials, ep: Endpoint<'_>) -> Result<Client, SshError> {
-    let addrs = resolve(ep).await?;
-    let first = addrs.first().copied();
+    let (first, addrs) = resolve(ep).await?;
     let target = Resolved { hostname: ep.address.to_owned(), addrs };
     let auth = AuthMethod::with_key_file(&creds.identity_file, None);
     let check = ServerCheckMethod::with_known_hosts_file(&creds.known_hosts.to_string_lossy());
@@ -94,10 +93,12 @@ pub(super) fn client_config() -> russh::client::Config {
     }
 }
 
-/// Resolves the address without ever handing a malformed one to the resolver.
-async fn resolve(ep: Endpoint<'_>) -> Result<Vec<SocketAddr>, SshError> {
+/// Resolves the address without ever handing a malformed one to the resolver: the first address
+/// and all of them.
+async fn resolve(ep: Endpoint<'_>) -> Result<(SocketAddr, Vec<SocketAddr>), SshError> {
     if let Ok(ip) = ep.address.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, ep.port)]);
+        let addr = SocketAddr::new(ip, ep.port);
+        return Ok((addr, vec![addr]));
     }
     if !is_host_name(ep.address) {
         return Err(SshError::InvalidAddress { node: ep.node.to_owned(), address: ep.address.to_owned() });
@@ -107,10 +108,9 @@ async fn resolve(ep: Endpoint<'_>) -> Result<Vec<SocketAddr>, SshError> {
         .await
         .map_err(|e| connect_error(format!("cannot resolve: {e}")))?
         .collect();
-    if addrs.is_empty() {
-        return Err(connect_error("resolves to no address".to_owned()));
-    }
-    Ok(addrs)
+    // A lookup that succeeds names at least one address; an empty answer is refused all the same.
+    let first = addrs.first().copied().ok_or_else(|| connect_error("resolves to no address".to_owned()))?;
+    Ok((first, addrs))
 }
 
 /// An RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
@@ -141,24 +141,11 @@ impl ToSocketAddrsWithHostname for Resolved {
 }
 
 /// Turns async-ssh2-tokio's error into ours; a host-key refusal gets the presented key's fingerprint.
-async fn classify(
-    creds: &Credentials,
-    ep: Endpoint<'_>,
-    addr: Option<SocketAddr>,
-    e: async_ssh2_tokio::Error,
-) -> SshError {
+async fn classify(creds: &Credentials, ep: Endpoint<'_>, addr: SocketAddr, e: async_ssh2_tokio::Error) -> SshError {
     use async_ssh2_tokio::Error as E;
     let node = ep.node.to_owned();
     match e {
-        E::SshError(russh::Error::UnknownKey) | E::ServerCheckFailed => match addr {
-            Some(addr) => host_key_refusal(creds, ep, addr).await,
-            None => SshError::HostKeyRefused {
-                node,
-                host: ep.known_hosts_name(),
-                fingerprint: "unknown fingerprint".to_owned(),
-                reason: "refused by the known_hosts check".to_owned(),
-            },
-        },
+        E::SshError(russh::Error::UnknownKey) | E::ServerCheckFailed => host_key_refusal(creds, ep, addr).await,
         E::KeyAuthFailed => SshError::AuthRejected { node, target: ep.target(), user: creds.user.clone() },
         E::KeyInvalid(err) => SshError::Identity { path: creds.identity_file.clone(), reason: err.to_string() },
         E::SshError(russh::Error::IO(io)) | E::IoError(io) => {
@@ -266,7 +253,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ep = Endpoint { node: "titan-01", address: "x; touch /tmp/pwned", port: 22 };
         let err = open(&creds(dir.path(), Duration::from_secs(5)), ep).await.unwrap_err();
-        assert!(matches!(&err, SshError::InvalidAddress { node, address } if node == "titan-01" && address == "x; touch /tmp/pwned"), "{err}");
+        assert!(
+            matches!(&err, SshError::InvalidAddress { node, address } if node == "titan-01" && address == "x; touch /tmp/pwned"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
@@ -279,7 +269,9 @@ mod tests {
             let ep = Endpoint { node: "titan-01", address, port };
             let err = open(&creds(dir.path(), Duration::from_secs(5)), ep).await.unwrap_err();
             match &err {
-                SshError::Connect { node, target, .. } => assert_eq!((node.as_str(), target.clone()), ("titan-01", format!("{address}:{port}"))),
+                SshError::Connect { node, target, .. } => {
+                    assert_eq!((node.as_str(), target.clone()), ("titan-01", format!("{address}:{port}")))
+                }
                 other => panic!("expected a connect error, got {other}"),
             }
         }
@@ -288,20 +280,16 @@ mod tests {
     #[tokio::test]
     async fn a_silent_peer_is_a_connect_timeout() {
         let dir = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        // Never accepted: the kernel completes the TCP handshake, and no SSH banner ever comes.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        // Accept and say nothing: no SSH banner ever comes.
-        let holder = tokio::spawn(async move {
-            let (_sock, _) = listener.accept().await.unwrap();
-            tokio::time::sleep(Duration::from_secs(30)).await;
-        });
         let ep = Endpoint { node: "titan-02", address: "127.0.0.1", port };
         let err = open(&creds(dir.path(), Duration::from_millis(300)), ep).await.unwrap_err();
         assert!(
             matches!(&err, SshError::ConnectTimeout { node, after, .. } if node == "titan-02" && *after == Duration::from_millis(300)),
             "{err}"
         );
-        holder.abort();
+        drop(listener);
     }
 
     #[tokio::test]
@@ -318,6 +306,31 @@ mod tests {
         let err = open(&creds(dir.path(), Duration::from_secs(5)), ep).await.unwrap_err();
         assert!(matches!(&err, SshError::Connect { node, .. } if node == "titan-03"), "{err}");
         peer.abort();
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_breaks_the_protocol_after_its_banner_is_a_connect_error() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let peer = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            // A valid banner, then a packet claiming 4 GiB: not SSH, and the peer stays connected.
+            sock.write_all(b"SSH-2.0-OpenSSH_9.2p1\r\n").await.unwrap();
+            sock.write_all(&[0xff; 64]).await.unwrap();
+            let mut sink = Vec::new();
+            let _ = sock.read_to_end(&mut sink).await;
+        });
+        let ep = Endpoint { node: "titan-04", address: "127.0.0.1", port };
+        let err = open(&creds(dir.path(), Duration::from_secs(5)), ep).await.unwrap_err();
+        assert!(
+            matches!(&err, SshError::Connect { node, reason, .. } if node == "titan-04" && reason.contains("Bad packet size")),
+            "{err}"
+        );
+        assert!(err.is_transient());
+        // The client hung up: the peer's read ends.
+        peer.await.unwrap();
     }
 
     #[test]
