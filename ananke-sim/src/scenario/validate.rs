@@ -111,7 +111,7 @@ fn check_components(s: &Scenario, nodes: &HashSet<&str>, comps: &HashSet<&str>, 
         }
         match (c.kind, &c.workload, &c.host) {
             (ComponentKind::Datastore, None, Some(h)) => {
-                expect_in(out, format!("components[{i}].host"), h, nodes, "node")
+                expect_in(out, format!("components[{i}].host"), h, nodes, "node");
             }
             (ComponentKind::Datastore, _, _) => {
                 out.push((format!("components[{i}]"), "a datastore runs on a `host` and has no `workload`".into()));
