@@ -244,6 +244,88 @@ mod tests {
         NodeProbe { node: node.to_owned(), ssh: SshStatus::Reachable, k3s_unit: UnitState::Active }
     }
 
+    /// A world of two nodes and one UPS on loopback ports nothing listens on, a kubeconfig that
+    /// does not exist, and neither Git server nor Vault.
+    fn unreachable_world(dir: &std::path::Path) -> HostWorld {
+        let key = dir.join("id_ed25519");
+        let keygen = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)
+            .status()
+            .expect("ssh-keygen runs (openssh-client)");
+        assert!(keygen.success());
+        // Ports that were free a moment ago.
+        let closed = || std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port").port();
+        let size = crate::synth::LabSize {
+            nodes: 2,
+            power_domains: 1,
+            kustomizations: 1,
+            workloads: 1,
+            ingress_checks: 0,
+            service_checks: 0,
+            critical_endpoints: 0,
+        };
+        let mut config = crate::synth::lab_config(size);
+        for node in &mut config.inventory.nodes {
+            node.address = "127.0.0.1".to_owned();
+            node.ssh_port = closed();
+        }
+        config.ssh.identity_file = key;
+        config.ssh.known_hosts = dir.join("known_hosts");
+        config.kubernetes.kubeconfig = dir.join("no-kubeconfig");
+        config.power_domains[0].ups.port = closed();
+        HostWorld::from_config(&config).expect("a world")
+    }
+
+    #[tokio::test]
+    async fn unreachable_ports_are_data_in_the_observation_and_failed_effects() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let world = unreachable_world(dir.path());
+        let debug = format!("{world:?}");
+        assert!(debug.starts_with("HostWorld { kubeconfig: ") && debug.ends_with(".. }"), "{debug}");
+        let before = world.now();
+        let obs = world.observe().await;
+        assert!(obs.at >= before && obs.at <= world.now());
+        let api_error = obs.api.error.clone().expect("why the API is unreachable");
+        assert!(!obs.api.reachable && api_error.contains("no-kubeconfig"), "{api_error}");
+        let names: Vec<&str> = obs.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["node-00001", "node-00002"]);
+        assert!(obs.nodes.iter().all(|n| matches!(n.ssh, SshStatus::Unreachable(_)) && n.kube.is_none()), "{obs:?}");
+        assert_eq!((obs.git_server, obs.vault.len()), (None, 0), "neither is configured");
+        assert_eq!(obs.power.len(), 1);
+        assert!(!obs.power[0].reachable && obs.power[0].domain == "domain-1", "{:?}", obs.power);
+
+        let node = "node-00001".to_owned();
+        let outcome = world.execute(&Effect::Cordon { node: node.clone() }).await;
+        assert_eq!(outcome, failed(false, api_error), "the kubeconfig must change");
+        let unseal = Effect::UnsealVault { pod: "vault-0".to_owned() };
+        let outcome = world.execute(&unseal).await;
+        assert_eq!(outcome, failed(false, format!("{}: the config has no vault section", unseal.describe())));
+        for effect in [
+            Effect::PowerOffHost { node: node.clone() },
+            Effect::StartK3s { node: node.clone(), role: crate::config::K3sRole::Server },
+            Effect::StopK3s { node: node.clone(), role: crate::config::K3sRole::Server },
+        ] {
+            let outcome = world.execute(&effect).await;
+            assert!(
+                matches!(&outcome, EffectOutcome::Failed { transient: true, message } if message.contains(&node)),
+                "{effect:?}: {outcome:?}"
+            );
+        }
+        world.close().await;
+    }
+
+    #[tokio::test]
+    async fn sleep_until_waits_for_a_future_time_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let world = unreachable_world(dir.path());
+        let start = std::time::Instant::now();
+        world.sleep_until(Time(0)).await;
+        assert!(start.elapsed() < Duration::from_millis(40), "a past time does not wait");
+        world.sleep_until(Time(world.now().as_millis() + 60)).await;
+        assert!(start.elapsed() >= Duration::from_millis(50), "{:?}", start.elapsed());
+    }
+
     #[test]
     fn merge_keeps_inventory_order_and_adds_nodes_only_the_api_lists() {
         let api_node = |name: &str| NodeObservation {
