@@ -326,12 +326,11 @@ mod tests {
             (b"OK\n", "unexpected line \"OK\""),
         ];
         for (reply, detail) in cases {
-            match list_vars_against(reply).await {
-                NutError::Protocol { request, detail: got, .. } => {
-                    assert_eq!((request.as_str(), got.as_str()), ("LIST VAR dummy", detail))
-                }
-                other => panic!("expected a protocol error for {reply:?}, got {other:?}"),
-            }
+            let err = list_vars_against(reply).await;
+            assert!(
+                matches!(&err, NutError::Protocol { request, detail: got, .. } if request == "LIST VAR dummy" && got == detail),
+                "{reply:?}: {err:?}"
+            );
         }
         let mut long = b"BEGIN LIST VAR dummy\n".to_vec();
         for i in 0..=MAX_LIST_ITEMS {

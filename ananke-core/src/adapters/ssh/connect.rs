@@ -268,12 +268,10 @@ mod tests {
         for address in ["127.0.0.1", "localhost"] {
             let ep = Endpoint { node: "titan-01", address, port };
             let err = open(&creds(dir.path(), Duration::from_secs(5)), ep).await.unwrap_err();
-            match &err {
-                SshError::Connect { node, target, .. } => {
-                    assert_eq!((node.as_str(), target.clone()), ("titan-01", format!("{address}:{port}")))
-                }
-                other => panic!("expected a connect error, got {other}"),
-            }
+            assert!(
+                matches!(&err, SshError::Connect { node, target, .. } if node == "titan-01" && *target == format!("{address}:{port}")),
+                "{err}"
+            );
         }
     }
 
