@@ -348,7 +348,7 @@ mod tests {
     }
 
     #[test]
-    fn git_sources_change_url_and_branch_and_wrong_types_are_refused() {
+    fn flux_patches_suspend_and_set_git_sources_and_wrong_types_are_refused() {
         let cur = json!({"spec": {"url": "https://git.example/a", "ref": {"branch": "main"}}});
         let m = patched(Kind::GitRepository, &cur, &json!({"spec": {"url": "ssh://git.example/b"}})).unwrap();
         let object =
@@ -361,6 +361,11 @@ mod tests {
         assert_eq!(m.effects, vec![set(Some("ssh://git.example/b"), None)]);
         let m = patched(Kind::GitRepository, &cur, &json!({"spec": {"ref": {"branch": "dev"}}})).unwrap();
         assert_eq!(m.effects, vec![set(None, Some("dev"))]);
+        let m = patched(Kind::GitRepository, &cur, &json!({"spec": {"suspend": true}})).unwrap();
+        assert_eq!(m.effects, vec![Effect::SuspendFlux { object: object.clone() }], "an unchanged source sets nothing");
+        let m = patched(Kind::HelmRelease, &json!({"spec": {}}), &json!({"spec": {"suspend": true}})).unwrap();
+        let release = FluxRef { kind: FluxKind::HelmRelease, object: object.object.clone() };
+        assert_eq!(m.effects, vec![Effect::SuspendFlux { object: release }]);
         assert_eq!(
             patched(Kind::GitRepository, &cur, &json!({"spec": {"url": "git.example/b"}})).unwrap_err(),
             "spec.url: Invalid value: \"git.example/b\": spec.url in body should match '^(http|https|ssh)://.*$'"
