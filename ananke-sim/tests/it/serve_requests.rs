@@ -7,6 +7,7 @@ use ananke_sim::serve::ServeOptions;
 use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, EvictParams, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams};
 use kube::Client;
@@ -127,7 +128,7 @@ async fn scale_by_put_dry_runs_and_bad_bodies() {
         Some(2),
         "a dry run changes nothing"
     );
-    let err = statefulsets.replace_scale("nope", &PostParams::default(), &Default::default()).await.unwrap_err();
+    let err = statefulsets.replace_scale("nope", &PostParams::default(), &Scale::default()).await.unwrap_err();
     assert_eq!(api_code(&err), (404, "NotFound".to_owned()));
 }
 
