@@ -19,7 +19,7 @@ mod credentials;
 mod monitor;
 mod wire;
 
-pub use client::{NutClient, UpsListing};
+pub use client::{NutClient, UpsListing, POWER_VARS};
 pub use credentials::Credentials;
 pub use monitor::{DomainPower, MonitorSettings, UpsMonitor};
 pub use wire::ErrCode;

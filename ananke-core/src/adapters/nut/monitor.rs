@@ -57,6 +57,7 @@ pub struct DomainPower {
 }
 
 /// Why a domain has no fresh reading.
+#[derive(Clone)]
 struct Failure {
     message: String,
     permanent: bool,
@@ -131,11 +132,20 @@ struct Link {
 }
 
 impl Link {
+    /// Reads each UPS of this link once (domains may share a UPS) and reports every domain.
     async fn poll(&mut self, settings: &MonitorSettings) -> Vec<(usize, DomainPower)> {
         let mut out = Vec::with_capacity(self.watches.len());
+        let mut read: Vec<(String, Result<UpsReading, Failure>)> = Vec::new();
         for i in 0..self.watches.len() {
             let ups = self.watches[i].ups.clone();
-            let result = self.read(&ups, settings).await;
+            let result = match read.iter().find(|(name, _)| *name == ups) {
+                Some((_, result)) => result.clone(),
+                None => {
+                    let result = self.read(&ups, settings).await;
+                    read.push((ups, result.clone()));
+                    result
+                }
+            };
             let watch = &mut self.watches[i];
             out.push((watch.index, watch.report(result, Instant::now(), settings.stale_after)));
         }
@@ -148,7 +158,7 @@ impl Link {
         let reused = self.client.is_some();
         for attempt in 0..2 {
             let client = self.connected(settings).await?;
-            match client.status(ups).await {
+            match client.power(ups).await {
                 Ok(reading) => return Ok(reading),
                 Err(e) if e.breaks_connection() => {
                     self.client = None;

@@ -1,0 +1,71 @@
+//! The daemon's poll: the three variables the power policy reads, in one round trip.
+//!
+//! `LIST VAR` answers every variable of the UPS, and upsd sends each line on its own, so one
+//! `LIST VAR` of a small UPS costs the reader some sixty system calls. The daemon polls every
+//! second for as long as the host is up, so it asks for what it uses instead: three `GET VAR`
+//! requests written at once (pipelined, as the protocol allows), answered in order.
+
+use super::super::wire::{self, ErrCode, Reply};
+use super::super::{NutError, UpsReading};
+use super::{unexpected, unexpected_ok, Fail, NutClient};
+use std::collections::BTreeMap;
+
+/// The variables [`NutClient::power`] reads.
+pub const POWER_VARS: [&str; 3] = ["ups.status", "battery.charge", "battery.runtime"];
+
+impl NutClient {
+    /// UPS `ups`'s `ups.status`, `battery.charge` and `battery.runtime`, in one round trip. A
+    /// variable the UPS does not have (`ERR VAR-NOT-SUPPORTED`) is absent from the reading; `raw`
+    /// holds the ones it has.
+    ///
+    /// # Errors
+    /// [`NutError::Server`] for any other `ERR` (`UNKNOWN-UPS`, `DATA-STALE`, ...; the first one,
+    /// after every answer was read, so the connection stays usable); the transport errors of any
+    /// request.
+    pub async fn power(&mut self, ups: &str) -> Result<UpsReading, NutError> {
+        let request = format!("GET VAR {ups} ups.status|battery.charge|battery.runtime");
+        let mut lines = String::new();
+        for var in POWER_VARS {
+            let line = wire::request_line("GET", &["VAR", ups, var])
+                .map_err(|why| NutError::InvalidArgument { what: "ups name".to_owned(), why })?;
+            lines.push_str(&line);
+        }
+        let outcome = tokio::time::timeout(self.timeout, self.read_power(&lines, ups)).await;
+        let (addr, request) = (self.addr.clone(), request);
+        match outcome {
+            Err(_) => Err(NutError::Timeout { addr, request, after: self.timeout }),
+            Ok(Ok(raw)) => Ok(UpsReading::from_vars(raw)),
+            Ok(Err(Fail::Err(code))) => Err(NutError::Server { addr, request, code }),
+            Ok(Err(Fail::Io(e))) => Err(NutError::Lost { addr, request, reason: e.to_string() }),
+            Ok(Err(Fail::Closed)) => Err(NutError::Lost { addr, request, reason: "closed by upsd".to_owned() }),
+            Ok(Err(Fail::Damaged(detail))) => Err(NutError::Protocol { addr, request, detail }),
+        }
+    }
+
+    async fn read_power(&mut self, lines: &str, ups: &str) -> Result<BTreeMap<String, String>, Fail> {
+        use tokio::io::AsyncWriteExt;
+        self.stream.get_mut().write_all(lines.as_bytes()).await.map_err(Fail::Io)?;
+        let mut raw = BTreeMap::new();
+        let mut first_err = None;
+        for var in POWER_VARS {
+            match self.read_reply().await? {
+                Reply::Data(words) => match <[String; 4]>::try_from(words) {
+                    Ok([tag, name, got, value]) if tag == "VAR" && name == ups && got == var => {
+                        raw.insert(got, value);
+                    }
+                    Ok(words) => return Err(Fail::Damaged(unexpected(&words))),
+                    Err(words) => return Err(Fail::Damaged(unexpected(&words))),
+                },
+                Reply::Err(ErrCode::VarNotSupported) => {}
+                Reply::Err(code) => {
+                    first_err.get_or_insert(code);
+                }
+                Reply::Ok(words) => return Err(Fail::Damaged(unexpected_ok(&words))),
+            }
+        }
+        match first_err {
+            Some(code) => Err(Fail::Err(code)),
+            None => Ok(raw),
+        }
+    }
+}
