@@ -175,5 +175,7 @@ mod tests {
         let (f, m) = split_serde_message("missing field `name` at line 1 column 1");
         assert_eq!(f, "");
         assert_eq!(m, "missing field `name`");
+        let (f, m) = split_serde_message("invalid type: integer `3`, expected a string at line 1 column 7");
+        assert_eq!((f.as_str(), m.as_str()), ("", "invalid type: integer `3`, expected a string"), "not a field path");
     }
 }

@@ -243,3 +243,15 @@ fn a_scenario_edited_in_code_is_checked_again_without_lines() {
     let rendered: Vec<String> = err.problems().iter().map(ToString::to_string).collect();
     assert_eq!(rendered, ["titan-lab: ananke: expected a mapping of config fields"]);
 }
+
+#[test]
+fn a_bad_value_in_a_base_overlay_names_its_line() {
+    let text = "base: titan-lab\nname: x\npower_domains:\n  - { name: statera, ups: statera, battery_runtime: soon }\n";
+    let rendered: Vec<String> = problems(text).iter().map(ToString::to_string).collect();
+    // The merged document's field, located in the overlay's text.
+    assert_eq!(
+        rendered,
+        ["lab.yaml:4:36: power_domains[0].battery_runtime: invalid duration `soon`: expected number at 0 \
+          (expected a duration such as `30s`, `5m` or `1h 30m`)"]
+    );
+}

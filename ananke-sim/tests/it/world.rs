@@ -2,7 +2,7 @@
 //! a torn last line is dropped, and a log of another version or with a misplaced header is refused
 //! with its line.
 
-use ananke_core::config::K3sRole;
+use ananke_core::config::{K3sRole, UnsealKeySource};
 use ananke_core::machine::EffectOutcome;
 use ananke_core::runner::World;
 use ananke_core::{Effect, Time};
@@ -137,19 +137,38 @@ fn an_unknown_scenario_or_an_unwritable_state_dir_is_an_error() {
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn an_operator_config_without_vault_leaves_the_unseal_to_the_scenario() {
-    let unseal = Effect::UnsealVault { pod: "vault-0".into() };
+async fn an_operator_config_decides_only_where_unseal_shares_come_from() {
     let (dir, plain_dir) = (TempDir::new().unwrap(), TempDir::new().unwrap());
-    let plain = open(plain_dir.path(), Purpose::Startup, false).unwrap();
-    let expected = plain.world.execute(&unseal).await;
+    // The same lab without an operator config, fed the same effects: the scenario alone decides.
+    let plain = open(plain_dir.path(), Purpose::Startup, false).unwrap().world;
     let mut opened = open(dir.path(), Purpose::Startup, false).unwrap();
+    let shares = dir.path().join("shares");
+    std::fs::write(&shares, "s1\ns2\ns3\n").unwrap();
     let mut config = opened.config.clone();
+    config.vault.as_mut().expect("titan-lab runs Vault").unseal_keys = UnsealKeySource::File(shares);
+    config.startup.vault_unseal_breakglass_command = None;
+    opened.world.use_config(config.clone());
+    let unseal = |pod: &str| Effect::UnsealVault { pod: pod.into() };
+    // Shares retrieved, or not an unseal: the model applies the effect.
+    for effect in [unseal("vault-0"), Effect::Cordon { node: "titan-03".into() }] {
+        assert_eq!(opened.world.execute(&effect).await, plain.execute(&effect).await, "{effect:?}");
+    }
+    let breakglass = Effect::UnsealVaultBreakglass { pod: "vault-1".into() };
+    match opened.world.execute(&breakglass).await {
+        EffectOutcome::Failed { transient: false, message } => assert!(
+            message.starts_with("cannot retrieve unseal shares: ")
+                && message.contains("startup.vault_unseal_breakglass_command"),
+            "{message}"
+        ),
+        other => panic!("expected the unconfigured breakglass to fail: {other:?}"),
+    }
+    // No Vault section: no share source to run.
     config.vault = None;
     opened.world.use_config(config);
-    assert_eq!(opened.world.execute(&unseal).await, expected, "no share source to run: the scenario decides");
-    // With the scenario's Vault section the configured share command runs for real (and is missing here).
+    assert_eq!(opened.world.execute(&unseal("vault-1")).await, plain.execute(&unseal("vault-1")).await);
+    // The scenario's own Vault section runs its share command for real (missing here).
     opened.world.use_config(opened.config.clone());
-    match opened.world.execute(&unseal).await {
+    match opened.world.execute(&unseal("vault-2")).await {
         EffectOutcome::Failed { transient: false, message } => {
             assert!(message.starts_with("cannot retrieve unseal shares: "), "{message}");
         }
