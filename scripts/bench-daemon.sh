@@ -2,22 +2,34 @@
 # Footprint of `ananke daemon` side by side with NUT's own upsmon, both watching the same dummy UPS
 # at a 1 s poll (real upsd + dummy-ups on 127.0.0.1:3493, from scripts/lab/nut-dummy.sh):
 #   - resident memory (upsmon: privileged parent + unprivileged child),
-#   - CPU over IDLE_SECS (default 60) of an idle watch,
+#   - CPU time over IDLE_SECS (default 60) of an idle watch, read from /proc/PID/task/*/schedstat
+#     (nanoseconds, every thread), not from the 10 ms ticks of /proc/PID/stat,
 #   - delay from a UPS state change (OL -> OB LB) to the decision: ananke's shutdown decision
 #     (daemon-status.json) against upsmon's LOWBATT notification (its NOTIFYCMD log), TRIALS times.
+#     Both pollers run at 1 s and the driver updates upsd every second, so a poller's delay is set by
+#     its phase against the driver's: each trial restarts both pollers after a random pause, so
+#     every trial draws fresh phases for both.
 # The daemon drives the simulated titan-lab (`--sim`), so its shutdown decision changes nothing real.
+# Set ANANKE_POLL (e.g. 500ms) to run the daemon at another poll interval than upsmon's 1 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 IDLE_SECS=${IDLE_SECS:-60}
-TRIALS=${TRIALS:-9}
+TRIALS=${TRIALS:-15}
+POLL=${ANANKE_POLL:-1s}
 export NUT_DIR=${NUT_DIR:-/tmp/ananke-bench/nut}
 work=$(mktemp -d /tmp/ananke-bench.XXXXXX)
 lab=scripts/lab/nut-dummy.sh
 daemon_pid=""
 
+stop_daemon() {
+  [ -n "$daemon_pid" ] || return 0
+  pkill -TERM -P "$daemon_pid" 2>/dev/null || true   # a shutdown/startup run it started
+  kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
+  daemon_pid=""
+}
 cleanup() {
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
+  stop_daemon
   "$lab" stop >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -25,9 +37,12 @@ trap cleanup EXIT
 
 now() { date +%s.%N; }
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU time in ns of every thread of the given processes.
+cpu_ns() { cat $(for p in "$@"; do echo /proc/"$p"/task/*/schedstat; done) 2>/dev/null | awk '{t += $1} END {printf "%d", t}'; }
 upsmon_pids() { cat "$NUT_DIR/run/upsmon.lab.pids"; }
 sum() { local t=0; for v in "$@"; do t=$((t + v)); done; echo "$t"; }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", (b - a) / 1e6}'; }
+pause() { sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.3f", rand()}')"; }
 
 cargo build --release --quiet -p ananke-cli
 "$lab" start-upsmon >/dev/null
@@ -37,46 +52,59 @@ sleep 2
 # The bench config: the simulated lab's own config with both power domains on the dummy UPS
 # (one upsd login) and a 1 s poll (see ananke-cli/examples/bench_config.rs).
 printf 'monpass\n' > "$work/nut.password"
-ANANKE_BENCH_DIR="$work" cargo run --release --quiet -p ananke-cli --example bench_config > "$work/ananke.yaml"
-
-target/release/ananke daemon --sim titan-lab --config "$work/ananke.yaml" --state-dir "$work/state" 2>"$work/daemon.log" &
-daemon_pid=$!
+ANANKE_BENCH_DIR="$work" cargo run --release --quiet -p ananke-cli --example bench_config \
+  | sed "s/^  poll_interval: .*/  poll_interval: $POLL/" > "$work/ananke.yaml"
 status="$work/state/daemon-status.json"
-for _ in $(seq 100); do grep -q '"OL"' "$status" 2>/dev/null && break; sleep 0.1; done
-grep -q '"OL"' "$status" || { echo "the daemon did not come up:"; cat "$work/daemon.log"; exit 1; }
 
+start_daemon() {
+  rm -rf "$work/state"
+  target/release/ananke daemon --sim titan-lab --config "$work/ananke.yaml" --state-dir "$work/state" 2>"$work/daemon.log" &
+  daemon_pid=$!
+  for _ in $(seq 100); do grep -q '"OL"' "$status" 2>/dev/null && break; sleep 0.05; done
+  grep -q '"OL"' "$status" || { echo "the daemon did not come up:"; cat "$work/daemon.log"; exit 1; }
+}
+restart_upsmon() {
+  local parent
+  parent=$(head -n1 "$NUT_DIR/run/upsmon.lab.pids")
+  kill "$parent" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$parent" 2>/dev/null || break; sleep 0.02; done
+  "$lab" start-upsmon >/dev/null
+}
+
+start_daemon
 mon=$(upsmon_pids | tr '\n' ' ')
-echo "ananke daemon pid $daemon_pid; upsmon pids $mon"
+echo "ananke daemon pid $daemon_pid (poll $POLL); upsmon pids $mon (poll 1 s)"
 sleep 3
 echo "resident memory: ananke $(rss_kib "$daemon_pid") KiB; upsmon $(sum $(for p in $mon; do rss_kib "$p"; done)) KiB (parent + child)"
 
-a0=$(cpu_ticks "$daemon_pid"); u0=$(sum $(for p in $mon; do cpu_ticks "$p"; done))
+a0=$(cpu_ns "$daemon_pid"); u0=$(cpu_ns $mon)
 sleep "$IDLE_SECS"
-a1=$(cpu_ticks "$daemon_pid"); u1=$(sum $(for p in $mon; do cpu_ticks "$p"; done))
-hz=$(getconf CLK_TCK)
-echo "CPU over ${IDLE_SECS}s idle: ananke $(( (a1 - a0) * 1000 / hz )) ms; upsmon $(( (u1 - u0) * 1000 / hz )) ms"
+a1=$(cpu_ns "$daemon_pid"); u1=$(cpu_ns $mon)
+echo "CPU over ${IDLE_SECS}s idle: ananke $(ms "$a0" "$a1") ms; upsmon $(ms "$u0" "$u1") ms (parent + child)"
+stop_daemon
 
-# The decision is the phase leaving `up` (the event list is bounded, so counting events would stall).
+# The decision is the phase leaving `up`.
 decided() { grep -q '"phase": "shutting-down"' "$status" 2>/dev/null; }
-lowbatts() { awk '$2 == "LOWBATT" {n++} END {print n + 0}' "$NUT_DIR/run/notify.log" 2>/dev/null || echo 0; }
+lowbatt_at() { awk '$2 == "LOWBATT" {print $1; exit}' "$NUT_DIR/run/notify.log" 2>/dev/null; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a - b}'; }
 ananke_delays=(); upsmon_delays=()
 for trial in $(seq "$TRIALS"); do
-  # A random phase: the loop below returns right after one of the daemon's polls, which would
-  # otherwise put every change at the start of its 1 s poll period (its worst case).
-  sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.3f", rand()}')"
-  before_u=$(lowbatts)
+  "$lab" state online >/dev/null
+  for _ in $(seq 100); do [ "$(upsc dummy@127.0.0.1 ups.status 2>/dev/null)" = OL ] && break; sleep 0.05; done
+  # Fresh, independent phases: each poller starts after a random pause.
+  pause; restart_upsmon
+  pause; start_daemon
+  pause
   t0=$(now)
   "$lab" state lowbatt >/dev/null
-  for _ in $(seq 3000); do decided && break; sleep 0.01; done
+  for _ in $(seq 3000); do decided && break; sleep 0.005; done
   ta=$(now)
-  for _ in $(seq 500); do [ "$(lowbatts)" -gt "$before_u" ] && break; sleep 0.01; done
-  tu=$(awk '$2 == "LOWBATT" {t = $1} END {print t}' "$NUT_DIR/run/notify.log")
+  for _ in $(seq 500); do [ -n "$(lowbatt_at)" ] && break; sleep 0.01; done
+  tu=$(lowbatt_at)
   ananke_delays+=("$(minus "$ta" "$t0")"); upsmon_delays+=("$(minus "$tu" "$t0")")
   echo "trial $trial: ananke decision after ${ananke_delays[-1]} s; upsmon LOWBATT after ${upsmon_delays[-1]} s"
-  "$lab" state online >/dev/null
-  # Back to normal: the daemon's shutdown ends, power is stable again, the cluster comes back up.
-  for _ in $(seq 600); do grep -q '"phase": "up"' "$status" && break; sleep 0.1; done
+  stop_daemon
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-echo "decision delay, median of $TRIALS: ananke $(median "${ananke_delays[@]}") s; upsmon $(median "${upsmon_delays[@]}") s"
+mean() { printf '%s\n' "$@" | awk '{t += $1} END {printf "%.3f", t / NR}'; }
+echo "decision delay over $TRIALS trials: median ananke $(median "${ananke_delays[@]}") s, upsmon $(median "${upsmon_delays[@]}") s; mean ananke $(mean "${ananke_delays[@]}") s, upsmon $(mean "${upsmon_delays[@]}") s"

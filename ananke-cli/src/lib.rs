@@ -12,6 +12,7 @@ mod notify;
 mod output;
 mod sink;
 mod target;
+mod ticker;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

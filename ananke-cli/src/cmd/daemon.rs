@@ -8,10 +8,13 @@ use crate::global::GlobalArgs;
 use crate::notify::Notifier;
 use crate::output::now_rfc3339;
 use crate::target::state_dir_for;
+use crate::ticker::Ticker;
 use ananke_core::adapters::nut::{MonitorSettings, UpsMonitor};
 use ananke_core::power::{shutdown_budget, ClusterPhase, PowerDecision, PowerInput, PowerPolicy};
 use ananke_core::store::lock::{pid_alive, read_holder};
-use ananke_core::store::reports::{Command, DaemonChild, DaemonDomain, DaemonEvent, DaemonStatus, DAEMON_EVENTS, REPORT_VERSION};
+use ananke_core::store::reports::{
+    Command, DaemonChild, DaemonDomain, DaemonEvent, DaemonStatus, DAEMON_EVENTS, REPORT_VERSION,
+};
 use ananke_core::store::StateDir;
 use ananke_core::{Config, Time};
 use clap::Args;
@@ -45,9 +48,15 @@ struct Daemon {
     started: Instant,
     /// A peer leaves shutdowns to a reachable coordinator (`crate::coordination`).
     gate: ShutdownGate,
-    /// The status last written (to skip unchanged writes).
-    last_written: Option<DaemonStatus>,
+    /// Events recorded since the start (`events` keeps only the last few).
+    events_total: u64,
+    /// What the status last written was made of (to skip unchanged writes cheaply).
+    last_written: Option<(StatusKey, Vec<DaemonDomain>)>,
 }
+
+/// Everything in `daemon-status.json` but the domains and the time: the phase, the budget, the
+/// running child and how many events there were.
+type StatusKey = (ClusterPhase, Duration, Option<u32>, u64);
 
 impl DaemonArgs {
     /// Run the command; returns the exit code.
@@ -75,10 +84,27 @@ impl DaemonArgs {
         };
         let phase = initial_phase(&state);
         let budget = budget(&state, &config);
-        eprintln!("daemon: watching {} power domain(s) as {:?}; cluster {phase:?}; shutdown budget {}s", domains.len(), config.coordination.role, budget.as_secs());
+        eprintln!(
+            "daemon: watching {} power domain(s) as {:?}; cluster {phase:?}; shutdown budget {}s",
+            domains.len(),
+            config.coordination.role,
+            budget.as_secs()
+        );
         let policy = PowerPolicy::new(config.daemon.clone(), phase, budget);
         let gate = ShutdownGate::new(&config);
-        let mut daemon = Daemon { config, state, global: self.global, policy, running: None, events: Vec::new(), domains: Vec::new(), started: Instant::now(), gate, last_written: None };
+        let mut daemon = Daemon {
+            config,
+            state,
+            global: self.global,
+            policy,
+            running: None,
+            events: Vec::new(),
+            domains: Vec::new(),
+            started: Instant::now(),
+            gate,
+            events_total: 0,
+            last_written: None,
+        };
         let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(rt) => rt,
             Err(e) => {
@@ -104,7 +130,10 @@ fn initial_phase(state: &StateDir) -> ClusterPhase {
 
 /// The shutdown budget from `runs.json`, or the configured default.
 fn budget(state: &StateDir, config: &Config) -> Duration {
-    let past = state.read_runs().ok().and_then(|h| h.percentile_ms(Command::Shutdown, config.daemon.shutdown_budget_percentile));
+    let past = state
+        .read_runs()
+        .ok()
+        .and_then(|h| h.percentile_ms(Command::Shutdown, config.daemon.shutdown_budget_percentile));
     shutdown_budget(past, &config.daemon)
 }
 
@@ -128,8 +157,15 @@ impl Daemon {
         // Pet the watchdog at least twice per WatchdogSec, whatever the poll interval.
         let poll = self.config.daemon.poll_interval.get();
         let interval = Notifier::watchdog_interval().map_or(poll, |w| poll.min(w));
+        let mut ticker = match Ticker::new(interval) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot set up the poll clock (a timerfd): {e}");
+                notifier.send("STOPPING=1");
+                return exit::STATE_IO;
+            }
+        };
         while !stop.load(Ordering::SeqCst) {
-            let tick = Instant::now();
             let powers = monitor.poll().await;
             self.domains = powers
                 .into_iter()
@@ -148,12 +184,18 @@ impl Daemon {
             for decision in decisions {
                 self.carry_out(decision);
             }
-            self.write_status();
+            if self.write_status() {
+                let last = self.events.last().map_or("", |e| e.message.as_str());
+                notifier.send(&format!("STATUS=cluster {:?}; {last}", self.policy.phase()));
+            }
             notifier.send("WATCHDOG=1");
-            notifier.send(&format!("STATUS=cluster {:?}; {}", self.policy.phase(), self.events.last().map_or("", |e| e.message.as_str())));
-            let sleep = interval.saturating_sub(tick.elapsed());
             tokio::select! {
-                () = tokio::time::sleep(sleep) => {}
+                tick = ticker.tick() => {
+                    if let Err(e) = tick {
+                        eprintln!("error: the poll clock (a timerfd) failed: {e}");
+                        break;
+                    }
+                }
                 () = wake.notified() => {}
             }
         }
@@ -174,6 +216,7 @@ impl Daemon {
     fn event(&mut self, message: String) {
         eprintln!("daemon: {message}");
         self.events.push(DaemonEvent { at: now_rfc3339(), message });
+        self.events_total += 1;
         if self.events.len() > DAEMON_EVENTS {
             self.events.remove(0);
         }
@@ -210,7 +253,14 @@ impl Daemon {
         match decision {
             PowerDecision::Report { message } => self.event(message),
             PowerDecision::StartShutdown { reason } => {
-                let args = vec!["shutdown".to_owned(), "--execute".into(), "--mode".into(), "cluster-only".into(), "--reason".into(), reason];
+                let args = vec![
+                    "shutdown".to_owned(),
+                    "--execute".into(),
+                    "--mode".into(),
+                    "cluster-only".into(),
+                    "--reason".into(),
+                    reason,
+                ];
                 self.spawn(Command::Shutdown, args);
             }
             PowerDecision::StartStartup => self.spawn(Command::Startup, vec!["startup".to_owned(), "--execute".into()]),
@@ -268,29 +318,31 @@ impl Daemon {
     }
 
     /// Write `daemon-status.json` when something in it changed (not every poll: an idle daemon
-    /// should cost nothing).
-    fn write_status(&mut self) {
-        let mut status = DaemonStatus {
+    /// should cost nothing); says whether it wrote.
+    fn write_status(&mut self) -> bool {
+        let key: StatusKey =
+            (self.policy.phase(), self.policy.budget(), self.running.as_ref().map(|r| r.child.id()), self.events_total);
+        if self.last_written.as_ref().is_some_and(|(k, domains)| *k == key && *domains == self.domains) {
+            return false;
+        }
+        self.last_written = Some((key, self.domains.clone()));
+        let status = DaemonStatus {
             version: REPORT_VERSION,
             pid: std::process::id(),
             updated_at: now_rfc3339(),
             phase: self.policy.phase(),
             budget_s: self.policy.budget().as_secs(),
             domains: self.domains.clone(),
-            child: self.running.as_ref().map(|r| DaemonChild { command: r.command, pid: r.child.id(), started_at: r.started_at.clone() }),
+            child: self.running.as_ref().map(|r| DaemonChild {
+                command: r.command,
+                pid: r.child.id(),
+                started_at: r.started_at.clone(),
+            }),
             events: self.events.clone(),
         };
-        let unchanged = self.last_written.as_ref().is_some_and(|last| {
-            status.updated_at.clone_from(&last.updated_at);
-            *last == status
-        });
-        if unchanged {
-            return;
-        }
-        status.updated_at = now_rfc3339();
-        self.last_written = Some(status.clone());
         if let Err(e) = self.state.write_daemon_status(&status) {
             eprintln!("daemon: cannot write its status: {e}");
         }
+        true
     }
 }

@@ -138,13 +138,12 @@ impl Link {
         let mut read: Vec<(String, Result<UpsReading, Failure>)> = Vec::new();
         for i in 0..self.watches.len() {
             let ups = self.watches[i].ups.clone();
-            let result = match read.iter().find(|(name, _)| *name == ups) {
-                Some((_, result)) => result.clone(),
-                None => {
-                    let result = self.read(&ups, settings).await;
-                    read.push((ups, result.clone()));
-                    result
-                }
+            let result = if let Some((_, result)) = read.iter().find(|(name, _)| *name == ups) {
+                result.clone()
+            } else {
+                let result = self.read(&ups, settings).await;
+                read.push((ups, result.clone()));
+                result
             };
             let watch = &mut self.watches[i];
             out.push((watch.index, watch.report(result, Instant::now(), settings.stale_after)));
