@@ -75,7 +75,8 @@ enum Op {
 
 struct Inner {
     model: Model,
-    log: File,
+    /// The log, when persisting (a dry run writes nothing).
+    log: Option<File>,
 }
 
 /// An opened world.
@@ -87,10 +88,6 @@ pub struct Opened {
     /// The journal of the simulated shutdown that preceded a first startup (already written to the
     /// state dir when persisting; a dry run uses it in memory).
     pub journal: Option<Journal>,
-}
-
-fn dev_null(path: &Path) -> Result<File, WorldError> {
-    OpenOptions::new().write(true).open("/dev/null").map_err(|e| log_err(path, e))
 }
 
 /// The simulated cluster as a runner `World`.
@@ -120,16 +117,16 @@ impl SimWorld {
         let config = lab.ananke_config();
         let exists = has_header(&path);
         let (mut model, mut log) = if exists {
-            let (model, log) = replay(&lab, &config, &path)?;
-            (model, if persist { log } else { dev_null(&path)? })
+            let (model, good_len) = replay(&lab, &config, &path)?;
+            let log = if persist { Some(reopen(&path, good_len).map_err(|e| log_err(&path, e))?) } else { None };
+            (model, log)
         } else if persist {
             fs::create_dir_all(&dir).map_err(|e| log_err(&dir, e))?;
-            let mut log = File::create(&path).map_err(|e| log_err(&path, e))?;
-            append(&mut log, &Op::Header { version: LOG_VERSION, scenario: scenario.to_owned(), seed: 0 })
-                .map_err(|e| log_err(&path, e))?;
+            let mut log = Some(File::create(&path).map_err(|e| log_err(&path, e))?);
+            record(&mut log, &path, &Op::Header { version: LOG_VERSION, scenario: scenario.to_owned(), seed: 0 })?;
             (Model::new(&lab, 0), log)
         } else {
-            (Model::new(&lab, 0), dev_null(&path)?)
+            (Model::new(&lab, 0), None)
         };
         let mut prehistory_journal = None;
         if !exists && purpose == Purpose::Startup {
@@ -139,7 +136,7 @@ impl SimWorld {
                 // The journal that shutdown would have left, written before the log says it happened.
                 ananke_core::store::StateDir::new(state_dir).write_journal(&journal).map_err(|e| log_err(&path, e))?;
             }
-            append(&mut log, &Op::Prehistory).map_err(|e| log_err(&path, e))?;
+            record(&mut log, &path, &Op::Prehistory)?;
             prehistory_journal = Some(journal);
         }
         let phase = match purpose {
@@ -150,7 +147,7 @@ impl SimWorld {
         if let Some(phase) = phase {
             let t = model.now();
             model.begin_phase(phase, t);
-            append(&mut log, &Op::Phase { phase, t }).map_err(|e| log_err(&path, e))?;
+            record(&mut log, &path, &Op::Phase { phase, t })?;
         }
         let world = SimWorld { inner: RefCell::new(Inner { model, log }), config: None, path };
         Ok(Opened { world, config, journal: prehistory_journal })
@@ -167,7 +164,7 @@ impl SimWorld {
     /// # Errors
     /// I/O errors.
     pub fn save(&self) -> io::Result<()> {
-        self.inner.borrow_mut().log.sync_all()
+        self.inner.borrow().log.as_ref().map_or(Ok(()), File::sync_all)
     }
 
     /// The simulated cluster's restorable state, field by field.
@@ -184,8 +181,8 @@ impl SimWorld {
 
     fn log(&self, op: &Op) {
         // The log is the simulated cluster's memory; failing to extend it is reported, not fatal.
-        if let Err(e) = append(&mut self.inner.borrow_mut().log, op) {
-            eprintln!("sim: cannot extend {}: {e}", self.path.display());
+        if let Err(e) = record(&mut self.inner.borrow_mut().log, &self.path, op) {
+            eprintln!("sim: cannot extend the {e}");
         }
     }
 }
@@ -264,8 +261,21 @@ fn append(log: &mut File, op: &Op) -> io::Result<()> {
     log.write_all(&line)
 }
 
-/// Rebuild the model from the log.
-fn replay(lab: &Scenario, config: &Config, path: &Path) -> Result<(Model, File), WorldError> {
+/// Append `op` to the log at `path`, if there is one.
+fn record(log: &mut Option<File>, path: &Path, op: &Op) -> Result<(), WorldError> {
+    log.as_mut().map_or(Ok(()), |file| append(file, op)).map_err(|e| log_err(path, e))
+}
+
+/// The log at `path` opened for appending after its first `len` bytes (cutting a torn last line).
+fn reopen(path: &Path, len: u64) -> io::Result<File> {
+    let mut log = OpenOptions::new().write(true).open(path)?;
+    log.set_len(len)?;
+    io::Seek::seek(&mut log, io::SeekFrom::End(0))?;
+    Ok(log)
+}
+
+/// Rebuild the model from the log; returns it and the length of the log's complete lines.
+fn replay(lab: &Scenario, config: &Config, path: &Path) -> Result<(Model, u64), WorldError> {
     let file = File::open(path).map_err(|e| log_err(path, e))?;
     let mut model = None;
     let mut good_len = 0_u64;
@@ -302,11 +312,7 @@ fn replay(lab: &Scenario, config: &Config, path: &Path) -> Result<(Model, File),
         }
     }
     let model = model.ok_or_else(|| log_err(path, "empty log"))?;
-    let log = OpenOptions::new().write(true).open(path).map_err(|e| log_err(path, e))?;
-    log.set_len(good_len).map_err(|e| log_err(path, e))?;
-    let mut log = log;
-    io::Seek::seek(&mut log, io::SeekFrom::End(0)).map_err(|e| log_err(path, e))?;
-    Ok((model, log))
+    Ok((model, good_len))
 }
 
 /// The scenario's graceful shutdown (by the pure machine) and its outage; returns the journal.
@@ -343,7 +349,7 @@ mod tests {
         let path = dir.path().join("world.jsonl");
         std::fs::write(&path, "").unwrap();
         // Opened for reading only: every append fails.
-        let log = std::fs::File::open(&path).unwrap();
+        let log = Some(std::fs::File::open(&path).unwrap());
         let lab = crate::scenario::builtin("titan-lab").unwrap();
         let world = SimWorld { inner: RefCell::new(Inner { model: Model::new(&lab, 0), log }), config: None, path };
         let later = Time::ZERO.plus(Duration::from_secs(30));

@@ -86,7 +86,12 @@ async fn a_torn_last_line_is_dropped() {
     let state = a_used_world(dir.path()).await;
     let path = log_of(dir.path());
     let good = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, format!("{good}{{\"op\":\"apply\",\"t\":12")).unwrap();
+    let torn = format!("{good}{{\"op\":\"apply\",\"t\":12");
+    std::fs::write(&path, &torn).unwrap();
+    let dry = open(dir.path(), Purpose::Observe, false).unwrap();
+    assert_eq!(dry.world.cluster_state(), state);
+    dry.world.save().unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), torn, "a dry run writes nothing, not even the cut");
     let opened = open(dir.path(), Purpose::Observe, true).unwrap();
     assert_eq!(opened.world.cluster_state(), state);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), good, "the torn bytes are cut off");
@@ -115,6 +120,7 @@ async fn bad_logs_are_refused_with_their_line() {
         (format!("{good}{}\n", lines[0]), "line 6: misplaced header"),
         (lines[1..].join("\n"), "line 1: misplaced header"),
         (format!("{good}{{\"op\":\"teleport\"}}\n"), "line 6: unknown variant `teleport`"),
+        ("\n".to_owned(), "empty log"),
     ];
     for (text, expected) in cases {
         std::fs::write(&path, &text).unwrap();
@@ -187,4 +193,33 @@ fn a_prehistory_whose_shutdown_never_ends_keeps_its_journal_so_far() {
     // The shutdown was stopped at the drive's bound of six hours of virtual time; then the 45m outage.
     let bound = ananke_sim::driver::Limits::default().max_virtual + std::time::Duration::from_secs(45 * 60);
     assert_eq!(opened.world.now(), Time::ZERO.plus(bound));
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_log_that_is_not_text_is_refused() {
+    let dir = TempDir::new().unwrap();
+    a_used_world(dir.path()).await;
+    let path = log_of(dir.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"\xff\xfe\n");
+    std::fs::write(&path, bytes).unwrap();
+    let err = open(dir.path(), Purpose::Observe, false).err().expect("refused");
+    assert_eq!(err.to_string(), format!("simulated world log {}: stream did not contain valid UTF-8", path.display()));
+}
+
+#[test]
+fn state_files_in_the_way_are_errors_naming_the_log() {
+    // The log's own path is a directory.
+    let dir = TempDir::new().unwrap();
+    std::fs::create_dir_all(log_of(dir.path())).unwrap();
+    let err = open(dir.path(), Purpose::Observe, true).err().expect("refused");
+    let prefix = format!("simulated world log {}: ", log_of(dir.path()).display());
+    assert!(err.to_string().starts_with(&prefix) && err.to_string().contains("directory"), "{err}");
+    // The journal a first startup's prehistory leaves cannot be written.
+    let dir = TempDir::new().unwrap();
+    std::fs::create_dir_all(dir.path().join("journal.json").join("in-the-way")).unwrap();
+    let err = open(dir.path(), Purpose::Startup, true).err().expect("refused");
+    let prefix = format!("simulated world log {}: ", log_of(dir.path()).display());
+    assert!(err.to_string().starts_with(&prefix), "{err}");
+    assert_eq!(ops(&log_of(dir.path())), ["header"], "the prehistory is not logged without its journal");
 }
