@@ -1,6 +1,6 @@
 //! Startup's restore bookkeeping at its edges: a branch forced only once the source is observed,
-//! journaled Flux objects that vanished or that an operator also suspended, and the backlog a
-//! timeout names.
+//! journaled Flux objects that vanished or that an operator also suspended, a Git server workload
+//! that is not observed, a sealed Vault pod that does not answer, and the backlog a timeout names.
 
 use super::{past_nodes_up, startup};
 use crate::machines::lab::{self, config_with};
@@ -10,7 +10,7 @@ use ananke_core::effect::Effect;
 use ananke_core::gates::GateId;
 use ananke_core::journal::{Journal, SourceBefore};
 use ananke_core::machine::{Machine, StartupMachine, StartupOptions, StartupState};
-use ananke_core::observation::{FluxKind, FluxObservation};
+use ananke_core::observation::{FluxKind, FluxObservation, GitServerHealth};
 use std::sync::Arc;
 
 fn said(d: &Driver<StartupMachine>, text: &str) -> usize {
@@ -121,4 +121,30 @@ fn the_deadline_in_a_soak_longer_than_the_run_says_nothing_is_left_to_restore() 
     let failure = d.machine.failure().expect("failed");
     assert_eq!(failure.gate, Some(GateId::Soak));
     assert_eq!(failure.reason, "startup deadline exceeded: still restoring or soaking: nothing");
+}
+
+#[test]
+fn a_git_server_workload_that_is_not_observed_is_said_once() {
+    let mut obs = lab::healthy();
+    obs.workloads.retain(|w| w.id != lab::gitea());
+    obs.git_server = Some(GitServerHealth { healthy: false, reason: None });
+    let mut d = past_nodes_up(Arc::new(lab::config()), Journal::default(), &obs);
+    assert_eq!(d.machine.state(), StartupState::FluxDeadlocked);
+    assert!(d.observe(&obs).is_empty(), "nothing to scale");
+    d.observe(&obs);
+    assert_eq!(said(&d, "in-cluster Git server workload Deployment/gitea/gitea is not observed"), 1);
+}
+
+#[test]
+fn a_sealed_vault_pod_that_does_not_answer_is_not_unsealed_but_holds_the_run() {
+    let mut obs = lab::healthy();
+    obs.vault[0].sealed = true;
+    obs.vault[0].reachable = false;
+    let mut d = past_nodes_up(Arc::new(lab::config()), Journal::default(), &obs);
+    let effects = d.observe(&obs);
+    assert!(!effects.iter().any(|e| matches!(e, Effect::UnsealVault { .. })), "{effects:?}");
+    assert_eq!(d.machine.state(), StartupState::Converging);
+    d.advance(secs(1800));
+    let failure = d.machine.failure().expect("failed");
+    assert_eq!(failure.reason, "converge timeout: still restoring: unseal vault vault-0");
 }
