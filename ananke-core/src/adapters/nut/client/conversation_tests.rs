@@ -74,15 +74,17 @@ async fn list_ups_reads_names_and_descriptions() {
     let (mut client, mut requests) =
         upsd(vec![b"BEGIN LIST UPS\nUPS dummy \"Dummy UPS\"\nUPS rack \"Rack 2\"\nEND LIST UPS\n"]).await;
     let listing = client.list_ups().await.expect("a listing");
-    let want = [("dummy", "Dummy UPS"), ("rack", "Rack 2")]
-        .map(|(n, d)| UpsListing { name: n.into(), description: d.into() });
+    let want =
+        [("dummy", "Dummy UPS"), ("rack", "Rack 2")].map(|(n, d)| UpsListing { name: n.into(), description: d.into() });
     assert_eq!(listing, want);
     assert_eq!(drain(&mut requests), ["LIST UPS"]);
 }
 
 #[tokio::test]
 async fn a_damaged_ups_listing_is_a_protocol_error() {
-    for reply in [&b"BEGIN LIST UPS\nUPS dummy\nEND LIST UPS\n"[..], b"BEGIN LIST UPS\nUPS dummy \"a\" extra\nEND LIST UPS\n"] {
+    for reply in
+        [&b"BEGIN LIST UPS\nUPS dummy\nEND LIST UPS\n"[..], b"BEGIN LIST UPS\nUPS dummy \"a\" extra\nEND LIST UPS\n"]
+    {
         let (mut client, _requests) = upsd(vec![reply]).await;
         let err = client.list_ups().await.unwrap_err();
         assert!(matches!(&err, NutError::Protocol { request, .. } if request == "LIST UPS"), "{err:?}");
@@ -95,9 +97,14 @@ async fn get_var_returns_the_value_of_the_variable_asked_for() {
     assert_eq!(client.get_var("dummy", "battery.charge").await.expect("a value"), "87");
     assert_eq!(drain(&mut requests), ["GET VAR dummy battery.charge"]);
     // An answer about another variable or UPS, or of the wrong shape, is not believed.
-    for reply in [&b"VAR dummy ups.status \"OL\"\n"[..], b"VAR other battery.charge \"87\"\n", b"VAR dummy battery.charge\n"] {
+    for reply in
+        [&b"VAR dummy ups.status \"OL\"\n"[..], b"VAR other battery.charge \"87\"\n", b"VAR dummy battery.charge\n"]
+    {
         let (mut client, _requests) = upsd(vec![reply]).await;
         let err = client.get_var("dummy", "battery.charge").await.unwrap_err();
-        assert!(matches!(&err, NutError::Protocol { request, .. } if request == "GET VAR dummy battery.charge"), "{err:?}");
+        assert!(
+            matches!(&err, NutError::Protocol { request, .. } if request == "GET VAR dummy battery.charge"),
+            "{err:?}"
+        );
     }
 }
