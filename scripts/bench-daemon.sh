@@ -63,11 +63,13 @@ start_daemon() {
   for _ in $(seq 100); do grep -q '"OL"' "$status" 2>/dev/null && break; sleep 0.05; done
   grep -q '"OL"' "$status" || { echo "the daemon did not come up:"; cat "$work/daemon.log"; exit 1; }
 }
-restart_upsmon() {
-  local parent
-  parent=$(head -n1 "$NUT_DIR/run/upsmon.lab.pids")
-  kill "$parent" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$parent" 2>/dev/null || break; sleep 0.02; done
+restart_upsmon() {  # parent and child: a child left behind keeps a new upsmon from starting
+  local pids p
+  pids=$(upsmon_pids)
+  kill $pids 2>/dev/null || true
+  for p in $pids; do
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.02; done
+  done
   "$lab" start-upsmon >/dev/null
 }
 

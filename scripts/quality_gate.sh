@@ -9,7 +9,7 @@
 #   scripts/quality_gate.sh            run every gate
 #   ANANKE_GATES="1 2 3" scripts/...   run only some gates (by number)
 #
-# Installs what it needs when missing: the llvm-tools rustup component and cargo-llvm-cov.
+# Installs what it needs when missing: the llvm-tools rustup component, cargo-llvm-cov and cargo-nextest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,9 +49,14 @@ if wants 4; then
     log "installing cargo-llvm-cov"
     cargo install --locked cargo-llvm-cov
   fi
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    log "installing cargo-nextest"
+    cargo install --locked cargo-nextest
+  fi
   report=target/llvm-cov/coverage.json
   mkdir -p "$(dirname "$report")"
-  cargo llvm-cov --workspace --all-features --json --summary-only --output-path "$report" \
+  # nextest, as scripts/test.sh: every test in its own process, the test binaries run in parallel.
+  cargo llvm-cov nextest --workspace --all-features --no-fail-fast --json --summary-only --output-path "$report" \
     || fail "gate 4 (coverage): the instrumented test run failed"
   ANANKE_COVERAGE_JSON="$PWD/$report" ANANKE_MIN_COVERAGE="$min" \
     cargo test --quiet -p ananke-testing --test it coverage -- --ignored \

@@ -50,7 +50,12 @@ impl Ticker {
             let mut ready = self.fd.readable().await?;
             let mut expirations = [0u8; 8];
             match ready.try_io(|fd| Ok(rustix::io::read(fd.get_ref(), &mut expirations)?)) {
-                Ok(Ok(_)) => return Ok(u64::from_ne_bytes(expirations)),
+                Ok(Ok(_)) => {
+                    // A read takes every expiration: nothing is left to read until the next one,
+                    // so the next tick waits at once instead of trying a read that would block.
+                    ready.clear_ready();
+                    return Ok(u64::from_ne_bytes(expirations));
+                }
                 Ok(Err(e)) => return Err(e),
                 // Woken without an expiration to read (the readiness was stale): wait again.
                 Err(_would_block) => {}
