@@ -123,7 +123,14 @@ impl Target {
             exit::USAGE_OR_CONFIG
         })?;
         let source = format!("host:{}", config.cluster_name);
-        Ok(Target { config, state, label: "host".to_owned(), source, world: TargetWorld::Host(Box::new(world)), journal: None })
+        Ok(Target {
+            config,
+            state,
+            label: "host".to_owned(),
+            source,
+            world: TargetWorld::Host(Box::new(world)),
+            journal: None,
+        })
     }
 }
 
@@ -141,6 +148,16 @@ pub fn state_dir_for(global: &GlobalArgs) -> Result<StateDir, u8> {
     global.load_config().map(|c| StateDir::new(c.state_dir))
 }
 
+/// The state dir, as [`state_dir_for`], for a config already loaded.
+#[must_use]
+pub fn state_dir_with(global: &GlobalArgs, config: &Config) -> StateDir {
+    match (&global.state_dir, &global.sim) {
+        (Some(dir), _) => StateDir::new(dir.clone()),
+        (None, Some(scenario)) => StateDir::new(sim_state_dir(scenario)),
+        (None, None) => StateDir::new(config.state_dir.clone()),
+    }
+}
+
 /// The default state dir of a simulated run: `$TMPDIR/ananke-sim/<scenario>`.
 #[must_use]
 pub fn sim_state_dir(scenario: &str) -> PathBuf {
@@ -149,9 +166,28 @@ pub fn sim_state_dir(scenario: &str) -> PathBuf {
 
 /// A file-system-safe name for a scenario given by name or path.
 fn scenario_slug(scenario: &str) -> String {
-    let base = PathBuf::from(scenario)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .map_or_else(|| scenario.to_owned(), str::to_owned);
+    let base =
+        PathBuf::from(scenario).file_stem().and_then(|s| s.to_str()).map_or_else(|| scenario.to_owned(), str::to_owned);
     base.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_state_dir_of_a_loaded_config_follows_the_flags_then_the_config() {
+        let config = ananke_sim::builtin("titan-lab").expect("the built-in lab").ananke_config();
+        let global = |state_dir: Option<&str>, sim: Option<&str>| GlobalArgs {
+            config: None,
+            state_dir: state_dir.map(PathBuf::from),
+            verbose: 0,
+            quiet: 0,
+            sim: sim.map(str::to_owned),
+        };
+        let with = |g: &GlobalArgs| state_dir_with(g, &config).root().to_path_buf();
+        assert_eq!(with(&global(Some("/srv/state"), Some("titan-lab"))), PathBuf::from("/srv/state"));
+        assert_eq!(with(&global(None, Some("titan-lab"))), sim_state_dir("titan-lab"));
+        assert_eq!(with(&global(None, None)), config.state_dir);
+    }
 }

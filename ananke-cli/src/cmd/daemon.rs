@@ -7,7 +7,7 @@ use crate::exit;
 use crate::global::GlobalArgs;
 use crate::notify::Notifier;
 use crate::output::now_rfc3339;
-use crate::target::state_dir_for;
+use crate::target::state_dir_with;
 use crate::ticker::Ticker;
 use ananke_core::adapters::nut::{MonitorSettings, UpsMonitor};
 use ananke_core::power::{shutdown_budget, ClusterPhase, PowerDecision, PowerInput, PowerPolicy};
@@ -66,10 +66,7 @@ impl DaemonArgs {
             Ok(c) => c,
             Err(code) => return code,
         };
-        let state = match state_dir_for(&self.global) {
-            Ok(s) => s,
-            Err(code) => return code,
-        };
+        let state = state_dir_with(&self.global, &config);
         if let Err(e) = state.ensure() {
             eprintln!("error: {e}");
             return exit::STATE_IO;
@@ -105,15 +102,34 @@ impl DaemonArgs {
             events_total: 0,
             last_written: None,
         };
-        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            Ok(rt) => rt,
+        // Pet the watchdog at least twice per WatchdogSec, whatever the poll interval.
+        let poll = daemon.config.daemon.poll_interval.get();
+        let interval = Notifier::watchdog_interval().map_or(poll, |w| poll.min(w));
+        // The runtime, and the poll clock: a timerfd registered with the runtime's reactor.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().and_then(|rt| {
+            let ticker = {
+                let _inside = rt.enter();
+                Ticker::new(interval)?
+            };
+            Ok((rt, ticker))
+        });
+        let (rt, ticker) = match runtime {
+            Ok(both) => both,
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: cannot set up the daemon's runtime and poll clock: {e}");
                 return exit::STATE_IO;
             }
         };
         let stop = Arc::new(AtomicBool::new(false));
-        rt.block_on(daemon.run(monitor, &stop))
+        rt.block_on(daemon.run(monitor, ticker, &stop))
+    }
+}
+
+/// Appends `item`, dropping the oldest items beyond `max`.
+fn push_bounded<T>(list: &mut Vec<T>, item: T, max: usize) {
+    list.push(item);
+    if list.len() > max {
+        list.drain(..list.len() - max);
     }
 }
 
@@ -138,7 +154,7 @@ fn budget(state: &StateDir, config: &Config) -> Duration {
 }
 
 impl Daemon {
-    async fn run(&mut self, mut monitor: UpsMonitor, stop: &Arc<AtomicBool>) -> u8 {
+    async fn run(&mut self, mut monitor: UpsMonitor, mut ticker: Ticker, stop: &Arc<AtomicBool>) -> u8 {
         let notifier = Notifier::from_env();
         let flag = Arc::clone(stop);
         let wake = Arc::new(tokio::sync::Notify::new());
@@ -154,17 +170,6 @@ impl Daemon {
             waker.notify_one();
         });
         notifier.send("READY=1");
-        // Pet the watchdog at least twice per WatchdogSec, whatever the poll interval.
-        let poll = self.config.daemon.poll_interval.get();
-        let interval = Notifier::watchdog_interval().map_or(poll, |w| poll.min(w));
-        let mut ticker = match Ticker::new(interval) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: cannot set up the poll clock (a timerfd): {e}");
-                notifier.send("STOPPING=1");
-                return exit::STATE_IO;
-            }
-        };
         while !stop.load(Ordering::SeqCst) {
             let powers = monitor.poll().await;
             self.domains = powers
@@ -215,11 +220,8 @@ impl Daemon {
 
     fn event(&mut self, message: String) {
         eprintln!("daemon: {message}");
-        self.events.push(DaemonEvent { at: now_rfc3339(), message });
+        push_bounded(&mut self.events, DaemonEvent { at: now_rfc3339(), message }, DAEMON_EVENTS);
         self.events_total += 1;
-        if self.events.len() > DAEMON_EVENTS {
-            self.events.remove(0);
-        }
     }
 
     /// Collect a finished child and tell the policy.
@@ -287,9 +289,8 @@ impl Daemon {
     }
 
     fn spawn(&mut self, command: Command, mut args: Vec<String>) {
-        if self.running.is_some() {
-            self.abort_running();
-        }
+        // A run still going is stopped first (the policy aborts before it starts another).
+        self.abort_running();
         args.extend(self.global_args());
         let exe = std::env::current_exe().unwrap_or_else(|_| "ananke".into());
         match std::process::Command::new(exe).args(&args).stdin(Stdio::null()).spawn() {
@@ -344,5 +345,21 @@ impl Daemon {
             eprintln!("daemon: cannot write its status: {e}");
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_bounded;
+
+    #[test]
+    fn the_event_list_keeps_the_latest() {
+        let mut list = Vec::new();
+        for i in 0..5 {
+            push_bounded(&mut list, i, 3);
+        }
+        assert_eq!(list, [2, 3, 4]);
+        push_bounded(&mut list, 5, 1);
+        assert_eq!(list, [5]);
     }
 }
