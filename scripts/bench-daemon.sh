@@ -58,7 +58,7 @@ status="$work/state/daemon-status.json"
 
 start_daemon() {
   rm -rf "$work/state"
-  target/release/ananke daemon --sim titan-lab --config "$work/ananke.yaml" --state-dir "$work/state" 2>"$work/daemon.log" &
+  target/release/ananke daemon --sim titan-lab --config "$work/ananke.yaml" --state-dir "$work/state" >"$work/daemon.log" 2>&1 &
   daemon_pid=$!
   for _ in $(seq 100); do grep -q '"OL"' "$status" 2>/dev/null && break; sleep 0.05; done
   grep -q '"OL"' "$status" || { echo "the daemon did not come up:"; cat "$work/daemon.log"; exit 1; }
