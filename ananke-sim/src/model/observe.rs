@@ -5,9 +5,9 @@ use super::Model;
 use crate::scenario::ComponentKind;
 use ananke_core::config::{ObjectRef, WorkloadKind};
 use ananke_core::observation::{
-    ApiStatus, Condition, ConditionStatus, FluxObject, FluxObservation, GitServerHealth, IngressBackend, IngressObservation,
-    KubeNode, NodeObservation, Observation, PodToEvict, ProbeResult, SshStatus, UnitState, UpsStatus, VaultStatus, Workload,
-    WorkloadStatus,
+    ApiStatus, Condition, ConditionStatus, FluxObject, FluxObservation, GitServerHealth, IngressBackend,
+    IngressObservation, KubeNode, NodeObservation, Observation, PodToEvict, ProbeResult, SshStatus, UnitState,
+    UpsStatus, VaultStatus, Workload, WorkloadStatus,
 };
 use ananke_core::Time;
 use std::collections::BTreeMap;
@@ -54,13 +54,14 @@ impl Model {
         if self.check_backed(i) && !flapping {
             return ProbeResult { ok: true, reason: None, status: Some(200), latency_ms: Some(12) };
         }
-        let (status, reason) = if check.external && self.ingress_controller.is_some_and(|c| self.ready_for_dependents(c)) {
-            (Some(503), "status 503 Service Unavailable".to_owned())
-        } else if flapping {
-            (Some(502), "status 502 Bad Gateway".to_owned())
-        } else {
-            (None, "connect: connection refused".to_owned())
-        };
+        let (status, reason) =
+            if check.external && self.ingress_controller.is_some_and(|c| self.ready_for_dependents(c)) {
+                (Some(503), "status 503 Service Unavailable".to_owned())
+            } else if flapping {
+                (Some(502), "status 502 Bad Gateway".to_owned())
+            } else {
+                (None, "connect: connection refused".to_owned())
+            };
         ProbeResult { ok: false, reason: Some(reason), status, latency_ms: None }
     }
 
@@ -75,14 +76,24 @@ impl Model {
             api: ApiStatus {
                 reachable: api,
                 error: (!api).then(|| {
-                    if self.api_up { "the server is currently unable to handle the request (503)" } else { "connection refused" }.to_owned()
+                    if self.api_up {
+                        "the server is currently unable to handle the request (503)"
+                    } else {
+                        "connection refused"
+                    }
+                    .to_owned()
                 }),
             },
             nodes: self.nodes.iter().map(|n| self.node_observation(n, api)).collect(),
-            probes: (0..self.checks.len()).map(|i| (self.checks[i].name.clone(), self.probe(i))).collect::<BTreeMap<_, _>>(),
+            probes: (0..self.checks.len())
+                .map(|i| (self.checks[i].name.clone(), self.probe(i)))
+                .collect::<BTreeMap<_, _>>(),
             git_server: self.git_server.map(|c| {
                 let healthy = self.ready_for_dependents(c);
-                GitServerHealth { healthy, reason: (!healthy).then(|| "GET /api/healthz: connection refused".to_owned()) }
+                GitServerHealth {
+                    healthy,
+                    reason: (!healthy).then(|| "GET /api/healthz: connection refused".to_owned()),
+                }
             }),
             vault: self.vault_observation(),
             power: self.power_observation(),
@@ -148,8 +159,20 @@ impl Model {
         let deployment = w.id.kind == WorkloadKind::Deployment;
         let conditions = if deployment {
             vec![
-                condition("Available", if ready >= w.desired { ConditionStatus::True } else { ConditionStatus::False }, "MinimumReplicasAvailable", "", 0),
-                condition("Progressing", ConditionStatus::True, if converged { "NewReplicaSetAvailable" } else { "ReplicaSetUpdated" }, "", 0),
+                condition(
+                    "Available",
+                    if ready >= w.desired { ConditionStatus::True } else { ConditionStatus::False },
+                    "MinimumReplicasAvailable",
+                    "",
+                    0,
+                ),
+                condition(
+                    "Progressing",
+                    ConditionStatus::True,
+                    if converged { "NewReplicaSetAvailable" } else { "ReplicaSetUpdated" },
+                    "",
+                    0,
+                ),
             ]
         } else {
             Vec::new()
@@ -160,7 +183,15 @@ impl Model {
             observed_generation: Some(w.generation),
             terminating: false,
             spec_replicas: Some(w.desired),
-            status: WorkloadStatus { replicas, updated: replicas, ready, available: ready, current: replicas, desired: None, revisions_match: true },
+            status: WorkloadStatus {
+                replicas,
+                updated: replicas,
+                ready,
+                available: ready,
+                current: replicas,
+                desired: None,
+                revisions_match: true,
+            },
             conditions,
             has_progress_deadline: deployment,
             on_delete: false,
@@ -169,24 +200,14 @@ impl Model {
     }
 
     fn pods_to_evict(&self) -> Vec<PodToEvict> {
-        let mut out = Vec::new();
-        for comp in &self.comps {
-            let Some(w) = &comp.workload else { continue };
-            if !matches!(comp.phase, Phase::Up | Phase::Stopping { .. }) {
-                continue;
-            }
-            for (k, &n) in comp.pods.iter().enumerate() {
-                let node = &self.nodes[n];
-                if node.cordoned {
-                    out.push(PodToEvict {
-                        pod: ObjectRef { namespace: w.id.namespace.clone(), name: format!("{}-{k}", w.id.name) },
-                        node: node.name.clone(),
-                        blocked_by_pdb: node.blocked_by.clone().filter(|_| comp.pdb.is_some()),
-                    });
-                }
-            }
-        }
-        out
+        let pods = self.comps.iter().flat_map(|comp| comp.running_pods().map(move |pod| (comp, pod)));
+        pods.filter(|(_, (_, _, n))| self.nodes[*n].cordoned)
+            .map(|(comp, (w, k, n))| PodToEvict {
+                pod: ObjectRef { namespace: w.id.namespace.clone(), name: format!("{}-{k}", w.id.name) },
+                node: self.nodes[n].name.clone(),
+                blocked_by_pdb: self.nodes[n].blocked_by.clone().filter(|_| comp.pdb.is_some()),
+            })
+            .collect()
     }
 
     fn flux_observation(&self) -> FluxObservation {
@@ -242,11 +263,18 @@ impl Model {
     }
 
     fn vault_observation(&self) -> Vec<VaultStatus> {
-        let running = self.vault_comp.map_or(0, |c| if self.comps[c].phase == Phase::Up { self.comps[c].pods.len() } else { 0 });
+        let running =
+            self.vault_comp.map_or(0, |c| if self.comps[c].phase == Phase::Up { self.comps[c].pods.len() } else { 0 });
         self.vault
             .iter()
             .enumerate()
-            .map(|(i, p)| VaultStatus { pod: p.name.clone(), reachable: i < running, sealed: p.sealed, threshold: self.vault_threshold, progress: 0 })
+            .map(|(i, p)| VaultStatus {
+                pod: p.name.clone(),
+                reachable: i < running,
+                sealed: p.sealed,
+                threshold: self.vault_threshold,
+                progress: 0,
+            })
             .collect()
     }
 
@@ -254,14 +282,22 @@ impl Model {
         self.domains
             .iter()
             .map(|d| {
-                let remaining = d.on_battery_since.map_or(d.runtime, |t| d.runtime.saturating_sub(self.now.since(t).as_millis().try_into().unwrap_or(u64::MAX)));
+                let remaining = d.on_battery_since.map_or(d.runtime, |t| {
+                    d.runtime.saturating_sub(self.now.since(t).as_millis().try_into().unwrap_or(u64::MAX))
+                });
                 let mut flags = vec![if d.on_battery_since.is_some() { "OB" } else { "OL" }.to_owned()];
                 if d.on_battery_since.is_some() && remaining < 120_000 {
                     flags.push("LB".to_owned());
                 }
                 #[allow(clippy::cast_precision_loss)]
                 let charge = 100.0 * remaining as f64 / d.runtime.max(1) as f64;
-                UpsStatus { domain: d.name.clone(), reachable: !d.dark, flags, charge: Some(charge), runtime_s: Some(remaining / 1000) }
+                UpsStatus {
+                    domain: d.name.clone(),
+                    reachable: !d.dark,
+                    flags,
+                    charge: Some(charge),
+                    runtime_s: Some(remaining / 1000),
+                }
             })
             .collect()
     }

@@ -104,18 +104,12 @@ impl Model {
     /// Every running pod, workload by workload in component order, in placement order.
     #[must_use]
     pub fn serve_pods(&self) -> Vec<PodView> {
-        let mut out = Vec::new();
-        for comp in &self.comps {
-            let Some(w) = &comp.workload else { continue };
-            if !matches!(comp.phase, Phase::Up | Phase::Stopping { .. }) {
-                continue;
-            }
-            for (k, &n) in comp.pods.iter().enumerate() {
-                let ready = comp.kind != ComponentKind::Vault || self.vault.get(k).is_some_and(|p| !p.sealed);
-                out.push(PodView { workload: w.id.clone(), node: self.nodes[n].name.clone(), ready });
-            }
-        }
-        out
+        let pods = self.comps.iter().flat_map(|comp| comp.running_pods().map(move |pod| (comp, pod)));
+        pods.map(|(comp, (w, k, n))| {
+            let ready = comp.kind != ComponentKind::Vault || self.vault.get(k).is_some_and(|p| !p.sealed);
+            PodView { workload: w.id.clone(), node: self.nodes[n].name.clone(), ready }
+        })
+        .collect()
     }
 
     /// Every PDB with its current budget.

@@ -118,6 +118,16 @@ pub(crate) struct CompSim {
     pub pdb: Option<(String, i32)>,
 }
 
+impl CompSim {
+    /// Its running pods as `(index in the workload, node index)`, with its workload: none unless
+    /// it is a workload that is up or stopping.
+    pub fn running_pods(&self) -> impl Iterator<Item = (&WorkloadSim, usize, usize)> {
+        let running = matches!(self.phase, Phase::Up | Phase::Stopping { .. });
+        let workload = self.workload.as_ref().filter(|_| running);
+        workload.into_iter().flat_map(move |w| self.pods.iter().enumerate().map(move |(k, &n)| (w, k, n)))
+    }
+}
+
 /// One Flux object. Its flags mirror independent fields of the Flux object.
 #[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone)]
@@ -198,7 +208,11 @@ pub(crate) fn components(s: &Scenario) -> Vec<CompSim> {
             phase: Phase::Down,
             pods: Vec::new(),
             heal_at: None,
-            pdb: s.pdbs.iter().find(|p| p.component == c.name).map(|p| (format!("{}/{}", p.namespace, p.name), p.min_available)),
+            pdb: s
+                .pdbs
+                .iter()
+                .find(|p| p.component == c.name)
+                .map(|p| (format!("{}/{}", p.namespace, p.name), p.min_available)),
         })
         .collect()
 }
@@ -207,7 +221,10 @@ pub(crate) fn components(s: &Scenario) -> Vec<CompSim> {
 pub(crate) fn flux_objects(s: &Scenario) -> Vec<FluxSim> {
     let comp_index = |n: &str| s.components.iter().position(|x| x.name == n);
     let blank = |kind, namespace: &str, name: &str| FluxSim {
-        id: FluxRef { kind, object: ananke_core::config::ObjectRef { namespace: namespace.to_owned(), name: name.to_owned() } },
+        id: FluxRef {
+            kind,
+            object: ananke_core::config::ObjectRef { namespace: namespace.to_owned(), name: name.to_owned() },
+        },
         source: None,
         depends_on: Vec::new(),
         managed_by: None,
@@ -250,10 +267,18 @@ pub(crate) fn flux_objects(s: &Scenario) -> Vec<FluxSim> {
         out.push(f);
     }
     let n_sources = out.len();
-    for (kind, list) in [(FluxKind::Kustomization, &s.flux.kustomizations), (FluxKind::HelmRelease, &s.flux.helm_releases)] {
+    for (kind, list) in
+        [(FluxKind::Kustomization, &s.flux.kustomizations), (FluxKind::HelmRelease, &s.flux.helm_releases)]
+    {
         for o in list {
             let mut f = blank(kind, &o.namespace, &o.name);
-            f.source = o.source.as_deref().and_then(|n| s.flux.sources.iter().position(|x| x.name == n && x.namespace == o.namespace).or_else(|| s.flux.sources.iter().position(|x| x.name == n)));
+            f.source = o.source.as_deref().and_then(|n| {
+                s.flux
+                    .sources
+                    .iter()
+                    .position(|x| x.name == n && x.namespace == o.namespace)
+                    .or_else(|| s.flux.sources.iter().position(|x| x.name == n))
+            });
             f.manages = o.manages.iter().filter_map(|m| comp_index(m)).collect();
             f.interval = ms(o.interval);
             f.manifest_suspend = o.suspend;
@@ -262,7 +287,8 @@ pub(crate) fn flux_objects(s: &Scenario) -> Vec<FluxSim> {
         }
     }
     // Resolve object references once every object exists.
-    let objects: Vec<&crate::scenario::FluxObjectSpec> = s.flux.kustomizations.iter().chain(&s.flux.helm_releases).collect();
+    let objects: Vec<&crate::scenario::FluxObjectSpec> =
+        s.flux.kustomizations.iter().chain(&s.flux.helm_releases).collect();
     for (i, o) in objects.iter().enumerate() {
         let resolve = |key: &str| {
             flux_index(&out, FluxKind::Kustomization, key).or_else(|| flux_index(&out, FluxKind::HelmRelease, key))

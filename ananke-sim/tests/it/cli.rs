@@ -92,26 +92,6 @@ fn force_flux_branch_selects_the_matching_variant() {
     assert!(stdout(&out).ends_with("expectation met\n"), "{}", stdout(&out));
 }
 
-/// A record of `trace` with effects, edited: its last effect dropped. Returns the edited trace
-/// and the edited record's step.
-fn edit_trace(trace: &str) -> (String, u64) {
-    let mut lines: Vec<String> = trace.lines().map(str::to_owned).collect();
-    let (index, mut record) = lines
-        .iter()
-        .enumerate()
-        .skip(1)
-        .filter_map(|(i, l)| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (!v["effects"].as_array().unwrap().is_empty()).then_some((i, v))
-        })
-        .nth(1)
-        .unwrap();
-    let step = record["step"].as_u64().unwrap();
-    record["effects"].as_array_mut().unwrap().pop();
-    lines[index] = record.to_string();
-    (lines.join("\n"), step)
-}
-
 fn records(path: &Path) -> usize {
     std::fs::read_to_string(path).unwrap().lines().filter(|l| !l.trim().is_empty()).count() - 1
 }
@@ -128,7 +108,7 @@ fn a_cycle_trace_replays_and_an_edited_one_diverges_at_the_edited_step() {
         expect_code(&out, EXIT_OK);
         assert_eq!(stdout(&out), format!("no divergence: {} records replayed\n", records(path)));
     }
-    let (edited, step) = edit_trace(&std::fs::read_to_string(&shutdown).unwrap());
+    let (edited, step) = crate::traces::drop_last_effect(&std::fs::read_to_string(&shutdown).unwrap(), 1);
     let edited_path = dir.path().join("edited.jsonl");
     std::fs::write(&edited_path, edited).unwrap();
     let out = sim(["replay".as_ref(), edited_path.as_os_str()]);

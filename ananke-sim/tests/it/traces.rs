@@ -26,22 +26,8 @@ fn a_recorded_trace_replays_without_divergence() {
 #[test]
 fn an_edited_trace_reports_the_edited_step() {
     let trace = String::from_utf8(recorded(Drive::Shutdown)).unwrap();
-    let mut lines: Vec<String> = trace.lines().map(str::to_owned).collect();
     // The third record that has effects: drop its last effect.
-    let (index, mut record) = lines
-        .iter()
-        .enumerate()
-        .skip(1)
-        .filter_map(|(i, l)| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (!v["effects"].as_array().unwrap().is_empty()).then_some((i, v))
-        })
-        .nth(2)
-        .unwrap();
-    let step = record["step"].as_u64().unwrap();
-    record["effects"].as_array_mut().unwrap().pop();
-    lines[index] = record.to_string();
-    let edited = lines.join("\n");
+    let (edited, step) = drop_last_effect(&trace, 2);
     match replay(edited.as_bytes(), None).unwrap() {
         ReplayReport::Divergence { step: s, expected_effects, actual_effects, .. } => {
             assert_eq!(s, step);
@@ -87,4 +73,24 @@ fn a_variant_trace_replays_with_its_scenario_and_blank_lines_are_skipped() {
     let records = trace.lines().count() as u64 - 1;
     let spaced = trace.replace('\n', "\n \n");
     assert_eq!(replay(spaced.as_bytes(), None).unwrap(), ReplayReport::NoDivergence { records });
+}
+
+/// `trace` with the last effect of its `nth` (from 0) record that has effects dropped, and that
+/// record's step.
+pub fn drop_last_effect(trace: &str, nth: usize) -> (String, u64) {
+    let mut lines: Vec<String> = trace.lines().map(str::to_owned).collect();
+    let (index, mut record) = lines
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter_map(|(i, l)| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (!v["effects"].as_array().unwrap().is_empty()).then_some((i, v))
+        })
+        .nth(nth)
+        .unwrap();
+    let step = record["step"].as_u64().unwrap();
+    record["effects"].as_array_mut().unwrap().pop();
+    lines[index] = record.to_string();
+    (lines.join("\n"), step)
 }
