@@ -1,6 +1,5 @@
 //! The pipelined power poll against fake upsd peers.
 
-use super::super::wire::ErrCode;
 use super::*;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
