@@ -23,12 +23,12 @@ fn settings() -> MonitorSettings {
     }
 }
 
-async fn client(server: &NutServer) -> NutClient {
-    NutClient::connect(server.host(), server.port(), Duration::from_secs(3)).await.expect("connects to upsd")
+fn client(server: &NutServer) -> NutClient {
+    NutClient::connect(server.host(), server.port(), Duration::from_secs(3)).expect("connects to upsd")
 }
 
 /// Polls the monitor's first domain until `done` holds, within [`CHANGE`].
-async fn wait_for(
+fn wait_for(
     monitor: &mut UpsMonitor,
     server: &NutServer,
     what: &str,
@@ -36,12 +36,12 @@ async fn wait_for(
 ) -> DomainPower {
     let start = Instant::now();
     loop {
-        let power = monitor.poll().await.remove(0);
+        let power = monitor.poll().remove(0);
         if done(&power) {
             return power;
         }
         assert!(start.elapsed() < CHANGE, "no {what} within {CHANGE:?}; last poll: {power:?}\n{}", server.logs());
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -49,32 +49,32 @@ fn flags_are(power: &DomainPower, flags: &[&str]) -> bool {
     power.status.reachable && power.status.flags == flags
 }
 
-#[tokio::test]
-async fn lists_the_ups_with_its_quoted_description() {
+#[test]
+fn lists_the_ups_with_its_quoted_description() {
     let server = server();
-    let mut client = client(&server).await;
-    let upses = client.list_ups().await.expect("LIST UPS");
+    let mut client = client(&server);
+    let upses = client.list_ups().expect("LIST UPS");
     assert_eq!(upses.len(), 1, "{upses:?}");
     assert_eq!((upses[0].name.as_str(), upses[0].description.as_str()), (UPS, DESCRIPTION));
-    client.logout().await.expect("LOGOUT");
+    client.logout().expect("LOGOUT");
 }
 
-#[tokio::test]
-async fn reads_on_line_with_charge_and_runtime() {
+#[test]
+fn reads_on_line_with_charge_and_runtime() {
     let server = server();
-    let mut client = client(&server).await;
-    let reading = client.status(UPS).await.expect("LIST VAR");
+    let mut client = client(&server);
+    let reading = client.status(UPS).expect("LIST VAR");
     assert_eq!(reading.flags, ["OL"]);
     assert_eq!((reading.charge, reading.runtime_s), (Some(100.0), Some(1800)));
     assert_eq!(reading.raw.get("ups.load").map(String::as_str), Some("25"));
-    assert_eq!(client.get_var(UPS, "ups.status").await.expect("GET VAR"), "OL");
+    assert_eq!(client.get_var(UPS, "ups.status").expect("GET VAR"), "OL");
 }
 
-#[tokio::test]
-async fn follows_the_ups_through_ol_ob_ob_lb_and_back() {
+#[test]
+fn follows_the_ups_through_ol_ob_ob_lb_and_back() {
     let mut server = server();
     let mut monitor = UpsMonitor::new(&[server.power_domain("statera")], settings()).expect("monitor");
-    let first = wait_for(&mut monitor, &server, "OL", |p| flags_are(p, &["OL"])).await;
+    let first = wait_for(&mut monitor, &server, "OL", |p| flags_are(p, &["OL"]));
     assert_eq!(first.status.domain, "statera");
     let steps: [(&str, &str, &str, &[&str]); 3] = [
         ("OB DISCHRG", "80", "1200", &["OB", "DISCHRG"]),
@@ -88,122 +88,121 @@ async fn follows_the_ups_through_ol_ob_ob_lb_and_back() {
             .expect("rewrite .dev");
         let seen = wait_for(&mut monitor, &server, status, |p| {
             flags_are(p, flags) && p.status.runtime_s.is_some_and(|r| r.to_string() == runtime)
-        })
-        .await;
+        });
         assert_eq!(seen.status.charge, charge.parse().ok());
         assert!(!seen.stale && seen.error.is_none(), "{seen:?}");
         eprintln!("{status}: seen after {:?}", at.elapsed());
     }
 }
 
-#[tokio::test]
-async fn reports_forced_shutdown() {
+#[test]
+fn reports_forced_shutdown() {
     let server = server();
     let mut monitor = UpsMonitor::new(&[server.power_domain("statera")], settings()).expect("monitor");
-    wait_for(&mut monitor, &server, "OL", |p| flags_are(p, &["OL"])).await;
+    wait_for(&mut monitor, &server, "OL", |p| flags_are(p, &["OL"]));
     server.force_shutdown().expect("FSD as admin");
-    let seen = wait_for(&mut monitor, &server, "FSD", |p| p.status.reachable && p.status.has("FSD")).await;
+    let seen = wait_for(&mut monitor, &server, "FSD", |p| p.status.reachable && p.status.has("FSD"));
     assert!(seen.status.has("OL"), "{seen:?}");
 }
 
-#[tokio::test]
-async fn a_wrong_ups_name_is_a_permanent_error() {
+#[test]
+fn a_wrong_ups_name_is_a_permanent_error() {
     let server = server();
-    let mut client = client(&server).await;
-    let err = client.status("no-such-ups").await.expect_err("unknown UPS");
+    let mut client = client(&server);
+    let err = client.status("no-such-ups").expect_err("unknown UPS");
     assert!(matches!(err, NutError::Server { code: ErrCode::UnknownUps, .. }), "{err:?}");
     assert!(!err.is_transient());
     // The connection survives an ERR answer.
-    assert_eq!(client.status(UPS).await.expect("still usable").flags, ["OL"]);
+    assert_eq!(client.status(UPS).expect("still usable").flags, ["OL"]);
 
     let mut domain = server.power_domain("statera");
     domain.ups.name = "no-such-ups".to_owned();
     let mut monitor = UpsMonitor::new(&[domain], settings()).expect("monitor");
-    let power = monitor.poll().await.remove(0);
+    let power = monitor.poll().remove(0);
     assert!(!power.status.reachable && power.permanent && !power.stale, "{power:?}");
     assert!(power.error.as_deref().is_some_and(|e| e.contains("UNKNOWN-UPS")), "{power:?}");
 }
 
-#[tokio::test]
-async fn reports_a_stopped_upsd_as_unreachable_and_reconnects_when_it_returns() {
+#[test]
+fn reports_a_stopped_upsd_as_unreachable_and_reconnects_when_it_returns() {
     let mut server = server();
     let mut monitor = UpsMonitor::new(&[server.power_domain("statera")], settings()).expect("monitor");
-    wait_for(&mut monitor, &server, "OL", |p| flags_are(p, &["OL"])).await;
+    wait_for(&mut monitor, &server, "OL", |p| flags_are(p, &["OL"]));
     server.set_state("OB DISCHRG").expect("rewrite .dev");
-    wait_for(&mut monitor, &server, "OB", |p| p.status.reachable && p.status.has("OB")).await;
+    wait_for(&mut monitor, &server, "OB", |p| p.status.reachable && p.status.has("OB"));
 
     server.stop_upsd();
-    let lost = wait_for(&mut monitor, &server, "unreachable", |p| !p.status.reachable).await;
+    let lost = wait_for(&mut monitor, &server, "unreachable", |p| !p.status.reachable);
     assert!(!lost.permanent, "{lost:?}");
     assert!(lost.error.as_deref().is_some_and(|e| e.contains("upsd at 127.0.0.1")), "{lost:?}");
     assert!(lost.status.has("OB"), "the last good reading is kept: {lost:?}");
 
     server.start_upsd().expect("upsd restarts on the same port");
-    let back = wait_for(&mut monitor, &server, "reconnection", |p| p.status.reachable).await;
+    let back = wait_for(&mut monitor, &server, "reconnection", |p| p.status.reachable);
     assert!(back.status.has("OB") && !back.stale && back.error.is_none(), "{back:?}");
 }
 
-#[tokio::test]
-async fn old_data_turns_stale_while_upsd_is_gone() {
+#[test]
+fn old_data_turns_stale_while_upsd_is_gone() {
     let mut server = server();
     let settings = MonitorSettings { stale_after: Duration::from_secs(1), ..settings() };
     let mut monitor = UpsMonitor::new(&[server.power_domain("statera")], settings).expect("monitor");
-    wait_for(&mut monitor, &server, "OL", |p| flags_are(p, &["OL"])).await;
+    wait_for(&mut monitor, &server, "OL", |p| flags_are(p, &["OL"]));
     server.stop_upsd();
-    let stale = wait_for(&mut monitor, &server, "stale", |p| p.stale).await;
+    let stale = wait_for(&mut monitor, &server, "stale", |p| p.stale);
     assert!(!stale.status.reachable && stale.status.has("OL"), "{stale:?}");
 }
 
-#[tokio::test]
-async fn a_stopped_driver_is_reported_stale_then_fresh_again() {
+#[test]
+fn a_stopped_driver_is_reported_stale_then_fresh_again() {
     let mut server = server();
     let mut monitor = UpsMonitor::new(&[server.power_domain("statera")], settings()).expect("monitor");
-    wait_for(&mut monitor, &server, "OL", |p| flags_are(p, &["OL"])).await;
+    wait_for(&mut monitor, &server, "OL", |p| flags_are(p, &["OL"]));
     server.stop_driver();
     // On its way out the driver may first publish `WAIT`, which is stale too.
     let gone = |p: &DomainPower| p.error.as_deref().is_some_and(|e| e.contains("DRIVER-NOT-CONNECTED"));
-    let stale = wait_for(&mut monitor, &server, "DRIVER-NOT-CONNECTED", gone).await;
+    let stale = wait_for(&mut monitor, &server, "DRIVER-NOT-CONNECTED", gone);
     assert!(stale.stale && !stale.status.reachable && !stale.permanent && stale.status.has("OL"), "{stale:?}");
 
     server.start_driver().expect("driver restarts");
-    let fresh = wait_for(&mut monitor, &server, "fresh data", |p| p.status.reachable).await;
+    let fresh = wait_for(&mut monitor, &server, "fresh data", |p| p.status.reachable);
     assert!(!fresh.stale && fresh.status.has("OL"), "{fresh:?}");
 }
 
-#[tokio::test]
-async fn a_silent_driver_makes_upsd_say_data_stale() {
+#[test]
+fn a_silent_driver_makes_upsd_say_data_stale() {
     let server = NutServer::start_with(NutOptions { maxage_s: 3 }).unwrap_or_else(|e| panic!("cannot start upsd: {e}"));
     let mut monitor = UpsMonitor::new(&[server.power_domain("statera")], settings()).expect("monitor");
-    wait_for(&mut monitor, &server, "OL", |p| flags_are(p, &["OL"])).await;
+    wait_for(&mut monitor, &server, "OL", |p| flags_are(p, &["OL"]));
     server.freeze_driver();
-    let stale = wait_for(&mut monitor, &server, "DATA-STALE", |p| p.stale).await;
+    let stale = wait_for(&mut monitor, &server, "DATA-STALE", |p| p.stale);
     server.thaw_driver();
     assert!(stale.error.as_deref().is_some_and(|e| e.contains("DATA-STALE")), "{stale:?}");
     assert!(!stale.permanent, "{stale:?}");
-    wait_for(&mut monitor, &server, "fresh data", |p| p.status.reachable && !p.stale).await;
+    wait_for(&mut monitor, &server, "fresh data", |p| p.status.reachable && !p.stale);
 }
 
-#[tokio::test]
-async fn logs_in_with_a_password_file_and_names_a_refused_user_without_the_password() {
+#[test]
+fn logs_in_with_a_password_file_and_names_a_refused_user_without_the_password() {
     let server = server();
     let good = server.power_domain_with_login("statera", PASSWORD).expect("password file");
     let mut monitor = UpsMonitor::new(&[good], settings()).expect("monitor");
-    let power = monitor.poll().await.remove(0);
+    let power = monitor.poll().remove(0);
     assert!(flags_are(&power, &["OL"]), "{power:?}\n{}", server.logs());
-    monitor.close().await;
+    monitor.close();
 
     let secret = "wrong-s3cret-value";
     let bad = server.power_domain_with_login("pyrphoros", secret).expect("password file");
     let mut monitor = UpsMonitor::new(&[bad], settings()).expect("monitor");
-    let power = monitor.poll().await.remove(0);
+    let power = monitor.poll().remove(0);
     let error = power.error.clone().unwrap_or_default();
     assert!(!power.status.reachable && power.permanent, "{power:?}");
     assert!(error.contains("refused the credentials") && error.contains(USER), "{error}");
     assert!(!format!("{power:?}").contains(secret), "{power:?}");
 
-    let mut client = client(&server).await;
+    let mut client = client(&server);
     let creds = ananke_core::adapters::nut::Credentials::new(USER, secret);
-    let err = client.login(&creds, UPS).await.expect_err("wrong password");
+    let err = client.login(&creds, UPS).expect_err("wrong password");
     assert!(matches!(err, NutError::AuthRejected { code: ErrCode::AccessDenied, .. }), "{err:?}");
     assert!(
         !err.to_string().contains(secret)
@@ -212,12 +211,12 @@ async fn logs_in_with_a_password_file_and_names_a_refused_user_without_the_passw
     );
 }
 
-#[tokio::test]
-async fn two_domains_on_one_upsd_keep_their_order() {
+#[test]
+fn two_domains_on_one_upsd_keep_their_order() {
     let server = server();
     let domains = [server.power_domain("statera"), server.power_domain("pyrphoros")];
     let mut monitor = UpsMonitor::new(&domains, settings()).expect("monitor");
-    let all = monitor.poll().await;
+    let all = monitor.poll();
     let names: Vec<_> = all.iter().map(|p| p.status.domain.as_str()).collect();
     assert_eq!(names, ["statera", "pyrphoros"]);
     assert!(all.iter().all(|p| flags_are(p, &["OL"])), "{all:?}");
