@@ -106,9 +106,12 @@ pub fn watched_domains(config: &Config) -> Vec<PowerDomain> {
 
 /// A peer daemon's gate on its power policy's shutdown decisions (see [`peer_shutdown`]).
 /// For a coordinator it lets every decision through.
+///
+/// Blocking: a peer's gate owns a current-thread runtime for its SSH check and enters it only
+/// when a shutdown is decided, so the daemon's idle poll never runs an async runtime at all.
 pub struct ShutdownGate {
     /// The check of the coordinators, or why they cannot be checked; `None` for a coordinator.
-    check: Option<Result<PeerCheck, String>>,
+    check: Option<Result<(PeerCheck, tokio::runtime::Runtime), String>>,
     /// A shutdown was deferred at the last poll (report the deferral once, not every poll).
     deferring: bool,
 }
@@ -119,7 +122,10 @@ impl ShutdownGate {
     pub fn new(config: &Config) -> Self {
         let check = (config.coordination.role == CoordinationRole::Peer).then(|| {
             let coordinators = peer_nodes(config);
-            PeerCheck::new(&config.ssh, &coordinators, &config.coordination.peer_state_dir).map_err(|e| e.to_string())
+            let check = PeerCheck::new(&config.ssh, &coordinators, &config.coordination.peer_state_dir)
+                .map_err(|e| e.to_string())?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            Ok((check, rt))
         });
         Self { check, deferring: false }
     }
@@ -127,7 +133,7 @@ impl ShutdownGate {
     /// Let `decisions` through, or, on a peer whose coordinator answers, turn a shutdown into a
     /// report. The policy is told the deferred shutdown did not run, so it stays `Up` and asks
     /// again at the next poll: the moment the coordinator stops answering, the peer acts.
-    pub async fn filter(
+    pub fn filter(
         &mut self,
         policy: &mut PowerPolicy,
         now: Time,
@@ -139,7 +145,7 @@ impl ShutdownGate {
         };
         let rule = match &self.check {
             None => return decisions,
-            Some(Ok(check)) => peer_shutdown(&check.check_all().await),
+            Some(Ok((check, rt))) => peer_shutdown(&rt.block_on(check.check_all())),
             Some(Err(why)) => PeerShutdown::Act {
                 why: format!("the coordinator cannot be checked ({why}): this peer acts on its own UPS"),
             },
@@ -172,9 +178,9 @@ impl ShutdownGate {
     }
 
     /// Closes the coordinators' sessions.
-    pub async fn close(&self) {
-        if let Some(Ok(check)) = &self.check {
-            check.close().await;
+    pub fn close(&self) {
+        if let Some(Ok((check, rt))) = &self.check {
+            rt.block_on(check.close());
         }
     }
 }

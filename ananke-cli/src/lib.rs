@@ -11,8 +11,8 @@ mod global;
 mod notify;
 mod output;
 mod sink;
+mod pace;
 mod target;
-mod ticker;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -7,8 +7,8 @@ use crate::exit;
 use crate::global::GlobalArgs;
 use crate::notify::Notifier;
 use crate::output::now_rfc3339;
+use crate::pace::{Pace, Woke};
 use crate::target::state_dir_with;
-use crate::ticker::Ticker;
 use ananke_core::adapters::nut::{MonitorSettings, UpsMonitor};
 use ananke_core::power::{shutdown_budget, ClusterPhase, PowerDecision, PowerInput, PowerPolicy};
 use ananke_core::store::lock::{pid_alive, read_holder};
@@ -104,24 +104,16 @@ impl DaemonArgs {
         };
         // Pet the watchdog at least twice per WatchdogSec, whatever the poll interval.
         let poll = daemon.config.daemon.poll_interval.get();
-        let interval = Notifier::watchdog_interval().map_or(poll, |w| poll.min(w));
-        // The runtime, and the poll clock: a timerfd registered with the runtime's reactor.
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().and_then(|rt| {
-            let ticker = {
-                let _inside = rt.enter();
-                Ticker::new(interval)?
-            };
-            Ok((rt, ticker))
-        });
-        let (rt, ticker) = match runtime {
-            Ok(both) => both,
-            Err(e) => {
-                eprintln!("error: cannot set up the daemon's runtime and poll clock: {e}");
+        let pace = Pace::new(Notifier::watchdog_interval().map_or(poll, |w| poll.min(w)));
+        // SIGTERM (systemd's stop) and SIGINT set the flag; the sleep they cut short checks it.
+        let stop = Arc::new(AtomicBool::new(false));
+        for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
+                eprintln!("error: cannot handle signal {signal}: {e}");
                 return exit::STATE_IO;
             }
-        };
-        let stop = Arc::new(AtomicBool::new(false));
-        rt.block_on(daemon.run(monitor, ticker, &stop))
+        }
+        daemon.run(monitor, pace, &stop)
     }
 }
 
@@ -154,64 +146,62 @@ fn budget(state: &StateDir, config: &Config) -> Duration {
 }
 
 impl Daemon {
-    async fn run(&mut self, mut monitor: UpsMonitor, mut ticker: Ticker, stop: &Arc<AtomicBool>) -> u8 {
+    /// Polls until SIGTERM or SIGINT. Blocking, one thread: an idle poll is a NUT exchange (write,
+    /// read) and one sleep, no async runtime (see [`crate::pace`] and `ananke_core::adapters::nut`).
+    fn run(&mut self, mut monitor: UpsMonitor, mut pace: Pace, stop: &AtomicBool) -> u8 {
         let notifier = Notifier::from_env();
-        let flag = Arc::clone(stop);
-        let wake = Arc::new(tokio::sync::Notify::new());
-        let waker = Arc::clone(&wake);
-        tokio::spawn(async move {
-            use tokio::signal::unix::{signal, SignalKind};
-            let Ok(mut term) = signal(SignalKind::terminate()) else { return };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            flag.store(true, Ordering::SeqCst);
-            waker.notify_one();
-        });
         notifier.send("READY=1");
-        while !stop.load(Ordering::SeqCst) {
-            let powers = monitor.poll().await;
-            self.domains = powers
-                .into_iter()
-                .map(|p| {
-                    let mut status = p.status;
-                    // Stale data is no data: the policy must not act on it as if it were fresh.
-                    status.reachable = status.reachable && !p.stale;
-                    DaemonDomain { status, stale: p.stale, error: p.error }
-                })
-                .collect();
-            let now = self.now();
-            self.reap(now);
-            let readings = self.domains.iter().map(|d| d.status.clone()).collect();
-            let decisions = self.policy.handle(now, &PowerInput::Readings(readings));
-            let decisions = self.gate.filter(&mut self.policy, now, decisions).await;
-            for decision in decisions {
-                self.carry_out(decision);
-            }
-            if self.write_status() {
-                let last = self.events.last().map_or("", |e| e.message.as_str());
-                notifier.send(&format!("STATUS=cluster {:?}; {last}", self.policy.phase()));
-            }
-            notifier.send("WATCHDOG=1");
-            tokio::select! {
-                tick = ticker.tick() => {
-                    if let Err(e) = tick {
-                        eprintln!("error: the poll clock (a timerfd) failed: {e}");
+        let mut code = exit::SUCCESS;
+        'poll: loop {
+            self.poll_once(&mut monitor, &notifier);
+            // A signal between this check and the sleep is seen at the end of that period.
+            while !stop.load(Ordering::SeqCst) {
+                match pace.wait() {
+                    Ok(Woke::Period) => continue 'poll,
+                    Ok(Woke::Signal) => {}
+                    Err(e) => {
+                        eprintln!("error: the poll clock failed: {e}");
+                        code = exit::STATE_IO;
                         break;
                     }
                 }
-                () = wake.notified() => {}
             }
+            break;
         }
         notifier.send("STOPPING=1");
-        monitor.close().await;
-        self.gate.close().await;
+        monitor.close();
+        self.gate.close();
         if let Some(run) = &self.running {
             self.event(format!("daemon stopping; {} run (pid {}) goes on", run.command.as_str(), run.child.id()));
             self.write_status();
         }
-        exit::SUCCESS
+        code
+    }
+
+    /// One poll: read every UPS, tell the policy, carry out its decisions, report.
+    fn poll_once(&mut self, monitor: &mut UpsMonitor, notifier: &Notifier) {
+        self.domains = monitor
+            .poll()
+            .into_iter()
+            .map(|p| {
+                let mut status = p.status;
+                // Stale data is no data: the policy must not act on it as if it were fresh.
+                status.reachable = status.reachable && !p.stale;
+                DaemonDomain { status, stale: p.stale, error: p.error }
+            })
+            .collect();
+        let now = self.now();
+        self.reap(now);
+        let readings = self.domains.iter().map(|d| d.status.clone()).collect();
+        let decisions = self.policy.handle(now, &PowerInput::Readings(readings));
+        for decision in self.gate.filter(&mut self.policy, now, decisions) {
+            self.carry_out(decision);
+        }
+        if self.write_status() {
+            let last = self.events.last().map_or("", |e| e.message.as_str());
+            notifier.send(&format!("STATUS=cluster {:?}; {last}", self.policy.phase()));
+        }
+        notifier.send("WATCHDOG=1");
     }
 
     fn now(&self) -> Time {

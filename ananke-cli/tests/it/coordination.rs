@@ -237,42 +237,37 @@ fn shutdown_decided() -> (PowerPolicy, Vec<PowerDecision>) {
 #[test]
 fn a_peer_daemon_defers_to_a_reachable_coordinator_and_acts_without_it() {
     let lab = Lab::start();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let config = lab.config(CoordinationRole::Peer);
-    rt.block_on(async {
-        let mut gate = ShutdownGate::new(&config);
-        let (mut policy, decisions) = shutdown_decided();
-        let out = gate.filter(&mut policy, Time(1), decisions.clone()).await;
-        assert_eq!(
-            out,
-            [PowerDecision::Report {
-                message: "shutting the cluster down for statera: low battery or forced shutdown; not acted on: \
-                          coordinator titan-db is reachable: it decides"
-                    .into()
-            }]
-        );
-        assert_eq!(policy.phase(), ClusterPhase::Up, "the policy knows no shutdown runs and asks again");
-        let (mut policy, decisions) = shutdown_decided();
-        assert_eq!(gate.filter(&mut policy, Time(2), decisions).await, [], "a deferral is reported once");
-        gate.close().await;
-    });
+    let mut gate = ShutdownGate::new(&config);
+    let (mut policy, decisions) = shutdown_decided();
+    let out = gate.filter(&mut policy, Time(1), decisions.clone());
+    assert_eq!(
+        out,
+        [PowerDecision::Report {
+            message: "shutting the cluster down for statera: low battery or forced shutdown; not acted on: \
+                      coordinator titan-db is reachable: it decides"
+                .into()
+        }]
+    );
+    assert_eq!(policy.phase(), ClusterPhase::Up, "the policy knows no shutdown runs and asks again");
+    let (mut policy, decisions) = shutdown_decided();
+    assert_eq!(gate.filter(&mut policy, Time(2), decisions), [], "a deferral is reported once");
+    gate.close();
     let mut config = config;
     let coordinator = config.inventory.nodes.iter_mut().find(|n| n.name == "titan-db").unwrap();
     "127.0.0.1".clone_into(&mut coordinator.address);
     coordinator.ssh_port = closed_port();
-    rt.block_on(async {
-        let mut gate = ShutdownGate::new(&config);
-        let (mut policy, decisions) = shutdown_decided();
-        let out = gate.filter(&mut policy, Time(1), decisions).await;
-        assert_eq!(policy.phase(), ClusterPhase::ShuttingDown);
-        assert!(matches!(out.last(), Some(PowerDecision::StartShutdown { .. })), "{out:?}");
-        let acts = out.iter().any(|d| matches!(d, PowerDecision::Report { message } if message.starts_with("coordinator titan-db is unreachable") && message.ends_with("this peer acts on its own UPS")));
-        assert!(acts, "{out:?}");
-    });
+    let mut gate = ShutdownGate::new(&config);
+    let (mut policy, decisions) = shutdown_decided();
+    let out = gate.filter(&mut policy, Time(1), decisions);
+    assert_eq!(policy.phase(), ClusterPhase::ShuttingDown);
+    assert!(matches!(out.last(), Some(PowerDecision::StartShutdown { .. })), "{out:?}");
+    let acts = out.iter().any(|d| matches!(d, PowerDecision::Report { message } if message.starts_with("coordinator titan-db is unreachable") && message.ends_with("this peer acts on its own UPS")));
+    assert!(acts, "{out:?}");
     // A coordinator's gate lets its decisions through untouched.
     let mut gate = ShutdownGate::new(&lab.config(CoordinationRole::Coordinator));
     let (mut policy, decisions) = shutdown_decided();
-    assert_eq!(rt.block_on(gate.filter(&mut policy, Time(1), decisions.clone())), decisions);
+    assert_eq!(gate.filter(&mut policy, Time(1), decisions.clone()), decisions);
 }
 
 #[test]
@@ -290,10 +285,9 @@ fn a_broken_ssh_identity_is_a_warning_for_a_run_and_lets_a_peer_daemon_act() {
     );
     let mut config = lab.config(CoordinationRole::Peer);
     config.ssh.identity_file = lab.dir.path().join("no-such-key");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut gate = ShutdownGate::new(&config);
     let (mut policy, decisions) = shutdown_decided();
-    let out = rt.block_on(gate.filter(&mut policy, Time(1), decisions));
+    let out = gate.filter(&mut policy, Time(1), decisions);
     assert!(matches!(out.last(), Some(PowerDecision::StartShutdown { .. })), "{out:?}");
     assert!(
         matches!(&out[1], PowerDecision::Report { message } if message.starts_with("the coordinator cannot be checked")),

@@ -63,7 +63,8 @@ pub struct HostWorld {
     prober: Mutex<Prober>,
     git: Option<GitServerProbe>,
     vault: Option<VaultClient>,
-    ups: Mutex<UpsMonitor>,
+    /// Blocking (see [`super::nut`]): polled on a blocking thread.
+    ups: std::sync::Arc<std::sync::Mutex<UpsMonitor>>,
 }
 
 impl std::fmt::Debug for HostWorld {
@@ -96,7 +97,7 @@ impl HostWorld {
             prober: Mutex::new(prober),
             git,
             vault,
-            ups: Mutex::new(ups),
+            ups: std::sync::Arc::new(std::sync::Mutex::new(ups)),
         })
     }
 
@@ -182,10 +183,12 @@ impl World for HostWorld {
                 None => Vec::new(),
             }
         };
-        let power = async {
-            let mut ups = self.ups.lock().await;
-            ups.poll().await
-        };
+        let ups = std::sync::Arc::clone(&self.ups);
+        let power = tokio::task::spawn_blocking(move || {
+            // A poll that panicked left nothing half-done that matters: the next poll reconnects.
+            let mut monitor = ups.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            monitor.poll()
+        });
         let (api, nodes, probes, git, vault, power) =
             tokio::join!(self.observe_api(), self.fleet.probe_all(), probes, git, vault, power);
         let mut obs = merge(api, nodes);
@@ -193,7 +196,9 @@ impl World for HostWorld {
         obs.probes = probes;
         obs.git_server = git;
         obs.vault = vault;
-        obs.power = power.into_iter().map(|d| d.status).collect();
+        // A poll that could not finish (it panicked, or the runtime is going away) leaves this
+        // observation without UPS readings; no gate reads them, the status shows none.
+        obs.power = power.map(|domains| domains.into_iter().map(|d| d.status).collect()).unwrap_or_default();
         obs
     }
 

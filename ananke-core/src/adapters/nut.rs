@@ -1,7 +1,8 @@
 //! The power adapter: UPS status from Network UPS Tools' `upsd`, over its network protocol.
 //!
 //! The protocol is a small line protocol over TCP (NUT's `docs/net-protocol.txt`), written here by
-//! hand on tokio: the crates that implement it (`rups`, `nut-client`) pin an old `rustls` and have
+//! hand on blocking std I/O (the daemon's poll must cost less than `upsmon`'s; see
+//! [`NutClient`]): the crates that implement it (`rups`, `nut-client`) pin an old `rustls` and have
 //! not been released for years, and the part ananke needs is a few hundred lines.
 //!
 //! - [`NutClient`]: one connection to one `upsd`; every request bounded by a timeout.

@@ -1,11 +1,20 @@
 //! One connection to one `upsd`, every request bounded by a timeout.
+//!
+//! Blocking I/O (std): the daemon polls upsd every second for as long as the host is up, and a
+//! blocking exchange costs the fewest system calls and wakeups per poll (three calls and two
+//! wakeups: write, read, sleep), which is what keeps an idle daemon cheaper than `upsmon`. From
+//! async code, call it on a blocking thread (`tokio::task::spawn_blocking`).
 
 use super::wire::{self, ErrCode, Reply, MAX_LINE};
 use super::{Credentials, NutError, UpsReading};
 use std::collections::BTreeMap;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+/// How late in a request a read may start and still keep the full read timeout (see
+/// [`NutClient::bound_read`]).
+const READ_SLACK: Duration = Duration::from_millis(10);
 
 /// Most lines one `LIST` answer may hold before the peer is taken for broken.
 const MAX_LIST_ITEMS: usize = 10_000;
@@ -36,6 +45,18 @@ enum Fail {
     Closed,
     Damaged(String),
     Err(ErrCode),
+    TimedOut,
+}
+
+impl From<std::io::Error> for Fail {
+    fn from(e: std::io::Error) -> Self {
+        // A socket timeout reads as `WouldBlock` (EAGAIN) on Linux, `TimedOut` elsewhere.
+        if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+            Fail::TimedOut
+        } else {
+            Fail::Io(e)
+        }
+    }
 }
 
 /// A connection to one `upsd`.
@@ -47,6 +68,10 @@ pub struct NutClient {
     addr: String,
     stream: BufReader<TcpStream>,
     timeout: Duration,
+    /// The socket's read timeout now: `timeout`, or less for the rest of a request's time.
+    read_bound: Duration,
+    /// When the request being answered runs out of time.
+    deadline: Instant,
 }
 
 impl NutClient {
@@ -54,16 +79,40 @@ impl NutClient {
     ///
     /// # Errors
     /// [`NutError::Connect`] or [`NutError::Timeout`], both transient.
-    pub async fn connect(host: &str, port: u16, timeout: Duration) -> Result<Self, NutError> {
+    pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<Self, NutError> {
         let addr = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
-        let stream = match tokio::time::timeout(timeout, TcpStream::connect((host, port))).await {
-            Err(_) => return Err(NutError::Timeout { addr, request: "connect".to_owned(), after: timeout }),
-            Ok(Err(source)) => return Err(NutError::Connect { addr, source }),
-            Ok(Ok(stream)) => stream,
+        let deadline = Instant::now() + timeout;
+        let targets: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
+            Ok(targets) => targets.collect(),
+            Err(source) => return Err(NutError::Connect { addr, source }),
         };
+        let mut last = std::io::Error::new(ErrorKind::NotFound, "the name resolves to no address");
+        for target in targets {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                last = ErrorKind::TimedOut.into();
+                break;
+            }
+            match TcpStream::connect_timeout(&target, left) {
+                Ok(stream) => return Self::with_stream(addr, stream, timeout),
+                Err(e) => last = e,
+            }
+        }
+        Err(match Fail::from(last) {
+            Fail::Io(source) => NutError::Connect { addr, source },
+            _ => NutError::Timeout { addr, request: "connect".to_owned(), after: timeout },
+        })
+    }
+
+    fn with_stream(addr: String, stream: TcpStream, timeout: Duration) -> Result<Self, NutError> {
         // Requests are single small lines: send each at once. Failure only costs latency.
         let _ = stream.set_nodelay(true);
-        Ok(Self { addr, stream: BufReader::new(stream), timeout })
+        let bounded = stream.set_read_timeout(Some(timeout)).and_then(|()| stream.set_write_timeout(Some(timeout)));
+        if let Err(source) = bounded {
+            return Err(NutError::Connect { addr, source });
+        }
+        let deadline = Instant::now() + timeout;
+        Ok(Self { addr, stream: BufReader::new(stream), timeout, read_bound: timeout, deadline })
     }
 
     /// `host:port` of this upsd.
@@ -77,7 +126,7 @@ impl NutClient {
     /// # Errors
     /// [`NutError::AuthRejected`] when upsd refuses the credentials; [`NutError::Server`] for other
     /// codes (`UNKNOWN-UPS`); the transport errors of any request.
-    pub async fn login(&mut self, credentials: &Credentials, ups: &str) -> Result<(), NutError> {
+    pub fn login(&mut self, credentials: &Credentials, ups: &str) -> Result<(), NutError> {
         let steps: [(&str, &str, String); 3] = [
             ("USERNAME", credentials.username(), "USERNAME".to_owned()),
             ("PASSWORD", credentials.password(), "PASSWORD".to_owned()),
@@ -85,7 +134,7 @@ impl NutClient {
         ];
         for (verb, arg, request) in steps {
             let what = if verb == "PASSWORD" { "the password" } else { verb };
-            match self.exchange(verb, &[arg], &request, what, Expect::Ok).await {
+            match self.exchange(verb, &[arg], &request, what, Expect::Ok) {
                 Ok(_) => {}
                 Err(NutError::Server { addr, request, code }) if code.is_auth() => {
                     return Err(NutError::AuthRejected {
@@ -105,8 +154,8 @@ impl NutClient {
     ///
     /// # Errors
     /// Any [`NutError`] of a request.
-    pub async fn list_ups(&mut self) -> Result<Vec<UpsListing>, NutError> {
-        let lines = self.exchange("LIST", &["UPS"], "LIST UPS", "LIST UPS", Expect::List(&["UPS"])).await?;
+    pub fn list_ups(&mut self) -> Result<Vec<UpsListing>, NutError> {
+        let lines = self.exchange("LIST", &["UPS"], "LIST UPS", "LIST UPS", Expect::List(&["UPS"]))?;
         lines
             .into_iter()
             .map(|words| match <[String; 3]>::try_from(words) {
@@ -122,9 +171,9 @@ impl NutClient {
     /// # Errors
     /// [`NutError::Server`] with `UNKNOWN-UPS` (permanent), `DATA-STALE` or `DRIVER-NOT-CONNECTED`
     /// (transient); any other [`NutError`] of a request.
-    pub async fn list_vars(&mut self, ups: &str) -> Result<BTreeMap<String, String>, NutError> {
+    pub fn list_vars(&mut self, ups: &str) -> Result<BTreeMap<String, String>, NutError> {
         let request = format!("LIST VAR {ups}");
-        let lines = self.exchange("LIST", &["VAR", ups], &request, "ups name", Expect::List(&["VAR", ups])).await?;
+        let lines = self.exchange("LIST", &["VAR", ups], &request, "ups name", Expect::List(&["VAR", ups]))?;
         let mut vars = BTreeMap::new();
         for words in lines {
             match <[String; 4]>::try_from(words) {
@@ -142,10 +191,10 @@ impl NutClient {
     ///
     /// # Errors
     /// As [`list_vars`](Self::list_vars), plus `VAR-NOT-SUPPORTED` (permanent).
-    pub async fn get_var(&mut self, ups: &str, var: &str) -> Result<String, NutError> {
+    pub fn get_var(&mut self, ups: &str, var: &str) -> Result<String, NutError> {
         let request = format!("GET VAR {ups} {var}");
         // `Expect::One` answers with exactly one line.
-        let mut lines = self.exchange("GET", &["VAR", ups, var], &request, "ups or variable name", Expect::One).await?;
+        let mut lines = self.exchange("GET", &["VAR", ups, var], &request, "ups or variable name", Expect::One)?;
         match <[String; 4]>::try_from(lines.pop().unwrap_or_default()) {
             Ok([tag, name, got, value]) if tag == "VAR" && name == ups && got == var => Ok(value),
             Ok(words) => Err(self.damaged(&request, &words)),
@@ -157,16 +206,16 @@ impl NutClient {
     ///
     /// # Errors
     /// As [`list_vars`](Self::list_vars).
-    pub async fn status(&mut self, ups: &str) -> Result<UpsReading, NutError> {
-        Ok(UpsReading::from_vars(self.list_vars(ups).await?))
+    pub fn status(&mut self, ups: &str) -> Result<UpsReading, NutError> {
+        Ok(UpsReading::from_vars(self.list_vars(ups)?))
     }
 
     /// Says goodbye (`LOGOUT`) and closes the connection.
     ///
     /// # Errors
     /// Any [`NutError`] of a request; the connection is closed either way.
-    pub async fn logout(mut self) -> Result<(), NutError> {
-        self.exchange("LOGOUT", &[], "LOGOUT", "LOGOUT", Expect::Ok).await.map(drop)
+    pub fn logout(mut self) -> Result<(), NutError> {
+        self.exchange("LOGOUT", &[], "LOGOUT", "LOGOUT", Expect::Ok).map(drop)
     }
 
     fn damaged(&self, request: &str, words: &[String]) -> NutError {
@@ -175,7 +224,7 @@ impl NutClient {
 
     /// Sends one request and reads its whole answer within the timeout. `request` describes it in
     /// errors and `what` names its arguments, so neither ever holds a password.
-    async fn exchange(
+    fn exchange(
         &mut self,
         verb: &str,
         args: &[&str],
@@ -185,21 +234,50 @@ impl NutClient {
     ) -> Result<Vec<Vec<String>>, NutError> {
         let line =
             wire::request_line(verb, args).map_err(|why| NutError::InvalidArgument { what: what.to_owned(), why })?;
-        let outcome = tokio::time::timeout(self.timeout, self.send_and_read(&line, expect)).await;
+        self.send_and_read(&line, expect).map_err(|fail| self.error(request, fail))
+    }
+
+    /// The error for `fail` in `request`.
+    fn error(&self, request: &str, fail: Fail) -> NutError {
         let (addr, request) = (self.addr.clone(), request.to_owned());
-        match outcome {
-            Err(_) => Err(NutError::Timeout { addr, request, after: self.timeout }),
-            Ok(Ok(lines)) => Ok(lines),
-            Ok(Err(Fail::Err(code))) => Err(NutError::Server { addr, request, code }),
-            Ok(Err(Fail::Io(e))) => Err(NutError::Lost { addr, request, reason: e.to_string() }),
-            Ok(Err(Fail::Closed)) => Err(NutError::Lost { addr, request, reason: "closed by upsd".to_owned() }),
-            Ok(Err(Fail::Damaged(detail))) => Err(NutError::Protocol { addr, request, detail }),
+        match fail {
+            Fail::TimedOut => NutError::Timeout { addr, request, after: self.timeout },
+            Fail::Err(code) => NutError::Server { addr, request, code },
+            Fail::Io(e) => NutError::Lost { addr, request, reason: e.to_string() },
+            Fail::Closed => NutError::Lost { addr, request, reason: "closed by upsd".to_owned() },
+            Fail::Damaged(detail) => NutError::Protocol { addr, request, detail },
         }
     }
 
-    async fn send_and_read(&mut self, line: &str, expect: Expect<'_>) -> Result<Vec<Vec<String>>, Fail> {
-        self.stream.get_mut().write_all(line.as_bytes()).await.map_err(Fail::Io)?;
-        let first = self.read_reply().await?;
+    /// Starts a request's time: its answer must be read by `timeout` from now.
+    fn start_request(&mut self) -> Result<(), Fail> {
+        self.deadline = Instant::now() + self.timeout;
+        if self.read_bound < self.timeout {
+            self.stream.get_ref().set_read_timeout(Some(self.timeout))?;
+            self.read_bound = self.timeout;
+        }
+        Ok(())
+    }
+
+    /// Bounds the next socket read by what is left of the request's time. A read that starts
+    /// within [`READ_SLACK`] of the request's start keeps the full bound, so the usual poll (one
+    /// read) costs no extra system call; a request is bounded by its timeout to within that slack.
+    fn bound_read(&mut self) -> Result<(), Fail> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Fail::TimedOut);
+        }
+        if left + READ_SLACK < self.read_bound {
+            self.stream.get_ref().set_read_timeout(Some(left))?;
+            self.read_bound = left;
+        }
+        Ok(())
+    }
+
+    fn send_and_read(&mut self, line: &str, expect: Expect<'_>) -> Result<Vec<Vec<String>>, Fail> {
+        self.start_request()?;
+        self.stream.get_mut().write_all(line.as_bytes())?;
+        let first = self.read_reply()?;
         match (expect, first) {
             (_, Reply::Err(code)) => Err(Fail::Err(code)),
             (Expect::Ok, Reply::Ok(_)) => Ok(Vec::new()),
@@ -207,7 +285,7 @@ impl NutClient {
             (Expect::List(header), Reply::Data(words)) if is_list_mark(&words, "BEGIN", header) => {
                 let mut items = Vec::new();
                 loop {
-                    match self.read_reply().await? {
+                    match self.read_reply()? {
                         Reply::Data(words) if is_list_mark(&words, "END", header) => return Ok(items),
                         Reply::Data(_) if items.len() >= MAX_LIST_ITEMS => {
                             return Err(Fail::Damaged(format!("list longer than {MAX_LIST_ITEMS} lines")))
@@ -223,24 +301,38 @@ impl NutClient {
         }
     }
 
-    async fn read_reply(&mut self) -> Result<Reply, Fail> {
-        let mut buf = Vec::new();
-        let limit = u64::try_from(MAX_LINE).unwrap_or(u64::MAX);
-        let n = (&mut self.stream).take(limit).read_until(b'\n', &mut buf).await.map_err(Fail::Io)?;
-        if n == 0 {
-            return Err(Fail::Closed);
+    /// Reads one answer line (at most [`MAX_LINE`] bytes with its end) within the request's time.
+    fn read_reply(&mut self) -> Result<Reply, Fail> {
+        let mut line = Vec::new();
+        loop {
+            if self.stream.buffer().is_empty() {
+                self.bound_read()?;
+            }
+            let available = match self.stream.fill_buf() {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if available.is_empty() {
+                return Err(Fail::Closed);
+            }
+            let room = MAX_LINE - line.len();
+            let end = available.iter().take(room).position(|b| *b == b'\n');
+            let take = end.map_or(available.len().min(room), |at| at + 1);
+            line.extend_from_slice(&available[..take]);
+            self.stream.consume(take);
+            if end.is_some() {
+                break;
+            }
+            if line.len() >= MAX_LINE {
+                return Err(Fail::Damaged(format!("line longer than {MAX_LINE} bytes")));
+            }
         }
-        if buf.pop() != Some(b'\n') {
-            return Err(if n >= MAX_LINE {
-                Fail::Damaged(format!("line longer than {MAX_LINE} bytes"))
-            } else {
-                Fail::Closed
-            });
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
         }
-        if buf.last() == Some(&b'\r') {
-            buf.pop();
-        }
-        wire::parse_reply(&String::from_utf8_lossy(&buf)).map_err(Fail::Damaged)
+        wire::parse_reply(&String::from_utf8_lossy(&line)).map_err(Fail::Damaged)
     }
 }
 

@@ -4,8 +4,7 @@ use super::{Credentials, NutClient, NutError, UpsReading};
 use crate::config::{DaemonSettings, PowerDomain};
 use crate::observation::UpsStatus;
 use std::path::PathBuf;
-use std::time::Duration;
-use tokio::time::Instant;
+use std::time::{Duration, Instant};
 
 /// How the monitor talks to `upsd`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +132,7 @@ struct Link {
 
 impl Link {
     /// Reads each UPS of this link once (domains may share a UPS) and reports every domain.
-    async fn poll(&mut self, settings: &MonitorSettings) -> Vec<(usize, DomainPower)> {
+    fn poll(&mut self, settings: &MonitorSettings) -> Vec<(usize, DomainPower)> {
         let mut out = Vec::with_capacity(self.watches.len());
         let mut read: Vec<(String, Result<UpsReading, Failure>)> = Vec::new();
         for i in 0..self.watches.len() {
@@ -141,7 +140,7 @@ impl Link {
             let result = if let Some((_, result)) = read.iter().find(|(name, _)| *name == ups) {
                 result.clone()
             } else {
-                let result = self.read(&ups, settings).await;
+                let result = self.read(&ups, settings);
                 read.push((ups, result.clone()));
                 result
             };
@@ -153,11 +152,11 @@ impl Link {
 
     /// Reads one UPS. A connection that was in use and broke is replaced at once, once: an upsd
     /// restart between two polls then costs no reading.
-    async fn read(&mut self, ups: &str, settings: &MonitorSettings) -> Result<UpsReading, Failure> {
+    fn read(&mut self, ups: &str, settings: &MonitorSettings) -> Result<UpsReading, Failure> {
         let reused = self.client.is_some();
         for attempt in 0..2 {
-            let client = self.connected(settings).await?;
-            match client.power(ups).await {
+            let client = self.connected(settings)?;
+            match client.power(ups) {
                 Ok(reading) => return Ok(reading),
                 Err(e) if e.breaks_connection() => {
                     self.client = None;
@@ -172,7 +171,7 @@ impl Link {
     }
 
     /// The live connection, or a new one when the backoff allows.
-    async fn connected(&mut self, settings: &MonitorSettings) -> Result<&mut NutClient, Failure> {
+    fn connected(&mut self, settings: &MonitorSettings) -> Result<&mut NutClient, Failure> {
         if self.client.is_none() {
             if let (Some(at), Some((message, permanent))) = (self.retry_at, &self.last_error) {
                 let now = Instant::now();
@@ -182,7 +181,7 @@ impl Link {
                     return Err(Failure { message, permanent: *permanent, stale: false });
                 }
             }
-            match self.open(settings).await {
+            match self.open(settings) {
                 Ok(client) => {
                     self.client = Some(client);
                     self.failures = 0;
@@ -199,10 +198,10 @@ impl Link {
         })
     }
 
-    async fn open(&self, settings: &MonitorSettings) -> Result<NutClient, NutError> {
-        let mut client = NutClient::connect(&self.host, self.port, settings.request_timeout).await?;
+    fn open(&self, settings: &MonitorSettings) -> Result<NutClient, NutError> {
+        let mut client = NutClient::connect(&self.host, self.port, settings.request_timeout)?;
         if let (Some(credentials), Some(first)) = (&self.credentials, self.watches.first()) {
-            client.login(credentials, &first.ups).await?;
+            client.login(credentials, &first.ups)?;
         }
         Ok(client)
     }
@@ -220,8 +219,8 @@ impl Link {
 /// Watches every power domain's UPS through `upsd`.
 ///
 /// Domains on the same `upsd` (host, port, user and password file) share one connection; the
-/// connections are polled concurrently, each request bounded by
-/// [`MonitorSettings::request_timeout`].
+/// connections are polled concurrently (blocking I/O, one scoped thread per `upsd` when there are
+/// several), each request bounded by [`MonitorSettings::request_timeout`].
 pub struct UpsMonitor {
     links: Vec<Link>,
     domains: usize,
@@ -263,25 +262,60 @@ impl UpsMonitor {
     }
 
     /// Reads every domain's UPS once, in the order of the domains given to [`new`](Self::new).
-    /// Never fails: what could not be read is reported in each [`DomainPower`].
-    pub async fn poll(&mut self) -> Vec<DomainPower> {
+    /// Never fails: what could not be read is reported in each [`DomainPower`]. Blocks for at most
+    /// about twice the request timeout per `upsd` (a connect, then a request); several `upsd`s are
+    /// read at once, one thread each.
+    pub fn poll(&mut self) -> Vec<DomainPower> {
         let settings = self.settings;
-        let polls = self.links.iter_mut().map(|link| link.poll(&settings));
-        let mut all: Vec<(usize, DomainPower)> =
-            futures_util::future::join_all(polls).await.into_iter().flatten().collect();
+        let mut all: Vec<(usize, DomainPower)> = if let [link] = self.links.as_mut_slice() {
+            link.poll(&settings)
+        } else {
+            std::thread::scope(|scope| {
+                let polls: Vec<_> = self
+                    .links
+                    .iter_mut()
+                    .map(|link| {
+                        let watches: Vec<(usize, String)> =
+                            link.watches.iter().map(|w| (w.index, w.domain.clone())).collect();
+                        let poll = std::thread::Builder::new()
+                            .name("ananke-nut".to_owned())
+                            .spawn_scoped(scope, || link.poll(&settings));
+                        (watches, poll)
+                    })
+                    .collect();
+                polls.into_iter().flat_map(|(watches, poll)| joined(watches, poll)).collect()
+            })
+        };
         all.sort_by_key(|(index, _)| *index);
         debug_assert_eq!(all.len(), self.domains);
         all.into_iter().map(|(_, power)| power).collect()
     }
 
     /// Says goodbye to every `upsd` (`LOGOUT`), each bounded by the request timeout.
-    pub async fn close(self) {
-        let goodbyes = self.links.into_iter().filter_map(|link| link.client).map(NutClient::logout);
-        for result in futures_util::future::join_all(goodbyes).await {
+    pub fn close(self) {
+        for client in self.links.into_iter().filter_map(|link| link.client) {
             // A failed goodbye changes nothing: the connection is closed either way.
-            drop(result);
+            drop(client.logout());
         }
     }
+}
+
+/// A link's reports from its poll thread; when the thread could not start or did not finish,
+/// every domain of the link says so, unreadable.
+fn joined(
+    watches: Vec<(usize, String)>,
+    poll: std::io::Result<std::thread::ScopedJoinHandle<'_, Vec<(usize, DomainPower)>>>,
+) -> Vec<(usize, DomainPower)> {
+    let why = match poll.map(std::thread::ScopedJoinHandle::join) {
+        Ok(Ok(reports)) => return reports,
+        Ok(Err(_)) => "the poll thread for its upsd failed".to_owned(),
+        Err(e) => format!("cannot start a poll thread for its upsd: {e}"),
+    };
+    let unread = |(index, domain): (usize, String)| {
+        let status = UpsStatus { domain, reachable: false, flags: Vec::new(), charge: None, runtime_s: None };
+        (index, DomainPower { status, stale: true, error: Some(why.clone()), permanent: false })
+    };
+    watches.into_iter().map(unread).collect()
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ impl NutClient {
     /// [`NutError::Server`] for any other `ERR` (`UNKNOWN-UPS`, `DATA-STALE`, ...; the first one,
     /// after every answer was read, so the connection stays usable); the transport errors of any
     /// request.
-    pub async fn power(&mut self, ups: &str) -> Result<UpsReading, NutError> {
+    pub fn power(&mut self, ups: &str) -> Result<UpsReading, NutError> {
         let request = format!("GET VAR {ups} ups.status|battery.charge|battery.runtime");
         let mut lines = String::new();
         for var in POWER_VARS {
@@ -30,25 +30,17 @@ impl NutClient {
                 .map_err(|why| NutError::InvalidArgument { what: "ups name".to_owned(), why })?;
             lines.push_str(&line);
         }
-        let outcome = tokio::time::timeout(self.timeout, self.read_power(&lines, ups)).await;
-        let (addr, request) = (self.addr.clone(), request);
-        match outcome {
-            Err(_) => Err(NutError::Timeout { addr, request, after: self.timeout }),
-            Ok(Ok(raw)) => Ok(UpsReading::from_vars(raw)),
-            Ok(Err(Fail::Err(code))) => Err(NutError::Server { addr, request, code }),
-            Ok(Err(Fail::Io(e))) => Err(NutError::Lost { addr, request, reason: e.to_string() }),
-            Ok(Err(Fail::Closed)) => Err(NutError::Lost { addr, request, reason: "closed by upsd".to_owned() }),
-            Ok(Err(Fail::Damaged(detail))) => Err(NutError::Protocol { addr, request, detail }),
-        }
+        self.read_power(&lines, ups).map(UpsReading::from_vars).map_err(|fail| self.error(&request, fail))
     }
 
-    async fn read_power(&mut self, lines: &str, ups: &str) -> Result<BTreeMap<String, String>, Fail> {
-        use tokio::io::AsyncWriteExt;
-        self.stream.get_mut().write_all(lines.as_bytes()).await.map_err(Fail::Io)?;
+    fn read_power(&mut self, lines: &str, ups: &str) -> Result<BTreeMap<String, String>, Fail> {
+        use std::io::Write;
+        self.start_request()?;
+        self.stream.get_mut().write_all(lines.as_bytes())?;
         let mut raw = BTreeMap::new();
         let mut first_err = None;
         for var in POWER_VARS {
-            match self.read_reply().await? {
+            match self.read_reply()? {
                 Reply::Data(words) => match <[String; 4]>::try_from(words) {
                     Ok([tag, name, got, value]) if tag == "VAR" && name == ups && got == var => {
                         raw.insert(got, value);
