@@ -3,50 +3,53 @@
 
 use super::{Credentials, NutClient, NutError, UpsListing};
 use crate::adapters::nut::wire::ErrCode;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::thread;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
 /// A fake upsd answering the n-th request line with `replies[n]`; the requests it saw come back on
-/// the channel. It stays connected after the last reply.
-async fn upsd(replies: Vec<&'static [u8]>) -> (NutClient, mpsc::UnboundedReceiver<String>) {
-    let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind loopback");
+/// the channel. It stays connected after the last reply (for at most five seconds, until the client
+/// hangs up).
+fn upsd(replies: Vec<&'static [u8]>) -> (NutClient, mpsc::Receiver<String>) {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind loopback");
     let port = listener.local_addr().expect("addr").port();
-    let (seen, requests) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let (stream, _) = listener.accept().await.expect("accept");
+    let (seen, requests) = mpsc::channel();
+    thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        stream.set_read_timeout(Some(Duration::from_secs(5))).expect("read timeout");
         let mut stream = BufReader::new(stream);
         for reply in replies {
             let mut request = String::new();
-            if stream.read_line(&mut request).await.expect("request") == 0 {
+            if stream.read_line(&mut request).expect("request") == 0 {
                 return;
             }
             let _ = seen.send(request.trim_end().to_owned());
-            stream.get_mut().write_all(reply).await.expect("reply");
+            stream.get_mut().write_all(reply).expect("reply");
         }
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        let _ = stream.read_line(&mut String::new());
     });
-    let client = NutClient::connect("127.0.0.1", port, Duration::from_millis(500)).await.expect("connects");
+    let client = NutClient::connect("127.0.0.1", port, Duration::from_millis(500)).expect("connects");
     assert_eq!(client.addr(), format!("127.0.0.1:{port}"));
     (client, requests)
 }
 
-fn drain(requests: &mut mpsc::UnboundedReceiver<String>) -> Vec<String> {
+fn drain(requests: &mpsc::Receiver<String>) -> Vec<String> {
     std::iter::from_fn(|| requests.try_recv().ok()).collect()
 }
 
-#[tokio::test]
-async fn a_login_sends_user_password_and_login_in_that_order() {
-    let (mut client, mut requests) = upsd(vec![b"OK\n", b"OK\n", b"OK\n"]).await;
-    client.login(&Credentials::new("monuser", "s3cret"), "dummy").await.expect("logged in");
-    assert_eq!(drain(&mut requests), ["USERNAME monuser", "PASSWORD s3cret", "LOGIN dummy"]);
+#[test]
+fn a_login_sends_user_password_and_login_in_that_order() {
+    let (mut client, requests) = upsd(vec![b"OK\n", b"OK\n", b"OK\n"]);
+    client.login(&Credentials::new("monuser", "s3cret"), "dummy").expect("logged in");
+    assert_eq!(drain(&requests), ["USERNAME monuser", "PASSWORD s3cret", "LOGIN dummy"]);
 }
 
-#[tokio::test]
-async fn refused_credentials_name_the_user_never_the_password() {
-    let (mut client, _requests) = upsd(vec![b"OK\n", b"OK\n", b"ERR ACCESS-DENIED\n"]).await;
-    let err = client.login(&Credentials::new("monuser", "s3cret"), "dummy").await.unwrap_err();
+#[test]
+fn refused_credentials_name_the_user_never_the_password() {
+    let (mut client, _requests) = upsd(vec![b"OK\n", b"OK\n", b"ERR ACCESS-DENIED\n"]);
+    let err = client.login(&Credentials::new("monuser", "s3cret"), "dummy").unwrap_err();
     match &err {
         NutError::AuthRejected { user, request, code, .. } => {
             assert_eq!((user.as_str(), request.as_str(), code), ("monuser", "LOGIN dummy", &ErrCode::AccessDenied));
@@ -56,52 +59,52 @@ async fn refused_credentials_name_the_user_never_the_password() {
     assert!(!err.is_transient());
     assert!(!err.to_string().contains("s3cret"), "{err}");
     // A refused password is reported as "the password" request, not with the password in it.
-    let (mut client, _requests) = upsd(vec![b"OK\n", b"ERR INVALID-PASSWORD\n"]).await;
-    let err = client.login(&Credentials::new("monuser", "s3cret"), "dummy").await.unwrap_err();
+    let (mut client, _requests) = upsd(vec![b"OK\n", b"ERR INVALID-PASSWORD\n"]);
+    let err = client.login(&Credentials::new("monuser", "s3cret"), "dummy").unwrap_err();
     assert!(matches!(&err, NutError::AuthRejected { code: ErrCode::InvalidPassword, .. }), "{err:?}");
     assert!(!err.to_string().contains("s3cret"), "{err}");
 }
 
-#[tokio::test]
-async fn a_login_refused_for_another_reason_keeps_its_code() {
-    let (mut client, _requests) = upsd(vec![b"OK\n", b"OK\n", b"ERR UNKNOWN-UPS\n"]).await;
-    let err = client.login(&Credentials::new("monuser", "pw"), "nope").await.unwrap_err();
+#[test]
+fn a_login_refused_for_another_reason_keeps_its_code() {
+    let (mut client, _requests) = upsd(vec![b"OK\n", b"OK\n", b"ERR UNKNOWN-UPS\n"]);
+    let err = client.login(&Credentials::new("monuser", "pw"), "nope").unwrap_err();
     assert!(matches!(&err, NutError::Server { code: ErrCode::UnknownUps, .. }), "{err:?}");
 }
 
-#[tokio::test]
-async fn list_ups_reads_names_and_descriptions() {
-    let (mut client, mut requests) =
-        upsd(vec![b"BEGIN LIST UPS\nUPS dummy \"Dummy UPS\"\nUPS rack \"Rack 2\"\nEND LIST UPS\n"]).await;
-    let listing = client.list_ups().await.expect("a listing");
+#[test]
+fn list_ups_reads_names_and_descriptions() {
+    let (mut client, requests) =
+        upsd(vec![b"BEGIN LIST UPS\nUPS dummy \"Dummy UPS\"\nUPS rack \"Rack 2\"\nEND LIST UPS\n"]);
+    let listing = client.list_ups().expect("a listing");
     let want =
         [("dummy", "Dummy UPS"), ("rack", "Rack 2")].map(|(n, d)| UpsListing { name: n.into(), description: d.into() });
     assert_eq!(listing, want);
-    assert_eq!(drain(&mut requests), ["LIST UPS"]);
+    assert_eq!(drain(&requests), ["LIST UPS"]);
 }
 
-#[tokio::test]
-async fn a_damaged_ups_listing_is_a_protocol_error() {
+#[test]
+fn a_damaged_ups_listing_is_a_protocol_error() {
     for reply in
         [&b"BEGIN LIST UPS\nUPS dummy\nEND LIST UPS\n"[..], b"BEGIN LIST UPS\nUPS dummy \"a\" extra\nEND LIST UPS\n"]
     {
-        let (mut client, _requests) = upsd(vec![reply]).await;
-        let err = client.list_ups().await.unwrap_err();
+        let (mut client, _requests) = upsd(vec![reply]);
+        let err = client.list_ups().unwrap_err();
         assert!(matches!(&err, NutError::Protocol { request, .. } if request == "LIST UPS"), "{err:?}");
     }
 }
 
-#[tokio::test]
-async fn get_var_returns_the_value_of_the_variable_asked_for() {
-    let (mut client, mut requests) = upsd(vec![b"VAR dummy battery.charge \"87\"\n"]).await;
-    assert_eq!(client.get_var("dummy", "battery.charge").await.expect("a value"), "87");
-    assert_eq!(drain(&mut requests), ["GET VAR dummy battery.charge"]);
+#[test]
+fn get_var_returns_the_value_of_the_variable_asked_for() {
+    let (mut client, requests) = upsd(vec![b"VAR dummy battery.charge \"87\"\n"]);
+    assert_eq!(client.get_var("dummy", "battery.charge").expect("a value"), "87");
+    assert_eq!(drain(&requests), ["GET VAR dummy battery.charge"]);
     // An answer about another variable or UPS, or of the wrong shape, is not believed.
     for reply in
         [&b"VAR dummy ups.status \"OL\"\n"[..], b"VAR other battery.charge \"87\"\n", b"VAR dummy battery.charge\n"]
     {
-        let (mut client, _requests) = upsd(vec![reply]).await;
-        let err = client.get_var("dummy", "battery.charge").await.unwrap_err();
+        let (mut client, _requests) = upsd(vec![reply]);
+        let err = client.get_var("dummy", "battery.charge").unwrap_err();
         assert!(
             matches!(&err, NutError::Protocol { request, .. } if request == "GET VAR dummy battery.charge"),
             "{err:?}"
