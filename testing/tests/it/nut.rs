@@ -221,3 +221,20 @@ fn two_domains_on_one_upsd_keep_their_order() {
     assert_eq!(names, ["statera", "pyrphoros"]);
     assert!(all.iter().all(|p| flags_are(p, &["OL"])), "{all:?}");
 }
+
+#[test]
+fn domains_on_two_upsds_are_read_side_by_side_in_their_order() {
+    let server = server();
+    // The second upsd is a port nobody listens on (bound, then closed): a link of its own.
+    let closed = std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()).expect("a free port");
+    let mut gone = server.power_domain("aether");
+    gone.ups.port = closed.port();
+    let domains = [gone, server.power_domain("statera"), server.power_domain("pyrphoros")];
+    let mut monitor = UpsMonitor::new(&domains, settings()).expect("monitor");
+    let all = monitor.poll();
+    let names: Vec<_> = all.iter().map(|p| p.status.domain.as_str()).collect();
+    assert_eq!(names, ["aether", "statera", "pyrphoros"]);
+    assert!(!all[0].status.reachable && all[0].error.as_deref().is_some_and(|e| e.contains("refused")), "{all:?}");
+    assert!(all[1..].iter().all(|p| flags_are(p, &["OL"])), "{all:?}");
+    monitor.close();
+}

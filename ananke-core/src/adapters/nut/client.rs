@@ -72,6 +72,10 @@ pub struct NutClient {
     read_bound: Duration,
     /// When the request being answered runs out of time.
     deadline: Instant,
+    /// The last [`power`](Self::power) request: its UPS name and its three lines.
+    power_request: Option<(String, Vec<u8>)>,
+    /// The answer line being read (kept: one allocation for the connection, not one per line).
+    line: Vec<u8>,
 }
 
 impl NutClient {
@@ -112,7 +116,15 @@ impl NutClient {
             return Err(NutError::Connect { addr, source });
         }
         let deadline = Instant::now() + timeout;
-        Ok(Self { addr, stream: BufReader::new(stream), timeout, read_bound: timeout, deadline })
+        Ok(Self {
+            addr,
+            stream: BufReader::new(stream),
+            timeout,
+            read_bound: timeout,
+            deadline,
+            power_request: None,
+            line: Vec::new(),
+        })
     }
 
     /// `host:port` of this upsd.
@@ -303,7 +315,22 @@ impl NutClient {
 
     /// Reads one answer line (at most [`MAX_LINE`] bytes with its end) within the request's time.
     fn read_reply(&mut self) -> Result<Reply, Fail> {
-        let mut line = Vec::new();
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        let read = self.read_line(&mut line);
+        let reply = read.and_then(|()| {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            wire::parse_reply(&String::from_utf8_lossy(&line)).map_err(Fail::Damaged)
+        });
+        self.line = line;
+        reply
+    }
+
+    /// Reads up to and with the next line end into `line`.
+    fn read_line(&mut self, line: &mut Vec<u8>) -> Result<(), Fail> {
         loop {
             if self.stream.buffer().is_empty() {
                 self.bound_read()?;
@@ -322,17 +349,12 @@ impl NutClient {
             line.extend_from_slice(&available[..take]);
             self.stream.consume(take);
             if end.is_some() {
-                break;
+                return Ok(());
             }
             if line.len() >= MAX_LINE {
                 return Err(Fail::Damaged(format!("line longer than {MAX_LINE} bytes")));
             }
         }
-        line.pop();
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        wire::parse_reply(&String::from_utf8_lossy(&line)).map_err(Fail::Damaged)
     }
 }
 

@@ -134,14 +134,18 @@ impl Link {
     /// Reads each UPS of this link once (domains may share a UPS) and reports every domain.
     fn poll(&mut self, settings: &MonitorSettings) -> Vec<(usize, DomainPower)> {
         let mut out = Vec::with_capacity(self.watches.len());
-        let mut read: Vec<(String, Result<UpsReading, Failure>)> = Vec::new();
+        // Readings a later domain on the same UPS reuses (kept only when one does).
+        let mut shared: Vec<(String, Result<UpsReading, Failure>)> = Vec::new();
         for i in 0..self.watches.len() {
+            // A copy: logging in (`open`) reads the first watch's UPS name.
             let ups = self.watches[i].ups.clone();
-            let result = if let Some((_, result)) = read.iter().find(|(name, _)| *name == ups) {
+            let result = if let Some((_, result)) = shared.iter().find(|(name, _)| *name == ups) {
                 result.clone()
             } else {
                 let result = self.read(&ups, settings);
-                read.push((ups, result.clone()));
+                if self.watches[i + 1..].iter().any(|w| w.ups == ups) {
+                    shared.push((ups, result.clone()));
+                }
                 result
             };
             let watch = &mut self.watches[i];
@@ -371,5 +375,27 @@ mod tests {
         let wait = watch.report(Ok(reading("WAIT")), Instant::now(), Duration::from_secs(15));
         assert!(!wait.status.reachable && wait.stale && wait.status.flags.is_empty());
         assert!(wait.error.as_deref().is_some_and(|e| e.contains("ups.status")));
+    }
+
+    #[test]
+    fn a_poll_thread_that_failed_or_never_started_reports_its_domains_unread() {
+        let watches = || vec![(0, "statera".to_owned()), (2, "aether".to_owned())];
+        let never = joined(watches(), Err(std::io::Error::other("no threads left")));
+        let panicked = std::thread::scope(|scope| {
+            let poll = std::thread::Builder::new().spawn_scoped(scope, || -> Vec<(usize, DomainPower)> {
+                panic!("a poll that panics");
+            });
+            joined(watches(), poll)
+        });
+        for (reports, why) in [
+            (never, "cannot start a poll thread for its upsd: no threads left"),
+            (panicked, "the poll thread for its upsd failed"),
+        ] {
+            let got: Vec<(usize, &str, bool, bool, Option<&str>)> = reports
+                .iter()
+                .map(|(i, p)| (*i, p.status.domain.as_str(), p.status.reachable, p.stale, p.error.as_deref()))
+                .collect();
+            assert_eq!(got, [(0, "statera", false, true, Some(why)), (2, "aether", false, true, Some(why))]);
+        }
     }
 }

@@ -23,20 +23,30 @@ impl NutClient {
     /// after every answer was read, so the connection stays usable); the transport errors of any
     /// request.
     pub fn power(&mut self, ups: &str) -> Result<UpsReading, NutError> {
-        let request = format!("GET VAR {ups} ups.status|battery.charge|battery.runtime");
-        let mut lines = String::new();
-        for var in POWER_VARS {
-            let line = wire::request_line("GET", &["VAR", ups, var])
-                .map_err(|why| NutError::InvalidArgument { what: "ups name".to_owned(), why })?;
-            lines.push_str(&line);
-        }
-        self.read_power(&lines, ups).map(UpsReading::from_vars).map_err(|fail| self.error(&request, fail))
+        // The request is the same at every poll: written once per UPS name, then reused.
+        let lines = match self.power_request.take() {
+            Some((name, lines)) if name == ups => lines,
+            _ => {
+                let mut lines = Vec::new();
+                for var in POWER_VARS {
+                    let line = wire::request_line("GET", &["VAR", ups, var])
+                        .map_err(|why| NutError::InvalidArgument { what: "ups name".to_owned(), why })?;
+                    lines.extend_from_slice(line.as_bytes());
+                }
+                lines
+            }
+        };
+        let answer = self.read_power(&lines, ups);
+        self.power_request = Some((ups.to_owned(), lines));
+        answer
+            .map(UpsReading::from_vars)
+            .map_err(|fail| self.error(&format!("GET VAR {ups} ups.status|battery.charge|battery.runtime"), fail))
     }
 
-    fn read_power(&mut self, lines: &str, ups: &str) -> Result<BTreeMap<String, String>, Fail> {
+    fn read_power(&mut self, lines: &[u8], ups: &str) -> Result<BTreeMap<String, String>, Fail> {
         use std::io::Write;
         self.start_request()?;
-        self.stream.get_mut().write_all(lines.as_bytes())?;
+        self.stream.get_mut().write_all(lines)?;
         let mut raw = BTreeMap::new();
         let mut first_err = None;
         for var in POWER_VARS {
