@@ -52,6 +52,10 @@ struct Daemon {
     events_total: u64,
     /// What the status last written was made of (to skip unchanged writes cheaply).
     last_written: Option<(StatusKey, Vec<DaemonDomain>)>,
+    /// The policy's input: the domains' statuses, rebuilt only when a UPS said something new.
+    input: PowerInput,
+    /// `domains` were rebuilt since the status was last written.
+    domains_dirty: bool,
 }
 
 /// Everything in `daemon-status.json` but the domains and the time: the phase, the budget, the
@@ -101,6 +105,8 @@ impl DaemonArgs {
             gate,
             events_total: 0,
             last_written: None,
+            input: PowerInput::Readings(Vec::new()),
+            domains_dirty: false,
         };
         // Pet the watchdog at least twice per WatchdogSec, whatever the poll interval.
         let poll = daemon.config.daemon.poll_interval.get();
@@ -180,20 +186,25 @@ impl Daemon {
 
     /// One poll: read every UPS, tell the policy, carry out its decisions, report.
     fn poll_once(&mut self, monitor: &mut UpsMonitor, notifier: &Notifier) {
-        self.domains = monitor
-            .poll()
-            .into_iter()
-            .map(|p| {
-                let mut status = p.status;
-                // Stale data is no data: the policy must not act on it as if it were fresh.
-                status.reachable = status.reachable && !p.stale;
-                DaemonDomain { status, stale: p.stale, error: p.error }
-            })
-            .collect();
+        // Every UPS answered what it answered last time: the domains and the policy's input
+        // stay as they are (the idle poll ends with the policy's clock check).
+        if monitor.refresh() {
+            self.domains = monitor
+                .reports()
+                .iter()
+                .map(|p| {
+                    let mut status = p.status.clone();
+                    // Stale data is no data: the policy must not act on it as if it were fresh.
+                    status.reachable = status.reachable && !p.stale;
+                    DaemonDomain { status, stale: p.stale, error: p.error.clone() }
+                })
+                .collect();
+            self.input = PowerInput::Readings(self.domains.iter().map(|d| d.status.clone()).collect());
+            self.domains_dirty = true;
+        }
         let now = self.now();
         self.reap(now);
-        let readings = self.domains.iter().map(|d| d.status.clone()).collect();
-        let decisions = self.policy.handle(now, &PowerInput::Readings(readings));
+        let decisions = self.policy.handle(now, &self.input);
         for decision in self.gate.filter(&mut self.policy, now, decisions) {
             self.carry_out(decision);
         }
@@ -313,7 +324,8 @@ impl Daemon {
     fn write_status(&mut self) -> bool {
         let key: StatusKey =
             (self.policy.phase(), self.policy.budget(), self.running.as_ref().map(|r| r.child.id()), self.events_total);
-        if self.last_written.as_ref().is_some_and(|(k, domains)| *k == key && *domains == self.domains) {
+        let dirty = std::mem::take(&mut self.domains_dirty);
+        if self.last_written.as_ref().is_some_and(|(k, domains)| *k == key && (!dirty || *domains == self.domains)) {
             return false;
         }
         self.last_written = Some((key, self.domains.clone()));

@@ -238,3 +238,31 @@ fn domains_on_two_upsds_are_read_side_by_side_in_their_order() {
     assert!(all[1..].iter().all(|p| flags_are(p, &["OL"])), "{all:?}");
     monitor.close();
 }
+
+#[test]
+fn an_unchanged_ups_is_no_news_and_its_reading_stays_fresh() {
+    let mut server = server();
+    let settings = MonitorSettings { stale_after: Duration::from_secs(1), ..settings() };
+    let mut monitor = UpsMonitor::new(&[server.power_domain("statera")], settings).expect("monitor");
+    assert!(monitor.reports()[0].error.as_deref() == Some("not read yet"), "{:?}", monitor.reports());
+    assert!(monitor.refresh(), "the first reading is news");
+    assert!(flags_are(&monitor.reports()[0], &["OL"]), "{:?}", monitor.reports());
+    // Longer than stale_after, with nothing new: the same answer is as fresh as the last poll.
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(!monitor.refresh(), "nothing changed: {:?}", monitor.reports());
+    let power = &monitor.reports()[0];
+    assert!(flags_are(power, &["OL"]) && !power.stale, "{power:?}");
+    // An upsd gone right after such a poll: unreachable, but the last reading is not old yet.
+    server.stop_upsd();
+    assert!(monitor.refresh(), "a failure is news");
+    let power = &monitor.reports()[0];
+    assert!(!power.status.reachable && !power.stale && power.status.flags == ["OL"], "{power:?}");
+    server.start_upsd().expect("upsd again");
+    server.set_state("OB DISCHRG").expect("on battery");
+    let start = Instant::now();
+    while !(monitor.refresh() && flags_are(&monitor.reports()[0], &["OB", "DISCHRG"])) {
+        assert!(start.elapsed() < CHANGE, "the change never came: {:?}\n{}", monitor.reports(), server.logs());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    monitor.close();
+}

@@ -74,6 +74,9 @@ pub struct NutClient {
     deadline: Instant,
     /// The last [`power`](Self::power) request: its UPS name and its three lines.
     power_request: Option<(String, Vec<u8>)>,
+    /// The last good answer to it, byte for byte (empty: none), and the reading it made.
+    power_answer: Vec<u8>,
+    power_reading: UpsReading,
     /// The answer line being read (kept: one allocation for the connection, not one per line).
     line: Vec<u8>,
 }
@@ -123,6 +126,8 @@ impl NutClient {
             read_bound: timeout,
             deadline,
             power_request: None,
+            power_answer: Vec::new(),
+            power_reading: UpsReading::default(),
             line: Vec::new(),
         })
     }
@@ -317,20 +322,13 @@ impl NutClient {
     fn read_reply(&mut self) -> Result<Reply, Fail> {
         let mut line = std::mem::take(&mut self.line);
         line.clear();
-        let read = self.read_line(&mut line);
-        let reply = read.and_then(|()| {
-            line.pop();
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            wire::parse_reply(&String::from_utf8_lossy(&line)).map_err(Fail::Damaged)
-        });
+        let reply = self.read_line(&mut line, 0).and_then(|()| parse_line(&line));
         self.line = line;
         reply
     }
 
-    /// Reads up to and with the next line end into `line`.
-    fn read_line(&mut self, line: &mut Vec<u8>) -> Result<(), Fail> {
+    /// Reads up to and with the next line end onto `buf`, whose line starts at `start`.
+    fn read_line(&mut self, buf: &mut Vec<u8>, start: usize) -> Result<(), Fail> {
         loop {
             if self.stream.buffer().is_empty() {
                 self.bound_read()?;
@@ -343,19 +341,26 @@ impl NutClient {
             if available.is_empty() {
                 return Err(Fail::Closed);
             }
-            let room = MAX_LINE - line.len();
+            let room = MAX_LINE - (buf.len() - start);
             let end = available.iter().take(room).position(|b| *b == b'\n');
             let take = end.map_or(available.len().min(room), |at| at + 1);
-            line.extend_from_slice(&available[..take]);
+            buf.extend_from_slice(&available[..take]);
             self.stream.consume(take);
             if end.is_some() {
                 return Ok(());
             }
-            if line.len() >= MAX_LINE {
+            if buf.len() - start >= MAX_LINE {
                 return Err(Fail::Damaged(format!("line longer than {MAX_LINE} bytes")));
             }
         }
     }
+}
+
+/// One answer line, read with its end (`\n`, or `\r\n`).
+fn parse_line(line: &[u8]) -> Result<Reply, Fail> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    wire::parse_reply(&String::from_utf8_lossy(line)).map_err(Fail::Damaged)
 }
 
 fn is_list_mark(words: &[String], mark: &str, header: &[&str]) -> bool {

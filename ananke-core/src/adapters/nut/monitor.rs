@@ -75,10 +75,25 @@ struct Watch {
     domain: String,
     ups: String,
     last_good: Option<(Instant, UpsReading)>,
+    /// The last report was a good reading (`last_good`, read then).
+    fresh: bool,
 }
 
 impl Watch {
+    fn new(index: usize, domain: &str, ups: &str) -> Self {
+        Self { index, domain: domain.to_owned(), ups: ups.to_owned(), last_good: None, fresh: false }
+    }
+
+    /// upsd answered what it answered last time: the last report stands, and a good reading
+    /// is as fresh as now.
+    fn same(&mut self, now: Instant) {
+        if let (true, Some((at, _))) = (self.fresh, self.last_good.as_mut()) {
+            *at = now;
+        }
+    }
+
     fn report(&mut self, result: Result<UpsReading, Failure>, now: Instant, stale_after: Duration) -> DomainPower {
+        self.fresh = matches!(&result, Ok(reading) if reading.has_status());
         let failure = match result {
             Ok(reading) if reading.has_status() => {
                 let status = status_of(&self.domain, true, &reading);
@@ -128,40 +143,49 @@ struct Link {
     retry_at: Option<Instant>,
     last_error: Option<(String, bool)>,
     watches: Vec<Watch>,
+    /// The UPS named in `LOGIN` (the first domain's).
+    login_ups: String,
 }
 
 impl Link {
-    /// Reads each UPS of this link once (domains may share a UPS) and reports every domain.
+    /// Reads each UPS of this link once (domains may share a UPS); the reports of the domains
+    /// whose UPS answered anything but what it answered at the last poll (those are unchanged).
     fn poll(&mut self, settings: &MonitorSettings) -> Vec<(usize, DomainPower)> {
-        let mut out = Vec::with_capacity(self.watches.len());
-        // Readings a later domain on the same UPS reuses (kept only when one does).
-        let mut shared: Vec<(String, Result<UpsReading, Failure>)> = Vec::new();
-        for i in 0..self.watches.len() {
-            // A copy: logging in (`open`) reads the first watch's UPS name.
-            let ups = self.watches[i].ups.clone();
-            let result = if let Some((_, result)) = shared.iter().find(|(name, _)| *name == ups) {
+        let mut out = Vec::new();
+        // Results a later domain on the same UPS reuses (kept only when one does).
+        let mut shared: Vec<(usize, Result<Option<UpsReading>, Failure>)> = Vec::new();
+        let mut watches = std::mem::take(&mut self.watches);
+        for i in 0..watches.len() {
+            let first = watches[..i].iter().position(|w| w.ups == watches[i].ups);
+            let result = if let Some((_, result)) = shared.iter().find(|(at, _)| Some(*at) == first) {
                 result.clone()
             } else {
-                let result = self.read(&ups, settings);
-                if self.watches[i + 1..].iter().any(|w| w.ups == ups) {
-                    shared.push((ups, result.clone()));
+                let result = self.read(&watches[i].ups, settings);
+                if watches[i + 1..].iter().any(|w| w.ups == watches[i].ups) {
+                    shared.push((i, result.clone()));
                 }
                 result
             };
-            let watch = &mut self.watches[i];
-            out.push((watch.index, watch.report(result, Instant::now(), settings.stale_after)));
+            let (watch, now) = (&mut watches[i], Instant::now());
+            match result {
+                Ok(None) => watch.same(now),
+                Ok(Some(reading)) => out.push((watch.index, watch.report(Ok(reading), now, settings.stale_after))),
+                Err(failure) => out.push((watch.index, watch.report(Err(failure), now, settings.stale_after))),
+            }
         }
+        self.watches = watches;
         out
     }
 
-    /// Reads one UPS. A connection that was in use and broke is replaced at once, once: an upsd
-    /// restart between two polls then costs no reading.
-    fn read(&mut self, ups: &str, settings: &MonitorSettings) -> Result<UpsReading, Failure> {
+    /// Reads one UPS: `None` when upsd answered what it answered last time on this connection. A
+    /// connection that was in use and broke is replaced at once, once: an upsd restart between
+    /// two polls then costs no reading.
+    fn read(&mut self, ups: &str, settings: &MonitorSettings) -> Result<Option<UpsReading>, Failure> {
         let reused = self.client.is_some();
         for attempt in 0..2 {
             let client = self.connected(settings)?;
-            match client.power(ups) {
-                Ok(reading) => return Ok(reading),
+            match client.power_changed(ups) {
+                Ok(reading) => return Ok(reading.cloned()),
                 Err(e) if e.breaks_connection() => {
                     self.client = None;
                     if !(reused && attempt == 0) {
@@ -204,8 +228,8 @@ impl Link {
 
     fn open(&self, settings: &MonitorSettings) -> Result<NutClient, NutError> {
         let mut client = NutClient::connect(&self.host, self.port, settings.request_timeout)?;
-        if let (Some(credentials), Some(first)) = (&self.credentials, self.watches.first()) {
-            client.login(credentials, &first.ups)?;
+        if let Some(credentials) = &self.credentials {
+            client.login(credentials, &self.login_ups)?;
         }
         Ok(client)
     }
@@ -227,7 +251,8 @@ impl Link {
 /// several), each request bounded by [`MonitorSettings::request_timeout`].
 pub struct UpsMonitor {
     links: Vec<Link>,
-    domains: usize,
+    /// Every domain's last report, in the order of the domains.
+    reports: Vec<DomainPower>,
     settings: MonitorSettings,
 }
 
@@ -255,23 +280,33 @@ impl UpsMonitor {
                     retry_at: None,
                     last_error: None,
                     watches: Vec::new(),
+                    login_ups: ups.name.clone(),
                 });
                 keys.push(key);
                 links.len() - 1
             };
-            let watch = Watch { index, domain: domain.name.clone(), ups: ups.name.clone(), last_good: None };
-            links[at].watches.push(watch);
+            links[at].watches.push(Watch::new(index, &domain.name, &ups.name));
         }
-        Ok(Self { links, domains: domains.len(), settings })
+        let reports = domains.iter().map(|d| unread(d.name.clone(), "not read yet".to_owned())).collect();
+        Ok(Self { links, reports, settings })
     }
 
-    /// Reads every domain's UPS once, in the order of the domains given to [`new`](Self::new).
-    /// Never fails: what could not be read is reported in each [`DomainPower`]. Blocks for at most
-    /// about twice the request timeout per `upsd` (a connect, then a request); several `upsd`s are
-    /// read at once, one thread each.
+    /// Reads every domain's UPS once and reports each, in the order of the domains given to
+    /// [`new`](Self::new). Never fails: what could not be read is reported in each
+    /// [`DomainPower`]. Blocks for at most about twice the request timeout per `upsd` (a connect,
+    /// then a request); several `upsd`s are read at once, one thread each.
     pub fn poll(&mut self) -> Vec<DomainPower> {
+        self.refresh();
+        self.reports.clone()
+    }
+
+    /// Reads every domain's UPS once, as [`poll`](Self::poll) does, into [`reports`](Self::reports);
+    /// says whether any report may have changed. `false` means every UPS answered byte for byte
+    /// what it answered at the last poll, so nothing needs to be looked at again: the daemon's
+    /// idle poll stops there.
+    pub fn refresh(&mut self) -> bool {
         let settings = self.settings;
-        let mut all: Vec<(usize, DomainPower)> = if let [link] = self.links.as_mut_slice() {
+        let updates: Vec<(usize, DomainPower)> = if let [link] = self.links.as_mut_slice() {
             link.poll(&settings)
         } else {
             std::thread::scope(|scope| {
@@ -290,9 +325,20 @@ impl UpsMonitor {
                 polls.into_iter().flat_map(|(watches, poll)| joined(watches, poll)).collect()
             })
         };
-        all.sort_by_key(|(index, _)| *index);
-        debug_assert_eq!(all.len(), self.domains);
-        all.into_iter().map(|(_, power)| power).collect()
+        let changed = !updates.is_empty();
+        for (index, power) in updates {
+            if let Some(report) = self.reports.get_mut(index) {
+                *report = power;
+            }
+        }
+        changed
+    }
+
+    /// Every domain's report from the last [`refresh`](Self::refresh) or [`poll`](Self::poll)
+    /// (before the first: unreachable, "not read yet").
+    #[must_use]
+    pub fn reports(&self) -> &[DomainPower] {
+        &self.reports
     }
 
     /// Says goodbye to every `upsd` (`LOGOUT`), each bounded by the request timeout.
@@ -315,87 +361,17 @@ fn joined(
         Ok(Err(_)) => "the poll thread for its upsd failed".to_owned(),
         Err(e) => format!("cannot start a poll thread for its upsd: {e}"),
     };
-    let unread = |(index, domain): (usize, String)| {
-        let status = UpsStatus { domain, reachable: false, flags: Vec::new(), charge: None, runtime_s: None };
-        (index, DomainPower { status, stale: true, error: Some(why.clone()), permanent: false })
-    };
-    watches.into_iter().map(unread).collect()
+    watches
+        .into_iter()
+        .map(|(index, domain)| (index, DomainPower { stale: true, ..unread(domain, why.clone()) }))
+        .collect()
+}
+
+/// A domain with no reading, for `why`.
+fn unread(domain: String, why: String) -> DomainPower {
+    let status = UpsStatus { domain, reachable: false, flags: Vec::new(), charge: None, runtime_s: None };
+    DomainPower { status, stale: false, error: Some(why), permanent: false }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings() -> MonitorSettings {
-        MonitorSettings::from_daemon(&DaemonSettings::default())
-    }
-
-    #[test]
-    fn backoff_doubles_up_to_its_bound() {
-        let s = settings();
-        assert_eq!(s.backoff(1), Duration::from_millis(500));
-        assert_eq!(s.backoff(2), Duration::from_secs(1));
-        assert_eq!(s.backoff(4), Duration::from_secs(4));
-        assert_eq!(s.backoff(5), Duration::from_secs(5));
-        assert_eq!(s.backoff(u32::MAX), Duration::from_secs(5));
-        assert_eq!(s.stale_after, Duration::from_secs(15));
-    }
-
-    fn reading(status: &str) -> UpsReading {
-        let raw = [("ups.status", status), ("battery.charge", "80"), ("battery.runtime", "1200")];
-        UpsReading::from_vars(raw.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
-    }
-
-    fn failure(stale: bool) -> Failure {
-        Failure { message: "boom".to_owned(), permanent: false, stale }
-    }
-
-    #[test]
-    fn a_failure_keeps_the_last_reading_and_turns_stale_with_age() {
-        let mut watch = Watch { index: 0, domain: "statera".to_owned(), ups: "dummy".to_owned(), last_good: None };
-        let t0 = Instant::now();
-        let fresh = watch.report(Ok(reading("OB DISCHRG")), t0, Duration::from_secs(15));
-        assert!(fresh.status.reachable && fresh.status.has("OB") && !fresh.stale && fresh.error.is_none());
-        assert_eq!((fresh.status.charge, fresh.status.runtime_s), (Some(80.0), Some(1200)));
-
-        let blip = watch.report(Err(failure(false)), t0 + Duration::from_secs(2), Duration::from_secs(15));
-        assert!(!blip.status.reachable && !blip.stale && blip.status.has("OB"));
-        assert_eq!(blip.error.as_deref(), Some("boom"));
-
-        let old = watch.report(Err(failure(false)), t0 + Duration::from_secs(16), Duration::from_secs(15));
-        assert!(!old.status.reachable && old.stale);
-
-        let said = watch.report(Err(failure(true)), t0 + Duration::from_secs(1), Duration::from_secs(15));
-        assert!(said.stale);
-    }
-
-    #[test]
-    fn a_driver_in_wait_is_stale_and_no_reading_is_empty() {
-        let mut watch = Watch { index: 0, domain: "d".to_owned(), ups: "u".to_owned(), last_good: None };
-        let wait = watch.report(Ok(reading("WAIT")), Instant::now(), Duration::from_secs(15));
-        assert!(!wait.status.reachable && wait.stale && wait.status.flags.is_empty());
-        assert!(wait.error.as_deref().is_some_and(|e| e.contains("ups.status")));
-    }
-
-    #[test]
-    fn a_poll_thread_that_failed_or_never_started_reports_its_domains_unread() {
-        let watches = || vec![(0, "statera".to_owned()), (2, "aether".to_owned())];
-        let never = joined(watches(), Err(std::io::Error::other("no threads left")));
-        let panicked = std::thread::scope(|scope| {
-            let poll = std::thread::Builder::new().spawn_scoped(scope, || -> Vec<(usize, DomainPower)> {
-                panic!("a poll that panics");
-            });
-            joined(watches(), poll)
-        });
-        for (reports, why) in [
-            (never, "cannot start a poll thread for its upsd: no threads left"),
-            (panicked, "the poll thread for its upsd failed"),
-        ] {
-            let got: Vec<(usize, &str, bool, bool, Option<&str>)> = reports
-                .iter()
-                .map(|(i, p)| (*i, p.status.domain.as_str(), p.status.reachable, p.stale, p.error.as_deref()))
-                .collect();
-            assert_eq!(got, [(0, "statera", false, true, Some(why)), (2, "aether", false, true, Some(why))]);
-        }
-    }
-}
+mod tests;

@@ -102,3 +102,39 @@ fn silence_times_out_and_a_hang_up_is_lost() {
     assert_eq!(err.to_string(), "cannot send ups name to upsd: it contains a line break or another control character");
     assert!(task.join().expect("peer").is_empty());
 }
+
+#[test]
+fn an_answer_like_the_last_one_is_not_read_again_and_anything_else_is() {
+    let ol = b"VAR dummy ups.status \"OL\"\nVAR dummy battery.charge \"100\"\nVAR dummy battery.runtime \"1800\"\n";
+    let ob = b"VAR dummy ups.status \"OB\"\nVAR dummy battery.charge \"100\"\nVAR dummy battery.runtime \"1800\"\n";
+    // Only its last line differs from `ob`: the two lines before it were not parsed when read.
+    let later = b"VAR dummy ups.status \"OB\"\nVAR dummy battery.charge \"100\"\nVAR dummy battery.runtime \"1700\"\n";
+    let stale = b"ERR DATA-STALE\nERR DATA-STALE\nERR DATA-STALE\n";
+    let other = b"VAR other ups.status \"OL\"\nVAR other battery.charge \"100\"\nVAR other battery.runtime \"1800\"\n";
+    let (port, task) = peer(vec![ol, ol, ob, later, later, later, stale, later, other, later]);
+    let mut c = client(port);
+    let flags = |reading: Option<&crate::adapters::nut::UpsReading>| reading.map(|r| (r.flags.join(" "), r.runtime_s));
+    assert_eq!(flags(c.power_changed("dummy").expect("OL")), Some(("OL".to_owned(), Some(1800))));
+    assert_eq!(flags(c.power_changed("dummy").expect("OL again")), None);
+    assert_eq!(flags(c.power_changed("dummy").expect("OB")), Some(("OB".to_owned(), Some(1800))));
+    assert_eq!(flags(c.power_changed("dummy").expect("a new runtime")), Some(("OB".to_owned(), Some(1700))));
+    assert_eq!(flags(c.power_changed("dummy").expect("the same")), None);
+    let reading = c.power("dummy").expect("the same answer, as a whole reading");
+    assert_eq!(
+        (reading.flags.join(" "), reading.charge, reading.runtime_s),
+        ("OB".to_owned(), Some(100.0), Some(1700))
+    );
+    assert!(c.power_changed("dummy").expect_err("stale").is_stale_data());
+    // After an error, the same answer as before it is news again.
+    assert_eq!(flags(c.power_changed("dummy").expect("after the error")), Some(("OB".to_owned(), Some(1700))));
+    // So is the same answer after a request for another UPS.
+    assert_eq!(flags(c.power_changed("other").expect("another UPS")), Some(("OL".to_owned(), Some(1800))));
+    assert_eq!(flags(c.power_changed("dummy").expect("back to dummy")), Some(("OB".to_owned(), Some(1700))));
+    drop(c);
+    let seen = task.join().expect("peer");
+    assert_eq!(seen.len(), 30);
+    assert_eq!(
+        seen[24..27],
+        ["GET VAR other ups.status\n", "GET VAR other battery.charge\n", "GET VAR other battery.runtime\n"]
+    );
+}

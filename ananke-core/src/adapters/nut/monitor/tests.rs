@@ -1,0 +1,76 @@
+//! The monitor's backoff, reports and poll threads.
+
+use super::*;
+
+fn settings() -> MonitorSettings {
+    MonitorSettings::from_daemon(&DaemonSettings::default())
+}
+
+#[test]
+fn backoff_doubles_up_to_its_bound() {
+    let s = settings();
+    assert_eq!(s.backoff(1), Duration::from_millis(500));
+    assert_eq!(s.backoff(2), Duration::from_secs(1));
+    assert_eq!(s.backoff(4), Duration::from_secs(4));
+    assert_eq!(s.backoff(5), Duration::from_secs(5));
+    assert_eq!(s.backoff(u32::MAX), Duration::from_secs(5));
+    assert_eq!(s.stale_after, Duration::from_secs(15));
+}
+
+fn reading(status: &str) -> UpsReading {
+    let raw = [("ups.status", status), ("battery.charge", "80"), ("battery.runtime", "1200")];
+    UpsReading::from_vars(raw.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+}
+
+fn failure(stale: bool) -> Failure {
+    Failure { message: "boom".to_owned(), permanent: false, stale }
+}
+
+#[test]
+fn a_failure_keeps_the_last_reading_and_turns_stale_with_age() {
+    let mut watch = Watch::new(0, "statera", "dummy");
+    let t0 = Instant::now();
+    let fresh = watch.report(Ok(reading("OB DISCHRG")), t0, Duration::from_secs(15));
+    assert!(fresh.status.reachable && fresh.status.has("OB") && !fresh.stale && fresh.error.is_none());
+    assert_eq!((fresh.status.charge, fresh.status.runtime_s), (Some(80.0), Some(1200)));
+
+    let blip = watch.report(Err(failure(false)), t0 + Duration::from_secs(2), Duration::from_secs(15));
+    assert!(!blip.status.reachable && !blip.stale && blip.status.has("OB"));
+    assert_eq!(blip.error.as_deref(), Some("boom"));
+
+    let old = watch.report(Err(failure(false)), t0 + Duration::from_secs(16), Duration::from_secs(15));
+    assert!(!old.status.reachable && old.stale);
+
+    let said = watch.report(Err(failure(true)), t0 + Duration::from_secs(1), Duration::from_secs(15));
+    assert!(said.stale);
+}
+
+#[test]
+fn a_driver_in_wait_is_stale_and_no_reading_is_empty() {
+    let mut watch = Watch::new(0, "d", "u");
+    let wait = watch.report(Ok(reading("WAIT")), Instant::now(), Duration::from_secs(15));
+    assert!(!wait.status.reachable && wait.stale && wait.status.flags.is_empty());
+    assert!(wait.error.as_deref().is_some_and(|e| e.contains("ups.status")));
+}
+
+#[test]
+fn a_poll_thread_that_failed_or_never_started_reports_its_domains_unread() {
+    let watches = || vec![(0, "statera".to_owned()), (2, "aether".to_owned())];
+    let never = joined(watches(), Err(std::io::Error::other("no threads left")));
+    let panicked = std::thread::scope(|scope| {
+        let poll = std::thread::Builder::new().spawn_scoped(scope, || -> Vec<(usize, DomainPower)> {
+            panic!("a poll that panics");
+        });
+        joined(watches(), poll)
+    });
+    for (reports, why) in [
+        (never, "cannot start a poll thread for its upsd: no threads left"),
+        (panicked, "the poll thread for its upsd failed"),
+    ] {
+        let got: Vec<(usize, &str, bool, bool, Option<&str>)> = reports
+            .iter()
+            .map(|(i, p)| (*i, p.status.domain.as_str(), p.status.reachable, p.stale, p.error.as_deref()))
+            .collect();
+        assert_eq!(got, [(0, "statera", false, true, Some(why)), (2, "aether", false, true, Some(why))]);
+    }
+}
