@@ -2,19 +2,23 @@
 # Footprint of `ananke daemon` side by side with NUT's own upsmon, both watching the same dummy UPS
 # at a 1 s poll (real upsd + dummy-ups on 127.0.0.1:3493, from scripts/lab/nut-dummy.sh):
 #   - resident memory (upsmon: privileged parent + unprivileged child),
-#   - CPU time over IDLE_SECS (default 60) of an idle watch, read from /proc/PID/task/*/schedstat
-#     (nanoseconds, every thread), not from the 10 ms ticks of /proc/PID/stat,
+#   - CPU time over IDLE_SECS (default 60) of an idle watch, ROUNDS (default 3) windows in a row,
+#     read from /proc/PID/task/*/schedstat (nanoseconds, every thread), not from the 10 ms ticks of
+#     /proc/PID/stat; the medians over the windows are printed at the end,
 #   - delay from a UPS state change (OL -> OB LB) to the decision: ananke's shutdown decision
 #     (daemon-status.json) against upsmon's LOWBATT notification (its NOTIFYCMD log), TRIALS times.
 #     Both pollers run at 1 s and the driver updates upsd every second, so a poller's delay is set by
 #     its phase against the driver's: each trial restarts both pollers after a random pause, so
-#     every trial draws fresh phases for both.
+#     every trial draws fresh phases for both (for upsmon, the pause is after the old one exits:
+#     it exits at the end of its current sleep). Both then wait a uniform share of a poll after the
+#     driver's update, so the two medians are equal in expectation: run enough TRIALS.
 # The daemon drives the simulated titan-lab (`--sim`), so its shutdown decision changes nothing real.
 # Set ANANKE_POLL (e.g. 500ms) to run the daemon at another poll interval than upsmon's 1 s.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 IDLE_SECS=${IDLE_SECS:-60}
+ROUNDS=${ROUNDS:-3}
 TRIALS=${TRIALS:-15}
 POLL=${ANANKE_POLL:-1s}
 export NUT_DIR=${NUT_DIR:-/tmp/ananke-bench/nut}
@@ -42,6 +46,8 @@ cpu_ns() { cat $(for p in "$@"; do echo /proc/"$p"/task/*/schedstat; done) 2>/de
 upsmon_pids() { cat "$NUT_DIR/run/upsmon.lab.pids"; }
 sum() { local t=0; for v in "$@"; do t=$((t + v)); done; echo "$t"; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", (b - a) / 1e6}'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+mean() { printf '%s\n' "$@" | awk '{t += $1} END {printf "%.3f", t / NR}'; }
 pause() { sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.3f", rand()}')"; }
 
 cargo build --release --quiet -p ananke-cli
@@ -70,6 +76,10 @@ restart_upsmon() {  # parent and child: a child left behind keeps a new upsmon f
   for p in $pids; do
     for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.02; done
   done
+  # The pause goes between the old upsmon's exit and the new one's start: upsmon leaves at the
+  # end of its current sleep, so a pause before the kill would leave the new upsmon in the old
+  # one's phase (seen: its lag after the driver's update stayed within 10 ms across trials).
+  pause
   "$lab" start-upsmon >/dev/null
 }
 
@@ -79,10 +89,15 @@ echo "ananke daemon pid $daemon_pid (poll $POLL); upsmon pids $mon (poll 1 s)"
 sleep 3
 echo "resident memory: ananke $(rss_kib "$daemon_pid") KiB; upsmon $(sum $(for p in $mon; do rss_kib "$p"; done)) KiB (parent + child)"
 
-a0=$(cpu_ns "$daemon_pid"); u0=$(cpu_ns $mon)
-sleep "$IDLE_SECS"
-a1=$(cpu_ns "$daemon_pid"); u1=$(cpu_ns $mon)
-echo "CPU over ${IDLE_SECS}s idle: ananke $(ms "$a0" "$a1") ms; upsmon $(ms "$u0" "$u1") ms (parent + child)"
+# CPU in ROUNDS windows of IDLE_SECS (a single minute on a shared VM varies by a third).
+a_ms=(); u_ms=()
+for round in $(seq "$ROUNDS"); do
+  a0=$(cpu_ns "$daemon_pid"); u0=$(cpu_ns $mon)
+  sleep "$IDLE_SECS"
+  a1=$(cpu_ns "$daemon_pid"); u1=$(cpu_ns $mon)
+  a_ms+=("$(ms "$a0" "$a1")"); u_ms+=("$(ms "$u0" "$u1")")
+  echo "CPU over ${IDLE_SECS}s idle (window $round): ananke ${a_ms[-1]} ms; upsmon ${u_ms[-1]} ms (parent + child)"
+done
 stop_daemon
 
 # The decision is the phase leaving `up`.
@@ -94,7 +109,7 @@ for trial in $(seq "$TRIALS"); do
   "$lab" state online >/dev/null
   for _ in $(seq 100); do [ "$(upsc dummy@127.0.0.1 ups.status 2>/dev/null)" = OL ] && break; sleep 0.05; done
   # Fresh, independent phases: each poller starts after a random pause.
-  pause; restart_upsmon
+  restart_upsmon
   pause; start_daemon
   pause
   t0=$(now)
@@ -107,6 +122,5 @@ for trial in $(seq "$TRIALS"); do
   echo "trial $trial: ananke decision after ${ananke_delays[-1]} s; upsmon LOWBATT after ${upsmon_delays[-1]} s"
   stop_daemon
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-mean() { printf '%s\n' "$@" | awk '{t += $1} END {printf "%.3f", t / NR}'; }
+echo "CPU over ${IDLE_SECS}s idle, median of $ROUNDS windows: ananke $(median "${a_ms[@]}") ms; upsmon $(median "${u_ms[@]}") ms"
 echo "decision delay over $TRIALS trials: median ananke $(median "${ananke_delays[@]}") s, upsmon $(median "${upsmon_delays[@]}") s; mean ananke $(mean "${ananke_delays[@]}") s, upsmon $(mean "${upsmon_delays[@]}") s"

@@ -177,3 +177,40 @@ fn err_answers_keep_their_code_and_class() {
         "{text}"
     );
 }
+
+#[test]
+fn a_peer_that_trickles_is_cut_off_at_the_request_timeout_not_per_read() {
+    // Forty bytes of a list, one every 50 ms, never a whole answer: each read gets something,
+    // so only the request's own deadline can end it.
+    let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind loopback");
+    let port = listener.local_addr().expect("addr").port();
+    let peer = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let _ = stream.write_all(b"BEGIN LIST VAR dummy\n");
+        for _ in 0..40 {
+            thread::sleep(Duration::from_millis(50));
+            if stream.write_all(b"V").is_err() {
+                break;
+            }
+        }
+    });
+    let timeout = Duration::from_millis(300);
+    let mut client = NutClient::connect("127.0.0.1", port, timeout).expect("connects");
+    for _ in 0..2 {
+        let start = std::time::Instant::now();
+        let err = client.list_vars("dummy").expect_err("never a whole answer");
+        assert!(matches!(&err, NutError::Timeout { after, .. } if *after == timeout), "{err:?}");
+        // 40 x 50 ms of trickle would be 2 s: the deadline ended it (generously bounded).
+        assert!(start.elapsed() < Duration::from_millis(1500), "cut off after {:?}", start.elapsed());
+    }
+    drop(client);
+    peer.join().expect("peer");
+}
+
+#[test]
+fn a_host_name_that_cannot_be_resolved_is_a_connect_error() {
+    // A NUL byte fails before any lookup (no name server is asked).
+    let err = NutClient::connect("bad\0host", 3493, Duration::from_millis(300)).expect_err("not a name");
+    assert!(matches!(&err, NutError::Connect { addr, .. } if addr == "bad\0host:3493"), "{err:?}");
+    assert!(err.is_transient());
+}
