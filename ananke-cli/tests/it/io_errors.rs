@@ -53,9 +53,8 @@ fn no_file_descriptors_for_the_runtime_is_a_state_io_error() {
         assert_eq!(c, code(exit::STATE_IO), "{command}: {stderr}");
         assert!(stderr.contains("Too many open files"), "{command}: {stderr}");
     }
-    let config = titan_lab_config(dir.path(), |_| {});
-    let (c, stderr) = with_fd_limit(5, &format!("daemon --sim titan-lab --config {} --state-dir {state}", config.display()));
-    assert_eq!(c, code(exit::STATE_IO), "daemon: {stderr}");
+    // Not the daemon: it builds no async runtime (its idle poll is blocking), and a UPS it cannot
+    // open a socket to is an unreachable UPS, reported at every poll, not a reason to stop.
 }
 
 #[test]
