@@ -11,6 +11,7 @@ use rustix::io::Errno;
 use rustix::thread::{clock_nanosleep_absolute, ClockId};
 use rustix::time::{clock_gettime, Timespec};
 use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Shortest period: a clock with a zero period would spin.
@@ -61,6 +62,21 @@ impl Pace {
         }
     }
 
+    /// Sleeps until the next period starts (`true`), or until `stop` is set (`false`): it is
+    /// checked first and again whenever a signal handler cut the sleep short. A signal between
+    /// the check and the sleep is seen at the end of that period.
+    ///
+    /// # Errors
+    /// As [`wait`](Self::wait).
+    pub fn wait_unless(&mut self, stop: &AtomicBool) -> io::Result<bool> {
+        while !stop.load(Ordering::SeqCst) {
+            if self.wait()? == Woke::Period {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The start of the period after the current one. A poll that overran whole periods starts
     /// the next one a full period from now, not at once (no burst of catch-up polls).
     fn advance(&mut self) {
@@ -101,6 +117,14 @@ mod tests {
         assert_eq!(pace.wait().expect("a deadline in the past"), Woke::Period);
         let (before, after) = (now(), now().checked_add(period).expect("no overflow"));
         assert!(pace.next > before && pace.next <= after, "no catch-up burst: next {:?}", pace.next);
+    }
+
+    #[test]
+    fn a_set_stop_flag_ends_the_wait_before_any_sleep() {
+        let mut pace = Pace::new(Duration::from_secs(3600));
+        assert!(!pace.wait_unless(&AtomicBool::new(true)).expect("no sleep at all"));
+        let mut pace = Pace::new(Duration::from_millis(5));
+        assert!(pace.wait_unless(&AtomicBool::new(false)).expect("one period"));
     }
 
     #[test]

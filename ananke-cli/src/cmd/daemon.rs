@@ -7,7 +7,7 @@ use crate::exit;
 use crate::global::GlobalArgs;
 use crate::notify::Notifier;
 use crate::output::now_rfc3339;
-use crate::pace::{Pace, Woke};
+use crate::pace::Pace;
 use crate::target::state_dir_with;
 use ananke_core::adapters::nut::{MonitorSettings, UpsMonitor};
 use ananke_core::power::{shutdown_budget, ClusterPhase, PowerDecision, PowerInput, PowerPolicy};
@@ -19,7 +19,7 @@ use ananke_core::store::StateDir;
 use ananke_core::{Config, Time};
 use clap::Args;
 use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -157,23 +157,17 @@ impl Daemon {
     fn run(&mut self, mut monitor: UpsMonitor, mut pace: Pace, stop: &AtomicBool) -> u8 {
         let notifier = Notifier::from_env();
         notifier.send("READY=1");
-        let mut code = exit::SUCCESS;
-        'poll: loop {
+        let code = loop {
             self.poll_once(&mut monitor, &notifier);
-            // A signal between this check and the sleep is seen at the end of that period.
-            while !stop.load(Ordering::SeqCst) {
-                match pace.wait() {
-                    Ok(Woke::Period) => continue 'poll,
-                    Ok(Woke::Signal) => {}
-                    Err(e) => {
-                        eprintln!("error: the poll clock failed: {e}");
-                        code = exit::STATE_IO;
-                        break;
-                    }
+            match pace.wait_unless(stop) {
+                Ok(true) => {}
+                Ok(false) => break exit::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: the poll clock failed: {e}");
+                    break exit::STATE_IO;
                 }
             }
-            break;
-        }
+        };
         notifier.send("STOPPING=1");
         monitor.close();
         self.gate.close();
@@ -229,13 +223,13 @@ impl Daemon {
     fn reap(&mut self, now: Time) {
         let Some(run) = self.running.as_mut() else { return };
         let status = match run.child.try_wait() {
-            Ok(Some(status)) => status,
+            Ok(Some(status)) => Ok(status),
             Ok(None) => return,
-            Err(e) => {
-                let message = format!("cannot wait for the {} run: {e}", run.command.as_str());
-                self.event(message);
-                return;
-            }
+            Err(e) => Err(format!("cannot wait for the {} run: {e}", run.command.as_str())),
+        };
+        let status = match status {
+            Ok(status) => status,
+            Err(message) => return self.event(message),
         };
         let Some(run) = self.running.take() else { return };
         let succeeded = status.success();
@@ -285,8 +279,7 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = run.child.kill();
-        let _ = run.child.wait();
+        let _ = run.child.kill().and_then(|()| run.child.wait());
     }
 
     fn spawn(&mut self, command: Command, mut args: Vec<String>) {
