@@ -54,8 +54,6 @@ struct Daemon {
     last_written: Option<(StatusKey, Vec<DaemonDomain>)>,
     /// The policy's input: the domains' statuses, rebuilt only when a UPS said something new.
     input: PowerInput,
-    /// `domains` were rebuilt since the status was last written.
-    domains_dirty: bool,
 }
 
 /// Everything in `daemon-status.json` but the domains and the time: the phase, the budget, the
@@ -106,7 +104,6 @@ impl DaemonArgs {
             events_total: 0,
             last_written: None,
             input: PowerInput::Readings(Vec::new()),
-            domains_dirty: false,
         };
         // Pet the watchdog at least twice per WatchdogSec, whatever the poll interval.
         let poll = daemon.config.daemon.poll_interval.get();
@@ -173,7 +170,7 @@ impl Daemon {
         self.gate.close();
         if let Some(run) = &self.running {
             self.event(format!("daemon stopping; {} run (pid {}) goes on", run.command.as_str(), run.child.id()));
-            self.write_status();
+            self.write_status(false);
         }
         code
     }
@@ -182,7 +179,8 @@ impl Daemon {
     fn poll_once(&mut self, monitor: &mut UpsMonitor, notifier: &Notifier) {
         // Every UPS answered what it answered last time: the domains and the policy's input
         // stay as they are (the idle poll ends with the policy's clock check).
-        if monitor.refresh() {
+        let news = monitor.refresh();
+        if news {
             self.domains = monitor
                 .reports()
                 .iter()
@@ -194,7 +192,6 @@ impl Daemon {
                 })
                 .collect();
             self.input = PowerInput::Readings(self.domains.iter().map(|d| d.status.clone()).collect());
-            self.domains_dirty = true;
         }
         let now = self.now();
         self.reap(now);
@@ -202,7 +199,7 @@ impl Daemon {
         for decision in self.gate.filter(&mut self.policy, now, decisions) {
             self.carry_out(decision);
         }
-        if self.write_status() {
+        if self.write_status(news) {
             let last = self.events.last().map_or("", |e| e.message.as_str());
             notifier.send(&format!("STATUS=cluster {:?}; {last}", self.policy.phase()));
         }
@@ -313,12 +310,12 @@ impl Daemon {
     }
 
     /// Write `daemon-status.json` when something in it changed (not every poll: an idle daemon
-    /// should cost nothing); says whether it wrote.
-    fn write_status(&mut self) -> bool {
+    /// should cost nothing); says whether it wrote. The domains are compared only when they were
+    /// rebuilt (`rebuilt`) since the last call.
+    fn write_status(&mut self, rebuilt: bool) -> bool {
         let key: StatusKey =
             (self.policy.phase(), self.policy.budget(), self.running.as_ref().map(|r| r.child.id()), self.events_total);
-        let dirty = std::mem::take(&mut self.domains_dirty);
-        if self.last_written.as_ref().is_some_and(|(k, domains)| *k == key && (!dirty || *domains == self.domains)) {
+        if self.last_written.as_ref().is_some_and(|(k, domains)| *k == key && (!rebuilt || *domains == self.domains)) {
             return false;
         }
         self.last_written = Some((key, self.domains.clone()));
