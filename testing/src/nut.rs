@@ -138,6 +138,7 @@ impl NutServer {
             port: self.port,
             username: None,
             password_file: None,
+            driver_socket: None,
         };
         PowerDomain { name: name.to_owned(), ups, nodes: Vec::new() }
     }

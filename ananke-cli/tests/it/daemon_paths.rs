@@ -33,7 +33,10 @@ fn the_daemon_notifies_systemd_on_an_abstract_socket_and_pets_the_watchdog_betwe
             }
         }
     });
-    let setup = Setup { env: vec![("NOTIFY_SOCKET", format!("@{name}")), ("WATCHDOG_USEC", "200000".into())], ..Setup::default() };
+    let setup = Setup {
+        env: vec![("NOTIFY_SOCKET", format!("@{name}")), ("WATCHDOG_USEC", "200000".into())],
+        ..Setup::default()
+    };
     // A 3 s poll: only the watchdog interval (half of 200 ms) can make the daemon loop faster.
     let mut lab = start_with(|d| d.poll_interval = ananke_core::config::HumanDuration::secs(3), &setup);
     std::thread::sleep(Duration::from_secs(2));
@@ -94,7 +97,9 @@ fn a_failed_startup_is_reported_and_retried_after_another_stable_window() {
     assert_eq!(s.phase, ananke_core::power::ClusterPhase::Down, "{}", lab.events());
     let report = lab.report("last-startup-report.json").expect("the failed startup wrote its report");
     assert_eq!(report["outcome"], "failed");
-    lab.wait_for("a second startup", |s| s.events.iter().filter(|e| e.message.contains("started `ananke startup")).count() >= 2);
+    lab.wait_for("a second startup", |s| {
+        s.events.iter().filter(|e| e.message.contains("started `ananke startup")).count() >= 2
+    });
 }
 
 #[test]

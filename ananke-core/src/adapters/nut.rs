@@ -8,6 +8,8 @@
 //! - [`NutClient`]: one connection to one `upsd`; every request bounded by a timeout.
 //! - [`UpsMonitor`]: one connection per `upsd` for a set of power domains; reconnects with a
 //!   bounded backoff and turns readings into [`UpsStatus`](crate::observation::UpsStatus)es.
+//! - [`DriverSocket`]: a UPS driver's own socket on this host (`power_domains.ups.driver_socket`):
+//!   each change pushed the moment the driver makes it, so the daemon need not poll.
 //! - [`NutError`]: every failure, each transient or permanent ([`NutError::is_transient`]).
 //!
 //! With credentials configured, the client sends `USERNAME`, `PASSWORD` and `LOGIN <ups>`:
@@ -17,11 +19,13 @@
 
 mod client;
 mod credentials;
+mod driver;
 mod monitor;
 mod wire;
 
 pub use client::{NutClient, UpsListing, POWER_VARS};
 pub use credentials::Credentials;
+pub use driver::DriverSocket;
 pub use monitor::{DomainPower, MonitorSettings, UpsMonitor};
 pub use wire::ErrCode;
 
@@ -145,6 +149,17 @@ pub enum NutError {
     /// The credentials are misconfigured or the password file is unreadable. Permanent.
     #[error("NUT credentials: {0}")]
     Credentials(String),
+    /// A UPS driver's socket (`power_domains.ups.driver_socket`) cannot be reached, was closed,
+    /// or carried something outside the driver protocol. Transient, unless permission is denied.
+    #[error("UPS driver socket {path}: {reason}")]
+    Driver {
+        /// The socket's path.
+        path: String,
+        /// What went wrong.
+        reason: String,
+        /// It needs an operator (permission denied).
+        permanent: bool,
+    },
 }
 
 impl NutError {
@@ -154,6 +169,7 @@ impl NutError {
         match self {
             NutError::Connect { .. } | NutError::Timeout { .. } | NutError::Lost { .. } => true,
             NutError::Server { code, .. } => code.is_transient(),
+            NutError::Driver { permanent, .. } => !permanent,
             NutError::AuthRejected { .. }
             | NutError::Protocol { .. }
             | NutError::InvalidArgument { .. }
@@ -171,7 +187,11 @@ impl NutError {
     pub(crate) fn breaks_connection(&self) -> bool {
         matches!(
             self,
-            NutError::Connect { .. } | NutError::Timeout { .. } | NutError::Lost { .. } | NutError::Protocol { .. }
+            NutError::Connect { .. }
+                | NutError::Timeout { .. }
+                | NutError::Lost { .. }
+                | NutError::Protocol { .. }
+                | NutError::Driver { .. }
         )
     }
 }

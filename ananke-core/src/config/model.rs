@@ -186,6 +186,10 @@ pub struct Ups {
     /// File holding the NUT password (never the password itself).
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// The UPS driver's socket on this host (`/run/nut/<driver>-<ups>`): the daemon hears each
+    /// change the moment the driver publishes it, instead of polling upsd.
+    #[serde(default)]
+    pub driver_socket: Option<PathBuf>,
 }
 
 fn default_ups_host() -> String {

@@ -1,9 +1,9 @@
 //! The quality module's tests: one binary, one module per check.
 
-mod nut;
 mod coverage;
 mod harness;
 mod hygiene;
+mod nut;
 mod purity;
 mod ssh;
 mod ssh_fleet_errors;

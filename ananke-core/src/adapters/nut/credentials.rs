@@ -77,6 +77,7 @@ mod tests {
             port: 3493,
             username: username.map(str::to_owned),
             password_file: password_file.map(Path::to_owned),
+            driver_socket: None,
         }
     }
 

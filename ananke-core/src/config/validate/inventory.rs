@@ -142,6 +142,16 @@ fn power_domains<'c>(
         if domain.ups.port == 0 {
             out.push(format!("{at}.ups.port"), "port 0 is not a port; expected 1-65535 (upsd listens on 3493)");
         }
+        if let Some(socket) = domain.ups.driver_socket.as_ref().filter(|p| !p.is_absolute()) {
+            out.push(
+                format!("{at}.ups.driver_socket"),
+                format!(
+                    "`{}` is relative; expected the driver's absolute path, such as /run/nut/usbhid-ups-{}",
+                    socket.display(),
+                    domain.ups.name
+                ),
+            );
+        }
         for (k, node) in domain.nodes.iter().enumerate() {
             let field = format!("{at}.nodes[{k}]");
             if !inventory.known(out, &field, node) {
