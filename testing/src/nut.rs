@@ -143,6 +143,20 @@ impl NutServer {
         PowerDomain { name: name.to_owned(), ups, nodes: Vec::new() }
     }
 
+    /// The driver's own socket (what `power_domains.ups.driver_socket` names).
+    #[must_use]
+    pub fn driver_socket(&self) -> PathBuf {
+        files::run(self.dir.path()).join(format!("dummy-ups-{UPS}"))
+    }
+
+    /// A power domain named `name` that reads this UPS through its driver's socket.
+    #[must_use]
+    pub fn power_domain_pushed(&self, name: &str) -> PowerDomain {
+        let mut domain = self.power_domain(name);
+        domain.ups.driver_socket = Some(self.driver_socket());
+        domain
+    }
+
     /// A power domain that logs in as [`USER`] with `password`, written to a password file here.
     ///
     /// # Errors
@@ -242,7 +256,7 @@ impl NutServer {
         }
         let child = self.spawn(&self.driver_bin, &["-a", UPS], "driver.log")?;
         self.driver = Some(child);
-        let socket = files::run(self.dir.path()).join(format!("dummy-ups-{UPS}"));
+        let socket = self.driver_socket();
         self.wait_until("dummy-ups to open its socket", |s| {
             s.exited("dummy-ups")?;
             Ok(socket.exists())

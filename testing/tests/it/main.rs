@@ -4,6 +4,7 @@ mod coverage;
 mod harness;
 mod hygiene;
 mod nut;
+mod nut_driver;
 mod purity;
 mod ssh;
 mod ssh_fleet_errors;

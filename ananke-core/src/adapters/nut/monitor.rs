@@ -1,8 +1,11 @@
-//! Every power domain's UPS, one connection per `upsd`, reconnecting with a bounded backoff.
+//! Every power domain's UPS, one connection per `upsd` (or per driver socket, for the domains
+//! with a `driver_socket`), reconnecting with a bounded backoff.
 
 use super::{Credentials, NutClient, NutError, UpsReading};
 use crate::config::{DaemonSettings, PowerDomain};
 use crate::observation::UpsStatus;
+use driver_link::DriverLink;
+use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -139,9 +142,7 @@ struct Link {
     port: u16,
     credentials: Option<Credentials>,
     client: Option<NutClient>,
-    failures: u32,
-    retry_at: Option<Instant>,
-    last_error: Option<(String, bool)>,
+    retry: Retry,
     watches: Vec<Watch>,
     /// The UPS named in `LOGIN` (the first domain's).
     login_ups: String,
@@ -201,20 +202,11 @@ impl Link {
     /// The live connection, or a new one when the backoff allows.
     fn connected(&mut self, settings: &MonitorSettings) -> Result<&mut NutClient, Failure> {
         if self.client.is_none() {
-            if let (Some(at), Some((message, permanent))) = (self.retry_at, &self.last_error) {
-                let now = Instant::now();
-                if now < at {
-                    let wait = at - now;
-                    let message = format!("{message} (next attempt in {} ms)", wait.as_millis());
-                    return Err(Failure { message, permanent: *permanent, stale: false });
-                }
-            }
+            self.retry.wait(Instant::now())?;
             match self.open(settings) {
                 Ok(client) => {
                     self.client = Some(client);
-                    self.failures = 0;
-                    self.retry_at = None;
-                    self.last_error = None;
+                    self.retry = Retry::default();
                 }
                 Err(e) => return Err(self.failed(e, settings)),
             }
@@ -234,12 +226,41 @@ impl Link {
         Ok(client)
     }
 
+    fn failed(&mut self, e: NutError, settings: &MonitorSettings) -> Failure {
+        self.retry.failed(e, settings)
+    }
+}
+
+/// Failed connection attempts in a row, and when the next may be made.
+#[derive(Default)]
+struct Retry {
+    failures: u32,
+    /// When the next attempt may be made, and the last attempt's failure.
+    next: Option<(Instant, Failure)>,
+}
+
+impl Retry {
+    /// `Err` (the last failure, with the wait) while the backoff does not allow an attempt.
+    fn wait(&self, now: Instant) -> Result<(), Failure> {
+        match &self.next {
+            Some((at, last)) if now < *at => Err(Failure {
+                message: format!("{} (next attempt in {} ms)", last.message, (*at - now).as_millis()),
+                ..last.clone()
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// When the next attempt may be made (now, when it may be made at once).
+    fn next_at(&self, now: Instant) -> Instant {
+        self.next.as_ref().map_or(now, |(at, _)| *at)
+    }
+
     /// Records a failed attempt and schedules the next one.
     fn failed(&mut self, e: NutError, settings: &MonitorSettings) -> Failure {
         self.failures = self.failures.saturating_add(1);
-        self.retry_at = Some(Instant::now() + settings.backoff(self.failures));
         let failure = Failure::from(e);
-        self.last_error = Some((failure.message.clone(), failure.permanent));
+        self.next = Some((Instant::now() + settings.backoff(self.failures), failure.clone()));
         failure
     }
 }
@@ -251,6 +272,8 @@ impl Link {
 /// several), each request bounded by [`MonitorSettings::request_timeout`].
 pub struct UpsMonitor {
     links: Vec<Link>,
+    /// The domains with a `driver_socket`, one link per socket.
+    drivers: Vec<DriverLink>,
     /// Every domain's last report, in the order of the domains.
     reports: Vec<DomainPower>,
     settings: MonitorSettings,
@@ -265,8 +288,17 @@ impl UpsMonitor {
     pub fn new(domains: &[PowerDomain], settings: MonitorSettings) -> Result<Self, NutError> {
         let mut keys: Vec<(String, u16, Option<String>, Option<PathBuf>)> = Vec::new();
         let mut links: Vec<Link> = Vec::new();
+        let mut drivers: Vec<DriverLink> = Vec::new();
         for (index, domain) in domains.iter().enumerate() {
             let ups = &domain.ups;
+            if let Some(path) = &ups.driver_socket {
+                let at = drivers.iter().position(|d| d.path == *path).unwrap_or_else(|| {
+                    drivers.push(DriverLink::new(path.clone()));
+                    drivers.len() - 1
+                });
+                drivers[at].watches.push(Watch::new(index, &domain.name, &ups.name));
+                continue;
+            }
             let key = (ups.host.clone(), ups.port, ups.username.clone(), ups.password_file.clone());
             let at = if let Some(at) = keys.iter().position(|k| *k == key) {
                 at
@@ -276,9 +308,7 @@ impl UpsMonitor {
                     port: ups.port,
                     credentials: Credentials::from_ups(ups)?,
                     client: None,
-                    failures: 0,
-                    retry_at: None,
-                    last_error: None,
+                    retry: Retry::default(),
                     watches: Vec::new(),
                     login_ups: ups.name.clone(),
                 });
@@ -288,7 +318,7 @@ impl UpsMonitor {
             links[at].watches.push(Watch::new(index, &domain.name, &ups.name));
         }
         let reports = domains.iter().map(|d| unread(d.name.clone(), "not read yet".to_owned())).collect();
-        Ok(Self { links, reports, settings })
+        Ok(Self { links, drivers, reports, settings })
     }
 
     /// Reads every domain's UPS once and reports each, in the order of the domains given to
@@ -306,8 +336,8 @@ impl UpsMonitor {
     /// idle poll stops there.
     pub fn refresh(&mut self) -> bool {
         let settings = self.settings;
-        let updates: Vec<(usize, DomainPower)> = if let [link] = self.links.as_mut_slice() {
-            link.poll(&settings)
+        let updates: Vec<(usize, DomainPower)> = if let [] | [_] = self.links.as_slice() {
+            self.links.iter_mut().flat_map(|link| link.poll(&settings)).collect()
         } else {
             std::thread::scope(|scope| {
                 let polls: Vec<_> = self
@@ -325,6 +355,43 @@ impl UpsMonitor {
                 polls.into_iter().flat_map(|(watches, poll)| joined(watches, poll)).collect()
             })
         };
+        let pushed = self.refresh_pushed();
+        pushed | self.apply(updates)
+    }
+
+    /// Reads what the UPS drivers' sockets (`driver_socket`) sent, without blocking (but for a
+    /// reconnect, which waits up to the request timeout for the driver's state), and pings a
+    /// silent driver; says whether any report may have changed. The `upsd`s are not read.
+    pub fn refresh_pushed(&mut self) -> bool {
+        let settings = self.settings;
+        let updates: Vec<(usize, DomainPower)> =
+            self.drivers.iter_mut().flat_map(|link| link.refresh(&settings)).collect();
+        self.apply(updates)
+    }
+
+    /// Whether some domain is read by polling `upsd` (not through its driver's socket).
+    #[must_use]
+    pub fn polls_upsd(&self) -> bool {
+        !self.links.is_empty()
+    }
+
+    /// The connected driver sockets, to wait on: one is readable when its driver has news.
+    #[must_use]
+    pub fn fds(&self) -> Vec<BorrowedFd<'_>> {
+        self.drivers.iter().filter_map(DriverLink::fd).collect()
+    }
+
+    /// When the driver sockets next need a [`refresh_pushed`](Self::refresh_pushed) though no
+    /// driver says anything (a `PING`, a silent driver going stale, a reconnect); `None` without
+    /// driver sockets.
+    #[must_use]
+    pub fn next_due(&self) -> Option<Instant> {
+        let now = Instant::now();
+        self.drivers.iter().map(|link| link.next_due(&self.settings, now)).min()
+    }
+
+    /// Stores `updates` in the reports; says whether there were any.
+    fn apply(&mut self, updates: Vec<(usize, DomainPower)>) -> bool {
         let changed = !updates.is_empty();
         for (index, power) in updates {
             if let Some(report) = self.reports.get_mut(index) {
@@ -372,6 +439,8 @@ fn unread(domain: String, why: String) -> DomainPower {
     let status = UpsStatus { domain, reachable: false, flags: Vec::new(), charge: None, runtime_s: None };
     DomainPower { status, stale: false, error: Some(why), permanent: false }
 }
+
+mod driver_link;
 
 #[cfg(test)]
 mod tests;
