@@ -1,16 +1,20 @@
-//! The daemon's poll clock: a fixed period on the monotonic clock.
+//! The daemon's clock: a fixed period on the monotonic clock, and a wait that also ends when a UPS
+//! driver's socket has news.
 //!
-//! The daemon sleeps most of its life, so its clock must cost as little as possible: one
-//! `clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME)` per period is one system call and one wakeup
-//! (a tokio sleep of a second wakes the thread twice, and an async runtime adds an `epoll_wait`
-//! per wakeup). The deadline is absolute, so the rate does not drift with the time a poll takes.
-//! A signal with a handler (SIGTERM, SIGINT) ends the sleep at once: the kernel never restarts
-//! this call after a handler, whatever `SA_RESTART` says.
+//! The daemon sleeps most of its life, so its wait must cost as little as possible: one `poll(2)`
+//! per wakeup, on the driver sockets it watches (none when it only polls upsd), with the time left
+//! to the period's start as its timeout: one system call, one wakeup, and no async runtime (a tokio
+//! sleep of a second wakes the thread twice and adds an `epoll_wait` per wakeup). The period's
+//! start is absolute, so the rate does not drift with the time a poll takes. A quiet daemon (every
+//! UPS read through its driver's socket, nothing waiting on the clock) skips periods: it waits as
+//! long as it is told, or until a driver speaks. A signal with a handler (SIGTERM, SIGINT) ends the
+//! wait at once: the kernel never restarts `poll` after a handler, whatever `SA_RESTART` says.
 
+use rustix::event::{poll, PollFd, PollFlags};
 use rustix::io::Errno;
-use rustix::thread::{clock_nanosleep_absolute, ClockId};
-use rustix::time::{clock_gettime, Timespec};
+use rustix::time::{clock_gettime, ClockId, Timespec};
 use std::io;
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -20,8 +24,10 @@ const MIN_PERIOD: Duration = Duration::from_millis(1);
 /// How a [`Pace::wait`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Woke {
-    /// The next period started.
+    /// The next period started (or the longer wait asked for is over).
     Period,
+    /// A socket waited on is readable; the period has not started yet.
+    Readable,
     /// A signal handler ran first; the period has not started yet.
     Signal,
 }
@@ -37,44 +43,60 @@ impl Pace {
     /// A clock with `period` (at least 1 ms).
     #[must_use]
     pub fn new(period: Duration) -> Self {
-        let period = period.max(MIN_PERIOD);
-        let period = Timespec {
-            tv_sec: i64::try_from(period.as_secs()).unwrap_or(i64::MAX / 4),
-            tv_nsec: i64::from(period.subsec_nanos()),
-        };
+        let period = timespec(period.max(MIN_PERIOD));
         let mut pace = Self { period, next: now() };
         pace.advance();
         pace
     }
 
-    /// Sleeps until the next period starts, or until a signal handler runs.
+    /// Sleeps until the next period starts, or, with `longer`, until that much time has passed
+    /// (the periods in between are skipped); until one of `fds` is readable; or until a signal
+    /// handler runs.
     ///
     /// # Errors
-    /// When the kernel refuses the sleep (it does not, for a valid deadline).
-    pub fn wait(&mut self) -> io::Result<Woke> {
-        match clock_nanosleep_absolute(ClockId::Monotonic, &self.next) {
-            Ok(()) => {
+    /// When the kernel refuses the wait (it does not, for valid sockets).
+    pub fn wait(&mut self, fds: &[BorrowedFd<'_>], longer: Option<Duration>) -> io::Result<Woke> {
+        let start = now();
+        let deadline = match longer {
+            Some(wait) => start.checked_add(timespec(wait)).unwrap_or(self.next),
+            None => self.next,
+        };
+        let timeout = deadline.checked_sub(start).filter(|t| t.tv_sec >= 0).unwrap_or(ZERO);
+        let mut polls: Vec<PollFd<'_>> = fds.iter().map(|fd| PollFd::new(fd, PollFlags::IN)).collect();
+        match poll(&mut polls, Some(&timeout)) {
+            Ok(0) => {
                 self.advance();
                 Ok(Woke::Period)
             }
+            Ok(_) if now() >= self.next => {
+                self.advance();
+                Ok(Woke::Period)
+            }
+            Ok(_) => Ok(Woke::Readable),
             Err(Errno::INTR) => Ok(Woke::Signal),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Sleeps until the next period starts (`true`), or until `stop` is set (`false`): it is
-    /// checked first and again whenever a signal handler cut the sleep short. A signal between
-    /// the check and the sleep is seen at the end of that period.
+    /// As [`wait`](Self::wait), until a period starts or a socket is readable (`Some`), or until
+    /// `stop` is set (`None`): it is checked first and again whenever a signal handler cut the
+    /// wait short. A signal between the check and the wait is seen when that wait ends.
     ///
     /// # Errors
     /// As [`wait`](Self::wait).
-    pub fn wait_unless(&mut self, stop: &AtomicBool) -> io::Result<bool> {
+    pub fn wait_unless(
+        &mut self,
+        stop: &AtomicBool,
+        fds: &[BorrowedFd<'_>],
+        longer: Option<Duration>,
+    ) -> io::Result<Option<Woke>> {
         while !stop.load(Ordering::SeqCst) {
-            if self.wait()? == Woke::Period {
-                return Ok(true);
+            match self.wait(fds, longer)? {
+                Woke::Signal => {}
+                woke => return Ok(Some(woke)),
             }
         }
-        Ok(false)
+        Ok(None)
     }
 
     /// The start of the period after the current one. A poll that overran whole periods starts
@@ -88,6 +110,12 @@ impl Pace {
     }
 }
 
+const ZERO: Timespec = Timespec { tv_sec: 0, tv_nsec: 0 };
+
+fn timespec(d: Duration) -> Timespec {
+    Timespec { tv_sec: i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4), tv_nsec: i64::from(d.subsec_nanos()) }
+}
+
 fn now() -> Timespec {
     clock_gettime(ClockId::Monotonic)
 }
@@ -95,6 +123,9 @@ fn now() -> Timespec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
     use std::time::Instant;
 
     #[test]
@@ -102,7 +133,7 @@ mod tests {
         let mut pace = Pace::new(Duration::from_millis(20));
         let start = Instant::now();
         for _ in 0..3 {
-            assert_eq!(pace.wait().expect("sleeps"), Woke::Period);
+            assert_eq!(pace.wait(&[], None).expect("sleeps"), Woke::Period);
         }
         let three = start.elapsed();
         assert!(three >= Duration::from_millis(60), "three periods in {three:?}");
@@ -114,7 +145,7 @@ mod tests {
         let period = pace.period;
         // As if the last poll had taken three periods.
         pace.next = now().checked_sub(Timespec { tv_sec: 0, tv_nsec: 60_000_000 }).expect("a monotonic time");
-        assert_eq!(pace.wait().expect("a deadline in the past"), Woke::Period);
+        assert_eq!(pace.wait(&[], None).expect("a deadline in the past"), Woke::Period);
         let (before, after) = (now(), now().checked_add(period).expect("no overflow"));
         assert!(pace.next > before && pace.next <= after, "no catch-up burst: next {:?}", pace.next);
     }
@@ -122,16 +153,49 @@ mod tests {
     #[test]
     fn a_set_stop_flag_ends_the_wait_before_any_sleep() {
         let mut pace = Pace::new(Duration::from_secs(3600));
-        assert!(!pace.wait_unless(&AtomicBool::new(true)).expect("no sleep at all"));
+        assert_eq!(pace.wait_unless(&AtomicBool::new(true), &[], None).expect("no sleep at all"), None);
         let mut pace = Pace::new(Duration::from_millis(5));
-        assert!(pace.wait_unless(&AtomicBool::new(false)).expect("one period"));
+        assert_eq!(pace.wait_unless(&AtomicBool::new(false), &[], None).expect("one period"), Some(Woke::Period));
     }
 
     #[test]
     fn a_zero_period_is_a_millisecond() {
         let mut pace = Pace::new(Duration::ZERO);
         let start = Instant::now();
-        assert_eq!(pace.wait().expect("sleeps"), Woke::Period);
+        assert_eq!(pace.wait(&[], None).expect("sleeps"), Woke::Period);
         assert!(start.elapsed() >= Duration::from_millis(1));
+    }
+
+    #[test]
+    fn a_readable_socket_ends_the_wait_before_the_period() {
+        let (ours, mut theirs) = UnixStream::pair().expect("a socket pair");
+        let mut pace = Pace::new(Duration::from_secs(3600));
+        theirs.write_all(b"x").expect("write");
+        let start = Instant::now();
+        assert_eq!(pace.wait(&[ours.as_fd()], None).expect("readable"), Woke::Readable);
+        assert_eq!(
+            pace.wait_unless(&AtomicBool::new(false), &[ours.as_fd()], None).expect("readable"),
+            Some(Woke::Readable)
+        );
+        assert!(start.elapsed() < Duration::from_secs(60));
+        // A socket with nothing to read waits out the period.
+        let (quiet, _peer) = UnixStream::pair().expect("a socket pair");
+        let mut pace = Pace::new(Duration::from_millis(20));
+        assert_eq!(pace.wait(&[quiet.as_fd()], None).expect("the period"), Woke::Period);
+    }
+
+    #[test]
+    fn a_longer_wait_skips_periods_and_then_keeps_the_rate() {
+        let mut pace = Pace::new(Duration::from_millis(10));
+        let start = Instant::now();
+        assert_eq!(pace.wait(&[], Some(Duration::from_millis(80))).expect("sleeps"), Woke::Period);
+        assert!(start.elapsed() >= Duration::from_millis(80), "{:?}", start.elapsed());
+        let after = now();
+        assert!(pace.next > after && pace.next <= after.checked_add(pace.period).expect("no overflow"));
+        // A readable socket after the period's start is a period: the upsd polls are due too.
+        let (ours, mut theirs) = UnixStream::pair().expect("a socket pair");
+        theirs.write_all(b"x").expect("write");
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(pace.wait(&[ours.as_fd()], Some(Duration::from_secs(3600))).expect("readable"), Woke::Period);
     }
 }

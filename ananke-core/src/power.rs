@@ -113,6 +113,15 @@ impl PowerPolicy {
         self.budget
     }
 
+    /// Whether time passing alone may bring a decision: a domain on battery (the debounce, the
+    /// runtime against the budget), a stability window, a run to watch. When it may not (the
+    /// cluster up and every UPS on mains), only a new reading can change anything, so the daemon
+    /// need not wake until one comes.
+    #[must_use]
+    pub fn needs_ticks(&self) -> bool {
+        self.phase != ClusterPhase::Up || self.domains.values().any(|t| t.on_battery_since.is_some())
+    }
+
     /// Update the budget (after a new shutdown was measured).
     pub fn set_budget(&mut self, budget: Duration) {
         self.budget = budget;

@@ -7,7 +7,7 @@ use crate::exit;
 use crate::global::GlobalArgs;
 use crate::notify::Notifier;
 use crate::output::now_rfc3339;
-use crate::pace::Pace;
+use crate::pace::{Pace, Woke};
 use crate::target::state_dir_with;
 use ananke_core::adapters::nut::{MonitorSettings, UpsMonitor};
 use ananke_core::power::{shutdown_budget, ClusterPhase, PowerDecision, PowerInput, PowerPolicy};
@@ -149,16 +149,20 @@ fn budget(state: &StateDir, config: &Config) -> Duration {
 }
 
 impl Daemon {
-    /// Polls until SIGTERM or SIGINT. Blocking, one thread: an idle poll is a NUT exchange (write,
-    /// read) and one sleep, no async runtime (see [`crate::pace`] and `ananke_core::adapters::nut`).
+    /// Polls until SIGTERM or SIGINT. Blocking, one thread, no async runtime (see [`crate::pace`]
+    /// and `ananke_core::adapters::nut`): an idle poll of upsd is a NUT exchange (write, read) and
+    /// one wait; an idle watch of driver sockets is one wait until a driver speaks or is due a
+    /// `PING`.
     fn run(&mut self, mut monitor: UpsMonitor, mut pace: Pace, stop: &AtomicBool) -> u8 {
         let notifier = Notifier::from_env();
         notifier.send("READY=1");
+        let mut woke = Woke::Period;
         let code = loop {
-            self.poll_once(&mut monitor, &notifier);
-            match pace.wait_unless(stop) {
-                Ok(true) => {}
-                Ok(false) => break exit::SUCCESS,
+            self.poll_once(&mut monitor, &notifier, woke);
+            let longer = self.quiet_for(&monitor);
+            match pace.wait_unless(stop, &monitor.fds(), longer) {
+                Ok(Some(w)) => woke = w,
+                Ok(None) => break exit::SUCCESS,
                 Err(e) => {
                     eprintln!("error: the poll clock failed: {e}");
                     break exit::STATE_IO;
@@ -175,11 +179,24 @@ impl Daemon {
         code
     }
 
-    /// One poll: read every UPS, tell the policy, carry out its decisions, report.
-    fn poll_once(&mut self, monitor: &mut UpsMonitor, notifier: &Notifier) {
+    /// How long the daemon may wait for a UPS driver to speak, skipping poll periods: when no
+    /// domain is read by polling upsd and nothing waits on the clock (no run going, the policy
+    /// quiet), until the next driver `PING` or reconnect, and no longer than the watchdog allows.
+    /// `None`: wait for the next period.
+    fn quiet_for(&self, monitor: &UpsMonitor) -> Option<Duration> {
+        if monitor.polls_upsd() || self.running.is_some() || self.policy.needs_ticks() {
+            return None;
+        }
+        let due = monitor.next_due()?.saturating_duration_since(Instant::now());
+        Some(Notifier::watchdog_interval().map_or(due, |w| due.min(w)))
+    }
+
+    /// One poll: read every UPS (after a driver socket woke the daemon, only the driver
+    /// sockets), tell the policy, carry out its decisions, report.
+    fn poll_once(&mut self, monitor: &mut UpsMonitor, notifier: &Notifier, woke: Woke) {
         // Every UPS answered what it answered last time: the domains and the policy's input
         // stay as they are (the idle poll ends with the policy's clock check).
-        let news = monitor.refresh();
+        let news = if woke == Woke::Readable { monitor.refresh_pushed() } else { monitor.refresh() };
         if news {
             self.domains = monitor
                 .reports()

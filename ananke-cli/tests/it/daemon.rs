@@ -46,6 +46,8 @@ pub struct Setup {
     pub shares_fail: bool,
     /// Run the daemon from this copy of the binary.
     pub binary: Option<PathBuf>,
+    /// Read the UPS through the driver's socket (`driver_socket`) instead of polling upsd.
+    pub pushed: bool,
 }
 
 /// A lab as `start` makes it, with `setup`.
@@ -54,7 +56,8 @@ pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), 
     let dir = tempfile::tempdir().unwrap();
     let mut config = ananke_sim::builtin("titan-lab").unwrap().ananke_config();
     for domain in &mut config.power_domains {
-        domain.ups = nut.power_domain(&domain.name).ups;
+        domain.ups =
+            if setup.pushed { nut.power_domain_pushed(&domain.name) } else { nut.power_domain(&domain.name) }.ups;
     }
     // The simulated Vault takes any shares; the retrieval itself is real.
     let script = if setup.shares_fail {

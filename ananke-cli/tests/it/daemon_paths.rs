@@ -16,7 +16,16 @@ fn terminate(lab: &mut crate::daemon::Lab) -> std::process::ExitStatus {
 
 #[test]
 fn the_daemon_notifies_systemd_on_an_abstract_socket_and_pets_the_watchdog_between_polls() {
-    let name = format!("ananke-test-notify-{}", std::process::id());
+    notifies_and_pets_the_watchdog(false);
+}
+
+#[test]
+fn a_daemon_waiting_on_a_driver_socket_pets_the_watchdog_too() {
+    notifies_and_pets_the_watchdog(true);
+}
+
+fn notifies_and_pets_the_watchdog(pushed: bool) {
+    let name = format!("ananke-test-notify-{}-{pushed}", std::process::id());
     let socket = UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).unwrap()).unwrap();
     socket.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
     let (tx, rx) = mpsc::channel::<String>();
@@ -35,6 +44,7 @@ fn the_daemon_notifies_systemd_on_an_abstract_socket_and_pets_the_watchdog_betwe
     });
     let setup = Setup {
         env: vec![("NOTIFY_SOCKET", format!("@{name}")), ("WATCHDOG_USEC", "200000".into())],
+        pushed,
         ..Setup::default()
     };
     // A 3 s poll: only the watchdog interval (half of 200 ms) can make the daemon loop faster.

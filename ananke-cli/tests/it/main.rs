@@ -6,6 +6,7 @@ mod coordination;
 mod crash;
 mod daemon;
 mod daemon_paths;
+mod daemon_pushed;
 mod docs_contract;
 mod dry_run;
 mod e2e;

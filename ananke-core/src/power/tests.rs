@@ -180,3 +180,23 @@ fn a_failed_startup_is_retried_only_after_another_stable_window() {
     assert!(feed(&mut p, 699, vec![ups("statera", "OL", 90.0, 1000)]).is_empty());
     assert_eq!(feed(&mut p, 700, vec![ups("statera", "OL", 90.0, 1000)]), vec![PowerDecision::StartStartup]);
 }
+
+#[test]
+fn only_a_cluster_up_on_mains_needs_no_ticks() {
+    let mut p = policy(settings());
+    assert!(!p.needs_ticks(), "up, nothing read yet");
+    feed(&mut p, 0, vec![ups("statera", "OL", 100.0, 1800)]);
+    assert!(!p.needs_ticks(), "up, on mains");
+    feed(&mut p, 1, vec![ups("statera", "OB DISCHRG", 90.0, 1800)]);
+    assert!(p.needs_ticks(), "on battery: the debounce runs on the clock");
+    feed(&mut p, 2, vec![ups("statera", "OL", 90.0, 1800)]);
+    assert!(!p.needs_ticks(), "a blip, over");
+    feed(&mut p, 3, vec![lost("statera")]);
+    assert!(!p.needs_ticks(), "lost, alert: nothing waits on the clock");
+    let mut p = policy(DaemonSettings { ups_lost_policy: UpsLostPolicy::AssumeOnBattery, ..settings() });
+    feed(&mut p, 0, vec![lost("statera")]);
+    assert!(p.needs_ticks(), "lost, assumed on battery: the debounce runs");
+    for phase in [ClusterPhase::ShuttingDown, ClusterPhase::Down, ClusterPhase::StartingUp] {
+        assert!(PowerPolicy::new(settings(), phase, Duration::from_secs(60)).needs_ticks(), "{phase:?}");
+    }
+}
