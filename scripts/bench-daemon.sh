@@ -7,13 +7,16 @@
 #     /proc/PID/stat; the medians over the windows are printed at the end,
 #   - delay from a UPS state change (OL -> OB LB) to the decision: ananke's shutdown decision
 #     (daemon-status.json) against upsmon's LOWBATT notification (its NOTIFYCMD log), TRIALS times.
-#     Both pollers run at 1 s and the driver updates upsd every second, so a poller's delay is set by
-#     its phase against the driver's: each trial restarts both pollers after a random pause, so
-#     every trial draws fresh phases for both (for upsmon, the pause is after the old one exits:
-#     it exits at the end of its current sleep). Both then wait a uniform share of a poll after the
-#     driver's update, so the two medians are equal in expectation: run enough TRIALS.
+#     The driver re-reads its .dev file every second, so every delay starts with a uniform share
+#     of a second. A poller (upsmon; the daemon with WATCH=upsd) then waits a uniform share of its
+#     own 1 s poll, set by its phase against the driver's: each trial restarts both after a random
+#     pause, so every trial draws fresh phases (for upsmon, the pause is after the old one exits:
+#     it exits at the end of its current sleep). With WATCH=driver the daemon does not poll: the
+#     driver pushes the change to it as it publishes it.
 # The daemon drives the simulated titan-lab (`--sim`), so its shutdown decision changes nothing real.
-# Set ANANKE_POLL (e.g. 500ms) to run the daemon at another poll interval than upsmon's 1 s.
+# WATCH=driver (the default) has the daemon read the UPS through the driver's own socket
+# (`power_domains.ups.driver_socket`: pushed changes, no poll); WATCH=upsd has it poll upsd at 1 s,
+# as upsmon does. Set ANANKE_POLL (e.g. 500ms) to run the daemon at another poll interval.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +24,7 @@ IDLE_SECS=${IDLE_SECS:-60}
 ROUNDS=${ROUNDS:-3}
 TRIALS=${TRIALS:-15}
 POLL=${ANANKE_POLL:-1s}
+WATCH=${WATCH:-driver}
 export NUT_DIR=${NUT_DIR:-/tmp/ananke-bench/nut}
 work=$(mktemp -d /tmp/ananke-bench.XXXXXX)
 lab=scripts/lab/nut-dummy.sh
@@ -58,6 +62,11 @@ sleep 2
 # The bench config: the simulated lab's own config with both power domains on the dummy UPS
 # (one upsd login) and a 1 s poll (see ananke-cli/examples/bench_config.rs).
 printf 'monpass\n' > "$work/nut.password"
+case "$WATCH" in
+  driver) export ANANKE_BENCH_DRIVER_SOCKET="$NUT_DIR/run/dummy-ups-dummy" ;;
+  upsd) unset ANANKE_BENCH_DRIVER_SOCKET ;;
+  *) echo "WATCH must be driver or upsd, not $WATCH" >&2; exit 2 ;;
+esac
 ANANKE_BENCH_DIR="$work" cargo run --release --quiet -p ananke-cli --example bench_config \
   | sed "s/^  poll_interval: .*/  poll_interval: $POLL/" > "$work/ananke.yaml"
 status="$work/state/daemon-status.json"
@@ -85,7 +94,7 @@ restart_upsmon() {  # parent and child: a child left behind keeps a new upsmon f
 
 start_daemon
 mon=$(upsmon_pids | tr '\n' ' ')
-echo "ananke daemon pid $daemon_pid (poll $POLL); upsmon pids $mon (poll 1 s)"
+echo "ananke daemon pid $daemon_pid (watching through $WATCH, poll $POLL); upsmon pids $mon (poll 1 s)"
 sleep 3
 echo "resident memory: ananke $(rss_kib "$daemon_pid") KiB; upsmon $(sum $(for p in $mon; do rss_kib "$p"; done)) KiB (parent + child)"
 

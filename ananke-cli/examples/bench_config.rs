@@ -1,6 +1,7 @@
 //! Prints the config `scripts/bench-daemon.sh` runs `ananke daemon` with: the simulated titan-lab's
 //! own config, both power domains on the lab's dummy UPS (`dummy@127.0.0.1:3493`, user `monuser`,
-//! password file `$ANANKE_BENCH_DIR/nut.password`), a 1 s poll, and Vault shares from `printf`
+//! password file `$ANANKE_BENCH_DIR/nut.password`; read through the driver's socket
+//! `$ANANKE_BENCH_DRIVER_SOCKET` when it is set), a 1 s poll, and Vault shares from `printf`
 //! (an explicit config makes the simulated world run the real share retrieval).
 
 use ananke_core::config::{CommandSpec, HumanDuration, UnsealKeySource};
@@ -16,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         domain.ups.port = 3493;
         domain.ups.username = Some("monuser".to_owned());
         domain.ups.password_file = Some(dir.join("nut.password"));
+        domain.ups.driver_socket = std::env::var_os("ANANKE_BENCH_DRIVER_SOCKET").map(PathBuf::from);
     }
     config.daemon.poll_interval = HumanDuration(Duration::from_secs(1));
     config.daemon.stable_for = HumanDuration::secs(5);

@@ -172,8 +172,10 @@ impl DriverSocket {
         let n = match (&self.stream).read(&mut buf) {
             Ok(0) => return Err(self.fail("the driver closed the socket".to_owned())),
             Ok(n) => n,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => return Ok(false),
-            Err(e) if e.kind() == ErrorKind::Interrupted => return Ok(true),
+            // Nothing to read (or a signal): what is left, the next wait finds.
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {
+                return Ok(false)
+            }
             Err(e) => return Err(self.fail(format!("cannot read: {e}"))),
         };
         self.last_heard = now;

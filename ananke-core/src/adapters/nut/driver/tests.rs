@@ -151,3 +151,28 @@ fn a_missing_socket_is_a_transient_error() {
     assert!(e.is_transient());
     assert!(e.to_string().contains("dummy-ups-nope: cannot connect:"), "{e}");
 }
+
+#[test]
+fn a_reset_connection_and_a_full_socket() {
+    // The driver goes away without reading what was sent to it: the connection is reset.
+    let (_dir, mut socket, peer) = connected(DUMP);
+    let start = socket.last_heard();
+    socket.ping_if_due(start + Duration::from_secs(10), Duration::from_secs(1)).unwrap();
+    drop(peer);
+    let e = socket.receive(Instant::now()).unwrap_err();
+    assert!(e.to_string().contains("cannot read:"), "{e}");
+    // A driver that reads nothing: once its socket is full, a PING is not sent and not counted.
+    let (_dir, mut socket, _peer) = connected(DUMP);
+    let every = Duration::from_secs(1);
+    let mut at = socket.last_heard();
+    let mut sent = 0;
+    while sent < 1_000_000 {
+        at += every;
+        socket.ping_if_due(at, every).unwrap();
+        if socket.next_ping(every) <= at {
+            break;
+        }
+        sent += 1;
+    }
+    assert!(sent > 0 && sent < 1_000_000, "the socket filled up after {sent} PINGs");
+}

@@ -52,17 +52,19 @@ impl DriverLink {
     /// `Ok(None)`: nothing new since a good report; `Ok(Some)`: a reading to report; `Err`: why
     /// there is no good reading.
     fn news(&mut self, now: Instant, settings: &MonitorSettings) -> Result<Option<UpsReading>, Failure> {
-        if self.socket.is_none() {
-            self.retry.wait(now)?;
-            match DriverSocket::connect(&self.path, settings.request_timeout) {
-                Ok(socket) => {
-                    self.socket = Some(socket);
-                    self.retry = Retry::default();
+        let socket = match self.socket.as_mut() {
+            Some(socket) => socket,
+            None => {
+                self.retry.wait(now)?;
+                match DriverSocket::connect(&self.path, settings.request_timeout) {
+                    Ok(socket) => {
+                        self.retry = Retry::default();
+                        self.socket.insert(socket)
+                    }
+                    Err(e) => return Err(self.retry.failed(e, settings)),
                 }
-                Err(e) => return Err(self.retry.failed(e, settings)),
             }
-        }
-        let Some(socket) = self.socket.as_mut() else { return Err(failure("not connected".to_owned(), false)) };
+        };
         let changed = match socket.receive(now).and_then(|c| socket.ping_if_due(now, ping_every(settings)).map(|()| c))
         {
             Ok(changed) => changed,
