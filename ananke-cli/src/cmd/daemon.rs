@@ -187,7 +187,8 @@ impl Daemon {
         if monitor.polls_upsd() || self.running.is_some() || self.policy.needs_ticks() {
             return None;
         }
-        let due = monitor.next_due()?.saturating_duration_since(Instant::now());
+        // At least a millisecond: a deadline already passed must not become a busy loop.
+        let due = monitor.next_due()?.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
         Some(Notifier::watchdog_interval().map_or(due, |w| due.min(w)))
     }
 

@@ -82,6 +82,9 @@ fn a_frozen_driver_goes_stale_and_is_fresh_again_when_it_answers() {
     assert_eq!(stale.status.flags, ["OL"], "the last good reading is kept");
     let why = stale.error.clone().unwrap_or_default();
     assert!(why.contains("the driver has said nothing for") && why.contains("not even to PING"), "{why}");
+    // Stale, the link is due only for its next PING: a quiet daemon does not spin on it.
+    let due = monitor.next_due().expect("a driver socket");
+    assert!(due > Instant::now(), "the next refresh is ahead");
     server.thaw_driver();
     wait_for(&mut monitor, &server, "fresh OL", |p| flags_are(p, &["OL"]));
 }

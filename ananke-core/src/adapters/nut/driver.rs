@@ -148,13 +148,13 @@ impl DriverSocket {
             return Ok(());
         }
         match (&self.stream).write(b"PING\n") {
-            Ok(_) => {
+            // A full socket: the driver is not reading; its silence will say so. The PING counts
+            // as sent, so the next one is a period away, not at once.
+            Err(e) if e.kind() != ErrorKind::WouldBlock => Err(self.fail(format!("cannot send PING: {e}"))),
+            _ => {
                 self.pinged_at = Some(now);
                 Ok(())
             }
-            // A full socket: the driver is not reading; its silence will say so.
-            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(self.fail(format!("cannot send PING: {e}"))),
         }
     }
 

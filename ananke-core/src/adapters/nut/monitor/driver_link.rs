@@ -26,13 +26,15 @@ impl DriverLink {
     }
 
     /// When this link needs a refresh though the driver says nothing: to `PING` it, to call it
-    /// stale, or to reconnect.
+    /// stale (once: a driver already stale is only pinged again), or to reconnect.
     pub(super) fn next_due(&self, settings: &MonitorSettings, now: Instant) -> Instant {
-        match &self.socket {
-            None => self.retry.next_at(now),
-            Some(socket) => socket
-                .next_ping(ping_every(settings))
-                .min(socket.last_heard() + settings.stale_after + Duration::from_millis(1)),
+        let Some(socket) = &self.socket else { return self.retry.next_at(now) };
+        let ping = socket.next_ping(ping_every(settings));
+        let stale = socket.last_heard() + settings.stale_after + Duration::from_millis(1);
+        if stale > now {
+            ping.min(stale)
+        } else {
+            ping
         }
     }
 
