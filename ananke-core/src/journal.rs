@@ -126,10 +126,7 @@ mod tests {
         let mut j = Journal::default();
         let w = WorkloadRef { kind: WorkloadKind::Deployment, namespace: "apps".into(), name: "web".into() };
         j.changes.scaled.insert(w, 3);
-        let f = FluxRef {
-            kind: FluxKind::GitRepository,
-            object: ObjectRef { namespace: "flux-system".into(), name: "flux-system".into() },
-        };
+        let f = FluxRef { kind: FluxKind::GitRepository, object: ObjectRef { namespace: "flux-system".into(), name: "flux-system".into() } };
         j.changes.sources_before.insert(f, SourceBefore { url: Some("ssh://x".into()), branch: Some("main".into()) });
         j.changes.cordoned.insert("titan-07".into());
         let text = serde_json::to_string(&j).unwrap();
@@ -141,10 +138,7 @@ mod tests {
     }
 
     fn apps() -> FluxRef {
-        FluxRef {
-            kind: FluxKind::Kustomization,
-            object: ObjectRef { namespace: "flux-system".into(), name: "apps".into() },
-        }
+        FluxRef { kind: FluxKind::Kustomization, object: ObjectRef { namespace: "flux-system".into(), name: "apps".into() } }
     }
 
     #[test]

@@ -158,10 +158,7 @@ impl PowerPolicy {
                         t.online_since = Some(now);
                     }
                 }
-                vec![PowerDecision::Report {
-                    message: "the startup failed: see its report; retrying after another stable-power window"
-                        .to_owned(),
-                }]
+                vec![PowerDecision::Report { message: "the startup failed: see its report; retrying after another stable-power window".to_owned() }]
             }
         }
     }
@@ -201,9 +198,7 @@ impl PowerPolicy {
             if t.lost_since.is_none() {
                 t.lost_since = Some(now);
                 let action = if assume_battery { "treating it as on battery" } else { "keeping the cluster as it is" };
-                out.push(PowerDecision::Report {
-                    message: format!("UPS of {} unreachable or stale: {action}", ups.domain),
-                });
+                out.push(PowerDecision::Report { message: format!("UPS of {} unreachable or stale: {action}", ups.domain) });
             }
             if assume_battery && t.on_battery_since.is_none() {
                 t.on_battery_since = Some(now);
@@ -212,9 +207,7 @@ impl PowerPolicy {
             return;
         }
         if let Some(since) = t.lost_since.take() {
-            out.push(PowerDecision::Report {
-                message: format!("UPS of {} reachable again after {}s", ups.domain, now.since(since).as_secs()),
-            });
+            out.push(PowerDecision::Report { message: format!("UPS of {} reachable again after {}s", ups.domain, now.since(since).as_secs()) });
         }
         t.charge = ups.charge;
         let on_battery = ups.has("OB") || ups.has("FSD");
@@ -226,17 +219,10 @@ impl PowerPolicy {
                 let lasted = now.since(since);
                 if lasted < debounce {
                     out.push(PowerDecision::Report {
-                        message: format!(
-                            "power blip on {} for {}s (under the {}s debounce): nothing done",
-                            ups.domain,
-                            lasted.as_secs(),
-                            debounce.as_secs()
-                        ),
+                        message: format!("power blip on {} for {}s (under the {}s debounce): nothing done", ups.domain, lasted.as_secs(), debounce.as_secs()),
                     });
                 } else {
-                    out.push(PowerDecision::Report {
-                        message: format!("mains back on {} after {}s on battery", ups.domain, lasted.as_secs()),
-                    });
+                    out.push(PowerDecision::Report { message: format!("mains back on {} after {}s on battery", ups.domain, lasted.as_secs()) });
                 }
             }
             t.online_since.get_or_insert(now);
@@ -291,10 +277,9 @@ impl PowerPolicy {
         }
         let stable = self.settings.stable_for.get();
         let min = f64::from(self.settings.min_battery_charge);
-        let ready = self
-            .domains
-            .values()
-            .all(|t| t.online_since.is_some_and(|s| now.since(s) >= stable) && t.charge.is_none_or(|c| c >= min));
+        let ready = self.domains.values().all(|t| {
+            t.online_since.is_some_and(|s| now.since(s) >= stable) && t.charge.is_none_or(|c| c >= min)
+        });
         if ready {
             self.phase = ClusterPhase::StartingUp;
             vec![PowerDecision::StartStartup]

@@ -18,7 +18,12 @@ pub fn repo() -> PathBuf {
 
 /// Run `ananke ARGS --sim titan-lab --state-dir DIR`, returning (exit code, stdout, stderr).
 pub fn sim(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = ananke().args(args).args(["--sim", "titan-lab", "--state-dir"]).arg(dir).output().expect("ananke runs");
+    let out = ananke()
+        .args(args)
+        .args(["--sim", "titan-lab", "--state-dir"])
+        .arg(dir)
+        .output()
+        .expect("ananke runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -52,11 +57,7 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).expect("readable dir").flatten() {
             let p = entry.path();
-            if p.is_dir() {
-                stack.push(p)
-            } else {
-                out.push(p)
-            }
+            if p.is_dir() { stack.push(p) } else { out.push(p) }
         }
     }
     out.sort();

@@ -6,8 +6,7 @@ use ananke_cli::exit;
 
 #[test]
 fn the_example_config_checks_with_a_summary() {
-    let out =
-        ananke().args(["config", "check", "--config"]).arg(repo().join("examples/titan-lab.yaml")).output().unwrap();
+    let out = ananke().args(["config", "check", "--config"]).arg(repo().join("examples/titan-lab.yaml")).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(i32::from(exit::SUCCESS)), "{stdout}");
     assert!(stdout.contains("titan-lab.yaml: ok"), "{stdout}");
@@ -44,13 +43,7 @@ fn the_schema_is_json_naming_the_seed_fields() {
     assert!(out.status.success());
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let text = schema.to_string();
-    for field in [
-        "expected_flux_source_url",
-        "service_checklist",
-        "ignore_unavailable_nodes",
-        "peer_hosts",
-        "vault_unseal_breakglass_command",
-    ] {
+    for field in ["expected_flux_source_url", "service_checklist", "ignore_unavailable_nodes", "peer_hosts", "vault_unseal_breakglass_command"] {
         assert!(text.contains(field), "schema lacks {field}");
     }
 }

@@ -50,24 +50,15 @@ enum Which {
 }
 
 /// Build the machine and drive it until it ends, or until the world crashes (`None`).
-fn run_once(
-    which: Which,
-    config: &Config,
-    journal: Journal,
-    world: &Crashing<'_>,
-    state: &StateDir,
-) -> Option<runner::RunResult> {
+fn run_once(which: Which, config: &Config, journal: Journal, world: &Crashing<'_>, state: &StateDir) -> Option<runner::RunResult> {
     let config = Arc::new(config.clone());
     let now = world.now();
     match which {
         Which::Shutdown => {
-            let options =
-                ShutdownOptions { reason: "crash-test".into(), mode: ananke_core::config::ShutdownMode::ClusterOnly };
+            let options = ShutdownOptions { reason: "crash-test".into(), mode: ananke_core::config::ShutdownMode::ClusterOnly };
             drive(&mut ShutdownMachine::new(config, journal, options, now), world, state)
         }
-        Which::Startup => {
-            drive(&mut StartupMachine::new(config, journal, StartupOptions::default(), now), world, state)
-        }
+        Which::Startup => drive(&mut StartupMachine::new(config, journal, StartupOptions::default(), now), world, state),
     }
 }
 
@@ -109,8 +100,7 @@ fn crash_then_finish(dir: &Path, which: Which, budget: usize) -> (ClusterState, 
     // The rerun: a new process would reopen the world and the journal.
     let opened = SimWorld::open("titan-lab", dir, purpose, true).unwrap();
     let world = Crashing { inner: &opened.world, budget: Cell::new(usize::MAX), crashed: Cell::new(false) };
-    let result =
-        run_once(which, &opened.config, state.read_journal().unwrap(), &world, &state).expect("the rerun completes");
+    let result = run_once(which, &opened.config, state.read_journal().unwrap(), &world, &state).expect("the rerun completes");
     assert!(result.failure.is_none(), "rerun after a crash at effect {budget} failed: {:?}", result.failure);
     (opened.world.cluster_state(), crashed)
 }

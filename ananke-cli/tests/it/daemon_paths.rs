@@ -42,11 +42,8 @@ fn notifies_and_pets_the_watchdog(pushed: bool) {
             }
         }
     });
-    let setup = Setup {
-        env: vec![("NOTIFY_SOCKET", format!("@{name}")), ("WATCHDOG_USEC", "200000".into())],
-        pushed,
-        ..Setup::default()
-    };
+    let env = vec![("NOTIFY_SOCKET", format!("@{name}")), ("WATCHDOG_USEC", "200000".into())];
+    let setup = Setup { env, pushed, ..Setup::default() };
     // A 3 s poll: only the watchdog interval (half of 200 ms) can make the daemon loop faster.
     let mut lab = start_with(|d| d.poll_interval = ananke_core::config::HumanDuration::secs(3), &setup);
     std::thread::sleep(Duration::from_secs(2));
@@ -107,9 +104,7 @@ fn a_failed_startup_is_reported_and_retried_after_another_stable_window() {
     assert_eq!(s.phase, ananke_core::power::ClusterPhase::Down, "{}", lab.events());
     let report = lab.report("last-startup-report.json").expect("the failed startup wrote its report");
     assert_eq!(report["outcome"], "failed");
-    lab.wait_for("a second startup", |s| {
-        s.events.iter().filter(|e| e.message.contains("started `ananke startup")).count() >= 2
-    });
+    lab.wait_for("a second startup", |s| s.events.iter().filter(|e| e.message.contains("started `ananke startup")).count() >= 2);
 }
 
 #[test]

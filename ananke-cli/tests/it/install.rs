@@ -20,11 +20,7 @@ fn every_unit_passes_systemd_analyze_verify() {
             .replace("/usr/local/lib/ananke/update.sh", &repo().join("scripts/update.sh").display().to_string());
         std::fs::write(dir.path().join(unit), text).unwrap();
     }
-    let out = Command::new("systemd-analyze")
-        .arg("verify")
-        .args(UNITS.map(|u| dir.path().join(u)))
-        .output()
-        .expect("systemd-analyze is installed (package systemd)");
+    let out = Command::new("systemd-analyze").arg("verify").args(UNITS.map(|u| dir.path().join(u))).output().expect("systemd-analyze is installed (package systemd)");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && stderr.trim().is_empty(), "systemd-analyze verify: {stderr}");
 }
@@ -33,15 +29,7 @@ fn every_unit_passes_systemd_analyze_verify() {
 fn the_units_say_what_the_seed_and_design_require() {
     let unit = |name: &str| std::fs::read_to_string(repo().join("systemd").join(name)).unwrap();
     let daemon = unit("ananke.service");
-    for line in [
-        "Type=notify",
-        "WatchdogSec=",
-        "Restart=on-failure",
-        "ProtectSystem=strict",
-        "ReadWritePaths=/var/lib/ananke",
-        "NoNewPrivileges=yes",
-        "ExecStart=/usr/local/bin/ananke daemon",
-    ] {
+    for line in ["Type=notify", "WatchdogSec=", "Restart=on-failure", "ProtectSystem=strict", "ReadWritePaths=/var/lib/ananke", "NoNewPrivileges=yes", "ExecStart=/usr/local/bin/ananke daemon"] {
         assert!(daemon.contains(line), "ananke.service lacks {line}");
     }
     let boot = unit("ananke-bootstrap.service");
@@ -88,11 +76,7 @@ fn install_into_a_temporary_root_puts_every_file_with_its_mode() {
         assert_eq!(mode(&root.join(path)), want, "{path}");
     }
     let installed = root.join("usr/local/bin/ananke");
-    let check = Command::new(&installed)
-        .args(["config", "check", "--config"])
-        .arg(root.join("etc/ananke/ananke.yaml"))
-        .output()
-        .unwrap();
+    let check = Command::new(&installed).args(["config", "check", "--config"]).arg(root.join("etc/ananke/ananke.yaml")).output().unwrap();
     assert!(check.status.success(), "the installed example config checks: {}", String::from_utf8_lossy(&check.stderr));
 
     // A second install never overwrites an operator's config.

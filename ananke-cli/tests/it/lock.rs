@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 
 fn write_lock(dir: &std::path::Path, pid: u32, run: &str) {
     std::fs::create_dir_all(dir).unwrap();
-    let holder =
-        LockHolder { pid, run_id: run.into(), command: "shutdown".into(), since: "2026-11-23T00:00:00Z".into() };
+    let holder = LockHolder { pid, run_id: run.into(), command: "shutdown".into(), since: "2026-11-23T00:00:00Z".into() };
     std::fs::write(dir.join(LOCK_FILE), serde_json::to_vec(&holder).unwrap()).unwrap();
 }
 

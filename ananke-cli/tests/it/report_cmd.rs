@@ -82,11 +82,7 @@ fn report_show_list_and_last_by_command() {
 #[test]
 fn the_state_dir_comes_from_the_scenario_or_the_config_when_not_given() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = ananke()
-        .env("TMPDIR", tmp.path())
-        .args(["report", "list", "--sim", "/nowhere/My.Lab v2.yaml"])
-        .output()
-        .unwrap();
+    let out = ananke().env("TMPDIR", tmp.path()).args(["report", "list", "--sim", "/nowhere/My.Lab v2.yaml"]).output().unwrap();
     assert!(out.status.success());
     let want = tmp.path().join("ananke-sim").join("My_Lab_v2").join("reports");
     assert_eq!(String::from_utf8_lossy(&out.stdout), format!("no reports in {}\n", want.display()));
@@ -114,8 +110,7 @@ fn a_bad_scenario_or_config_beside_sim_is_a_usage_error() {
 }
 
 fn write_lock(state: &Path, pid: u32) {
-    let holder =
-        LockHolder { pid, run_id: "run-live".into(), command: "startup".into(), since: "2026-11-23T00:00:00Z".into() };
+    let holder = LockHolder { pid, run_id: "run-live".into(), command: "startup".into(), since: "2026-11-23T00:00:00Z".into() };
     std::fs::write(state.join(LOCK_FILE), serde_json::to_vec(&holder).unwrap()).unwrap();
 }
 
@@ -141,13 +136,7 @@ fn status_shows_a_run_in_progress_and_a_live_daemon() {
     assert_eq!(c, 0, "{stderr}");
     let want = format!("run in progress: startup run-live (pid {}), ready: every gate passes", holder.pid());
     assert!(human.contains(&want), "{human}");
-    assert!(
-        human.contains(&format!(
-            "daemon: pid {}, cluster Up, shutdown budget 120s; last: on battery for 2s: a blip",
-            holder.pid()
-        )),
-        "{human}"
-    );
+    assert!(human.contains(&format!("daemon: pid {}, cluster Up, shutdown budget 120s; last: on battery for 2s: a blip", holder.pid())), "{human}");
     assert!(human.contains("Succeeded"), "the last run is listed: {human}");
     let (c, out, _) = sim(&state, &["status", "--json"]);
     assert_eq!(c, 0);

@@ -52,10 +52,7 @@ fn a_blip_under_the_debounce_is_reported_and_nothing_else() {
         assert_eq!(shutdowns(&feed(&mut p, t, vec![ups("statera", "OB", 99.0, 500)])), 0, "t={t}");
     }
     let d = feed(&mut p, 20, vec![ups("statera", "OL", 99.0, 1200)]);
-    assert!(
-        matches!(&d[..], [PowerDecision::Report { message }] if message.contains("blip") && message.contains("19s")),
-        "{d:?}"
-    );
+    assert!(matches!(&d[..], [PowerDecision::Report { message }] if message.contains("blip") && message.contains("19s")), "{d:?}");
     assert_eq!(p.phase(), ClusterPhase::Up);
 }
 
@@ -94,9 +91,7 @@ fn power_back_mid_shutdown_finish_policy_waits_then_starts_up_when_stable() {
     let mut p = policy(settings());
     feed(&mut p, 0, vec![ups("statera", "OB LB", 30.0, 100)]);
     assert_eq!(p.phase(), ClusterPhase::ShuttingDown);
-    assert!(feed(&mut p, 10, vec![ups("statera", "OL", 30.0, 100)])
-        .iter()
-        .all(|d| matches!(d, PowerDecision::Report { .. })));
+    assert!(feed(&mut p, 10, vec![ups("statera", "OL", 30.0, 100)]).iter().all(|d| matches!(d, PowerDecision::Report { .. })));
     assert_eq!(p.phase(), ClusterPhase::ShuttingDown, "finish: the shutdown goes on");
     assert!(p.handle(at(60), &PowerInput::ShutdownEnded { succeeded: true }).is_empty(), "not stable for 300 s yet");
     assert_eq!(p.phase(), ClusterPhase::Down);
@@ -123,11 +118,7 @@ fn no_startup_with_low_charge_or_auto_startup_off() {
     feed(&mut p, 0, vec![ups("statera", "OL", 40.0, 1000)]);
     assert!(feed(&mut p, 400, vec![ups("statera", "OL", 49.0, 1000)]).is_empty(), "charge under 50 %");
     assert_eq!(feed(&mut p, 401, vec![ups("statera", "OL", 51.0, 1000)]), vec![PowerDecision::StartStartup]);
-    let mut p = PowerPolicy::new(
-        DaemonSettings { auto_startup: false, ..settings() },
-        ClusterPhase::Down,
-        Duration::from_secs(600),
-    );
+    let mut p = PowerPolicy::new(DaemonSettings { auto_startup: false, ..settings() }, ClusterPhase::Down, Duration::from_secs(600));
     feed(&mut p, 0, vec![ups("statera", "OL", 90.0, 1000)]);
     assert!(feed(&mut p, 4000, vec![ups("statera", "OL", 90.0, 1000)]).is_empty());
 }
@@ -136,10 +127,7 @@ fn no_startup_with_low_charge_or_auto_startup_off() {
 fn a_lost_ups_is_reported_once_and_alert_keeps_the_cluster() {
     let mut p = policy(settings());
     let d = feed(&mut p, 0, vec![lost("statera")]);
-    assert!(
-        matches!(&d[..], [PowerDecision::Report { message }] if message.contains("unreachable") && message.contains("keeping")),
-        "{d:?}"
-    );
+    assert!(matches!(&d[..], [PowerDecision::Report { message }] if message.contains("unreachable") && message.contains("keeping")), "{d:?}");
     for t in 1..2000 {
         assert!(feed(&mut p, t, vec![lost("statera")]).is_empty(), "reported once, no shutdown (t={t})");
     }

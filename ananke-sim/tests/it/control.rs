@@ -73,16 +73,9 @@ async fn a_host_refusing_ssh_answers_409() {
 
 #[tokio::test]
 async fn unknown_nodes_paths_and_methods_are_404() {
-    let lab = start(
-        "titan-lab",
-        ServeOptions { speed: 0.0, bookmark_every: Duration::from_secs(30), ..ServeOptions::default() },
-    )
-    .await;
+    let lab = start("titan-lab", ServeOptions { speed: 0.0, bookmark_every: Duration::from_secs(30), ..ServeOptions::default() }).await;
     let server = &lab.server;
-    assert_eq!(
-        call(server, "POST", "/control/nodes/titan-99/k3s/start").await,
-        (404, "unknown node titan-99\n".to_owned())
-    );
+    assert_eq!(call(server, "POST", "/control/nodes/titan-99/k3s/start").await, (404, "unknown node titan-99\n".to_owned()));
     for (method, path) in [
         ("DELETE", "/control/nodes/titan-01/k3s"),
         ("GET", "/control/nodes/titan-01/k3s/start"),

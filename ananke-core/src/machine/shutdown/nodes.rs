@@ -29,11 +29,17 @@ impl ShutdownRun {
                 continue;
             }
             if changes.already_cordoned.remove(&node.name) {
-                context.diagnose(format!("node {} was cordoned by an operator and is now schedulable", node.name));
+                context.diagnose(format!(
+                    "node {} was cordoned by an operator and is now schedulable",
+                    node.name
+                ));
             }
             changes.cordoned.insert(node.name.clone());
-            context.offer(Effect::Cordon { node: node.name.clone() });
-            self.waiting_for.push(format!("node {} not cordoned", node.name));
+            context.offer(Effect::Cordon {
+                node: node.name.clone(),
+            });
+            self.waiting_for
+                .push(format!("node {} not cordoned", node.name));
         }
         let mut to_drain = BTreeSet::new();
         for pod in &obs.pods_to_evict {
@@ -41,11 +47,15 @@ impl ShutdownRun {
             if let Some(pdb) = &pod.blocked_by_pdb {
                 self.pdb_blocks.insert(pod.node.clone(), pdb.clone());
             }
-            self.waiting_for.push(format!("pod {} on {}", pod.pod, pod.node));
+            self.waiting_for
+                .push(format!("pod {} on {}", pod.pod, pod.node));
         }
-        self.pdb_blocks.retain(|node, _| to_drain.contains(node.as_str()));
+        self.pdb_blocks
+            .retain(|node, _| to_drain.contains(node.as_str()));
         for node in to_drain.into_iter().filter(|n| cordoned.contains(n)) {
-            context.offer(Effect::Drain { node: node.to_owned() });
+            context.offer(Effect::Drain {
+                node: node.to_owned(),
+            });
         }
         self.waiting_for.is_empty()
     }
@@ -74,16 +84,26 @@ impl ShutdownRun {
     /// Stop k3s on every node of `role` that is not down; returns whether all of them are down.
     fn stop_role(&mut self, context: &mut Step<'_>, obs: &Observation, role: K3sRole) -> bool {
         let mut all_down = true;
-        for node in self.config.inventory.nodes.iter().filter(|n| n.role == role) {
+        for node in self
+            .config
+            .inventory
+            .nodes
+            .iter()
+            .filter(|n| n.role == role)
+        {
             let seen = obs.node(&node.name);
             if seen.is_some_and(is_down) {
                 continue;
             }
             all_down = false;
-            self.waiting_for.push(format!("{} ({})", node.name, role.unit()));
+            self.waiting_for
+                .push(format!("{} ({})", node.name, role.unit()));
             if seen.is_some_and(|n| n.ssh.is_reachable()) {
                 self.journal.changes.stopped.insert(node.name.clone());
-                context.offer(Effect::StopK3s { node: node.name.clone(), role });
+                context.offer(Effect::StopK3s {
+                    node: node.name.clone(),
+                    role,
+                });
             }
         }
         all_down
@@ -92,9 +112,18 @@ impl ShutdownRun {
     /// The node-stop deadline passed with agents still up: stop the servers anyway.
     pub(super) fn stop_servers_anyway(&mut self, context: &mut Step<'_>) {
         self.servers_stopping = true;
-        for node in self.config.inventory.nodes.iter().filter(|n| n.role == K3sRole::Server) {
+        for node in self
+            .config
+            .inventory
+            .nodes
+            .iter()
+            .filter(|n| n.role == K3sRole::Server)
+        {
             self.journal.changes.stopped.insert(node.name.clone());
-            context.offer(Effect::StopK3s { node: node.name.clone(), role: K3sRole::Server });
+            context.offer(Effect::StopK3s {
+                node: node.name.clone(),
+                role: K3sRole::Server,
+            });
         }
     }
 }
@@ -102,5 +131,6 @@ impl ShutdownRun {
 /// Whether k3s is down on a node: its unit is stopped or failed, or SSH cannot reach the host (its
 /// power is already gone).
 fn is_down(node: &NodeObservation) -> bool {
-    matches!(node.k3s_unit, UnitState::Inactive | UnitState::Failed) || matches!(node.ssh, SshStatus::Unreachable(_))
+    matches!(node.k3s_unit, UnitState::Inactive | UnitState::Failed)
+        || matches!(node.ssh, SshStatus::Unreachable(_))
 }

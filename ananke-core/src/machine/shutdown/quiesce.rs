@@ -14,7 +14,9 @@ impl ShutdownRun {
     pub(super) fn quiesce(&mut self, context: &mut Step<'_>, obs: &Observation) -> bool {
         if !obs.api.reachable {
             let error = obs.api.error.as_deref().unwrap_or("no answer");
-            context.diagnose_once(format!("Kubernetes API unreachable while quiescing ({error}); waiting"));
+            context.diagnose_once(format!(
+                "Kubernetes API unreachable while quiescing ({error}); waiting"
+            ));
             return false;
         }
         if self.quiesce == Quiesce::Suspending {
@@ -33,7 +35,10 @@ impl ShutdownRun {
     pub(super) fn start_tier(&mut self, context: &mut Step<'_>, tier: usize) {
         self.quiesce = Quiesce::Scaling(tier);
         self.waiting_for.clear();
-        context.arm(Timer::PhaseDeadline, self.config.shutdown.scale_down_timeout.get());
+        context.arm(
+            Timer::PhaseDeadline,
+            self.config.shutdown.scale_down_timeout.get(),
+        );
     }
 
     /// Suspend every Kustomization and `HelmRelease`, a child only once its parent is observed
@@ -57,7 +62,9 @@ impl ShutdownRun {
             }
             self.waiting_for.push(format!("{id} not suspended"));
             if changes.already_suspended.remove(id) {
-                context.diagnose(format!("{id} was suspended by an operator and is now resumed; ananke suspends it"));
+                context.diagnose(format!(
+                    "{id} was suspended by an operator and is now resumed; ananke suspends it"
+                ));
             }
             if ours && self.seen_suspended.remove(id) {
                 context.diagnose(format!("suspend of {id} was reverted; suspending it again"));
@@ -80,9 +87,16 @@ impl ShutdownRun {
     fn scale_down(&mut self, context: &mut Step<'_>, obs: &Observation) -> bool {
         let config = std::sync::Arc::clone(&self.config);
         let settings = &config.shutdown;
-        let tier_of =
-            |w: &WorkloadRef| settings.tiers.iter().position(|t| t.contains(w)).unwrap_or(settings.tiers.len());
-        let scalable = |w: &&Workload| w.id.kind.scalable() && !settings.exclude_namespaces.contains(&w.id.namespace);
+        let tier_of = |w: &WorkloadRef| {
+            settings
+                .tiers
+                .iter()
+                .position(|t| t.contains(w))
+                .unwrap_or(settings.tiers.len())
+        };
+        let scalable = |w: &&Workload| {
+            w.id.kind.scalable() && !settings.exclude_namespaces.contains(&w.id.namespace)
+        };
         let changes = &mut self.journal.changes;
         for workload in obs.workloads.iter().filter(scalable) {
             if workload.spec_replicas == Some(0) && !changes.scaled.contains_key(&workload.id) {
@@ -98,17 +112,35 @@ impl ShutdownRun {
                 return true;
             }
             self.waiting_for.clear();
-            for workload in obs.workloads.iter().filter(scalable).filter(|w| tier_of(&w.id) == tier) {
+            for workload in obs
+                .workloads
+                .iter()
+                .filter(scalable)
+                .filter(|w| tier_of(&w.id) == tier)
+            {
                 let spec = workload.spec_replicas.unwrap_or(1);
                 if spec != 0 {
                     if !self.journal.changes.scaled.contains_key(&workload.id) {
-                        self.journal.changes.already_scaled_to_zero.remove(&workload.id);
-                        self.journal.changes.scaled.insert(workload.id.clone(), spec);
+                        self.journal
+                            .changes
+                            .already_scaled_to_zero
+                            .remove(&workload.id);
+                        self.journal
+                            .changes
+                            .scaled
+                            .insert(workload.id.clone(), spec);
                     }
-                    context.offer(Effect::Scale { workload: workload.id.clone(), replicas: 0 });
-                    self.waiting_for.push(format!("{} at {spec} replicas", workload.id));
+                    context.offer(Effect::Scale {
+                        workload: workload.id.clone(),
+                        replicas: 0,
+                    });
+                    self.waiting_for
+                        .push(format!("{} at {spec} replicas", workload.id));
                 } else if workload.status.replicas != 0 {
-                    self.waiting_for.push(format!("{} has {} pods left", workload.id, workload.status.replicas));
+                    self.waiting_for.push(format!(
+                        "{} has {} pods left",
+                        workload.id, workload.status.replicas
+                    ));
                 }
             }
             if !self.waiting_for.is_empty() {
@@ -123,5 +155,8 @@ impl ShutdownRun {
 /// one of the objects to suspend (then the object is a root).
 fn parent_suspended(flux: &FluxObservation, parent: Option<&crate::config::ObjectRef>) -> bool {
     let Some(parent) = parent else { return true };
-    flux.kustomizations.iter().find(|k| k.id.object == *parent).is_none_or(|k| k.suspend)
+    flux.kustomizations
+        .iter()
+        .find(|k| k.id.object == *parent)
+        .is_none_or(|k| k.suspend)
 }

@@ -42,11 +42,15 @@ impl ShutdownRun {
                 let line = self.waiting_line();
                 match self.quiesce {
                     Quiesce::Suspending => {
-                        context.diagnose(format!("Flux suspend not confirmed in time, scaling down anyway: {line}"));
+                        context.diagnose(format!(
+                            "Flux suspend not confirmed in time, scaling down anyway: {line}"
+                        ));
                         self.start_tier(context, 0);
                     }
                     Quiesce::Scaling(tier) => {
-                        context.diagnose(format!("tier {tier} not scaled down in time, going on: {line}"));
+                        context.diagnose(format!(
+                            "tier {tier} not scaled down in time, going on: {line}"
+                        ));
                         self.start_tier(context, tier + 1);
                     }
                 }
@@ -59,7 +63,10 @@ impl ShutdownRun {
     /// Bound the Flux suspend step by the scale-down timeout.
     #[action]
     fn enter_quiescing(&mut self, context: &mut Step<'_>) {
-        context.arm(Timer::PhaseDeadline, self.config.shutdown.scale_down_timeout.get());
+        context.arm(
+            Timer::PhaseDeadline,
+            self.config.shutdown.scale_down_timeout.get(),
+        );
     }
 
     /// Cordon every node not already unschedulable, then drain the nodes that still run pods;
@@ -74,7 +81,10 @@ impl ShutdownRun {
                     Handled
                 }
             }
-            Event::Done { effect: Effect::Drain { node }, outcome: EffectOutcome::BlockedByPdb { pdb } } => {
+            Event::Done {
+                effect: Effect::Drain { node },
+                outcome: EffectOutcome::BlockedByPdb { pdb },
+            } => {
                 self.pdb_blocks.insert(node.clone(), pdb.clone());
                 Handled
             }
@@ -82,11 +92,13 @@ impl ShutdownRun {
                 let pdbs = self.blocking_pdb_line();
                 let timeout = self.config.shutdown.drain_timeout;
                 match (self.config.shutdown.pdb_policy, pdbs) {
-                    (PdbPolicy::Fail, Some(pdbs)) => {
-                        self.fail(format!("drain blocked after {timeout} by PodDisruptionBudget(s) {pdbs}"))
-                    }
+                    (PdbPolicy::Fail, Some(pdbs)) => self.fail(format!(
+                        "drain blocked after {timeout} by PodDisruptionBudget(s) {pdbs}"
+                    )),
                     (_, pdbs) => {
-                        let pdbs = pdbs.map_or_else(String::new, |p| format!("; blocking PodDisruptionBudget(s) {p}"));
+                        let pdbs = pdbs.map_or_else(String::new, |p| {
+                            format!("; blocking PodDisruptionBudget(s) {p}")
+                        });
                         context.diagnose(format!(
                             "drain not finished after {timeout}{pdbs}; stopping nodes anyway: {}",
                             self.waiting_line()
@@ -103,7 +115,10 @@ impl ShutdownRun {
     #[action]
     fn enter_draining(&mut self, context: &mut Step<'_>) {
         self.waiting_for.clear();
-        context.arm(Timer::PhaseDeadline, self.config.shutdown.drain_timeout.get());
+        context.arm(
+            Timer::PhaseDeadline,
+            self.config.shutdown.drain_timeout.get(),
+        );
     }
 
     /// Stop k3s on every agent, then, once every agent is down, on the servers.
@@ -121,7 +136,10 @@ impl ShutdownRun {
                 if !self.servers_stopping {
                     self.stop_servers_anyway(context);
                 }
-                context.diagnose(format!("k3s stop not confirmed in time on: {}; going on", self.waiting_line()));
+                context.diagnose(format!(
+                    "k3s stop not confirmed in time on: {}; going on",
+                    self.waiting_line()
+                ));
                 Transition(State::off())
             }
             _ => Super,
@@ -132,7 +150,10 @@ impl ShutdownRun {
     #[action]
     fn enter_stopping_nodes(&mut self, context: &mut Step<'_>) {
         self.waiting_for.clear();
-        context.arm(Timer::PhaseDeadline, self.config.shutdown.node_stop_timeout.get());
+        context.arm(
+            Timer::PhaseDeadline,
+            self.config.shutdown.node_stop_timeout.get(),
+        );
     }
 
     /// Reactions shared by the running phases: the run deadline and effect results.
@@ -142,16 +163,26 @@ impl ShutdownRun {
             Event::Done { effect, outcome } => match outcome {
                 EffectOutcome::Ok => Handled,
                 EffectOutcome::BlockedByPdb { pdb } => {
-                    context.diagnose(format!("{} reported PodDisruptionBudget {pdb}; will retry", effect.describe()));
+                    context.diagnose(format!(
+                        "{} reported PodDisruptionBudget {pdb}; will retry",
+                        effect.describe()
+                    ));
                     Handled
                 }
-                EffectOutcome::Failed { transient: true, message } => {
-                    context.diagnose(format!("{} failed, will retry: {message}", effect.describe()));
+                EffectOutcome::Failed {
+                    transient: true,
+                    message,
+                } => {
+                    context.diagnose(format!(
+                        "{} failed, will retry: {message}",
+                        effect.describe()
+                    ));
                     Handled
                 }
-                EffectOutcome::Failed { transient: false, message } => {
-                    self.fail(format!("{} failed: {message}", effect.describe()))
-                }
+                EffectOutcome::Failed {
+                    transient: false,
+                    message,
+                } => self.fail(format!("{} failed: {message}", effect.describe())),
             },
             Event::Timeout(Timer::RunDeadline) => {
                 let reason = format!(
@@ -175,8 +206,15 @@ impl ShutdownRun {
     /// diagnostic).
     #[state(entry_action = "enter_off")]
     fn off(context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
-        if let Event::Done { effect, outcome: EffectOutcome::Failed { message, .. } } = event {
-            context.diagnose(format!("{} failed after the shutdown: {message}", effect.describe()));
+        if let Event::Done {
+            effect,
+            outcome: EffectOutcome::Failed { message, .. },
+        } = event
+        {
+            context.diagnose(format!(
+                "{} failed after the shutdown: {message}",
+                effect.describe()
+            ));
         }
         Handled
     }
@@ -191,8 +229,16 @@ impl ShutdownRun {
             return;
         }
         for role in [K3sRole::Agent, K3sRole::Server] {
-            for node in self.config.inventory.nodes.iter().filter(|n| n.role == role) {
-                context.offer(Effect::PowerOffHost { node: node.name.clone() });
+            for node in self
+                .config
+                .inventory
+                .nodes
+                .iter()
+                .filter(|n| n.role == role)
+            {
+                context.offer(Effect::PowerOffHost {
+                    node: node.name.clone(),
+                });
             }
         }
     }

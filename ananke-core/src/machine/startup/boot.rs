@@ -22,7 +22,10 @@ impl StartupRun {
             if seen.k3s_unit == UnitState::Active {
                 self.journal.changes.stopped.remove(&node.name);
             } else if seen.ssh.is_reachable() {
-                context.offer(Effect::StartK3s { node: node.name.clone(), role: node.role });
+                context.offer(Effect::StartK3s {
+                    node: node.name.clone(),
+                    role: node.role,
+                });
             }
         }
     }
@@ -54,8 +57,12 @@ impl StartupRun {
         let Some(seen) = obs.node(&node.name) else {
             return Some("not observed".to_owned());
         };
-        let ready = seen.kube.as_ref().is_some_and(|k| k.ready == ConditionStatus::True);
-        let ssh_ok = seen.ssh.is_reachable() || !self.config.startup.require_node_inventory_reachability;
+        let ready = seen
+            .kube
+            .as_ref()
+            .is_some_and(|k| k.ready == ConditionStatus::True);
+        let ssh_ok =
+            seen.ssh.is_reachable() || !self.config.startup.require_node_inventory_reachability;
         if ready && ssh_ok && obs.api.reachable {
             return None;
         }
@@ -78,15 +85,24 @@ impl StartupRun {
     /// API never answered (no server quorum), else the SSH gate naming every stuck node.
     pub(super) fn boot_failure(&self) -> (GateId, String) {
         if self.seen.api_reachable {
-            return (GateId::SshReachability, format!("nodes not ready: {}", self.seen.stuck_nodes.join("; ")));
+            return (
+                GateId::SshReachability,
+                format!("nodes not ready: {}", self.seen.stuck_nodes.join("; ")),
+            );
         }
         let api = self.seen.api_error.as_deref().unwrap_or("no answer");
         let servers = if self.seen.stuck_servers.is_empty() {
             format!("API unreachable: {api}")
         } else {
-            format!("{} (API unreachable: {api})", self.seen.stuck_servers.join("; "))
+            format!(
+                "{} (API unreachable: {api})",
+                self.seen.stuck_servers.join("; ")
+            )
         };
-        (GateId::Inventory, format!("k3s server quorum not reached: {servers}"))
+        (
+            GateId::Inventory,
+            format!("k3s server quorum not reached: {servers}"),
+        )
     }
 }
 
@@ -139,10 +155,7 @@ mod tests {
     fn ssh_problems_say_what_failed() {
         assert_eq!(ssh_problem(&SshStatus::Reachable), None);
         assert_eq!(ssh_problem(&SshStatus::Unknown).as_deref(), Some("ssh not probed"));
-        assert_eq!(
-            ssh_problem(&SshStatus::Unreachable("timed out".into())).as_deref(),
-            Some("ssh unreachable: timed out")
-        );
+        assert_eq!(ssh_problem(&SshStatus::Unreachable("timed out".into())).as_deref(), Some("ssh unreachable: timed out"));
         assert_eq!(
             ssh_problem(&SshStatus::AuthFailed("key refused".into())).as_deref(),
             Some("ssh authentication failed: key refused")

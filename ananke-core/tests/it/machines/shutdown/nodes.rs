@@ -12,7 +12,11 @@ use ananke_core::observation::{PodToEvict, SshStatus};
 use std::sync::Arc;
 
 fn pod(name: &str, node: &str) -> PodToEvict {
-    PodToEvict { pod: lab::obj("apps", name), node: node.to_owned(), blocked_by_pdb: None }
+    PodToEvict {
+        pod: lab::obj("apps", name),
+        node: node.to_owned(),
+        blocked_by_pdb: None,
+    }
 }
 
 /// A world with pods on titan-04 and titan-05 and titan-03 cordoned by an operator, and a
@@ -20,10 +24,19 @@ fn pod(name: &str, node: &str) -> PodToEvict {
 fn draining(policy: PdbPolicy) -> (Driver<ShutdownMachine>, World) {
     let mut world = World::running();
     world.state.pods_to_evict = vec![pod("web-1", "titan-04"), pod("db-0", "titan-05")];
-    lab::node_mut(&mut world.state, "titan-03").kube.as_mut().unwrap().unschedulable = true;
-    world.pdb_block.insert("titan-05".to_owned(), "apps/db-pdb".to_owned());
-    let mut d =
-        shutdown(config_with(|c| c.shutdown.pdb_policy = policy), Journal::default(), ShutdownMode::ClusterOnly);
+    lab::node_mut(&mut world.state, "titan-03")
+        .kube
+        .as_mut()
+        .unwrap()
+        .unschedulable = true;
+    world
+        .pdb_block
+        .insert("titan-05".to_owned(), "apps/db-pdb".to_owned());
+    let mut d = shutdown(
+        config_with(|c| c.shutdown.pdb_policy = policy),
+        Journal::default(),
+        ShutdownMode::ClusterOnly,
+    );
     for _ in 0..10 {
         d.cycle(&mut world, secs(1));
         if d.machine.state() == ShutdownState::Draining {
@@ -46,7 +59,12 @@ fn until_stopping(d: &mut Driver<ShutdownMachine>, world: &mut World) {
 
 /// Effects emitted after index `from` of the log.
 fn since(d: &Driver<ShutdownMachine>, from: usize) -> Vec<String> {
-    keys(&d.log[from..].iter().map(|(_, e)| e.clone()).collect::<Vec<_>>())
+    keys(
+        &d.log[from..]
+            .iter()
+            .map(|(_, e)| e.clone())
+            .collect::<Vec<_>>(),
+    )
 }
 
 #[test]
@@ -54,28 +72,58 @@ fn draining_cordons_what_is_schedulable_then_drains_and_retries_a_pdb_block() {
     let (mut d, mut world) = draining(PdbPolicy::Proceed);
     let mark = d.log.len();
     d.cycle(&mut world, secs(1));
-    assert_eq!(since(&d, mark), ["cordon:titan-01", "cordon:titan-02", "cordon:titan-04", "cordon:titan-05"]);
+    assert_eq!(
+        since(&d, mark),
+        [
+            "cordon:titan-01",
+            "cordon:titan-02",
+            "cordon:titan-04",
+            "cordon:titan-05"
+        ]
+    );
     let changes = &d.machine.journal().changes;
-    assert_eq!(changes.cordoned.iter().collect::<Vec<_>>(), ["titan-01", "titan-02", "titan-04", "titan-05"]);
-    assert_eq!(changes.already_cordoned.iter().collect::<Vec<_>>(), ["titan-03"]);
+    assert_eq!(
+        changes.cordoned.iter().collect::<Vec<_>>(),
+        ["titan-01", "titan-02", "titan-04", "titan-05"]
+    );
+    assert_eq!(
+        changes.already_cordoned.iter().collect::<Vec<_>>(),
+        ["titan-03"]
+    );
 
     let mark = d.log.len();
     d.cycle(&mut world, secs(1));
     assert_eq!(since(&d, mark), ["drain:titan-04", "drain:titan-05"]);
-    assert_eq!(d.machine.blocking_pdbs().get("titan-05").map(String::as_str), Some("apps/db-pdb"));
+    assert_eq!(
+        d.machine
+            .blocking_pdbs()
+            .get("titan-05")
+            .map(String::as_str),
+        Some("apps/db-pdb")
+    );
 
     let mark = d.log.len();
     for _ in 0..29 {
         d.cycle(&mut world, secs(1));
     }
-    assert!(since(&d, mark).is_empty(), "blocked drain not retried before the interval");
+    assert!(
+        since(&d, mark).is_empty(),
+        "blocked drain not retried before the interval"
+    );
     d.cycle(&mut world, secs(1));
     assert_eq!(since(&d, mark), ["drain:titan-05"]);
     assert_eq!(d.machine.state(), ShutdownState::Draining);
 
     d.run(&mut world, secs(5), 30);
-    let diagnostic = d.machine.diagnostics().iter().find(|x| x.message.starts_with("drain not finished after 2m"));
-    assert!(diagnostic.expect("a drain timeout diagnostic").message.contains("apps/db-pdb"));
+    let diagnostic = d
+        .machine
+        .diagnostics()
+        .iter()
+        .find(|x| x.message.starts_with("drain not finished after 2m"));
+    assert!(diagnostic
+        .expect("a drain timeout diagnostic")
+        .message
+        .contains("apps/db-pdb"));
     assert_eq!(d.machine.state(), ShutdownState::Off);
     assert!(d.machine.failure().is_none());
 }
@@ -85,7 +133,10 @@ fn a_pdb_blocking_past_the_drain_timeout_fails_the_shutdown_under_the_fail_polic
     let (mut d, mut world) = draining(PdbPolicy::Fail);
     d.run(&mut world, secs(5), 40);
     assert_eq!(d.machine.state(), ShutdownState::Failed);
-    assert_eq!(d.machine.failure().unwrap().reason, "drain blocked after 2m by PodDisruptionBudget(s) apps/db-pdb");
+    assert_eq!(
+        d.machine.failure().unwrap().reason,
+        "drain blocked after 2m by PodDisruptionBudget(s) apps/db-pdb"
+    );
     assert!(!d.effects().any(|e| matches!(e, Effect::StopK3s { .. })));
 }
 
@@ -96,56 +147,105 @@ fn a_slow_drain_without_a_pdb_proceeds_even_under_the_fail_policy() {
     world.slow_drain.insert("titan-05".to_owned());
     d.run(&mut world, secs(5), 40);
     assert_eq!(d.machine.state(), ShutdownState::Off);
-    let diagnostic = d.machine.diagnostics().iter().find(|x| x.message.starts_with("drain not finished after 2m"));
-    assert!(diagnostic.expect("a drain timeout diagnostic").message.contains("pod apps/db-0 on titan-05"));
+    let diagnostic = d
+        .machine
+        .diagnostics()
+        .iter()
+        .find(|x| x.message.starts_with("drain not finished after 2m"));
+    assert!(diagnostic
+        .expect("a drain timeout diagnostic")
+        .message
+        .contains("pod apps/db-0 on titan-05"));
 }
 
 #[test]
 fn k3s_stops_on_the_agents_first_and_the_servers_last() {
     let mut world = World::running();
-    let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterOnly);
+    let mut d = shutdown(
+        Arc::new(lab::config()),
+        Journal::default(),
+        ShutdownMode::ClusterOnly,
+    );
     until_stopping(&mut d, &mut world);
     let mark = d.log.len();
     d.cycle(&mut world, secs(1));
     assert_eq!(since(&d, mark), ["stop-k3s:titan-04", "stop-k3s:titan-05"]);
     let mark = d.log.len();
     d.cycle(&mut world, secs(1));
-    assert_eq!(since(&d, mark), ["stop-k3s:titan-01", "stop-k3s:titan-02", "stop-k3s:titan-03"]);
+    assert_eq!(
+        since(&d, mark),
+        [
+            "stop-k3s:titan-01",
+            "stop-k3s:titan-02",
+            "stop-k3s:titan-03"
+        ]
+    );
     d.cycle(&mut world, secs(1));
     assert_eq!(d.machine.state(), ShutdownState::Off);
     let journal = d.machine.journal();
     assert!(journal.shutdown_completed);
     assert_eq!(journal.changes.stopped.len(), 5);
-    assert!(!d.effects().any(|e| matches!(e, Effect::PowerOffHost { .. })), "cluster-only");
+    assert!(
+        !d.effects()
+            .any(|e| matches!(e, Effect::PowerOffHost { .. })),
+        "cluster-only"
+    );
     assert_eq!(d.machine.poll_timeout(), None);
 }
 
 #[test]
 fn an_agent_already_without_power_counts_as_stopped() {
     let mut world = World::running();
-    let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterOnly);
+    let mut d = shutdown(
+        Arc::new(lab::config()),
+        Journal::default(),
+        ShutdownMode::ClusterOnly,
+    );
     until_stopping(&mut d, &mut world);
-    lab::node_mut(&mut world.state, "titan-05").ssh = SshStatus::Unreachable("no route to host".to_owned());
+    lab::node_mut(&mut world.state, "titan-05").ssh =
+        SshStatus::Unreachable("no route to host".to_owned());
     let mark = d.log.len();
     d.cycle(&mut world, secs(1));
     d.cycle(&mut world, secs(1));
-    assert_eq!(since(&d, mark), ["stop-k3s:titan-04", "stop-k3s:titan-01", "stop-k3s:titan-02", "stop-k3s:titan-03"]);
+    assert_eq!(
+        since(&d, mark),
+        [
+            "stop-k3s:titan-04",
+            "stop-k3s:titan-01",
+            "stop-k3s:titan-02",
+            "stop-k3s:titan-03"
+        ]
+    );
     assert!(!d.machine.journal().changes.stopped.contains("titan-05"));
 }
 
 #[test]
 fn nodes_that_do_not_confirm_the_stop_are_reported_and_the_servers_stopped_anyway() {
     let mut world = World::running();
-    let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterOnly);
+    let mut d = shutdown(
+        Arc::new(lab::config()),
+        Journal::default(),
+        ShutdownMode::ClusterOnly,
+    );
     until_stopping(&mut d, &mut world);
-    lab::node_mut(&mut world.state, "titan-04").ssh = SshStatus::AuthFailed("permission denied".to_owned());
+    lab::node_mut(&mut world.state, "titan-04").ssh =
+        SshStatus::AuthFailed("permission denied".to_owned());
     d.run(&mut world, secs(10), 20);
     assert_eq!(d.machine.state(), ShutdownState::Off);
-    let diagnostic = d.machine.diagnostics().iter().find(|x| x.message.starts_with("k3s stop not confirmed in time"));
-    assert!(diagnostic.expect("a diagnostic").message.contains("titan-04 (k3s-agent)"));
-    assert!(d
-        .effects()
-        .any(|e| *e == Effect::StopK3s { node: "titan-01".to_owned(), role: ananke_core::config::K3sRole::Server }));
+    let diagnostic = d
+        .machine
+        .diagnostics()
+        .iter()
+        .find(|x| x.message.starts_with("k3s stop not confirmed in time"));
+    assert!(diagnostic
+        .expect("a diagnostic")
+        .message
+        .contains("titan-04 (k3s-agent)"));
+    assert!(d.effects().any(|e| *e
+        == Effect::StopK3s {
+            node: "titan-01".to_owned(),
+            role: ananke_core::config::K3sRole::Server
+        }));
 }
 
 #[test]
@@ -155,7 +255,11 @@ fn cluster_and_hosts_powers_every_host_off_servers_last_and_cluster_only_never()
         let mut d = shutdown(Arc::new(lab::config()), Journal::default(), mode);
         d.run(&mut world, secs(1), 100);
         assert_eq!(d.machine.state(), ShutdownState::Off);
-        let power: Vec<_> = d.effects().filter(|e| matches!(e, Effect::PowerOffHost { .. })).map(Effect::key).collect();
+        let power: Vec<_> = d
+            .effects()
+            .filter(|e| matches!(e, Effect::PowerOffHost { .. }))
+            .map(Effect::key)
+            .collect();
         if mode == ShutdownMode::ClusterOnly {
             assert!(power.is_empty());
         } else {
