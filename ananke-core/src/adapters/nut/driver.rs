@@ -199,11 +199,7 @@ impl DriverSocket {
         let text = text.strip_suffix('\r').unwrap_or(text);
         let words = wire::split_words(text).map_err(|why| self.fail(format!("{why}: {text:?}")))?;
         match words.as_slice() {
-            [verb, name, value] if verb == "SETINFO" => {
-                if POWER_VARS.contains(&name.as_str()) && self.vars.get(name) != Some(value) {
-                    self.vars.insert(name.clone(), value.clone());
-                }
-            }
+            [verb, name, value] if verb == "SETINFO" => self.set(name, value),
             [verb, name] if verb == "DELINFO" => {
                 self.vars.remove(name);
             }
@@ -218,6 +214,13 @@ impl DriverSocket {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Keeps `value` when `name` is a power variable.
+    fn set(&mut self, name: &str, value: &str) {
+        if POWER_VARS.contains(&name) && self.vars.get(name).map(String::as_str) != Some(value) {
+            self.vars.insert(name.to_owned(), value.to_owned());
+        }
     }
 
     /// Rebuilds the reading when a power variable changed since it was built; says whether it did.

@@ -54,17 +54,16 @@ impl DriverLink {
     /// `Ok(None)`: nothing new since a good report; `Ok(Some)`: a reading to report; `Err`: why
     /// there is no good reading.
     fn news(&mut self, now: Instant, settings: &MonitorSettings) -> Result<Option<UpsReading>, Failure> {
-        let socket = match self.socket.as_mut() {
-            Some(socket) => socket,
-            None => {
-                self.retry.wait(now)?;
-                match DriverSocket::connect(&self.path, settings.request_timeout) {
-                    Ok(socket) => {
-                        self.retry = Retry::default();
-                        self.socket.insert(socket)
-                    }
-                    Err(e) => return Err(self.retry.failed(e, settings)),
+        let socket = if let Some(socket) = self.socket.as_mut() {
+            socket
+        } else {
+            self.retry.wait(now)?;
+            match DriverSocket::connect(&self.path, settings.request_timeout) {
+                Ok(socket) => {
+                    self.retry = Retry::default();
+                    self.socket.insert(socket)
                 }
+                Err(e) => return Err(self.retry.failed(e, settings)),
             }
         };
         let changed = match socket.receive(now).and_then(|c| socket.ping_if_due(now, ping_every(settings)).map(|()| c))
