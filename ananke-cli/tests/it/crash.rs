@@ -170,14 +170,15 @@ fn the_real_binary_killed_at_random_moments_then_rerun_completes() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
         for args in [&["shutdown", "--execute", "--reason", "kill-drill"][..], &["startup", "--execute"]] {
-            let mut child = Command::new(&bin)
-                .args(args)
-                .args(["-q", "--sim", "titan-lab", "--state-dir"])
-                .arg(&state)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
+            let mut child = Command::new(&bin);
+            child.args(args).args(["-q", "--sim", "titan-lab", "--state-dir"]).arg(&state);
+            // Under the coverage gate, a kill that lands while the run writes its profile on the
+            // way out leaves a truncated file that fails the whole merge: the killed runs write
+            // theirs here, away from the merge (the reruns below are measured).
+            if std::env::var_os("LLVM_PROFILE_FILE").is_some() {
+                child.env("LLVM_PROFILE_FILE", dir.path().join("killed-%p.profraw"));
+            }
+            let mut child = child.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
             std::thread::sleep(Duration::from_millis(splitmix(&mut seed) % window));
             let _ = child.kill();
             let status = child.wait().unwrap();

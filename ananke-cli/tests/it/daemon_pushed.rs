@@ -25,6 +25,21 @@ fn low_battery_pushed_by_the_driver_is_acted_on_without_waiting_for_a_poll() {
     let s = lab.wait_for("a shutdown started", |s| has_event(s, "started `ananke shutdown"));
     assert!(has_event(&s, "low battery or forced shutdown"), "{}", lab.events());
     assert!(s.domains.iter().all(|d| d.status.has("LB") && d.error.is_none()), "{:?}", s.domains);
+    // The run goes on by itself (the daemon reaps it only at its next poll, an hour away): let it
+    // finish before the lab is dropped.
+    let pid = s.child.expect("the run the daemon started").pid;
+    let start = std::time::Instant::now();
+    // Running until its state in /proc/PID/stat is Z (exited, not yet reaped) or it is gone.
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+    };
+    while running() {
+        assert!(start.elapsed() < Duration::from_secs(60), "the shutdown run is still going after 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let report = lab.report("last-shutdown-report.json").expect("the shutdown's report");
+    assert_eq!(report["outcome"], "succeeded", "{report}");
 }
 
 #[test]
