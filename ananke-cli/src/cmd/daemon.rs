@@ -54,6 +54,8 @@ struct Daemon {
     last_written: Option<(StatusKey, Vec<DaemonDomain>)>,
     /// The policy's input: the domains' statuses, rebuilt only when a UPS said something new.
     input: PowerInput,
+    /// How often systemd's watchdog must be petted (`WATCHDOG_USEC`), read once at the start.
+    watchdog: Option<Duration>,
 }
 
 /// Everything in `daemon-status.json` but the domains and the time: the phase, the budget, the
@@ -104,10 +106,11 @@ impl DaemonArgs {
             events_total: 0,
             last_written: None,
             input: PowerInput::Readings(Vec::new()),
+            watchdog: Notifier::watchdog_interval(),
         };
         // Pet the watchdog at least twice per WatchdogSec, whatever the poll interval.
         let poll = daemon.config.daemon.poll_interval.get();
-        let pace = Pace::new(Notifier::watchdog_interval().map_or(poll, |w| poll.min(w)));
+        let pace = Pace::new(daemon.watchdog.map_or(poll, |w| poll.min(w)));
         // SIGTERM (systemd's stop) and SIGINT set the flag; the sleep they cut short checks it.
         let stop = Arc::new(AtomicBool::new(false));
         for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -189,7 +192,7 @@ impl Daemon {
         }
         // At least a millisecond: a deadline already passed must not become a busy loop.
         let due = monitor.next_due()?.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-        Some(Notifier::watchdog_interval().map_or(due, |w| due.min(w)))
+        Some(self.watchdog.map_or(due, |w| due.min(w)))
     }
 
     /// One poll: read every UPS (after a driver socket woke the daemon, only the driver

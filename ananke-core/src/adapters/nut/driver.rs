@@ -14,7 +14,6 @@
 
 use super::client::POWER_VARS;
 use super::{wire, NutError, UpsReading};
-use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
@@ -28,13 +27,13 @@ pub struct DriverSocket {
     stream: UnixStream,
     /// The bytes of a line not complete yet.
     partial: Vec<u8>,
-    /// The power variables the driver published.
-    vars: BTreeMap<String, String>,
+    /// A power variable changed since `reading` was last rebuilt from its `raw` map.
+    stale_reading: bool,
     /// The first dump is complete (`DUMPDONE`).
     dumped: bool,
     /// The driver's last word on its data: `DATAOK` (true) or `DATASTALE`.
     data_ok: bool,
-    /// The reading of `vars`, rebuilt when one of them changes.
+    /// The power variables the driver published (`raw`), and what they say.
     reading: UpsReading,
     /// When the driver last sent a line (or the connection was made).
     last_heard: Instant,
@@ -64,7 +63,7 @@ impl DriverSocket {
             path: path.to_owned(),
             stream,
             partial: Vec::new(),
-            vars: BTreeMap::new(),
+            stale_reading: false,
             dumped: false,
             data_ok: true,
             reading: UpsReading::default(),
@@ -84,7 +83,7 @@ impl DriverSocket {
                 break;
             }
         }
-        socket.take_changed();
+        socket.rebuild();
         socket.stream.set_nonblocking(true).map_err(|e| socket.fail(format!("cannot stop blocking: {e}")))?;
         Ok(socket)
     }
@@ -127,15 +126,8 @@ impl DriverSocket {
     /// protocol: the connection is then unusable.
     pub fn receive(&mut self, now: Instant) -> Result<bool, NutError> {
         let before = (self.dumped, self.data_ok);
-        let mut changed = false;
-        loop {
-            match self.read_some(now) {
-                Ok(true) => changed |= self.take_changed(),
-                Ok(false) => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(changed || before != (self.dumped, self.data_ok))
+        while self.read_some(now)? {}
+        Ok(self.rebuild() || before != (self.dumped, self.data_ok))
     }
 
     /// Sends `PING` when the driver has been silent for `every` and no `PING` was sent within
@@ -201,7 +193,7 @@ impl DriverSocket {
         match words.as_slice() {
             [verb, name, value] if verb == "SETINFO" => self.set(name, value),
             [verb, name] if verb == "DELINFO" => {
-                self.vars.remove(name);
+                self.stale_reading |= self.reading.raw.remove(name).is_some();
             }
             [verb, ..] if verb == "SETINFO" || verb == "DELINFO" => {
                 return Err(self.fail(format!("a malformed {verb} line: {text:?}")));
@@ -218,17 +210,18 @@ impl DriverSocket {
 
     /// Keeps `value` when `name` is a power variable.
     fn set(&mut self, name: &str, value: &str) {
-        if POWER_VARS.contains(&name) && self.vars.get(name).map(String::as_str) != Some(value) {
-            self.vars.insert(name.to_owned(), value.to_owned());
+        if POWER_VARS.contains(&name) && self.reading.raw.get(name).map(String::as_str) != Some(value) {
+            self.reading.raw.insert(name.to_owned(), value.to_owned());
+            self.stale_reading = true;
         }
     }
 
     /// Rebuilds the reading when a power variable changed since it was built; says whether it did.
-    fn take_changed(&mut self) -> bool {
-        if self.reading.raw == self.vars {
+    fn rebuild(&mut self) -> bool {
+        if !std::mem::take(&mut self.stale_reading) {
             return false;
         }
-        self.reading = UpsReading::from_vars(self.vars.clone());
+        self.reading = UpsReading::from_vars(std::mem::take(&mut self.reading.raw));
         true
     }
 

@@ -190,7 +190,7 @@ impl Link {
                 Err(e) if e.breaks_connection() => {
                     self.client = None;
                     if !(reused && attempt == 0) {
-                        return Err(self.failed(e, settings));
+                        return Err(self.retry.failed(e, settings));
                     }
                 }
                 Err(e) => return Err(e.into()),
@@ -208,7 +208,7 @@ impl Link {
                     self.client = Some(client);
                     self.retry = Retry::default();
                 }
-                Err(e) => return Err(self.failed(e, settings)),
+                Err(e) => return Err(self.retry.failed(e, settings)),
             }
         }
         self.client.as_mut().ok_or_else(|| Failure {
@@ -224,10 +224,6 @@ impl Link {
             client.login(credentials, &self.login_ups)?;
         }
         Ok(client)
-    }
-
-    fn failed(&mut self, e: NutError, settings: &MonitorSettings) -> Failure {
-        self.retry.failed(e, settings)
     }
 }
 
@@ -331,9 +327,9 @@ impl UpsMonitor {
     }
 
     /// Reads every domain's UPS once, as [`poll`](Self::poll) does, into [`reports`](Self::reports);
-    /// says whether any report may have changed. `false` means every UPS answered byte for byte
-    /// what it answered at the last poll, so nothing needs to be looked at again: the daemon's
-    /// idle poll stops there.
+    /// says whether any report may have changed. `false` means every upsd answered byte for byte
+    /// what it answered at the last poll and no driver socket had news, so nothing needs to be
+    /// looked at again: the daemon's idle poll stops there.
     pub fn refresh(&mut self) -> bool {
         let settings = self.settings;
         let updates: Vec<(usize, DomainPower)> = if let [] | [_] = self.links.as_slice() {

@@ -42,12 +42,14 @@ impl DriverLink {
     /// changed: a good reading then stays fresh).
     pub(super) fn refresh(&mut self, settings: &MonitorSettings) -> Vec<(usize, DomainPower)> {
         let now = Instant::now();
-        let result = self.news(now, settings);
-        if let Ok(None) = result {
-            self.watches.iter_mut().for_each(|w| w.same(now));
-            return Vec::new();
-        }
-        let result = result.map(Option::unwrap_or_default);
+        let result = match self.news(now, settings) {
+            Ok(None) => {
+                self.watches.iter_mut().for_each(|w| w.same(now));
+                return Vec::new();
+            }
+            Ok(Some(reading)) => Ok(reading),
+            Err(failure) => Err(failure),
+        };
         self.watches.iter_mut().map(|w| (w.index, w.report(result.clone(), now, settings.stale_after))).collect()
     }
 
