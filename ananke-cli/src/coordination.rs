@@ -157,8 +157,7 @@ impl ShutdownGate {
                 decisions
             }
             PeerShutdown::Defer { message } => {
-                // What the policy answers (a failed shutdown) is about a run that never started.
-                let _ = policy.handle(now, &PowerInput::ShutdownEnded { succeeded: false });
+                let _ = policy.handle(now, &PowerInput::ShutdownDeferred);
                 decisions.remove(at);
                 // The policy explains a shutdown in the report just before it.
                 let reason = match at.checked_sub(1).map(|i| (i, &decisions[i])) {

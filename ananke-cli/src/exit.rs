@@ -16,6 +16,9 @@ pub const ABORTED: u8 = 4;
 pub const DEADLINE_EXCEEDED: u8 = 5;
 /// The state dir could not be written (journal, reports): ananke stops before changing more.
 pub const STATE_IO: u8 = 6;
+/// The run ended but some of its steps were never observed done (a node that did not answer, a
+/// refused `systemctl`, the API down): the report lists each with its cause.
+pub const INCOMPLETE: u8 = 7;
 
 /// Every documented code with its meaning (rendered in `--help` and the README).
 pub const TABLE: &[(u8, &str)] = &[
@@ -26,6 +29,7 @@ pub const TABLE: &[(u8, &str)] = &[
     (ABORTED, "aborted by a power event or signal"),
     (DEADLINE_EXCEEDED, "deadline exceeded"),
     (STATE_IO, "state dir not writable"),
+    (INCOMPLETE, "incomplete: steps not observed done (see the report)"),
 ];
 
 /// `code` as a process exit code.

@@ -70,6 +70,12 @@ pub fn report_summary(report: &RunReport, report_path: Option<&str>) -> String {
         let gate = f.gate.map(|g| format!(" (gate {g})")).unwrap_or_default();
         let _ = writeln!(s, "failure{gate}: {}", f.reason);
     }
+    if !report.unconfirmed.is_empty() {
+        let _ = writeln!(s, "not confirmed ({}):", report.unconfirmed.len());
+        for u in &report.unconfirmed {
+            let _ = writeln!(s, "  {u}");
+        }
+    }
     if let Some(gates) = &report.gates {
         let _ = writeln!(s, "gates:");
         for g in &gates.outcomes {

@@ -26,9 +26,53 @@ pub struct Journal {
     /// Reason given for the shutdown.
     #[serde(default)]
     pub shutdown_reason: Option<String>,
-    /// When the shutdown began.
+    /// When the shutdown began; cleared when a startup has undone it (reached `Ready`).
     #[serde(default)]
     pub shutdown_started_at: Option<Time>,
+    /// The shutdown saw every Flux object it suspended suspended, every workload it scaled at 0
+    /// and every drain done: a resumed run need not see them again (the API may be gone by then).
+    #[serde(default)]
+    pub quiesced: bool,
+}
+
+impl Journal {
+    /// Whether a shutdown began and did not complete (it failed, ended incomplete, or its
+    /// process died): what it changed is still to be finished or undone.
+    #[must_use]
+    pub fn shutdown_unfinished(&self) -> bool {
+        !self.shutdown_completed && self.shutdown_started_at.is_some()
+    }
+
+    /// Whether a startup has something to restore: a shutdown (completed or not) that no startup
+    /// undid yet, or changes still listed.
+    #[must_use]
+    pub fn pending_restore(&self) -> bool {
+        self.shutdown_started_at.is_some() || self.shutdown_completed || !self.changes.is_empty()
+    }
+
+    /// What a startup still has to restore, one line per kind of change (empty when nothing).
+    #[must_use]
+    pub fn pending_lines(&self) -> Vec<String> {
+        let c = &self.changes;
+        let mut lines = Vec::new();
+        if !c.scaled.is_empty() {
+            let list: Vec<String> = c.scaled.iter().map(|(w, n)| format!("{w} to {n}")).collect();
+            lines.push(format!("scale back {}", list.join(", ")));
+        }
+        if !c.suspended.is_empty() {
+            let list: Vec<String> = c.suspended.iter().map(ToString::to_string).collect();
+            lines.push(format!("resume {}", list.join(", ")));
+        }
+        if !c.cordoned.is_empty() {
+            let list: Vec<&str> = c.cordoned.iter().map(String::as_str).collect();
+            lines.push(format!("uncordon {}", list.join(", ")));
+        }
+        if !c.stopped.is_empty() {
+            let list: Vec<&str> = c.stopped.iter().map(String::as_str).collect();
+            lines.push(format!("start k3s on {}", list.join(", ")));
+        }
+        lines
+    }
 }
 
 impl Default for Journal {
@@ -39,6 +83,7 @@ impl Default for Journal {
             shutdown_completed: false,
             shutdown_reason: None,
             shutdown_started_at: None,
+            quiesced: false,
         }
     }
 }
@@ -70,6 +115,9 @@ pub struct Changes {
     pub already_cordoned: BTreeSet<String>,
     /// Nodes whose k3s ananke stopped.
     pub stopped: BTreeSet<String>,
+    /// Nodes whose k3s was already stopped before the shutdown (left stopped by the startup).
+    #[serde(default)]
+    pub already_stopped: BTreeSet<String>,
     /// `GitRepositories` whose source ananke changed, with the source before.
     #[serde(with = "pairs")]
     pub sources_before: BTreeMap<FluxRef, SourceBefore>,

@@ -23,11 +23,15 @@ use std::time::Duration;
 pub enum PowerInput {
     /// Fresh readings of every watched domain's UPS.
     Readings(Vec<UpsStatus>),
-    /// The shutdown the policy started has ended (successfully or not).
+    /// The shutdown the policy started has ended (successfully or not). Either way the cluster
+    /// waits for stable power to start up: a shutdown that did not complete left changes that
+    /// the startup restores from the journal.
     ShutdownEnded {
-        /// It reached `off`.
+        /// It reached `off`, every step observed done.
         succeeded: bool,
     },
+    /// The shutdown the policy decided was not started: the coordinator said a peer does it.
+    ShutdownDeferred,
     /// The startup the policy started has ended.
     StartupEnded {
         /// It reached `ready`.
@@ -136,12 +140,23 @@ impl PowerPolicy {
                 if self.phase != ClusterPhase::ShuttingDown {
                     return Vec::new();
                 }
-                self.phase = if *succeeded { ClusterPhase::Down } else { ClusterPhase::Up };
-                if *succeeded {
-                    self.maybe_startup(now)
-                } else {
-                    vec![PowerDecision::Report { message: "the power shutdown failed: see its report".to_owned() }]
+                self.phase = ClusterPhase::Down;
+                let mut out = Vec::new();
+                if !*succeeded {
+                    out.push(PowerDecision::Report {
+                        message: "the power shutdown did not complete: see its report; once power is stable the \
+                                  startup restores what it changed"
+                            .to_owned(),
+                    });
                 }
+                out.extend(self.maybe_startup(now));
+                out
+            }
+            PowerInput::ShutdownDeferred => {
+                if self.phase == ClusterPhase::ShuttingDown {
+                    self.phase = ClusterPhase::Up;
+                }
+                Vec::new()
             }
             PowerInput::StartupEnded { succeeded } => {
                 if self.phase != ClusterPhase::StartingUp {

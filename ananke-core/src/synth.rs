@@ -151,6 +151,7 @@ pub fn lab_config(size: LabSize) -> Config {
             connect_timeout: HumanDuration::secs(10),
             command_timeout: HumanDuration::secs(120),
             concurrency: 64,
+            command_prefix: Vec::new(),
         },
         kubernetes: KubernetesSettings::default(),
         power_domains,

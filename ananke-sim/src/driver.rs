@@ -72,6 +72,8 @@ pub struct RunOutcome {
     pub state: &'static str,
     /// Why it failed, if it did.
     pub failure: Option<Failure>,
+    /// What the machine set out to do and never saw done (an `incomplete` shutdown).
+    pub unconfirmed: Vec<ananke_core::machine::Unconfirmed>,
     /// The last gate report.
     pub gates: Option<GateReport>,
     /// The journal at the end.
@@ -197,6 +199,7 @@ pub fn drive(
         effects: counts,
         state: machine.state_name(),
         failure: machine.failure().cloned(),
+        unconfirmed: machine.unconfirmed().to_vec(),
         gates: machine.gates().cloned(),
         journal: machine.journal().clone(),
     })

@@ -107,7 +107,9 @@ fn check_outcome(out: &mut Vec<String>, what: &str, expected: Option<&Outcome>, 
         }
     }
     if let Some(fragment) = &expected.reason {
-        let reason = failure.map_or("", |f| f.reason.as_str());
+        // An incomplete run's "reason" is the list of what it did not see done.
+        let unconfirmed: Vec<String> = o.unconfirmed.iter().map(ToString::to_string).collect();
+        let reason = failure.map_or_else(|| unconfirmed.join("; "), |f| f.reason.clone());
         if !reason.contains(fragment.as_str()) {
             out.push(format!("{what} failure reason `{reason}` does not mention `{fragment}`"));
         }

@@ -37,12 +37,21 @@ impl BootstrapArgs {
             Ok(j) => j,
             Err(e) => {
                 eprintln!("error: {e}");
+                eprintln!("{}", lost_journal_help(&state, "damaged"));
                 return exit::USAGE_OR_CONFIG;
             }
         };
+        if let Some(warning) = missing_journal_warning(&state) {
+            eprintln!("{warning}");
+        }
         let why = if journal.shutdown_completed {
             let reason = journal.shutdown_reason.as_deref().unwrap_or("unknown reason");
             format!("ananke shut the cluster down ({reason})")
+        } else if journal.pending_restore() {
+            let reason = journal.shutdown_reason.as_deref().unwrap_or("unknown reason");
+            let pending = journal.pending_lines();
+            let pending = if pending.is_empty() { "nothing listed".to_owned() } else { pending.join("; ") };
+            format!("an ananke shutdown ({reason}) did not complete; restoring what it changed: {pending}")
         } else {
             let target = match Target::open(&self.global, Purpose::Observe, false) {
                 Ok(t) => t,
@@ -74,4 +83,26 @@ impl BootstrapArgs {
         };
         run_command(&req, |config, journal, now| startup_machine(config, journal, None, now))
     }
+}
+
+/// The warning for a journal that is missing while `runs.json` shows that the last executed run
+/// on this host was a shutdown: what it changed cannot be restored from the journal.
+pub(crate) fn missing_journal_warning(state: &ananke_core::store::StateDir) -> Option<String> {
+    if state.journal_path().exists() {
+        return None;
+    }
+    let runs = state.read_runs().ok()?;
+    let last = runs.runs.iter().rev().find(|r| r.execute)?;
+    (last.command == Command::Shutdown).then(|| lost_journal_help(state, "missing"))
+}
+
+/// What to do about a journal that is `how` (missing, damaged) after an ananke shutdown.
+pub(crate) fn lost_journal_help(state: &ananke_core::store::StateDir, how: &str) -> String {
+    format!(
+        "WARNING: the journal {} is {how}, but the state dir shows an ananke shutdown \
+         (see `ananke report last --command shutdown`): what it scaled down, suspended and cordoned cannot be \
+         restored from the journal. Check that report, then run `ananke startup --execute` (it starts k3s and \
+         waits for every gate) and restore the listed changes by hand; the report lists every one.",
+        state.journal_path().display()
+    )
 }

@@ -137,7 +137,8 @@ fn initial_phase(state: &StateDir) -> ClusterPhase {
         return if holder.command == "shutdown" { ClusterPhase::ShuttingDown } else { ClusterPhase::StartingUp };
     }
     match state.read_journal() {
-        Ok(j) if j.shutdown_completed => ClusterPhase::Down,
+        // A shutdown that completed, or one that did not (its changes are still to be undone).
+        Ok(j) if j.pending_restore() => ClusterPhase::Down,
         _ => ClusterPhase::Up,
     }
 }

@@ -243,6 +243,7 @@ fn finish(req: &RunRequest<'_>, target: &Target, run_id: &str, started_at: &str,
         effect_counts: result.effect_counts.clone(),
         effects: result.effects.clone(),
         diagnostics: result.diagnostics.clone(),
+        unconfirmed: result.unconfirmed.clone(),
         warnings,
         trace: if req.execute { trace_rel.to_owned() } else { String::new() },
     };
@@ -278,6 +279,7 @@ fn exit_code(result: &RunResult) -> u8 {
     match result.outcome {
         RunOutcome::Succeeded | RunOutcome::Planned | RunOutcome::Running => exit::SUCCESS,
         RunOutcome::Aborted => exit::ABORTED,
+        RunOutcome::Incomplete => exit::INCOMPLETE,
         RunOutcome::Failed => {
             let deadline = result.failure.as_ref().is_some_and(|f| f.reason.contains("deadline"));
             if deadline { exit::DEADLINE_EXCEEDED } else { exit::GATES_NOT_PASSED }

@@ -15,8 +15,9 @@ pub struct StartupArgs {
     /// Act. Without it, ananke observes once and prints the plan; nothing changes.
     #[arg(long)]
     pub execute: bool,
-    /// Set the Flux source's branch to BRANCH before the drift guard checks it (for drills on a
-    /// branch; the drift guard then expects `expected_flux_branch` as usual).
+    /// Set the Flux source's branch to BRANCH and expect BRANCH for this run: `main` resets a
+    /// drill branch back to the expected `main`; another branch (a drill) is checked by the drift
+    /// guard instead of `expected_flux_branch`, for this run only, and recorded in the report.
     #[arg(long, value_name = "BRANCH")]
     pub force_flux_branch: Option<String>,
     /// Run even while a peer host (`coordination.peer_hosts`) runs ananke; the report's warnings

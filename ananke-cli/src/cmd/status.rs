@@ -50,6 +50,25 @@ pub struct Status {
     pub last_runs: Vec<RunSummary>,
     /// The power daemon, if it runs.
     pub daemon: Option<DaemonStatus>,
+    /// What a startup still has to restore of an ananke shutdown, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_restore: Option<PendingRestore>,
+    /// Problems with the state dir itself (a journal missing or damaged after a shutdown).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// The journal of a shutdown that no startup has undone yet.
+#[derive(Debug, Serialize)]
+pub struct PendingRestore {
+    /// The shutdown's reason.
+    pub reason: Option<String>,
+    /// Whether the shutdown completed (`false`: it failed, ended incomplete, or was killed).
+    pub shutdown_completed: bool,
+    /// What is left to restore, one line per kind of change.
+    pub items: Vec<String>,
+    /// The command that restores it.
+    pub command: String,
 }
 
 /// A node's row.
@@ -106,6 +125,23 @@ fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
         Some(holder) => Some(RunInProgress { holder, progress: target.state.read_progress()? }),
         None => None,
     };
+    let mut warnings = Vec::new();
+    let pending_restore = match target.state.read_journal() {
+        Ok(j) if j.pending_restore() => Some(PendingRestore {
+            reason: j.shutdown_reason.clone(),
+            shutdown_completed: j.shutdown_completed,
+            items: j.pending_lines(),
+            command: "ananke bootstrap --execute".to_owned(),
+        }),
+        Ok(_) => {
+            warnings.extend(super::bootstrap::missing_journal_warning(&target.state));
+            None
+        }
+        Err(e) => {
+            warnings.push(format!("{e}; {}", super::bootstrap::lost_journal_help(&target.state, "damaged")));
+            None
+        }
+    };
     let mut history = target.state.read_runs()?.runs;
     let keep = history.len().saturating_sub(5);
     history.drain(..keep);
@@ -121,6 +157,8 @@ fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
         run,
         last_runs: history,
         daemon: target.state.read_daemon_status()?.filter(|d| pid_alive(d.pid)),
+        pending_restore,
+        warnings,
     })
 }
 
@@ -151,6 +189,20 @@ pub fn render(s: &Status) -> String {
     if let Some(run) = &s.run {
         let phase = run.progress.as_ref().map_or("-", |p| p.phase.as_str());
         let _ = writeln!(out, "run in progress: {} {} (pid {}), {phase}", run.holder.command, run.holder.run_id, run.holder.pid);
+    }
+    for w in &s.warnings {
+        let _ = writeln!(out, "{w}");
+    }
+    if let Some(p) = &s.pending_restore {
+        let how = if p.shutdown_completed { "shut the cluster down" } else { "did not complete" };
+        let reason = p.reason.as_deref().unwrap_or("unknown reason");
+        let _ = writeln!(out, "pending restore: the ananke shutdown ({reason}) {how}; `{}` restores:", p.command);
+        if p.items.is_empty() {
+            let _ = writeln!(out, "  nothing listed (the startup still verifies every gate)");
+        }
+        for item in &p.items {
+            let _ = writeln!(out, "  {item}");
+        }
     }
     let _ = writeln!(out, "nodes:");
     let _ = writeln!(out, "  {:<14} {:<12} {:<9} {:<8} cordoned", "name", "ssh", "k3s", "ready");

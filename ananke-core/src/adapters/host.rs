@@ -24,7 +24,7 @@
 use super::http::{GitServerProbe, HttpError, Prober, ProberOptions, Roots};
 use super::kube::{KubeCluster, KubeSettings};
 use super::nut::{MonitorSettings, NutError, UpsMonitor};
-use super::ssh::{FleetOptions, NodeFleet, NodeProbe, RemoteCommand, SshError};
+use super::ssh::{CommandPrefix, FleetOptions, NodeFleet, NodeProbe, RemoteCommand, SshError};
 use super::vault::VaultClient;
 use crate::config::Config;
 use crate::effect::Effect;
@@ -80,7 +80,8 @@ impl HostWorld {
     /// # Errors
     /// An unusable SSH identity, HTTP check, CA file or UPS credentials ([`HostError`]).
     pub fn from_config(config: &Config) -> Result<HostWorld, HostError> {
-        let fleet = NodeFleet::new(&config.ssh, &config.inventory.nodes, FleetOptions::default())?;
+        let command_prefix = CommandPrefix::new(config.ssh.command_prefix.iter().cloned())?;
+        let fleet = NodeFleet::new(&config.ssh, &config.inventory.nodes, FleetOptions { command_prefix })?;
         let prober = Prober::from_config(config, &ProberOptions::default())?;
         let git = match &config.flux.git_server {
             Some(git) => Some(GitServerProbe::new(git, &Roots::default(), HTTP_TIMEOUT)?),

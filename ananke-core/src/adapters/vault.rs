@@ -6,6 +6,10 @@
 //! the standard shares (`vault.unseal_keys`) or the breakglass command's
 //! (`startup.vault_unseal_breakglass_command`), both retrieved by [`crate::runner::secrets`].
 //!
+//! Each source is asked once per client, that is once per run, however many pods are sealed: a
+//! breakglass path may page a person or spend a one-time code. Its answer (the shares, or why
+//! there are none) is kept for the other pods.
+//!
 //! Shares are [`Secret`]s: they go into one request body and nowhere else. Every message this
 //! module builds, including the errors Vault itself returns, has every share scrubbed out.
 
@@ -103,6 +107,10 @@ struct Errors {
     errors: Vec<String>,
 }
 
+/// The answer of one share source, kept for the run: the shares, or whether retrying could have
+/// helped and why there are none.
+type Shares = Result<Vec<Secret>, (bool, String)>;
+
 /// Talks to every Vault pod of the config.
 #[derive(Debug, Clone)]
 pub struct VaultClient {
@@ -111,6 +119,10 @@ pub struct VaultClient {
     timeout: Duration,
     keys: UnsealKeySource,
     breakglass: Option<CommandSpec>,
+    /// The standard source's answer, once asked.
+    standard: std::sync::Arc<tokio::sync::OnceCell<Shares>>,
+    /// The breakglass command's answer, once run.
+    breakglass_answer: std::sync::Arc<tokio::sync::OnceCell<Shares>>,
 }
 
 impl VaultClient {
@@ -147,6 +159,8 @@ impl VaultClient {
             timeout,
             keys: vault.unseal_keys.clone(),
             breakglass: breakglass.cloned(),
+            standard: std::sync::Arc::default(),
+            breakglass_answer: std::sync::Arc::default(),
         })
     }
 
@@ -250,13 +264,23 @@ impl VaultClient {
             Err(e) => return failed(e.is_transient(), e.to_string()),
         }
         let shares = if breakglass {
-            breakglass_shares(self.breakglass.as_ref()).await.map_err(|e| ("breakglass command failed", e))
+            self.breakglass_answer
+                .get_or_init(|| async {
+                    let shares = breakglass_shares(self.breakglass.as_ref()).await;
+                    shares.map_err(|e| share_error("breakglass command failed", &e))
+                })
+                .await
         } else {
-            standard_shares(&self.keys).await.map_err(|e| ("cannot retrieve the standard unseal shares", e))
+            self.standard
+                .get_or_init(|| async {
+                    let shares = standard_shares(&self.keys).await;
+                    shares.map_err(|e| share_error("cannot retrieve the standard unseal shares", &e))
+                })
+                .await
         };
         let shares = match shares {
             Ok(shares) => shares,
-            Err((what, e)) => return failed(matches!(e, SecretError::Timeout { .. }), format!("{what}: {e}")),
+            Err((transient, why)) => return failed(*transient, why.clone()),
         };
         match self.unseal(pod, &shares).await {
             Ok(_) => EffectOutcome::Ok,
@@ -268,6 +292,11 @@ impl VaultClient {
 /// A `PUT` with a JSON body (Vault's Go client sends PUT; the docs show POST; Vault takes both).
 fn put_json(client: &reqwest::Client, url: &str, body: &serde_json::Value) -> reqwest::RequestBuilder {
     client.put(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string())
+}
+
+/// Why a share source gave no shares, and whether a retry could have helped.
+fn share_error(what: &str, e: &SecretError) -> (bool, String) {
+    (matches!(e, SecretError::Timeout { .. }), format!("{what}: {e}"))
 }
 
 fn failed(transient: bool, message: String) -> EffectOutcome {

@@ -128,6 +128,10 @@ pub struct SshSettings {
     /// Maximum concurrent SSH sessions.
     #[serde(default = "default_ssh_concurrency")]
     pub concurrency: u32,
+    /// Words put before every privileged remote command (`systemctl start|stop`, `k3s-killall.sh`,
+    /// `systemctl poweroff`), such as `[sudo, -n]` for a non-root `ssh.user`; empty by default.
+    #[serde(default)]
+    pub command_prefix: Vec<String>,
 }
 
 fn default_ssh_concurrency() -> u32 {

@@ -66,6 +66,115 @@ pub struct Failure {
     pub reason: String,
 }
 
+/// Why something a run set out to do was not seen done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cause {
+    /// The host (or its SSH port) did not answer.
+    Unreachable,
+    /// The host refused ananke's key.
+    AuthRefused,
+    /// The host presented a key that `known_hosts` does not record for it.
+    HostKeyChanged,
+    /// The command was refused on the host (sudo wants a password, polkit, permissions).
+    PermissionDenied,
+    /// No answer within the timeout.
+    TimedOut,
+    /// The Kubernetes API did not answer, so nothing could be done or seen through it.
+    ApiDown,
+    /// The command was accepted but the observation still shows the thing running.
+    StillRunning,
+    /// The command ran and failed for another reason.
+    CommandFailed,
+}
+
+impl Cause {
+    /// The cause's stable name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cause::Unreachable => "unreachable",
+            Cause::AuthRefused => "authentication refused",
+            Cause::HostKeyChanged => "host key changed",
+            Cause::PermissionDenied => "permission denied",
+            Cause::TimedOut => "timed out",
+            Cause::ApiDown => "API down",
+            Cause::StillRunning => "still running",
+            Cause::CommandFailed => "command failed",
+        }
+    }
+
+    /// The cause an effect's failure message names. The adapters word their errors so that this
+    /// is unambiguous (`ssh::SshError`'s messages; the simulator uses the same words).
+    #[must_use]
+    pub fn of_message(message: &str) -> Cause {
+        let has = |needles: &[&str]| needles.iter().any(|n| message.contains(n));
+        if has(&["refused public key authentication", "(publickey"]) {
+            Cause::AuthRefused
+        } else if has(&["host key"]) {
+            Cause::HostKeyChanged
+        } else if has(&[
+            "was refused",
+            "password is required",
+            "Permission denied",
+            "Interactive authentication required",
+            "Access denied",
+            "not allowed",
+            "terminal is required",
+        ]) {
+            Cause::PermissionDenied
+        } else if has(&["within", "timed out", "deadline"]) {
+            Cause::TimedOut
+        } else if has(&["cannot connect", "No route to host", "connection refused", "unreachable"]) {
+            Cause::Unreachable
+        } else {
+            Cause::CommandFailed
+        }
+    }
+
+    /// The cause behind a node's SSH status, when SSH does not reach it.
+    #[must_use]
+    pub fn of_ssh(ssh: &crate::observation::SshStatus) -> Option<Cause> {
+        use crate::observation::SshStatus;
+        match ssh {
+            SshStatus::Reachable => None,
+            SshStatus::Unknown => Some(Cause::Unreachable),
+            SshStatus::Unreachable(detail) => Some(match Cause::of_message(detail) {
+                Cause::TimedOut => Cause::TimedOut,
+                _ => Cause::Unreachable,
+            }),
+            SshStatus::AuthFailed(detail) => Some(match Cause::of_message(detail) {
+                Cause::HostKeyChanged => Cause::HostKeyChanged,
+                _ => Cause::AuthRefused,
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Something a run set out to do that no observation confirmed: it keeps a shutdown from being
+/// `succeeded`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unconfirmed {
+    /// What was not confirmed (`node titan-07: k3s-agent still running`, `Deployment apps/web`).
+    pub item: String,
+    /// Why.
+    pub cause: Cause,
+    /// The last thing the world said about it (an error message, an observed state).
+    pub detail: String,
+}
+
+impl std::fmt::Display for Unconfirmed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} ({})", self.item, self.cause, self.detail)
+    }
+}
+
 /// A surprising observation or result, recorded instead of panicking.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnostic {
@@ -93,4 +202,9 @@ pub trait Machine {
     fn gates(&self) -> Option<&GateReport>;
     /// Diagnostics recorded so far.
     fn diagnostics(&self) -> &[Diagnostic];
+    /// What the run set out to do and did not see done (a terminal run with items here is not
+    /// `succeeded`).
+    fn unconfirmed(&self) -> &[Unconfirmed] {
+        &[]
+    }
 }

@@ -4,14 +4,20 @@
 //! cordons and drains nodes (bounded, naming any blocking `PodDisruptionBudget`), then stops k3s on
 //! the agents and last on the servers. Before every change it records in the journal what it
 //! changes and what it found already so. In `cluster-only` mode it never powers a host off.
+//!
+//! It ends `Off` only when the observations confirmed every step: every node that is not ignored
+//! seen with k3s inactive, every workload it scaled seen at 0, every Flux object it suspended seen
+//! suspended, every drain finished (or held only by a `PodDisruptionBudget` under
+//! `pdb_policy: proceed`). Otherwise it ends `Incomplete` with the list of what was not confirmed
+//! and why ([`Unconfirmed`]): an effect's exit status is a hint, the next observation is the truth.
 
 use super::step::{Event, Step, Tables};
-use super::{Diagnostic, Failure, Input, Machine};
-use crate::config::{Config, ShutdownMode};
+use super::{Cause, Diagnostic, Failure, Input, Machine, Unconfirmed};
+use crate::config::{Config, ShutdownMode, WorkloadRef};
 use crate::effect::Effect;
 use crate::gates::{GateId, GateReport};
 use crate::journal::Journal;
-use crate::observation::FluxRef;
+use crate::observation::{FluxRef, SshStatus, UnitState};
 use crate::time::Time;
 use serde::{Deserialize, Serialize};
 use statig::blocking::{InitializedStateMachine, IntoStateMachineExt as _};
@@ -21,6 +27,7 @@ use std::sync::Arc;
 mod nodes;
 mod quiesce;
 mod states;
+mod verify;
 
 use states::State;
 
@@ -43,8 +50,11 @@ pub enum ShutdownState {
     Draining,
     /// Stopping k3s: agents first, servers last.
     StoppingNodes,
-    /// The cluster is down.
+    /// The cluster is down: every step was observed done.
     Off,
+    /// The run went as far as it could, but some steps were never observed done
+    /// ([`ShutdownMachine::unconfirmed`] says which and why).
+    Incomplete,
     /// The shutdown failed.
     Failed,
 }
@@ -58,6 +68,7 @@ impl ShutdownState {
             ShutdownState::Draining => "draining",
             ShutdownState::StoppingNodes => "stopping-nodes",
             ShutdownState::Off => "off",
+            ShutdownState::Incomplete => "incomplete",
             ShutdownState::Failed => "failed",
         }
     }
@@ -91,6 +102,22 @@ pub(crate) struct ShutdownRun {
     waiting_for: Vec<String>,
     /// `StopK3s` was sent to the servers.
     servers_stopping: bool,
+    /// The node-stop deadline passed with agents still up: they no longer hold the servers.
+    agents_timed_out: bool,
+    /// The API was down at the first observation (its error): nothing was done through it.
+    api_down_at_start: Option<String>,
+    /// Whether the last observation reached the API.
+    api_reachable: bool,
+    /// Workloads observed at 0 replicas with no pods left.
+    scaled_confirmed: BTreeSet<WorkloadRef>,
+    /// Nodes whose drain was given up with pods left that no `PodDisruptionBudget` covers.
+    drain_unfinished: BTreeMap<String, String>,
+    /// Nodes whose k3s stop was refused for good, with the cause and the message.
+    refused: BTreeMap<String, (Cause, String)>,
+    /// Every node's SSH status and k3s unit at the last observation.
+    last_nodes: BTreeMap<String, (SshStatus, UnitState)>,
+    /// What the run did not see done (filled when it ends).
+    unconfirmed: Vec<Unconfirmed>,
 }
 
 impl ShutdownRun {
@@ -133,7 +160,14 @@ impl ShutdownMachine {
         if !resuming {
             journal.shutdown_reason = None;
             journal.shutdown_started_at = None;
+            journal.quiesced = false;
         }
+        // What the interrupted run saw done need not be seen again.
+        let (seen_suspended, scaled_confirmed) = if journal.quiesced {
+            (journal.changes.suspended.iter().cloned().collect(), journal.changes.scaled.keys().cloned().collect())
+        } else {
+            (BTreeSet::new(), BTreeSet::new())
+        };
         journal
             .shutdown_reason
             .get_or_insert_with(|| options.reason.clone());
@@ -146,10 +180,18 @@ impl ShutdownMachine {
             failure: None,
             observed: false,
             quiesce: Quiesce::Suspending,
-            seen_suspended: BTreeSet::new(),
+            seen_suspended,
             pdb_blocks: BTreeMap::new(),
             waiting_for: Vec::new(),
             servers_stopping: false,
+            agents_timed_out: false,
+            api_down_at_start: None,
+            api_reachable: false,
+            scaled_confirmed,
+            drain_unfinished: BTreeMap::new(),
+            refused: BTreeMap::new(),
+            last_nodes: BTreeMap::new(),
+            unconfirmed: Vec::new(),
         };
         let mut tables = Tables::default();
         let mut pending = Vec::new();
@@ -171,6 +213,7 @@ impl ShutdownMachine {
             State::Draining {} => ShutdownState::Draining,
             State::StoppingNodes {} => ShutdownState::StoppingNodes,
             State::Off {} => ShutdownState::Off,
+            State::Incomplete {} => ShutdownState::Incomplete,
             State::Failed {} => ShutdownState::Failed,
         }
     }
@@ -179,6 +222,12 @@ impl ShutdownMachine {
     #[must_use]
     pub fn blocking_pdbs(&self) -> &BTreeMap<String, String> {
         &self.sm.pdb_blocks
+    }
+
+    /// What the run did not see done, once it ended (empty while it runs and after `Off`).
+    #[must_use]
+    pub fn unconfirmed(&self) -> &[Unconfirmed] {
+        &self.sm.unconfirmed
     }
 }
 
@@ -204,7 +253,7 @@ impl Machine for ShutdownMachine {
     }
 
     fn is_terminal(&self) -> bool {
-        matches!(self.state(), ShutdownState::Off | ShutdownState::Failed)
+        matches!(self.state(), ShutdownState::Off | ShutdownState::Incomplete | ShutdownState::Failed)
     }
 
     fn failure(&self) -> Option<&Failure> {
@@ -221,5 +270,9 @@ impl Machine for ShutdownMachine {
 
     fn diagnostics(&self) -> &[Diagnostic] {
         &self.tables.diagnostics.list
+    }
+
+    fn unconfirmed(&self) -> &[Unconfirmed] {
+        &self.sm.unconfirmed
     }
 }

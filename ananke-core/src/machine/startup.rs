@@ -147,6 +147,41 @@ impl StartupRun {
     }
 }
 
+/// The config this run works with: nodes whose k3s was stopped before the shutdown, not by
+/// ananke, are left as found, and so counted as ignored (like `startup.ignore_unavailable_nodes`).
+/// Returns the config and those nodes.
+fn left_as_found(config: Arc<Config>, journal: &Journal) -> (Arc<Config>, Vec<String>) {
+    let changes = &journal.changes;
+    let found: Vec<String> = changes
+        .already_stopped
+        .iter()
+        .filter(|n| !changes.stopped.contains(*n) && !config.is_ignored(n))
+        .cloned()
+        .collect();
+    if found.is_empty() {
+        return (config, found);
+    }
+    let mut config = (*config).clone();
+    config.startup.ignore_unavailable_nodes.extend(found.iter().cloned());
+    (Arc::new(config), found)
+}
+
+/// `--force-flux-branch BRANCH` means "this run expects BRANCH": the drift guard checks the
+/// forced branch instead of `expected_flux_branch` (so forcing another branch never runs into a
+/// guaranteed drift failure). Returns the config and, when it changed, a diagnostic saying so.
+fn expect_forced_branch(config: Arc<Config>, options: &StartupOptions) -> (Arc<Config>, Option<String>) {
+    let Some(branch) = options.force_flux_branch.as_ref().filter(|b| **b != config.expected_flux_branch) else {
+        return (config, None);
+    };
+    let message = format!(
+        "--force-flux-branch {branch}: this run expects the Flux source on branch {branch}, not expected_flux_branch {}",
+        config.expected_flux_branch
+    );
+    let mut config = (*config).clone();
+    config.expected_flux_branch.clone_from(branch);
+    (Arc::new(config), Some(message))
+}
+
 /// The startup machine.
 pub struct StartupMachine {
     sm: InitializedStateMachine<StartupRun>,
@@ -159,6 +194,8 @@ impl StartupMachine {
     /// A machine that restores what `journal` recorded.
     #[must_use]
     pub fn new(config: Arc<Config>, journal: Journal, options: StartupOptions, now: Time) -> Self {
+        let (config, found) = left_as_found(config, &journal);
+        let (config, forced) = expect_forced_branch(config, &options);
         let run = StartupRun {
             config,
             journal,
@@ -172,6 +209,15 @@ impl StartupMachine {
             seen: Seen::default(),
         };
         let mut tables = Tables::default();
+        if let Some(message) = forced {
+            tables.diagnostics.push(now, message);
+        }
+        for node in found {
+            tables.diagnostics.push(
+                now,
+                format!("node {node}: k3s was stopped before the shutdown, not by ananke: left as found (counted as ignored)"),
+            );
+        }
         let mut pending = Vec::new();
         let sm = run
             .uninitialized_state_machine()

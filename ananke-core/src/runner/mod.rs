@@ -114,7 +114,13 @@ pub async fn run<M: Machine, W: World>(
         }
         execute_cascade(machine, world, settings, store, sink, &mut rec, effects).await?;
         if machine.is_terminal() {
-            let outcome = if machine.failure().is_some() { RunOutcome::Failed } else { RunOutcome::Succeeded };
+            let outcome = if machine.failure().is_some() {
+                RunOutcome::Failed
+            } else if !machine.unconfirmed().is_empty() {
+                RunOutcome::Incomplete
+            } else {
+                RunOutcome::Succeeded
+            };
             return Ok(rec.finish(machine, world.now(), outcome));
         }
         if tick_due {

@@ -4,7 +4,7 @@
 use crate::effect::{Effect, EffectKind};
 use crate::gates::GateReport;
 use crate::journal::Journal;
-use crate::machine::{Diagnostic, EffectOutcome, Failure, Input, Machine};
+use crate::machine::{Diagnostic, EffectOutcome, Failure, Input, Machine, Unconfirmed};
 use crate::store::reports::{EffectRecord, PhaseTiming, RunOutcome};
 use crate::time::Time;
 use serde::Serialize;
@@ -71,6 +71,8 @@ pub struct RunResult {
     pub gates: Option<GateReport>,
     /// The machine's diagnostics.
     pub diagnostics: Vec<Diagnostic>,
+    /// What the run did not see done.
+    pub unconfirmed: Vec<Unconfirmed>,
     /// Run-clock duration in milliseconds.
     pub duration_ms: u64,
     /// Steps taken.
@@ -180,6 +182,7 @@ impl Recorder {
             plan: self.plan,
             gates: machine.gates().cloned(),
             diagnostics: machine.diagnostics().to_vec(),
+            unconfirmed: machine.unconfirmed().to_vec(),
             duration_ms: now.since(self.started).as_millis().try_into().unwrap_or(u64::MAX),
             steps: self.steps,
         }

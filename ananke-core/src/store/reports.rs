@@ -3,7 +3,7 @@
 
 use crate::effect::EffectKind;
 use crate::gates::{GateOutcome, GateReport};
-use crate::machine::{Diagnostic, Failure};
+use crate::machine::{Diagnostic, Failure, Unconfirmed};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -45,8 +45,11 @@ pub enum RunOutcome {
     Running,
     /// Dry run: the plan was reported, nothing changed.
     Planned,
-    /// Startup reached Ready / shutdown reached Off.
+    /// Startup reached Ready / shutdown reached Off, every step observed done.
     Succeeded,
+    /// The run ended, but some of its steps were never observed done (the report's
+    /// `unconfirmed` lists each with its cause).
+    Incomplete,
     /// The machine failed (a gate, a deadline, a refused step).
     Failed,
     /// Stopped by a power event or a signal.
@@ -148,6 +151,9 @@ pub struct RunReport {
     pub effects: Vec<EffectRecord>,
     /// Surprises the machine recorded.
     pub diagnostics: Vec<Diagnostic>,
+    /// What the run set out to do and never saw done, each with its cause.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unconfirmed: Vec<Unconfirmed>,
     /// Warnings of the run itself (stale lock taken over, peer check forced, ...).
     pub warnings: Vec<String>,
     /// The trace file, relative to the state dir.

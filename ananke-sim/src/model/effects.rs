@@ -67,8 +67,21 @@ impl Model {
         if !node.host_up(now) {
             return failed(true, format!("ssh: connect to host {name} port 22: No route to host"));
         }
-        if node.auth_fails {
-            return failed(false, format!("ssh: {name}: Permission denied (publickey)"));
+        if let Some(refusal) = node.ssh_refusal() {
+            return failed(false, refusal);
+        }
+        if node.sudo_refused {
+            let unit = node.role.unit();
+            let verb = match effect {
+                Effect::StartK3s { .. } => "start",
+                Effect::StopK3s { .. } => "stop",
+                _ => "poweroff",
+            };
+            let command = if verb == "poweroff" { "poweroff".to_owned() } else { format!("{verb}' '{unit}") };
+            return failed(
+                false,
+                format!("node {name}: `'sudo' '-n' 'systemctl' '{command}'` was refused (exit status 1): sudo: a password is required"),
+            );
         }
         match effect {
             Effect::StartK3s { .. } => {
@@ -77,7 +90,7 @@ impl Model {
                 }
             }
             Effect::StopK3s { .. } => {
-                if matches!(node.unit, Unit::Starting { .. } | Unit::Serving { .. }) {
+                if !node.wont_stop && matches!(node.unit, Unit::Starting { .. } | Unit::Serving { .. }) {
                     node.unit = Unit::Stopping { done_at: after(now, node.k3s_stop) };
                 }
             }

@@ -121,6 +121,9 @@ impl Model {
                 up_at: Some(Time::ZERO),
                 lost: false,
                 auth_fails: false,
+                host_key_changed: false,
+                sudo_refused: false,
+                wont_stop: false,
                 unit: if n.running { Unit::Serving { since: Time::ZERO } } else { Unit::Stopped },
                 kubelet_at: Time::ZERO,
                 ready: ananke_core::observation::ConditionStatus::True,
@@ -199,6 +202,9 @@ impl Model {
             match fault {
                 Fault::NodeLost { node: n } => node(n).into_iter().for_each(|i| nodes[i].lost = true),
                 Fault::SshAuthFails { node: n } => node(n).into_iter().for_each(|i| nodes[i].auth_fails = true),
+                Fault::HostKeyChanged { node: n } => node(n).into_iter().for_each(|i| nodes[i].host_key_changed = true),
+                Fault::SudoRefused { node: n } => node(n).into_iter().for_each(|i| nodes[i].sudo_refused = true),
+                Fault::K3sWontStop { node: n } => node(n).into_iter().for_each(|i| nodes[i].wont_stop = true),
                 Fault::SlowK3s { node: n, extra } => node(n).into_iter().for_each(|i| nodes[i].k3s_start += ms(*extra)),
                 Fault::StandardUnsealFails => self.standard_unseal_fails = true,
                 Fault::EndpointFlap { check, after_healthy, duration } => {

@@ -110,12 +110,13 @@ impl Model {
 
     fn node_observation(&self, n: &super::world::NodeSim, api: bool) -> NodeObservation {
         let up = n.host_up(self.now);
-        let ssh = match (up, n.auth_fails) {
-            (false, _) => SshStatus::Unreachable("No route to host".to_owned()),
-            (true, true) => SshStatus::AuthFailed("Permission denied (publickey)".to_owned()),
-            (true, false) => SshStatus::Reachable,
+        let refusal = n.ssh_refusal();
+        let ssh = match (up, &refusal) {
+            (false, _) => SshStatus::Unreachable(format!("node {}: cannot connect to {}:22: No route to host", n.name, n.name)),
+            (true, Some(why)) => SshStatus::AuthFailed(why.clone()),
+            (true, None) => SshStatus::Reachable,
         };
-        let k3s_unit = match (up && !n.auth_fails, n.unit) {
+        let k3s_unit = match (up && refusal.is_none(), n.unit) {
             (false, _) => UnitState::Unknown,
             (true, Unit::Stopped) => UnitState::Inactive,
             (true, _) => UnitState::Active,

@@ -44,6 +44,12 @@ pub(crate) struct NodeSim {
     /// Never boots again once it lost power.
     pub lost: bool,
     pub auth_fails: bool,
+    /// Presents a host key other than the one `known_hosts` records.
+    pub host_key_changed: bool,
+    /// `sudo` refuses the privileged commands.
+    pub sudo_refused: bool,
+    /// `systemctl stop` succeeds and k3s keeps running.
+    pub wont_stop: bool,
     pub unit: Unit,
     /// When the kubelet is ready (set when the unit starts serving).
     pub kubelet_at: Time,
@@ -61,6 +67,21 @@ pub(crate) struct NodeSim {
 }
 
 impl NodeSim {
+    /// Why SSH refuses ananke on this host, in the real adapter's words, if it does.
+    pub fn ssh_refusal(&self) -> Option<String> {
+        let name = &self.name;
+        if self.host_key_changed {
+            Some(format!(
+                "node {name}: host key of {name} changed: presented SHA256:sim-{name}-reinstalled, \
+                 /etc/ananke/ssh/known_hosts line 1 records another; refused"
+            ))
+        } else if self.auth_fails {
+            Some(format!("node {name}: {name}:22 refused public key authentication as ananke"))
+        } else {
+            None
+        }
+    }
+
     /// The host is powered and booted.
     pub fn host_up(&self, now: Time) -> bool {
         self.powered && self.up_at.is_some_and(|t| t <= now)

@@ -19,6 +19,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("api-flaky", include_str!("../../scenarios/api-flaky.yaml")),
     ("slow-server-quorum", include_str!("../../scenarios/slow-server-quorum.yaml")),
     ("operator-state-preserved", include_str!("../../scenarios/operator-state-preserved.yaml")),
+    ("agent-auth-refused", include_str!("../../scenarios/agent-auth-refused.yaml")),
+    ("sudo-refused", include_str!("../../scenarios/sudo-refused.yaml")),
+    ("k3s-wont-stop", include_str!("../../scenarios/k3s-wont-stop.yaml")),
+    ("host-key-changed", include_str!("../../scenarios/host-key-changed.yaml")),
+    ("nothing-answers", include_str!("../../scenarios/nothing-answers.yaml")),
 ];
 
 /// Names of the built-in scenarios.

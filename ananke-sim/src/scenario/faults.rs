@@ -42,8 +42,24 @@ pub enum Fault {
         /// Node name.
         node: String,
     },
-    /// SSH authentication to the node fails.
+    /// SSH authentication to the node fails (the node refuses ananke's key).
     SshAuthFails {
+        /// Node name.
+        node: String,
+    },
+    /// The node presents a host key that `known_hosts` does not record for it (reinstalled).
+    HostKeyChanged {
+        /// Node name.
+        node: String,
+    },
+    /// `sudo` refuses ananke's privileged commands on the node (no sudoers rule): SSH and
+    /// `systemctl is-active` work, `systemctl start|stop` is refused.
+    SudoRefused {
+        /// Node name.
+        node: String,
+    },
+    /// The node's k3s unit does not stop: `systemctl stop` returns success and k3s keeps running.
+    K3sWontStop {
         /// Node name.
         node: String,
     },

@@ -352,12 +352,13 @@ pub struct Expectation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Outcome {
-    /// Terminal state name (`ready`, `off`, `failed`).
+    /// Terminal state name (`ready`, `off`, `incomplete`, `failed`).
     pub state: String,
     /// For `failed`: the gate named by the failure.
     #[serde(default)]
     pub gate: Option<String>,
-    /// For `failed`: a fragment of the failure's reason.
+    /// For `failed`: a fragment of the failure's reason; for `incomplete`: a fragment of the
+    /// list of what was not confirmed (`titan-04: k3s-agent stopped: permission denied`).
     #[serde(default)]
     pub reason: Option<String>,
 }

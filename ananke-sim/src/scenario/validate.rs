@@ -86,15 +86,16 @@ pub(crate) fn check(s: &Scenario) -> Problems {
     if !(0.0..=1.0).contains(&s.random.api_error_rate) {
         out.push(("random.api_error_rate".into(), "expected a probability between 0 and 1".into()));
     }
-    let outcomes = [
-        ("expect.shutdown", &s.expect.shutdown, ["off", "failed"]),
-        ("expect.startup", &s.expect.startup, ["ready", "failed"]),
+    let outcomes: [(&str, _, &[&str]); 2] = [
+        ("expect.shutdown", &s.expect.shutdown, &["off", "incomplete", "failed"]),
+        ("expect.startup", &s.expect.startup, &["ready", "failed"]),
     ];
     for (field, outcome, allowed) in outcomes {
         if let Some(o) = outcome.as_ref().filter(|o| !allowed.contains(&o.state.as_str())) {
+            let quoted: Vec<String> = allowed.iter().map(|a| format!("`{a}`")).collect();
             out.push((
                 format!("{field}.state"),
-                format!("unknown state `{}` (expected `{}` or `{}`)", o.state, allowed[0], allowed[1]),
+                format!("unknown state `{}` (expected one of {})", o.state, quoted.join(", ")),
             ));
         }
     }
@@ -202,7 +203,12 @@ fn check_faults(s: &Scenario, nodes: &HashSet<&str>, out: &mut Problems) {
     for (i, f) in s.faults.iter().enumerate() {
         let at = format!("faults[{i}]");
         match f {
-            Fault::NodeLost { node } | Fault::SshAuthFails { node } | Fault::SlowK3s { node, .. } => {
+            Fault::NodeLost { node }
+            | Fault::SshAuthFails { node }
+            | Fault::HostKeyChanged { node }
+            | Fault::SudoRefused { node }
+            | Fault::K3sWontStop { node }
+            | Fault::SlowK3s { node, .. } => {
                 expect_in(out, at, node, nodes, "node");
             }
             Fault::EndpointFlap { check, .. } => expect_in(out, at, check, &checks, "check"),

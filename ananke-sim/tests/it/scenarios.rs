@@ -52,6 +52,11 @@ scenario_tests! {
     api_flaky => "api-flaky",
     slow_server_quorum => "slow-server-quorum",
     operator_state_preserved => "operator-state-preserved",
+    agent_auth_refused => "agent-auth-refused",
+    sudo_refused => "sudo-refused",
+    k3s_wont_stop => "k3s-wont-stop",
+    host_key_changed => "host-key-changed",
+    nothing_answers => "nothing-answers",
 }
 
 #[test]
@@ -69,6 +74,11 @@ fn every_builtin_has_a_test() {
         "api-flaky",
         "slow-server-quorum",
         "operator-state-preserved",
+        "agent-auth-refused",
+        "sudo-refused",
+        "k3s-wont-stop",
+        "host-key-changed",
+        "nothing-answers",
     ];
     assert_eq!(ananke_sim::builtin_names(), tested);
 }

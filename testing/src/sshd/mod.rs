@@ -188,6 +188,7 @@ impl SshdFleet {
             connect_timeout: HumanDuration::secs(10),
             command_timeout: HumanDuration::secs(10),
             concurrency: 64,
+            command_prefix: Vec::new(),
         }
     }
 

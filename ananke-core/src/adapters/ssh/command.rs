@@ -37,6 +37,13 @@ impl RemoteCommand {
         }
     }
 
+    /// Whether the command needs root on the node, and so gets the [`CommandPrefix`]
+    /// (`systemctl is-active` does not).
+    #[must_use]
+    pub fn privileged(self) -> bool {
+        !matches!(self, RemoteCommand::IsActive(_))
+    }
+
     /// Whether a non-zero exit status means the command failed.
     ///
     /// `systemctl is-active` answers with its exit status (3 for inactive), so for it a non-zero
@@ -47,14 +54,20 @@ impl RemoteCommand {
     }
 }
 
-/// Words put in front of every remote command, such as `sudo -n` for a non-root user, or a
-/// wrapper that hands the k3s unit commands to a test double.
+/// Words put in front of every privileged remote command, such as `sudo -n` for a non-root user
+/// (`ssh.command_prefix`), or a wrapper that hands the k3s unit commands to a test double.
 ///
 /// Every word is quoted on its own, so a prefix can add arguments but never shell syntax.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommandPrefix(Vec<String>);
 
 impl CommandPrefix {
+    /// No prefix.
+    #[must_use]
+    pub const fn none() -> Self {
+        Self(Vec::new())
+    }
+
     /// A prefix of these words.
     ///
     /// # Errors

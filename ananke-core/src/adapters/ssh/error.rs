@@ -107,8 +107,35 @@ pub enum SshError {
         /// The timeout.
         after: Duration,
     },
-    /// Transient: the command ran and exited non-zero; the remote state may change, so a retry is
-    /// allowed.
+    /// Permanent: the host refused to run the command for ananke's user (`sudo` wants a password
+    /// or has no rule for it, polkit wants interactive authentication, permission denied, exit
+    /// status 4). Asking again changes nothing; the sudoers rule or the user must change.
+    #[error("node {node}: `{command}` was refused (exit status {exit_status}): {stderr}")]
+    Refused {
+        /// Node name.
+        node: String,
+        /// The command line.
+        command: String,
+        /// Its exit status.
+        exit_status: u32,
+        /// Its standard error, trimmed.
+        stderr: String,
+    },
+    /// Permanent: a unit command that cannot succeed by repeating it (`systemctl stop` or
+    /// `poweroff` that exited non-zero, a unit that does not exist).
+    #[error("node {node}: `{command}` failed with exit status {exit_status}: {stderr}")]
+    CommandRejected {
+        /// Node name.
+        node: String,
+        /// The command line.
+        command: String,
+        /// Its exit status.
+        exit_status: u32,
+        /// Its standard error, trimmed.
+        stderr: String,
+    },
+    /// Transient: `systemctl start` exited non-zero for another reason (k3s may fail to start
+    /// until its peers are up); a retry is allowed.
     #[error("node {node}: `{command}` exited with {exit_status}: {stderr}")]
     CommandFailed {
         /// Node name.
@@ -142,7 +169,37 @@ pub enum SshError {
     },
 }
 
+/// What a privileged command's failure means: the standard error of `sudo -n`, polkit and
+/// systemd when the user may not do it, or LSB exit status 4 ("insufficient privilege").
+const REFUSALS: &[&str] = &[
+    "a password is required",
+    "a terminal is required",
+    "is not allowed to",
+    "not in the sudoers file",
+    "may not run sudo",
+    "Interactive authentication required",
+    "Access denied",
+    "Permission denied",
+    "Operation not permitted",
+];
+
 impl SshError {
+    /// The error for `command` on `node` exiting with `exit_status`: a refusal, a permanent
+    /// failure (anything but `systemctl start` failing, or a unit that does not exist), or a
+    /// transient one.
+    #[must_use]
+    pub fn from_exit(node: &str, command: super::RemoteCommand, line: String, exit_status: u32, stderr: &str) -> SshError {
+        let (node, stderr) = (node.to_owned(), stderr.trim().to_owned());
+        if exit_status == 4 || REFUSALS.iter().any(|r| stderr.contains(r)) {
+            return SshError::Refused { node, command: line, exit_status, stderr };
+        }
+        let missing = exit_status == 5 || stderr.contains("not found") || stderr.contains("not loaded");
+        if missing || !matches!(command, super::RemoteCommand::StartUnit(_)) {
+            return SshError::CommandRejected { node, command: line, exit_status, stderr };
+        }
+        SshError::CommandFailed { node, command: line, exit_status, stderr }
+    }
+
     /// Whether a retry may succeed without any change of config, keys or hosts.
     #[must_use]
     pub fn is_transient(&self) -> bool {
@@ -171,7 +228,11 @@ impl SshError {
             | SshError::HostKeyRefused { .. }
             | SshError::AuthRejected { .. }
             | SshError::Identity { .. } => Some(SshStatus::AuthFailed(self.to_string())),
-            SshError::CommandTimeout { .. } | SshError::CommandFailed { .. } | SshError::InvalidPrefix { .. } => None,
+            SshError::CommandTimeout { .. }
+            | SshError::CommandFailed { .. }
+            | SshError::Refused { .. }
+            | SshError::CommandRejected { .. }
+            | SshError::InvalidPrefix { .. } => None,
         }
     }
 }

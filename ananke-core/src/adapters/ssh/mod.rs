@@ -33,7 +33,7 @@ use tokio::sync::Mutex;
 /// Options of a fleet that are not part of the operator's `ssh` settings.
 #[derive(Debug, Clone, Default)]
 pub struct FleetOptions {
-    /// Words put in front of every remote command (`sudo -n`, or a test wrapper).
+    /// Words put in front of every privileged remote command (`sudo -n`, or a test wrapper).
     pub command_prefix: CommandPrefix,
 }
 
@@ -153,12 +153,8 @@ impl NodeFleet {
         let slot = self.slot(node)?;
         let out = self.exec(slot, command).await?;
         if command.fails_on_nonzero_exit() && out.exit_status != 0 {
-            return Err(SshError::CommandFailed {
-                node: node.to_owned(),
-                command: command::render(&self.prefix, command),
-                exit_status: out.exit_status,
-                stderr: out.stderr.trim().to_owned(),
-            });
+            let line = command::render(self.prefix_for(command), command);
+            return Err(SshError::from_exit(node, command, line, out.exit_status, &out.stderr));
         }
         Ok(out)
     }
@@ -252,10 +248,21 @@ impl NodeFleet {
         }
     }
 
+    /// The prefix of `command`: the configured one for a privileged command, none for
+    /// `systemctl is-active`, which any user may run.
+    fn prefix_for(&self, command: RemoteCommand) -> &CommandPrefix {
+        static NONE: CommandPrefix = CommandPrefix::none();
+        if command.privileged() {
+            &self.prefix
+        } else {
+            &NONE
+        }
+    }
+
     /// Runs a command over the node's session; a kept session that turns out broken is reopened
     /// once (the commands are idempotent, so a repeat is harmless).
     async fn exec(&self, slot: &Slot, command: RemoteCommand) -> Result<CommandOutput, SshError> {
-        self.exec_line(slot, &command::render(&self.prefix, command)).await
+        self.exec_line(slot, &command::render(self.prefix_for(command), command)).await
     }
 
     /// Runs an already rendered (every word quoted) command line, as [`Self::exec`] does.

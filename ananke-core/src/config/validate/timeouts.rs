@@ -13,6 +13,14 @@ pub(super) fn check(config: &Config, out: &mut Findings) {
     if ssh.concurrency == 0 {
         out.push("ssh.concurrency", "0 sessions can reach no node; expected at least 1");
     }
+    for (i, word) in ssh.command_prefix.iter().enumerate() {
+        if word.is_empty() || word.chars().any(char::is_control) {
+            out.push(
+                format!("ssh.command_prefix[{i}]"),
+                format!("{word:?} is empty or holds a control character (NUL, newline, ...): no argv can carry it"),
+            );
+        }
+    }
     out.positive("kubernetes.request_timeout", config.kubernetes.request_timeout);
     startup(config, out);
     shutdown(config, out);

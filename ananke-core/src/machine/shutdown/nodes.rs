@@ -4,7 +4,7 @@ use super::ShutdownRun;
 use crate::config::K3sRole;
 use crate::effect::Effect;
 use crate::machine::step::Step;
-use crate::observation::{NodeObservation, Observation, SshStatus, UnitState};
+use crate::observation::{NodeObservation, Observation, UnitState};
 use std::collections::BTreeSet;
 
 impl ShutdownRun {
@@ -42,10 +42,18 @@ impl ShutdownRun {
                 .push(format!("node {} not cordoned", node.name));
         }
         let mut to_drain = BTreeSet::new();
+        self.drain_unfinished.clear();
         for pod in &obs.pods_to_evict {
             to_drain.insert(pod.node.as_str());
             if let Some(pdb) = &pod.blocked_by_pdb {
                 self.pdb_blocks.insert(pod.node.clone(), pdb.clone());
+            } else {
+                // Only a PDB (under `pdb_policy: proceed`) covers a pod left behind.
+                let left = self.drain_unfinished.entry(pod.node.clone()).or_default();
+                if !left.is_empty() {
+                    left.push_str(", ");
+                }
+                left.push_str(&pod.pod.to_string());
             }
             self.waiting_for
                 .push(format!("pod {} on {}", pod.pod, pod.node));
@@ -71,19 +79,23 @@ impl ShutdownRun {
     }
 
     /// One observation in `StoppingNodes`: stop k3s on every agent, and on the servers once every
-    /// agent is down. Returns whether every node is down.
+    /// agent is settled (or the node-stop deadline passed). Returns whether every node is settled.
     pub(super) fn stop_nodes(&mut self, context: &mut Step<'_>, obs: &Observation) -> bool {
         self.waiting_for.clear();
-        if !self.stop_role(context, obs, K3sRole::Agent) {
+        let agents = self.stop_role(context, obs, K3sRole::Agent);
+        if !agents && !self.servers_stopping {
             return false;
         }
         self.servers_stopping = true;
-        self.stop_role(context, obs, K3sRole::Server)
+        let servers = self.stop_role(context, obs, K3sRole::Server);
+        servers && (agents || self.agents_timed_out)
     }
 
-    /// Stop k3s on every node of `role` that is not down; returns whether all of them are down.
+    /// Stop k3s on every reachable node of `role` whose unit is not down; returns whether every
+    /// node of `role` is settled: observed down, refused for good, out of reach (SSH does not
+    /// reach it, so nothing can be done and waiting would only burn battery), or ignored.
     fn stop_role(&mut self, context: &mut Step<'_>, obs: &Observation, role: K3sRole) -> bool {
-        let mut all_down = true;
+        let mut settled = true;
         for node in self
             .config
             .inventory
@@ -91,25 +103,31 @@ impl ShutdownRun {
             .iter()
             .filter(|n| n.role == role)
         {
-            let seen = obs.node(&node.name);
-            if seen.is_some_and(is_down) {
+            let Some(seen) = obs.node(&node.name) else {
+                continue;
+            };
+            if is_down(seen) && !self.journal.changes.stopped.contains(&node.name) {
+                // Stopped before ananke came: the operator's, left stopped by the startup.
+                self.journal.changes.already_stopped.insert(node.name.clone());
+            }
+            if is_down(seen) || self.refused.contains_key(&node.name) || !seen.ssh.is_reachable() {
                 continue;
             }
-            all_down = false;
-            self.waiting_for
-                .push(format!("{} ({})", node.name, role.unit()));
-            if seen.is_some_and(|n| n.ssh.is_reachable()) {
-                self.journal.changes.stopped.insert(node.name.clone());
-                context.offer(Effect::StopK3s {
-                    node: node.name.clone(),
-                    role,
-                });
+            self.journal.changes.stopped.insert(node.name.clone());
+            context.offer(Effect::StopK3s {
+                node: node.name.clone(),
+                role,
+            });
+            if !self.config.is_ignored(&node.name) {
+                settled = false;
+                self.waiting_for
+                    .push(format!("{} ({})", node.name, role.unit()));
             }
         }
-        all_down
+        settled
     }
 
-    /// The node-stop deadline passed with agents still up: stop the servers anyway.
+    /// The node-stop deadline passed with agents still up: stop the reachable servers anyway.
     pub(super) fn stop_servers_anyway(&mut self, context: &mut Step<'_>) {
         self.servers_stopping = true;
         for node in self
@@ -119,6 +137,13 @@ impl ShutdownRun {
             .iter()
             .filter(|n| n.role == K3sRole::Server)
         {
+            let reachable = self
+                .last_nodes
+                .get(&node.name)
+                .is_some_and(|(ssh, _)| ssh.is_reachable());
+            if !reachable || self.refused.contains_key(&node.name) {
+                continue;
+            }
             self.journal.changes.stopped.insert(node.name.clone());
             context.offer(Effect::StopK3s {
                 node: node.name.clone(),
@@ -128,9 +153,7 @@ impl ShutdownRun {
     }
 }
 
-/// Whether k3s is down on a node: its unit is stopped or failed, or SSH cannot reach the host (its
-/// power is already gone).
+/// Whether k3s is observed down on a node: its unit is stopped or failed.
 fn is_down(node: &NodeObservation) -> bool {
     matches!(node.k3s_unit, UnitState::Inactive | UnitState::Failed)
-        || matches!(node.ssh, SshStatus::Unreachable(_))
 }

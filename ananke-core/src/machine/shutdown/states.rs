@@ -7,7 +7,7 @@ use super::{Quiesce, ShutdownRun};
 use crate::config::{K3sRole, PdbPolicy, ShutdownMode};
 use crate::effect::Effect;
 use crate::machine::step::{Event, Step};
-use crate::machine::{EffectOutcome, Timer};
+use crate::machine::{Cause, EffectOutcome, Timer};
 use statig::prelude::*;
 
 #[state_machine(
@@ -24,12 +24,16 @@ impl ShutdownRun {
             Event::Observed(obs) => {
                 let first = !self.observed;
                 self.observed = true;
+                self.note(obs);
                 if first && !obs.api.reachable {
                     let error = obs.api.error.as_deref().unwrap_or("no answer");
                     context.diagnose(format!(
-                        "Kubernetes API unreachable at the first observation ({error}): skipping Flux suspend, \
-                         scale-down and drain"
+                        "Kubernetes API unreachable at the first observation ({error}): cannot suspend Flux, \
+                         scale down nor drain; stopping nodes"
                     ));
+                    if !self.journal.quiesced {
+                        self.api_down_at_start = Some(error.to_owned());
+                    }
                     return Transition(State::stopping_nodes());
                 }
                 if self.quiesce(context, obs) {
@@ -75,7 +79,9 @@ impl ShutdownRun {
     fn draining(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => {
+                self.note(obs);
                 if self.drain(context, obs) {
+                    self.journal.quiesced = self.verify_quiesce().is_empty();
                     Transition(State::stopping_nodes())
                 } else {
                     Handled
@@ -126,21 +132,39 @@ impl ShutdownRun {
     fn stopping_nodes(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => {
+                self.note(obs);
                 if self.stop_nodes(context, obs) {
-                    Transition(State::off())
+                    self.finish()
                 } else {
                     Handled
                 }
             }
+            Event::Done {
+                effect: Effect::StopK3s { node, .. },
+                outcome: EffectOutcome::Failed { transient: false, message },
+            } => {
+                // A refusal will not change by asking again: the node no longer holds the run.
+                context.diagnose(format!("k3s stop on {node} refused: {message}"));
+                self.refused.insert(node.clone(), (Cause::of_message(message), message.clone()));
+                Handled
+            }
             Event::Timeout(Timer::PhaseDeadline) => {
-                if !self.servers_stopping {
-                    self.stop_servers_anyway(context);
+                let line = self.waiting_line();
+                if self.servers_stopping {
+                    context.diagnose(format!("k3s stop not confirmed in time on: {line}"));
+                    return self.finish();
                 }
+                // Agents still up: stop the servers anyway, and give them a window of their own.
                 context.diagnose(format!(
-                    "k3s stop not confirmed in time on: {}; going on",
-                    self.waiting_line()
+                    "k3s stop not confirmed in time on: {line}; stopping the servers anyway"
                 ));
-                Transition(State::off())
+                self.agents_timed_out = true;
+                self.stop_servers_anyway(context);
+                context.arm(
+                    Timer::PhaseDeadline,
+                    self.config.shutdown.node_stop_timeout.get(),
+                );
+                Handled
             }
             _ => Super,
         }
@@ -225,6 +249,59 @@ impl ShutdownRun {
     fn enter_off(&mut self, context: &mut Step<'_>) {
         context.stop_all_timers();
         self.journal.shutdown_completed = true;
+        self.power_off_hosts(context);
+    }
+
+    /// The run went as far as it could; `unconfirmed` lists what was not seen done. The journal
+    /// stays unfinished, so a startup (or `bootstrap`) restores what this run changed. Failed
+    /// power-offs are diagnostics, as in `Off`.
+    #[state(entry_action = "enter_incomplete")]
+    fn incomplete(context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+        Self::off(context, event)
+    }
+
+    /// Disarm every timer; in `cluster-and-hosts` mode, power the hosts off all the same (the UPS
+    /// will not wait for the nodes that did not answer).
+    #[action]
+    fn enter_incomplete(&mut self, context: &mut Step<'_>) {
+        context.stop_all_timers();
+        self.power_off_hosts(context);
+    }
+
+    /// The shutdown failed; `failure` says why. Further inputs are handled by doing nothing.
+    #[state(entry_action = "enter_failed")]
+    fn failed(event: &Event<'_>) -> Outcome<State> {
+        let _ = event;
+        Handled
+    }
+
+    /// Disarm every timer; note what was not confirmed, for the report.
+    #[action]
+    fn enter_failed(&mut self, context: &mut Step<'_>) {
+        context.stop_all_timers();
+        self.unconfirmed = self.verify();
+    }
+}
+
+impl ShutdownRun {
+    /// Record why the run failed and go to `Failed`.
+    fn fail(&mut self, reason: String) -> Outcome<State> {
+        self.record_failure(None, reason);
+        Transition(State::failed())
+    }
+
+    /// The run is over: `Off` when every step was observed done, `Incomplete` otherwise.
+    fn finish(&mut self) -> Outcome<State> {
+        self.unconfirmed = self.verify();
+        if self.unconfirmed.is_empty() {
+            Transition(State::off())
+        } else {
+            Transition(State::incomplete())
+        }
+    }
+
+    /// In `cluster-and-hosts` mode only, power every host off, agents first, servers last.
+    fn power_off_hosts(&self, context: &mut Step<'_>) {
         if self.options.mode != ShutdownMode::ClusterAndHosts {
             return;
         }
@@ -241,26 +318,5 @@ impl ShutdownRun {
                 });
             }
         }
-    }
-
-    /// The shutdown failed; `failure` says why. Further inputs are handled by doing nothing.
-    #[state(entry_action = "enter_failed")]
-    fn failed(event: &Event<'_>) -> Outcome<State> {
-        let _ = event;
-        Handled
-    }
-
-    /// Disarm every timer.
-    #[action]
-    fn enter_failed(context: &mut Step<'_>) {
-        context.stop_all_timers();
-    }
-}
-
-impl ShutdownRun {
-    /// Record why the run failed and go to `Failed`.
-    fn fail(&mut self, reason: String) -> Outcome<State> {
-        self.record_failure(None, reason);
-        Transition(State::failed())
     }
 }

@@ -19,9 +19,11 @@ impl StartupRun {
             let Some(seen) = obs.node(&node.name) else {
                 continue;
             };
+            let operators = self.journal.changes.already_stopped.contains(&node.name)
+                && !self.journal.changes.stopped.contains(&node.name);
             if seen.k3s_unit == UnitState::Active {
                 self.journal.changes.stopped.remove(&node.name);
-            } else if seen.ssh.is_reachable() {
+            } else if seen.ssh.is_reachable() && !operators {
                 context.offer(Effect::StartK3s {
                     node: node.name.clone(),
                     role: node.role,

@@ -68,6 +68,39 @@ impl StartupRun {
         context.offer(Effect::SetFluxSource { object, url: None, branch: Some(branch.clone()) });
     }
 
+    /// Whether the drift guard holds Flux: the source is not observed at the expected URL and
+    /// branch. While it holds, nothing is resumed (Flux would apply another desired state).
+    pub(super) fn source_drifted(&self, obs: &Observation) -> bool {
+        !crate::gates::flux_drift::check(&self.config, obs).passed()
+    }
+
+    /// Why the run must stop now at the drift guard: the source is observed at another URL or
+    /// branch and nothing this run does will change that (a `--force-flux-branch` reset still on
+    /// its way is waited for). The reason ends with the one thing the operator can do.
+    pub(super) fn drift_blocks(&self, obs: &Observation) -> Option<String> {
+        let object = self.source_ref();
+        let source = obs.flux.as_ref().and_then(|f| f.get(&object))?;
+        let config = &self.config;
+        let url = source.url.as_deref().unwrap_or("not set");
+        if url != config.expected_flux_source_url {
+            return Some(format!(
+                "{object} fetches from {url}, expected {}: set the GitRepository's spec.url back, or \
+                 expected_flux_source_url in the config if {url} is intended",
+                config.expected_flux_source_url
+            ));
+        }
+        let branch = source.branch.as_deref().unwrap_or("not set");
+        let forcing = self.options.force_flux_branch.is_some();
+        if branch == config.expected_flux_branch || forcing {
+            return None;
+        }
+        Some(format!(
+            "{object} tracks branch {branch}, expected {}: run `ananke startup --execute --force-flux-branch {}` to \
+             reset it, or set expected_flux_branch in the config if {branch} is intended",
+            config.expected_flux_branch, config.expected_flux_branch
+        ))
+    }
+
     /// The source `GitRepository` the drift guard checks.
     pub(super) fn source_ref(&self) -> FluxRef {
         FluxRef { kind: FluxKind::GitRepository, object: self.config.flux.source.clone() }
@@ -155,7 +188,7 @@ impl StartupRun {
     /// each once observed unsuspended; never touches what was already suspended.
     pub(super) fn resume_flux(&mut self, context: &mut Step<'_>, obs: &Observation) {
         let Some(flux) = &obs.flux else { return };
-        if self.journal.changes.suspended.is_empty() {
+        if self.journal.changes.suspended.is_empty() || self.source_drifted(obs) {
             return;
         }
         let changes = &mut self.journal.changes;

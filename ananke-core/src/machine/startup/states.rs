@@ -58,6 +58,9 @@ impl StartupRun {
     fn nodes_up(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => {
+                if let Some(reason) = self.drift_blocks(obs) {
+                    return self.fail(Some(GateId::FluxDrift), reason);
+                }
                 self.tend(context, obs);
                 if self.git_server_down(obs) {
                     Transition(State::flux_deadlocked())
@@ -87,6 +90,9 @@ impl StartupRun {
     fn flux_deadlocked(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => {
+                if let Some(reason) = self.drift_blocks(obs) {
+                    return self.fail(Some(GateId::FluxDrift), reason);
+                }
                 self.tend(context, obs);
                 // Flux stays suspended until the source is back, so nothing can revert a restore:
                 // bring every journaled workload back now, in parallel with the Git server, and
@@ -127,6 +133,9 @@ impl StartupRun {
     fn converging(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => {
+                if let Some(reason) = self.drift_blocks(obs) {
+                    return self.fail(Some(GateId::FluxDrift), reason);
+                }
                 if self.converge(context, obs) {
                     Transition(State::soaking())
                 } else {
@@ -221,7 +230,12 @@ impl StartupRun {
     #[action]
     fn enter_ready(&mut self, context: &mut Step<'_>) {
         context.stop_all_timers();
+        // The shutdown is undone: the next shutdown starts afresh instead of resuming it.
         self.journal.shutdown_completed = false;
+        self.journal.shutdown_started_at = None;
+        self.journal.shutdown_reason = None;
+        self.journal.quiesced = false;
+        self.journal.changes.already_stopped.clear();
     }
 
     /// Startup failed; `failure` says why. Further inputs are handled by doing nothing.

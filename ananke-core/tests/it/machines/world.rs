@@ -20,6 +20,10 @@ pub struct World {
     pub pdb_block: BTreeMap<String, String>,
     /// Nodes whose drain succeeds without evicting anything.
     pub slow_drain: BTreeSet<String>,
+    /// Nodes whose `systemctl stop` says success while k3s keeps running.
+    pub wont_stop: BTreeSet<String>,
+    /// Nodes whose k3s commands are refused for good, with the message.
+    pub refuse: BTreeMap<String, String>,
     /// Standard unseal fails with this outcome.
     pub unseal_fails: Option<EffectOutcome>,
     /// The breakglass unseal fails with this outcome.
@@ -33,6 +37,8 @@ impl World {
             state: lab::healthy(),
             pdb_block: BTreeMap::new(),
             slow_drain: BTreeSet::new(),
+            wont_stop: BTreeSet::new(),
+            refuse: BTreeMap::new(),
             unseal_fails: None,
             breakglass_fails: None,
         }
@@ -117,11 +123,16 @@ impl World {
     pub fn apply(&mut self, effect: &Effect) -> EffectOutcome {
         let state = &mut self.state;
         match effect {
+            Effect::StartK3s { node, .. } | Effect::StopK3s { node, .. } if self.refuse.contains_key(node) => {
+                return EffectOutcome::Failed { transient: false, message: self.refuse[node].clone() };
+            }
             Effect::StartK3s { node, .. } => {
                 lab::node_mut(state, node).k3s_unit = UnitState::Active;
             }
             Effect::StopK3s { node, .. } => {
-                lab::node_mut(state, node).k3s_unit = UnitState::Inactive;
+                if !self.wont_stop.contains(node) {
+                    lab::node_mut(state, node).k3s_unit = UnitState::Inactive;
+                }
             }
             Effect::Cordon { node } | Effect::Uncordon { node } => {
                 let cordon = matches!(effect, Effect::Cordon { .. });

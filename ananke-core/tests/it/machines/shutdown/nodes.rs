@@ -124,7 +124,7 @@ fn draining_cordons_what_is_schedulable_then_drains_and_retries_a_pdb_block() {
         .expect("a drain timeout diagnostic")
         .message
         .contains("apps/db-pdb"));
-    assert_eq!(d.machine.state(), ShutdownState::Off);
+    assert_eq!(d.machine.state(), ShutdownState::Off, "the PDB covers the pod left: {:?}", d.machine.unconfirmed());
     assert!(d.machine.failure().is_none());
 }
 
@@ -146,7 +146,10 @@ fn a_slow_drain_without_a_pdb_proceeds_even_under_the_fail_policy() {
     world.pdb_block.clear();
     world.slow_drain.insert("titan-05".to_owned());
     d.run(&mut world, secs(5), 40);
-    assert_eq!(d.machine.state(), ShutdownState::Off);
+    // No PDB covers the pod left behind: the drain is not confirmed.
+    assert_eq!(d.machine.state(), ShutdownState::Incomplete);
+    let items: Vec<String> = d.machine.unconfirmed().iter().map(ToString::to_string).collect();
+    assert_eq!(items, ["node titan-05 drained: timed out (pods left after the drain timeout: apps/db-0)"]);
     let diagnostic = d
         .machine
         .diagnostics()
@@ -194,7 +197,7 @@ fn k3s_stops_on_the_agents_first_and_the_servers_last() {
 }
 
 #[test]
-fn an_agent_already_without_power_counts_as_stopped() {
+fn an_agent_without_power_does_not_hold_the_servers_and_is_not_confirmed() {
     let mut world = World::running();
     let mut d = shutdown(
         Arc::new(lab::config()),
@@ -217,10 +220,15 @@ fn an_agent_already_without_power_counts_as_stopped() {
         ]
     );
     assert!(!d.machine.journal().changes.stopped.contains("titan-05"));
+    d.cycle(&mut world, secs(1));
+    assert_eq!(d.machine.state(), ShutdownState::Incomplete);
+    let items: Vec<String> = d.machine.unconfirmed().iter().map(ToString::to_string).collect();
+    assert_eq!(items, ["node titan-05: k3s-agent stopped: unreachable (no route to host)"]);
+    assert!(!d.machine.journal().shutdown_completed, "the startup must still restore it");
 }
 
 #[test]
-fn nodes_that_do_not_confirm_the_stop_are_reported_and_the_servers_stopped_anyway() {
+fn an_agent_refusing_authentication_does_not_hold_the_servers_and_is_reported() {
     let mut world = World::running();
     let mut d = shutdown(
         Arc::new(lab::config()),
@@ -229,23 +237,71 @@ fn nodes_that_do_not_confirm_the_stop_are_reported_and_the_servers_stopped_anywa
     );
     until_stopping(&mut d, &mut world);
     lab::node_mut(&mut world.state, "titan-04").ssh =
-        SshStatus::AuthFailed("permission denied".to_owned());
-    d.run(&mut world, secs(10), 20);
-    assert_eq!(d.machine.state(), ShutdownState::Off);
-    let diagnostic = d
-        .machine
-        .diagnostics()
-        .iter()
-        .find(|x| x.message.starts_with("k3s stop not confirmed in time"));
-    assert!(diagnostic
-        .expect("a diagnostic")
-        .message
-        .contains("titan-04 (k3s-agent)"));
+        SshStatus::AuthFailed("node titan-04: 10.0.0.4:22 refused public key authentication as ananke".to_owned());
+    let start = d.now;
+    d.run(&mut world, secs(1), 20);
+    assert_eq!(d.machine.state(), ShutdownState::Incomplete);
+    assert!(d.now.since(start) < std::time::Duration::from_secs(10), "no wait for the node-stop timeout");
+    let items: Vec<String> = d.machine.unconfirmed().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        items,
+        ["node titan-04: k3s-agent stopped: authentication refused (node titan-04: 10.0.0.4:22 refused public key authentication as ananke)"]
+    );
+    assert!(!d.effects().any(|e| matches!(e, Effect::StopK3s { node, .. } if node == "titan-04")));
     assert!(d.effects().any(|e| *e
         == Effect::StopK3s {
             node: "titan-01".to_owned(),
             role: ananke_core::config::K3sRole::Server
         }));
+}
+
+#[test]
+fn a_unit_that_does_not_stop_holds_the_servers_until_the_timeout_then_is_reported_still_running() {
+    let mut world = World::running();
+    let mut d = shutdown(
+        Arc::new(lab::config()),
+        Journal::default(),
+        ShutdownMode::ClusterOnly,
+    );
+    until_stopping(&mut d, &mut world);
+    world.wont_stop.insert("titan-04".to_owned());
+    d.run(&mut world, secs(10), 40);
+    assert_eq!(d.machine.state(), ShutdownState::Incomplete);
+    let diagnostic = d
+        .machine
+        .diagnostics()
+        .iter()
+        .find(|x| x.message.starts_with("k3s stop not confirmed in time"));
+    assert!(diagnostic.expect("a diagnostic").message.contains("titan-04 (k3s-agent)"));
+    let items: Vec<String> = d.machine.unconfirmed().iter().map(ToString::to_string).collect();
+    assert_eq!(items, ["node titan-04: k3s-agent stopped: still running (k3s-agent is active at the last observation)"]);
+    assert!(d.effects().any(|e| *e
+        == Effect::StopK3s {
+            node: "titan-01".to_owned(),
+            role: ananke_core::config::K3sRole::Server
+        }));
+}
+
+#[test]
+fn a_refused_stop_is_tried_once_and_the_run_ends_incomplete_naming_the_node() {
+    let mut world = World::running();
+    let mut d = shutdown(
+        Arc::new(lab::config()),
+        Journal::default(),
+        ShutdownMode::ClusterOnly,
+    );
+    until_stopping(&mut d, &mut world);
+    let refusal = "node titan-05: `'sudo' '-n' 'systemctl' 'stop' 'k3s-agent'` was refused (exit status 1): sudo: a password is required";
+    world.refuse.insert("titan-05".to_owned(), refusal.to_owned());
+    d.run(&mut world, secs(5), 60);
+    assert_eq!(d.machine.state(), ShutdownState::Incomplete);
+    let stops = d.effects().filter(|e| matches!(e, Effect::StopK3s { node, .. } if node == "titan-05")).count();
+    assert_eq!(stops, 1, "a refusal is never retried");
+    let items = d.machine.unconfirmed();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].cause, ananke_core::machine::Cause::PermissionDenied);
+    assert_eq!(items[0].detail, refusal);
+    assert!(d.machine.failure().is_none());
 }
 
 #[test]
