@@ -160,7 +160,8 @@ impl ShutdownMachine {
         if !resuming {
             journal.shutdown_reason = None;
             journal.shutdown_started_at = None;
-            journal.quiesced = false;
+            // After a completed shutdown no startup undid, what it saw quiesced still holds.
+            journal.quiesced &= journal.shutdown_completed;
         }
         // What the interrupted run saw done need not be seen again.
         let (seen_suspended, scaled_confirmed) = if journal.quiesced {

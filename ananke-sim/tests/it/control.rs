@@ -65,7 +65,7 @@ async fn a_host_refusing_ssh_answers_409() {
     let scenario = Scenario::parse(text, "auth.yaml").unwrap();
     let server = Server::start(scenario, ServeOptions { dir: None, ..options() }).await.unwrap();
     let (status, body) = call(&server, "POST", "/control/nodes/titan-05/k3s/stop").await;
-    assert_eq!((status, body.as_str()), (409, "ssh: titan-05: Permission denied (publickey)\n"));
+    assert_eq!((status, body.as_str()), (409, "node titan-05: titan-05:22 refused public key authentication as ananke\n"));
     assert_eq!(k3s(&server, "titan-05").await, "unknown\n");
     assert_eq!(call(&server, "POST", "/control/nodes/titan-04/k3s/stop").await.0, 200);
     server.shutdown().await;

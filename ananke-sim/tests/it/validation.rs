@@ -146,12 +146,12 @@ const REFERENCES: &[Broken] = &[
     (
         "state: ready",
         "state: up",
-        "lab.yaml:32:14: expect.startup.state: unknown state `up` (expected `ready` or `failed`)",
+        "lab.yaml:32:14: expect.startup.state: unknown state `up` (expected one of `ready`, `failed`)",
     ),
     (
         "state: 'off'",
         "state: down",
-        "lab.yaml:31:15: expect.shutdown.state: unknown state `down` (expected `off` or `failed`)",
+        "lab.yaml:31:15: expect.shutdown.state: unknown state `down` (expected one of `off`, `incomplete`, `failed`)",
     ),
     (
         "source: repo",

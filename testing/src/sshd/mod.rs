@@ -17,6 +17,7 @@
 mod files;
 mod process;
 mod stub;
+pub mod sudo;
 #[cfg(test)]
 mod tests;
 
@@ -83,6 +84,11 @@ impl SshdFleet {
     /// sshd or ssh-keygen missing (install `openssh-server`), or an instance that does not come up
     /// (with its log).
     pub fn start(n: usize) -> io::Result<Self> {
+        Self::start_as(n, current_user())
+    }
+
+    /// Starts `n` instances that `user` logs into.
+    fn start_as(n: usize, user: String) -> io::Result<Self> {
         if !Path::new(SSHD).is_file() {
             return Err(io::Error::new(
                 io::ErrorKind::NotFound,
@@ -91,7 +97,7 @@ impl SshdFleet {
         }
         let privsep = process::PrivsepDir::claim()?;
         let dir = tempfile::Builder::new().prefix("ananke-sshd-").tempdir()?;
-        let user = current_user();
+        let unprivileged = user != current_user();
         let mut fleet = Self { dir, nodes: Vec::new(), user, _privsep: privsep };
         fleet.prepare_client()?;
         let shared_port = pick_port(IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1)));
@@ -105,6 +111,10 @@ impl SshdFleet {
         }
         for keygen in keygens {
             files::finish(keygen, "ssh-keygen (host key)")?;
+        }
+        if unprivileged {
+            let states: Vec<PathBuf> = fleet.nodes.iter().map(SshdNode::state_dir).collect();
+            sudo::open_to_user(fleet.dir.path(), &states)?;
         }
         fleet.write_known_hosts()?;
         for i in 0..n {

@@ -24,14 +24,16 @@ async fn a_command_that_exits_non_zero_fails_with_its_stderr() {
         .expect("fleet");
     // Without the simulator's control endpoint the node's systemctl test double cannot power off.
     let err = nodes.run("n1", RemoteCommand::PowerOff).await.unwrap_err();
+    // A poweroff that exits non-zero cannot succeed by asking again: permanent.
     match &err {
-        SshError::CommandFailed { node, command, exit_status, stderr } => {
+        SshError::CommandRejected { node, command, exit_status, stderr } => {
             assert_eq!((node.as_str(), *exit_status), ("n1", 1));
             assert!(command.contains("systemctl") && command.contains("poweroff"), "{command}");
             assert_eq!(stderr, "stub systemctl: unsupported: poweroff");
         }
-        other => panic!("expected a failed command, got {other}"),
+        other => panic!("expected a rejected command, got {other}"),
     }
+    assert!(!err.is_transient(), "{err}");
     // is-active answers with its exit status: a non-zero exit is a state, not a failure.
     let out = nodes.run("n1", RemoteCommand::IsActive(K3sRole::Server)).await.expect("an answer");
     assert_eq!((out.exit_status, out.stdout.trim()), (3, "inactive"));

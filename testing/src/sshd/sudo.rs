@@ -1,0 +1,165 @@
+//! A fleet logged into as a non-root user, with real `sudo` (Debian package `sudo`) in front of
+//! the privileged commands, as `ssh.command_prefix: [sudo, -n]` does on a real host.
+//!
+//! The user [`SUDO_USER`] is created once (`useradd --system`) and kept: a user is not a process,
+//! and parallel tests share it. Its password field is `*` (no password can match, but the account
+//! is not locked: sshd without PAM refuses a locked account's public key).
+//!
+//! [`SshdFleet::allow_sudo`] installs `/etc/sudoers.d/ananke-test-<pid>-<n>` (checked by
+//! `visudo -cf` before it is put in place, mode 0440) giving the user exactly ananke's privileged
+//! commands, with the fleet's stubs first on sudo's `secure_path` and the stubs' state directory
+//! kept in the environment; [`SudoRule`]'s drop removes it. Without a rule, `sudo -n` answers what
+//! it answers on a host without one: "a password is required".
+
+use super::SshdFleet;
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The non-root login user of [`SshdFleet::start_unprivileged`].
+pub const SUDO_USER: &str = "ananke-sudo-test";
+
+/// Where sudo reads drop-ins from (Debian's `@includedir`).
+const SUDOERS_D: &str = "/etc/sudoers.d";
+
+/// A sudoers drop-in of one fleet; removed on drop.
+#[derive(Debug)]
+pub struct SudoRule {
+    path: PathBuf,
+}
+
+impl SudoRule {
+    /// The drop-in's path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for SudoRule {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Creates [`SUDO_USER`] unless it exists, with a password no login can match but not locked.
+///
+/// # Errors
+///
+/// Not root, or `useradd`/`usermod` fail.
+pub(super) fn ensure_user() -> io::Result<()> {
+    if !rustix::process::geteuid().is_root() {
+        return Err(io::Error::new(io::ErrorKind::PermissionDenied, "creating the sudo test user needs root"));
+    }
+    let exists = Command::new("id").args(["-u", SUDO_USER]).output()?.status.success();
+    if !exists {
+        let out = Command::new("useradd")
+            .args(["--system", "--no-create-home", "--shell", "/bin/sh", SUDO_USER])
+            .output()?;
+        // Another test may have created it in the meantime (exit 9: already exists).
+        if !out.status.success() && out.status.code() != Some(9) {
+            return Err(io::Error::other(format!("useradd {SUDO_USER}: {}", String::from_utf8_lossy(&out.stderr))));
+        }
+    }
+    let out = Command::new("usermod").args(["-p", "*", SUDO_USER]).output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!("usermod {SUDO_USER}: {}", String::from_utf8_lossy(&out.stderr))));
+    }
+    Ok(())
+}
+
+/// Opens the fleet's files to the unprivileged user: every directory traversable, the
+/// `authorized_keys` readable (sshd reads them as the user), the stub state writable.
+pub(super) fn open_to_user(root: &Path, state_dirs: &[PathBuf]) -> io::Result<()> {
+    fs::set_permissions(root, fs::Permissions::from_mode(0o755))?;
+    for entry in fs::read_dir(root)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755))?;
+        }
+    }
+    for state in state_dirs {
+        fs::set_permissions(state, fs::Permissions::from_mode(0o777))?;
+    }
+    Ok(())
+}
+
+/// The sudoers text letting [`SUDO_USER`] run exactly ananke's privileged commands, the stubs in
+/// `bin` standing for `/usr/bin/systemctl` and `/usr/local/bin/k3s-killall.sh`.
+fn rule_text(bin: &Path) -> String {
+    let b = bin.display();
+    let commands = [
+        format!("{b}/systemctl start k3s"),
+        format!("{b}/systemctl stop k3s"),
+        format!("{b}/systemctl start k3s-agent"),
+        format!("{b}/systemctl stop k3s-agent"),
+        format!("{b}/systemctl poweroff"),
+        format!("{b}/k3s-killall.sh \"\""),
+    ];
+    format!(
+        "# ananke test fleet {b} (testing/src/sshd/sudo.rs); removed when the test ends\n\
+         Defaults:{SUDO_USER} secure_path=\"{b}:/usr/sbin:/usr/bin:/sbin:/bin\"\n\
+         Defaults:{SUDO_USER} env_keep += \"ANANKE_NODE_DIR\"\n\
+         {SUDO_USER} ALL=(root) NOPASSWD: {}\n",
+        commands.join(", ")
+    )
+}
+
+impl SshdFleet {
+    /// Starts `n` instances logged into as the non-root [`SUDO_USER`] (created if missing). Its
+    /// `systemctl is-active` works as it is; every privileged command needs `sudo -n` and a rule
+    /// ([`Self::allow_sudo`]).
+    ///
+    /// # Errors
+    ///
+    /// Not root (the user must be created and sshd must switch to it), or see [`Self::start`].
+    pub fn start_unprivileged(n: usize) -> io::Result<Self> {
+        ensure_user()?;
+        Self::start_as(n, SUDO_USER.to_owned())
+    }
+
+    /// Installs the sudoers drop-in that lets the fleet's user run ananke's privileged commands.
+    ///
+    /// # Errors
+    ///
+    /// The drop-in cannot be written, or `visudo` refuses it (it is then not installed).
+    pub fn allow_sudo(&self) -> io::Result<SudoRule> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("ananke-test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        // sudo skips drop-ins whose name holds a dot: the draft is never read before it is checked.
+        let draft = Path::new(SUDOERS_D).join(format!("{name}.draft"));
+        fs::write(&draft, rule_text(&self.dir().join("bin")))?;
+        fs::set_permissions(&draft, fs::Permissions::from_mode(0o440))?;
+        let check = Command::new("visudo").arg("-cf").arg(&draft).output();
+        let refused = match check {
+            Ok(out) if out.status.success() => None,
+            Ok(out) => Some(String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)),
+            Err(e) => Some(format!("cannot run visudo (package sudo): {e}")),
+        };
+        if let Some(why) = refused {
+            let _ = fs::remove_file(&draft);
+            return Err(io::Error::other(format!("sudoers drop-in refused: {why}")));
+        }
+        let path = Path::new(SUDOERS_D).join(name);
+        fs::rename(&draft, &path)?;
+        Ok(SudoRule { path })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rule_names_each_command_and_keeps_the_stub_state() {
+        let text = rule_text(Path::new("/tmp/f/bin"));
+        assert!(text.contains("secure_path=\"/tmp/f/bin:/usr/sbin"), "{text}");
+        assert!(text.contains("env_keep += \"ANANKE_NODE_DIR\""), "{text}");
+        assert!(text.contains("NOPASSWD: /tmp/f/bin/systemctl start k3s, /tmp/f/bin/systemctl stop k3s,"), "{text}");
+        assert!(text.contains("/tmp/f/bin/k3s-killall.sh \"\"\n"), "{text}");
+        assert!(!text.contains("is-active"), "is-active needs no privilege");
+    }
+}
