@@ -74,6 +74,8 @@ pub struct SshdFleet {
     nodes: Vec<SshdNode>,
     user: String,
     _privsep: Option<process::PrivsepDir>,
+    /// Held by a fleet of the sudo test user ([`sudo::LOCK`]).
+    user_lock: Option<File>,
 }
 
 impl SshdFleet {
@@ -98,7 +100,7 @@ impl SshdFleet {
         let privsep = process::PrivsepDir::claim()?;
         let dir = tempfile::Builder::new().prefix("ananke-sshd-").tempdir()?;
         let unprivileged = user != current_user();
-        let mut fleet = Self { dir, nodes: Vec::new(), user, _privsep: privsep };
+        let mut fleet = Self { dir, nodes: Vec::new(), user, _privsep: privsep, user_lock: None };
         fleet.prepare_client()?;
         let shared_port = pick_port(IpAddr::V4(Ipv4Addr::new(127, 0, 1, 1)));
         let mut keygens = Vec::new();

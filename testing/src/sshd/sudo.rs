@@ -5,6 +5,9 @@
 //! and parallel tests share it. Its password field is `*` (no password can match, but the account
 //! is not locked: sshd without PAM refuses a locked account's public key).
 //!
+//! Sudo rules apply to a user, not to a fleet: the fleets of that user run one at a time, each
+//! holding an exclusive `flock` on [`LOCK`] from its start to its drop (across test processes).
+//!
 //! [`SshdFleet::allow_sudo`] installs `/etc/sudoers.d/ananke-test-<pid>-<n>` (checked by
 //! `visudo -cf` before it is put in place, mode 0440) giving the user exactly ananke's privileged
 //! commands, with the fleet's stubs first on sudo's `secure_path` and the stubs' state directory
@@ -21,6 +24,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The non-root login user of [`SshdFleet::start_unprivileged`].
 pub const SUDO_USER: &str = "ananke-sudo-test";
+
+/// The lock every fleet of [`SUDO_USER`] holds while it lives.
+pub const LOCK: &str = "/run/lock/ananke-sudo-test.lock";
+
+/// Waits for, then holds, the exclusive lock of the fleets of [`SUDO_USER`]; released when the
+/// returned file is closed.
+pub(super) fn lock_user() -> io::Result<fs::File> {
+    let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(LOCK)?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
+    Ok(file)
+}
 
 /// Where sudo reads drop-ins from (Debian's `@includedir`).
 const SUDOERS_D: &str = "/etc/sudoers.d";
@@ -56,9 +70,8 @@ pub(super) fn ensure_user() -> io::Result<()> {
     }
     let exists = Command::new("id").args(["-u", SUDO_USER]).output()?.status.success();
     if !exists {
-        let out = Command::new("useradd")
-            .args(["--system", "--no-create-home", "--shell", "/bin/sh", SUDO_USER])
-            .output()?;
+        let out =
+            Command::new("useradd").args(["--system", "--no-create-home", "--shell", "/bin/sh", SUDO_USER]).output()?;
         // Another test may have created it in the meantime (exit 9: already exists).
         if !out.status.success() && out.status.code() != Some(9) {
             return Err(io::Error::other(format!("useradd {SUDO_USER}: {}", String::from_utf8_lossy(&out.stderr))));
@@ -83,6 +96,10 @@ pub(super) fn open_to_user(root: &Path, state_dirs: &[PathBuf]) -> io::Result<()
     }
     for state in state_dirs {
         fs::set_permissions(state, fs::Permissions::from_mode(0o777))?;
+        // The stubs append every call, as root under sudo and as the user without it.
+        let calls = state.join("calls");
+        fs::write(&calls, "")?;
+        fs::set_permissions(&calls, fs::Permissions::from_mode(0o666))?;
     }
     Ok(())
 }
@@ -118,7 +135,10 @@ impl SshdFleet {
     /// Not root (the user must be created and sshd must switch to it), or see [`Self::start`].
     pub fn start_unprivileged(n: usize) -> io::Result<Self> {
         ensure_user()?;
-        Self::start_as(n, SUDO_USER.to_owned())
+        let lock = lock_user()?;
+        let mut fleet = Self::start_as(n, SUDO_USER.to_owned())?;
+        fleet.user_lock = Some(lock);
+        Ok(fleet)
     }
 
     /// Installs the sudoers drop-in that lets the fleet's user run ananke's privileged commands.

@@ -8,3 +8,4 @@ mod hygiene;
 mod purity;
 mod ssh;
 mod ssh_fleet_errors;
+mod ssh_sudo;

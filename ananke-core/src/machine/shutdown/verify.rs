@@ -97,11 +97,9 @@ impl ShutdownRun {
                     cause: Cause::of_ssh(ssh).unwrap_or(Cause::Unreachable),
                     detail: ssh_detail(ssh),
                 }),
-                None => items.push(Unconfirmed {
-                    item,
-                    cause: Cause::Unreachable,
-                    detail: "never observed".to_owned(),
-                }),
+                None => {
+                    items.push(Unconfirmed { item, cause: Cause::Unreachable, detail: "never observed".to_owned() })
+                }
             }
         }
     }
