@@ -68,25 +68,48 @@ impl Drop for Serve {
     }
 }
 
+/// How the lab's nodes are logged into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Login {
+    /// As root, no prefix.
+    Root,
+    /// As a non-root user through `ssh.command_prefix: [sudo, -n]`, with the README's sudoers rule.
+    Sudo,
+    /// The same without the rule: every privileged command is refused.
+    SudoWithoutRule,
+}
+
 /// A served scenario, its nodes behind sshd, a UPS behind upsd, and the config pointing at them.
-struct Lab {
-    _serve: Serve,
-    _fleet: SshdFleet,
+pub(crate) struct Lab {
+    /// Dropped before the fleet (fields drop in order): the next fleet of the sudo user must not
+    /// find this one's rule.
+    _sudo: Option<ananke_testing::sshd::sudo::SudoRule>,
+    serve: Option<Serve>,
+    fleet: Option<SshdFleet>,
     _nut: NutServer,
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    state: PathBuf,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) config: PathBuf,
+    pub(crate) state: PathBuf,
 }
 
 impl Lab {
-    fn start(scenario: &str) -> Lab {
+    pub(crate) fn start(scenario: &str) -> Lab {
+        Self::start_with(scenario, Login::Root)
+    }
+
+    pub(crate) fn start_with(scenario: &str, login: Login) -> Lab {
         let dir = tempfile::tempdir().unwrap();
         let (serve, served) = Serve::start(scenario, &dir.path().join("serve"));
         let mut config = served.config;
-        let fleet = SshdFleet::start(config.inventory.nodes.len())
-            .unwrap_or_else(|e| panic!("sshd fleet (package openssh-server): {e}"));
+        let n = config.inventory.nodes.len();
+        let fleet = if login == Login::Root { SshdFleet::start(n) } else { SshdFleet::start_unprivileged(n) };
+        let fleet = fleet.unwrap_or_else(|e| panic!("sshd fleet (packages openssh-server, sudo): {e}"));
+        let sudo = (login == Login::Sudo).then(|| fleet.allow_sudo().expect("visudo accepts the rule"));
         let nut = NutServer::start().expect("upsd and dummy-ups start (packages nut-server, nut-client)");
         config.ssh = fleet.ssh_settings();
+        if login != Login::Root {
+            config.ssh.command_prefix = vec!["sudo".into(), "-n".into()];
+        }
         for (i, node) in config.inventory.nodes.iter_mut().enumerate() {
             let sshd = &fleet.nodes()[i];
             node.address = sshd.address.to_string();
@@ -122,11 +145,30 @@ impl Lab {
         config.startup.deadline = HumanDuration::secs(240);
         let path = dir.path().join("ananke.yaml");
         std::fs::write(&path, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
-        Lab { _serve: serve, _fleet: fleet, _nut: nut, dir, config: path, state }
+        Lab { _sudo: sudo, serve: Some(serve), fleet: Some(fleet), _nut: nut, dir, config: path, state }
+    }
+
+    /// The sshd fleet of the nodes.
+    pub(crate) fn fleet(&self) -> &SshdFleet {
+        self.fleet.as_ref().expect("the fleet runs")
+    }
+
+    /// Stops the API (and everything `serve` serves) and every node's sshd: nothing answers.
+    pub(crate) fn cut_everything(&mut self) {
+        self.serve = None;
+        self.fleet.as_mut().expect("the fleet runs").stop_all();
+    }
+
+    /// Rewrites the config with `edit` applied.
+    pub(crate) fn edit_config(&self, edit: impl FnOnce(&mut Config)) {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let mut config: Config = serde_yaml_ng::from_str(&text).unwrap();
+        edit(&mut config);
+        std::fs::write(&self.config, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
     }
 
     /// `ananke ARGS --config CONFIG` (no `--sim`) -> (code, stdout, stderr).
-    fn ananke(&self, args: &[&str]) -> (i32, String, String) {
+    pub(crate) fn ananke(&self, args: &[&str]) -> (i32, String, String) {
         let out =
             ananke().args(args).arg("--config").arg(&self.config).timeout(Duration::from_secs(300)).output().unwrap();
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
@@ -134,7 +176,7 @@ impl Lab {
     }
 
     /// The run's report, history copy and trace exist, and the trace replays without divergence.
-    fn check_reports(&self, command: &str) -> serde_json::Value {
+    pub(crate) fn check_reports(&self, command: &str) -> serde_json::Value {
         let report = read_json(&self.state.join(format!("last-{command}-report.json")));
         let run_id = report["run_id"].as_str().unwrap().to_owned();
         assert_eq!(read_json(&self.state.join(format!("reports/{run_id}.json"))), report);
@@ -149,7 +191,7 @@ impl Lab {
 
     /// `status`, `shutdown --execute --reason drill`, `startup --execute`, each checked; the
     /// startup report.
-    fn drill(&self) -> serde_json::Value {
+    pub(crate) fn drill(&self) -> serde_json::Value {
         let (code, stdout, stderr) = self.ananke(&["status"]);
         assert_eq!(code, 0, "{stdout}\n{stderr}");
         assert!(stdout.contains("titan-db") && stdout.contains("titan-jh"), "{stdout}");

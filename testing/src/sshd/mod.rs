@@ -261,6 +261,16 @@ impl SshdFleet {
         stub::set_delay(&self.nodes[index - 1].state_dir(), delay)
     }
 
+    /// Stops every instance (listener and sessions); the keys and files stay until the drop, so
+    /// a client configured for the fleet now finds every node unreachable.
+    pub fn stop_all(&mut self) {
+        for node in &mut self.nodes {
+            if let Some(mut child) = node.child.take() {
+                process::stop_tree(&mut child);
+            }
+        }
+    }
+
     /// Kills instance `index`'s per-connection processes (not the listener): every open session
     /// to it breaks, as when a node reboots between two cycles.
     pub fn drop_connections(&self, index: usize) {
