@@ -18,9 +18,14 @@ pub fn repo() -> PathBuf {
 
 /// Run `ananke ARGS --sim titan-lab --state-dir DIR`, returning (exit code, stdout, stderr).
 pub fn sim(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    sim_named(dir, "titan-lab", args)
+}
+
+/// Run `ananke ARGS --sim SCENARIO --state-dir DIR`, returning (exit code, stdout, stderr).
+pub fn sim_named(dir: &Path, scenario: &str, args: &[&str]) -> (i32, String, String) {
     let out = ananke()
         .args(args)
-        .args(["--sim", "titan-lab", "--state-dir"])
+        .args(["--sim", scenario, "--state-dir"])
         .arg(dir)
         .output()
         .expect("ananke runs");

@@ -194,3 +194,59 @@ fn the_real_binary_killed_at_random_moments_then_rerun_completes() {
     }
     assert!(killed_mid_run >= 10, "most kills should land mid-run ({killed_mid_run} of 40)");
 }
+
+/// Run a shutdown on the world in `dir` until it crashes after `budget` effects (or ends).
+/// Returns whether it crashed.
+fn crash_only(dir: &Path, budget: usize) -> bool {
+    let state = StateDir::new(dir);
+    state.ensure().unwrap();
+    let opened = SimWorld::open("titan-lab", dir, Purpose::Shutdown, true).unwrap();
+    let world = Crashing { inner: &opened.world, budget: Cell::new(budget), crashed: Cell::new(false) };
+    let crashed = run_once(Which::Shutdown, &opened.config, state.read_journal().unwrap(), &world, &state).is_none();
+    opened.world.save().unwrap();
+    crashed
+}
+
+#[test]
+fn a_shutdown_killed_halfway_is_undone_by_bootstrap_without_a_manual_step() {
+    let want = running_lab();
+    let mut crashes = 0;
+    for budget in (1..).step_by(4) {
+        let dir = tempfile::tempdir().unwrap();
+        if !crash_only(dir.path(), budget) {
+            break;
+        }
+        crashes += 1;
+        let journal = StateDir::new(dir.path()).read_journal().unwrap();
+        assert!(journal.shutdown_unfinished(), "crash after {budget} effects: {journal:?}");
+        // `status` lists what is left to restore.
+        let (code, stdout, stderr) = sim(dir.path(), &["status", "--json"]);
+        assert_eq!(code, 0, "{stderr}");
+        let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(status["pending_restore"]["shutdown_completed"], false, "{stdout}");
+        assert_eq!(status["pending_restore"]["command"], "ananke bootstrap --execute");
+        let (code, stdout, stderr) = sim(dir.path(), &["bootstrap", "--execute"]);
+        assert_eq!(code, 0, "crash after {budget} effects, bootstrap:\n{stdout}\n{stderr}");
+        assert!(stderr.contains("did not complete; restoring what it changed"), "{stderr}");
+        let opened = SimWorld::open("titan-lab", dir.path(), Purpose::Observe, false).unwrap();
+        let diff = want.diff(&opened.world.cluster_state());
+        assert!(diff.is_empty(), "crash after {budget} effects, then bootstrap: {diff:#?}");
+        let journal = StateDir::new(dir.path()).read_journal().unwrap();
+        assert!(!journal.pending_restore(), "{journal:?}");
+        let (_, stdout, _) = sim(dir.path(), &["status", "--json"]);
+        assert!(!stdout.contains("pending_restore"), "nothing left to restore: {stdout}");
+    }
+    assert!(crashes >= 5, "the shutdown was cut at {crashes} points");
+}
+
+#[test]
+fn a_deleted_journal_after_a_shutdown_is_a_loud_warning_naming_what_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(sim(dir.path(), &["shutdown", "--execute", "--reason", "drill"]).0, 0);
+    std::fs::remove_file(dir.path().join("journal.json")).unwrap();
+    let (_, stdout, _) = sim(dir.path(), &["status"]);
+    assert!(stdout.contains("WARNING: the journal") && stdout.contains("is missing"), "{stdout}");
+    assert!(stdout.contains("ananke report last --command shutdown"), "{stdout}");
+    let (_, _, stderr) = sim(dir.path(), &["bootstrap"]);
+    assert!(stderr.contains("WARNING: the journal") && stderr.contains("is missing"), "{stderr}");
+}

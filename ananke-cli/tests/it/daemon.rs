@@ -48,13 +48,19 @@ pub struct Setup {
     pub binary: Option<PathBuf>,
     /// Read the UPS through the driver's socket (`driver_socket`) instead of polling upsd.
     pub pushed: bool,
+    /// The built-in scenario the daemon drives (default `titan-lab`).
+    pub scenario: Option<&'static str>,
+    /// Run a shutdown first whose deadline cuts it in the middle of quiescing (exit 5), so the
+    /// daemon starts with a half-done shutdown in the journal.
+    pub failed_shutdown_first: bool,
 }
 
 /// A lab as `start` makes it, with `setup`.
 pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), setup: &Setup) -> Lab {
     let nut = NutServer::start().expect("upsd and dummy-ups start (packages nut-server, nut-client)");
     let dir = tempfile::tempdir().unwrap();
-    let mut config = ananke_sim::builtin("titan-lab").unwrap().ananke_config();
+    let scenario = setup.scenario.unwrap_or("titan-lab");
+    let mut config = ananke_sim::builtin(scenario).unwrap().ananke_config();
     for domain in &mut config.power_domains {
         domain.ups =
             if setup.pushed { nut.power_domain_pushed(&domain.name) } else { nut.power_domain(&domain.name) }.ups;
@@ -79,13 +85,27 @@ pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), 
         let (code, out, err) = crate::common::sim(&state, &["shutdown", "--execute", "--reason", "drill", "--config", path.to_str().unwrap()]);
         assert_eq!(code, 0, "{out}\n{err}");
     }
+    if setup.failed_shutdown_first {
+        let mut cut = config.clone();
+        cut.shutdown.deadline = HumanDuration::secs(30);
+        cut.shutdown.drain_timeout = HumanDuration::secs(20);
+        cut.shutdown.scale_down_timeout = HumanDuration::secs(20);
+        cut.shutdown.node_stop_timeout = HumanDuration::secs(20);
+        let cut_path = dir.path().join("cut.yaml");
+        std::fs::write(&cut_path, serde_yaml_ng::to_string(&cut).unwrap()).unwrap();
+        let args = ["shutdown", "--execute", "--reason", "drill", "--config", cut_path.to_str().unwrap()];
+        let (code, out, err) = crate::common::sim_named(&state, scenario, &args);
+        assert_eq!(code, 5, "the deadline cuts the shutdown:\n{out}\n{err}");
+        let journal = ananke_core::store::StateDir::new(&state).read_journal().unwrap();
+        assert!(journal.shutdown_unfinished() && !journal.pending_lines().is_empty(), "{journal:?}");
+    }
     if let Some(pid) = setup.shutdown_lock_pid {
         let holder = ananke_core::store::lock::LockHolder { pid, run_id: "run-held".into(), command: "shutdown".into(), since: "2026-11-23T00:00:00Z".into() };
         std::fs::create_dir_all(&state).unwrap();
         std::fs::write(state.join(ananke_core::store::lock::LOCK_FILE), serde_json::to_vec(&holder).unwrap()).unwrap();
     }
     let daemon = Command::new(setup.binary.clone().unwrap_or_else(|| assert_cmd::cargo::cargo_bin("ananke")))
-        .args(["daemon", "--sim", "titan-lab", "--config"])
+        .args(["daemon", "--sim", scenario, "--config"])
         .arg(&path)
         .arg("--state-dir")
         .arg(&state)
@@ -203,4 +223,39 @@ fn a_stopped_upsd_under_assume_on_battery_shuts_down_after_the_debounce() {
     lab.nut.stop_upsd();
     lab.wait_for("the loss reported", |s| has_event(s, "treating it as on battery"));
     lab.wait_for("a shutdown started", |s| has_event(s, "started `ananke shutdown"));
+}
+
+#[test]
+fn a_shutdown_that_failed_halfway_is_undone_by_the_daemon_once_power_is_stable() {
+    let setup = Setup { failed_shutdown_first: true, ..Setup::default() };
+    let journal: ananke_core::Journal = {
+        let lab = start_with(|_| {}, &setup);
+        // The daemon starts with the changes of a shutdown that did not complete: it waits for
+        // stable power (the UPS is on line, past `stable_for`) and starts the cluster up.
+        let s = lab.wait_for("a startup started", |s| has_event(s, "started `ananke startup"));
+        assert_ne!(s.phase, ananke_core::power::ClusterPhase::ShuttingDown);
+        lab.wait_for("the cluster up", |s| s.phase == ananke_core::power::ClusterPhase::Up);
+        let report = lab.report("last-startup-report.json").expect("startup report");
+        assert_eq!(report["final_state"], "ready", "{report}");
+        serde_json::from_value(lab.report("journal.json").expect("journal")).unwrap()
+    };
+    assert!(!journal.pending_restore(), "everything restored: {journal:?}");
+}
+
+#[test]
+fn an_incomplete_power_shutdown_is_undone_by_the_daemon_when_power_returns() {
+    let setup = Setup { scenario: Some("k3s-wont-stop"), ..Setup::default() };
+    let mut lab = start_with(|_| {}, &setup);
+    lab.nut.set_vars(&[("ups.status", "OB DISCHRG LB"), ("battery.runtime", "3000")]).unwrap();
+    lab.wait_for("a shutdown started", |s| has_event(s, "started `ananke shutdown"));
+    let s = lab.wait_for("the shutdown ended", |s| has_event(s, "shutdown run") && has_event(s, "ended"));
+    assert!(has_event(&s, "did not complete"), "{}", lab.events());
+    let report = lab.report("last-shutdown-report.json").expect("shutdown report");
+    assert_eq!(report["outcome"], "incomplete", "{report}");
+    assert_eq!(s.budget_s, 60, "an incomplete shutdown leaves the default budget");
+    lab.nut.set_vars(&[("ups.status", "OL"), ("battery.charge", "80")]).unwrap();
+    lab.wait_for("a startup started", |s| has_event(s, "started `ananke startup"));
+    lab.wait_for("the cluster up", |s| s.phase == ananke_core::power::ClusterPhase::Up);
+    let report = lab.report("last-startup-report.json").expect("startup report");
+    assert_eq!(report["final_state"], "ready", "{report}");
 }
