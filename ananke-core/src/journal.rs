@@ -235,6 +235,31 @@ mod tests {
     }
 
     #[test]
+    fn what_is_left_to_restore_after_a_shutdown_that_did_not_complete() {
+        let mut j = Journal::default();
+        assert!(!j.pending_restore() && !j.shutdown_unfinished() && j.pending_lines().is_empty());
+        j.shutdown_started_at = Some(Time(5));
+        assert!(j.pending_restore() && j.shutdown_unfinished(), "started, not completed");
+        j.changes.scaled.insert(web(), 2);
+        j.changes.suspended.push(apps());
+        j.changes.cordoned.insert("titan-02".into());
+        j.changes.stopped.insert("titan-03".into());
+        assert_eq!(
+            j.pending_lines(),
+            [
+                "scale back Deployment/apps/web to 2",
+                "resume Kustomization/flux-system/apps",
+                "uncordon titan-02",
+                "start k3s on titan-03"
+            ]
+        );
+        j.shutdown_completed = true;
+        assert!(j.pending_restore() && !j.shutdown_unfinished(), "completed: the cluster is down");
+        let restored = Journal { changes: Changes { already_stopped: ["titan-04".into()].into(), ..Changes::default() }, ..Journal::default() };
+        assert!(!restored.pending_restore(), "what ananke found so is not a restore");
+    }
+
+    #[test]
     fn a_damaged_pairs_list_is_an_error_not_an_empty_map() {
         let mut v = serde_json::to_value(Journal::default()).unwrap();
         v["changes"]["scaled"] = serde_json::json!({"apps/web": 3});

@@ -208,3 +208,69 @@ pub trait Machine {
         &[]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Cause, Unconfirmed};
+    use crate::observation::SshStatus;
+
+    #[test]
+    fn a_failure_message_names_its_cause() {
+        let cases = [
+            ("node n1: 127.0.0.1:22 refused public key authentication as ananke", Cause::AuthRefused),
+            ("ssh: titan-05: Permission denied (publickey)", Cause::AuthRefused),
+            ("node n1: host key of [127.0.1.1]:22 changed: presented SHA256:x, kh line 3 records another", Cause::HostKeyChanged),
+            ("node n1: `'sudo' '-n' 'systemctl' 'stop' 'k3s'` was refused (exit status 1): sudo: a password is required", Cause::PermissionDenied),
+            ("Failed to stop k3s.service: Interactive authentication required.", Cause::PermissionDenied),
+            ("node n1: no SSH session with 10.0.0.1:22 within 10s", Cause::TimedOut),
+            ("node n1: cannot connect to 10.0.0.1:22: Connection reset", Cause::Unreachable),
+            ("node n1: `'systemctl' 'stop' 'k3s'` failed with exit status 1: Job failed", Cause::CommandFailed),
+        ];
+        for (message, cause) in cases {
+            assert_eq!(Cause::of_message(message), cause, "{message}");
+        }
+    }
+
+    #[test]
+    fn an_ssh_status_names_why_a_node_is_out_of_reach() {
+        assert_eq!(Cause::of_ssh(&SshStatus::Reachable), None);
+        assert_eq!(Cause::of_ssh(&SshStatus::Unknown), Some(Cause::Unreachable));
+        assert_eq!(Cause::of_ssh(&SshStatus::Unreachable("no route to host".into())), Some(Cause::Unreachable));
+        assert_eq!(Cause::of_ssh(&SshStatus::Unreachable("no SSH session within 10s".into())), Some(Cause::TimedOut));
+        assert_eq!(Cause::of_ssh(&SshStatus::AuthFailed("host key of x changed".into())), Some(Cause::HostKeyChanged));
+        // Whatever else an authentication failure says, the host refused ananke.
+        assert_eq!(Cause::of_ssh(&SshStatus::AuthFailed("connection refused".into())), Some(Cause::AuthRefused));
+    }
+
+    #[test]
+    fn causes_and_items_read_as_words_and_serialize_kebab_case() {
+        let all = [
+            Cause::Unreachable,
+            Cause::AuthRefused,
+            Cause::HostKeyChanged,
+            Cause::PermissionDenied,
+            Cause::TimedOut,
+            Cause::ApiDown,
+            Cause::StillRunning,
+            Cause::CommandFailed,
+        ];
+        let words: Vec<String> = all.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            words,
+            [
+                "unreachable",
+                "authentication refused",
+                "host key changed",
+                "permission denied",
+                "timed out",
+                "API down",
+                "still running",
+                "command failed"
+            ]
+        );
+        let item = Unconfirmed { item: "node n1: k3s stopped".into(), cause: Cause::ApiDown, detail: "no answer".into() };
+        assert_eq!(item.to_string(), "node n1: k3s stopped: API down (no answer)");
+        let json = serde_json::to_value(&item).unwrap();
+        assert_eq!(json["cause"], "api-down");
+    }
+}

@@ -188,3 +188,31 @@ fn only_a_cluster_up_on_mains_needs_no_ticks() {
         assert!(PowerPolicy::new(settings(), phase, Duration::from_secs(60)).needs_ticks(), "{phase:?}");
     }
 }
+
+#[test]
+fn a_shutdown_that_did_not_complete_leaves_the_cluster_down_and_starts_it_up_on_stable_power() {
+    let mut p = policy(settings());
+    assert_eq!(shutdowns(&feed(&mut p, 0, vec![ups("main", "OB DISCHRG LB", 90.0, 600)])), 1);
+    let out = p.handle(at(10), &PowerInput::ShutdownEnded { succeeded: false });
+    assert!(
+        matches!(&out[..], [PowerDecision::Report { message }] if message.contains("did not complete")),
+        "{out:?}"
+    );
+    assert_eq!(p.phase(), ClusterPhase::Down, "its changes wait for a startup");
+    assert!(feed(&mut p, 20, vec![ups("main", "OB DISCHRG", 80.0, 600)]).is_empty(), "no second shutdown");
+    let out = feed(&mut p, 400, vec![ups("main", "OL", 90.0, 3000)]);
+    assert!(!out.contains(&PowerDecision::StartStartup), "stable_for not over yet: {out:?}");
+    let out = feed(&mut p, 800, vec![ups("main", "OL", 90.0, 3000)]);
+    assert!(out.contains(&PowerDecision::StartStartup), "{out:?}");
+}
+
+#[test]
+fn a_shutdown_deferred_to_a_peer_leaves_the_cluster_up() {
+    let mut p = policy(settings());
+    assert_eq!(shutdowns(&feed(&mut p, 0, vec![ups("main", "OB DISCHRG LB", 90.0, 600)])), 1);
+    assert_eq!(p.phase(), ClusterPhase::ShuttingDown);
+    assert!(p.handle(at(1), &PowerInput::ShutdownDeferred).is_empty());
+    assert_eq!(p.phase(), ClusterPhase::Up, "no run started: the cluster is as it was");
+    assert!(p.handle(at(2), &PowerInput::ShutdownDeferred).is_empty());
+    assert_eq!(p.phase(), ClusterPhase::Up, "a stray deferral changes nothing");
+}

@@ -236,3 +236,46 @@ impl SshError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SshError;
+    use crate::adapters::ssh::RemoteCommand;
+    use crate::config::K3sRole;
+
+    fn exit(command: RemoteCommand, status: u32, stderr: &str) -> SshError {
+        SshError::from_exit("n1", command, "line".to_owned(), status, stderr)
+    }
+
+    #[test]
+    fn a_refusal_a_rejection_and_a_failed_start_are_told_apart() {
+        let stop = RemoteCommand::StopUnit(K3sRole::Agent);
+        let start = RemoteCommand::StartUnit(K3sRole::Server);
+        for (status, stderr) in [
+            (1, "sudo: a password is required\n"),
+            (1, "Sorry, user ananke is not allowed to execute '/usr/bin/systemctl stop k3s' as root on n1."),
+            (1, "Failed to stop k3s.service: Interactive authentication required."),
+            (4, "Failed to stop k3s.service: Access denied"),
+            (4, ""),
+        ] {
+            let err = exit(stop, status, stderr);
+            assert!(matches!(&err, SshError::Refused { stderr: s, .. } if *s == stderr.trim()), "{err:?}");
+            assert!(!err.is_transient() && err.ssh_status().is_none(), "{err}");
+        }
+        for (command, status, stderr) in [
+            (stop, 1, "Job for k3s-agent.service canceled."),
+            (start, 5, "Failed to start k3s.service: Unit k3s.service not found."),
+            (RemoteCommand::PowerOff, 1, "Call to PowerOff failed"),
+        ] {
+            let err = exit(command, status, stderr);
+            assert!(matches!(err, SshError::CommandRejected { .. }), "{err:?}");
+            assert!(!err.is_transient(), "{err}");
+        }
+        let err = exit(start, 1, "Job for k3s.service failed because the control process exited with error code.");
+        assert!(matches!(err, SshError::CommandFailed { .. }) && err.is_transient(), "{err:?}");
+        assert_eq!(
+            exit(stop, 1, "sudo: a password is required").to_string(),
+            "node n1: `line` was refused (exit status 1): sudo: a password is required"
+        );
+    }
+}

@@ -162,7 +162,10 @@ impl StartupRun {
     )]
     fn soaking(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
-            Event::Observed(obs) => self.soak(context, obs),
+            Event::Observed(obs) => match self.drift_blocks(obs) {
+                Some(reason) => self.fail(Some(GateId::FluxDrift), reason),
+                None => self.soak(context, obs),
+            },
             // The soak timer only wakes the runner up for an observation at the soak's end.
             Event::Timeout(Timer::Soak) => Handled,
             _ => Super,

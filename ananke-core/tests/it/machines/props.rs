@@ -26,6 +26,10 @@ enum Fault {
     VaultSealed,
     GitServerDown,
     ProbeFails,
+    /// The source `GitRepository` tracks another branch.
+    BranchDrift,
+    /// The source `GitRepository` fetches from another URL.
+    UrlDrift,
 }
 
 /// What to break in a healthy observation.
@@ -47,6 +51,8 @@ fn chaos() -> impl Strategy<Value = Chaos> {
         Just(Fault::VaultSealed),
         Just(Fault::GitServerDown),
         Just(Fault::ProbeFails),
+        Just(Fault::BranchDrift),
+        Just(Fault::UrlDrift),
     ];
     (
         prop::collection::vec(fault, 0..2),
@@ -176,6 +182,16 @@ fn observation(chaos: Option<&Chaos>) -> Observation {
     if chaos.faults.contains(&Fault::ProbeFails) {
         obs.probes.get_mut("api").unwrap().ok = false;
     }
+    let source = ananke_core::observation::FluxRef {
+        kind: ananke_core::observation::FluxKind::GitRepository,
+        object: lab::obj("flux-system", "flux-system"),
+    };
+    if chaos.faults.contains(&Fault::BranchDrift) {
+        lab::flux_mut(&mut obs, &source).branch = Some("drill".to_owned());
+    }
+    if chaos.faults.contains(&Fault::UrlDrift) {
+        lab::flux_mut(&mut obs, &source).url = Some("ssh://git@mirror.invalid/titan.git".to_owned());
+    }
     if chaos.faults.contains(&Fault::ApiDown) {
         obs.api.reachable = false;
         obs.flux = None;
@@ -216,7 +232,7 @@ struct Trace {
 fn drive<M: Machine>(
     mut machine: M,
     steps: &[(u64, Step)],
-    mut check: impl FnMut(&M, &Input, Time, &str),
+    mut check: impl FnMut(&M, &Input, Time, &str, &[Effect]),
 ) -> Trace {
     let mut now = Time::ZERO;
     let mut in_flight: Vec<Effect> = Vec::new();
@@ -240,7 +256,7 @@ fn drive<M: Machine>(
         };
         let before = machine.state_name();
         let effects = machine.handle(now, &input);
-        check(&machine, &input, now, before);
+        check(&machine, &input, now, before, &effects);
         in_flight.extend(effects.iter().cloned());
         trace.effects.extend(effects.into_iter().map(|e| (now, e)));
         trace.states.push(machine.state_name());
@@ -297,7 +313,7 @@ proptest! {
         let mut observations: Vec<(Time, Observation)> = Vec::new();
         let mut soak_from = 0;
         let mut ready = 0;
-        let trace = drive(startup(&journal), &steps, |m: &StartupMachine, input, now, before| {
+        let trace = drive(startup(&journal), &steps, |m: &StartupMachine, input, now, before, _| {
             if let Input::Observed(obs) = input {
                 observations.push((now, (**obs).clone()));
             }
@@ -330,13 +346,37 @@ proptest! {
             prop_assert!(!matches!(effect, Effect::PowerOffHost { .. }), "{:?}", effect);
         }
         prop_assert!(ready <= 1);
-        let again = drive(startup(&journal), &steps, |_, _, _, _| {});
+        let again = drive(startup(&journal), &steps, |_, _, _, _, _| {});
         prop_assert_eq!(trace, again, "same inputs, same effects");
     }
 
     #[test]
+    fn nothing_is_resumed_while_the_source_drifts_and_a_drift_seen_with_the_nodes_up_fails_at_once(journal in journal(), steps in steps()) {
+        let config = lab::config();
+        let drifted = |obs: &Observation| !gates::flux_drift::check(&config, obs).passed();
+        let mut last_drifted = false;
+        let mut resumed_while_drifted = Vec::new();
+        let mut not_failed = Vec::new();
+        drive(startup(&journal), &steps, |m: &StartupMachine, input, now, before, effects| {
+            if let Input::Observed(obs) = input {
+                last_drifted = drifted(obs);
+                // Past `Off`, a drift the run cannot fix (no --force-flux-branch) fails it at once.
+                let past_off = !matches!(before, "off" | "failed" | "ready");
+                if last_drifted && obs.flux.is_some() && past_off && m.state() != StartupState::Failed {
+                    not_failed.push((now, m.state_name()));
+                }
+            }
+            if last_drifted {
+                resumed_while_drifted.extend(effects.iter().filter(|e| matches!(e, Effect::ResumeFlux { .. })).cloned());
+            }
+        });
+        prop_assert!(resumed_while_drifted.is_empty(), "resumed while drifted: {:?}", resumed_while_drifted);
+        prop_assert!(not_failed.is_empty(), "a drift seen with the cluster up did not fail the run: {:?}", not_failed);
+    }
+
+    #[test]
     fn cluster_only_shutdown_never_powers_a_host_off_and_keeps_a_consistent_journal(journal in journal(), steps in steps()) {
-        let trace = drive(shutdown(&journal, ShutdownMode::ClusterOnly), &steps, |m: &ShutdownMachine, _, _, _| {
+        let trace = drive(shutdown(&journal, ShutdownMode::ClusterOnly), &steps, |m: &ShutdownMachine, _, _, _, _| {
             let changes = &m.journal().changes;
             assert!(changes.scaled.values().all(|n| *n != 0), "an original count is never 0");
             assert!(changes.cordoned.is_disjoint(&changes.already_cordoned));
@@ -348,7 +388,7 @@ proptest! {
             prop_assert!(!matches!(effect, Effect::Uncordon { .. } | Effect::ResumeFlux { .. }), "{:?}", effect);
             prop_assert!(!matches!(effect, Effect::Scale { replicas, .. } if *replicas > 0), "{:?}", effect);
         }
-        let again = drive(shutdown(&journal, ShutdownMode::ClusterOnly), &steps, |_, _, _, _| {});
+        let again = drive(shutdown(&journal, ShutdownMode::ClusterOnly), &steps, |_, _, _, _, _| {});
         prop_assert_eq!(trace, again, "same inputs, same effects");
     }
 }

@@ -295,3 +295,30 @@ async fn vault_clients_trust_the_ca_file_and_say_what_an_odd_answer_means() {
     config.vault = None;
     assert!(VaultClient::from_config(&config, Duration::from_secs(2)).unwrap().is_none());
 }
+
+#[tokio::test]
+async fn the_standard_and_the_breakglass_commands_run_once_per_run_however_many_pods_are_sealed() {
+    let mut lab = Lab::sealed().await;
+    let shares = lab.file("shares", &lab.endpoints.standard_shares_text());
+    let counter = lab.dir.path().join("standard-runs");
+    let script = format!("echo run >> {}; cat {}", counter.display(), shares.display());
+    lab.standard(UnsealKeySource::Command(cmd(&["sh", "-c", &script], 5)));
+    let client = lab.client();
+    for pod in ["vault-0", "vault-1", "vault-2"] {
+        assert_eq!(client.execute_unseal(&unseal(pod)).await, EffectOutcome::Ok, "{pod}");
+    }
+    assert_eq!(std::fs::read_to_string(&counter).unwrap().lines().count(), 1, "one retrieval for three pods");
+
+    // The breakglass path may page a person: once, even when it fails, for every pod after.
+    let mut lab = Lab::sealed().await;
+    lab.standard(UnsealKeySource::Command(cmd(&["false"], 5)));
+    let pages = lab.dir.path().join("pages");
+    let script = format!("echo page >> {}; exit 1", pages.display());
+    lab.config.startup.vault_unseal_breakglass_command = Some(cmd(&["sh", "-c", &script], 5));
+    let client = lab.client();
+    for pod in ["vault-0", "vault-1", "vault-2"] {
+        let (transient, message) = failure(&client.execute_unseal(&breakglass(pod)).await);
+        assert!(!transient && message.starts_with("breakglass command failed"), "{pod}: {message}");
+    }
+    assert_eq!(std::fs::read_to_string(&pages).unwrap().lines().count(), 1, "one page for three pods");
+}

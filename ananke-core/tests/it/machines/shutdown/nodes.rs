@@ -8,7 +8,7 @@ use ananke_core::config::{PdbPolicy, ShutdownMode};
 use ananke_core::effect::Effect;
 use ananke_core::journal::Journal;
 use ananke_core::machine::{Machine, ShutdownMachine, ShutdownState};
-use ananke_core::observation::{PodToEvict, SshStatus};
+use ananke_core::observation::{PodToEvict, SshStatus, UnitState};
 use std::sync::Arc;
 
 fn pod(name: &str, node: &str) -> PodToEvict {
@@ -331,4 +331,30 @@ fn cluster_and_hosts_powers_every_host_off_servers_last_and_cluster_only_never()
             );
         }
     }
+}
+
+#[test]
+fn a_node_whose_k3s_was_already_stopped_is_journaled_as_found() {
+    let mut world = World::running();
+    lab::node_mut(&mut world.state, "titan-05").k3s_unit = UnitState::Inactive;
+    let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterOnly);
+    d.run(&mut world, secs(1), 100);
+    assert_eq!(d.machine.state(), ShutdownState::Off, "{:?}", d.machine.unconfirmed());
+    let changes = &d.machine.journal().changes;
+    assert!(changes.already_stopped.contains("titan-05") && !changes.stopped.contains("titan-05"), "{changes:?}");
+    assert!(!d.effects().any(|e| matches!(e, Effect::StopK3s { node, .. } if node == "titan-05")));
+}
+
+#[test]
+fn an_incomplete_shutdown_in_cluster_and_hosts_mode_still_powers_the_hosts_off() {
+    let mut world = World::running();
+    let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterAndHosts);
+    until_stopping(&mut d, &mut world);
+    lab::node_mut(&mut world.state, "titan-04").ssh = SshStatus::Unreachable("no route to host".to_owned());
+    d.run(&mut world, secs(1), 100);
+    assert_eq!(d.machine.state(), ShutdownState::Incomplete);
+    assert_eq!(ShutdownState::Incomplete.as_str(), "incomplete");
+    assert!(d.effects().any(|e| matches!(e, Effect::PowerOffHost { node } if node == "titan-01")));
+    assert!(!d.machine.journal().shutdown_completed);
+    assert_eq!(d.machine.poll_timeout(), None);
 }

@@ -148,3 +148,70 @@ fn a_sealed_vault_pod_that_does_not_answer_is_not_unsealed_but_holds_the_run() {
     let failure = d.machine.failure().expect("failed");
     assert_eq!(failure.reason, "converge timeout: still restoring: unseal vault vault-0");
 }
+
+#[test]
+fn a_drifted_source_fails_at_once_naming_the_fix_and_nothing_is_resumed() {
+    let source = lab::fx(FluxKind::GitRepository, "flux-system", "flux-system");
+    let mut journal = Journal::default();
+    journal.changes.suspended = vec![lab::k_apps()];
+    let mut obs = lab::healthy();
+    lab::flux_mut(&mut obs, &lab::k_apps()).suspend = true;
+    lab::flux_mut(&mut obs, &source).branch = Some("drill".to_owned());
+    let mut d = startup(Arc::new(lab::config()), journal.clone(), StartupOptions::default());
+    d.observe(&obs);
+    assert_eq!(d.machine.state(), StartupState::NodesUp);
+    d.observe(&obs);
+    assert_eq!(d.machine.state(), StartupState::Failed, "failed at the first observation with the nodes up");
+    let failure = d.machine.failure().unwrap();
+    assert_eq!(failure.gate, Some(GateId::FluxDrift));
+    assert!(failure.reason.contains("tracks branch drill, expected main"), "{}", failure.reason);
+    assert!(failure.reason.contains("`ananke startup --execute --force-flux-branch main`"), "{}", failure.reason);
+    assert!(!d.log.iter().any(|(_, e)| matches!(e, Effect::ResumeFlux { .. })), "{:?}", d.log);
+
+    // A URL nothing here can fix fails too, even with a forced branch.
+    let mut obs = lab::healthy();
+    lab::flux_mut(&mut obs, &source).url = Some("ssh://git@mirror.invalid/x.git".to_owned());
+    let options = StartupOptions { force_flux_branch: Some("main".to_owned()) };
+    let mut d = startup(Arc::new(lab::config()), journal, options);
+    d.observe(&obs);
+    d.observe(&obs);
+    let failure = d.machine.failure().expect("a url drift fails");
+    assert!(failure.reason.contains("fetches from ssh://git@mirror.invalid/x.git"), "{}", failure.reason);
+    assert!(failure.reason.contains("expected_flux_source_url"), "{}", failure.reason);
+}
+
+#[test]
+fn forcing_another_branch_makes_this_run_expect_it() {
+    let source = lab::fx(FluxKind::GitRepository, "flux-system", "flux-system");
+    let options = StartupOptions { force_flux_branch: Some("drill".to_owned()) };
+    let mut d = startup(Arc::new(lab::config()), Journal::default(), options);
+    let said = d.machine.diagnostics()[0].message.clone();
+    assert!(said.contains("this run expects the Flux source on branch drill, not expected_flux_branch main"), "{said}");
+    let mut obs = lab::healthy();
+    d.observe(&obs);
+    let effects = d.observe(&obs);
+    assert!(effects.contains(&Effect::SetFluxSource { object: source.clone(), url: None, branch: Some("drill".to_owned()) }));
+    assert_ne!(d.machine.state(), StartupState::Failed, "the reset is on its way");
+    lab::flux_mut(&mut obs, &source).branch = Some("drill".to_owned());
+    for _ in 0..3 {
+        d.observe(&obs);
+    }
+    assert!(d.machine.failure().is_none(), "{:?}", d.machine.failure());
+    assert!(crate::machines::lab::config().expected_flux_branch == "main", "the config itself is unchanged");
+}
+
+#[test]
+fn a_node_stopped_before_the_shutdown_is_left_as_found_and_counted_as_ignored() {
+    let mut journal = Journal::default();
+    journal.changes.already_stopped.insert("titan-05".to_owned());
+    journal.changes.stopped.insert("titan-04".to_owned());
+    let mut obs = lab::healthy();
+    for n in ["titan-04", "titan-05"] {
+        lab::node_mut(&mut obs, n).k3s_unit = ananke_core::observation::UnitState::Inactive;
+    }
+    let mut d = startup(Arc::new(lab::config()), journal, StartupOptions::default());
+    assert!(said(&d, "node titan-05: k3s was stopped before the shutdown, not by ananke: left as found (counted as ignored)") == 1);
+    let effects = d.observe(&obs);
+    assert!(effects.iter().any(|e| matches!(e, Effect::StartK3s { node, .. } if node == "titan-04")), "{effects:?}");
+    assert!(!d.log.iter().any(|(_, e)| matches!(e, Effect::StartK3s { node, .. } if node == "titan-05")), "{:?}", d.log);
+}
