@@ -31,8 +31,9 @@ fn start(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings)) -> Lab {
     start_with(tweak, &Setup::default())
 }
 
-/// What a test changes beyond the daemon settings.
+/// What a test changes beyond the daemon settings (each flag its own, independent knob).
 #[derive(Default)]
+#[allow(clippy::struct_excessive_bools)]
 pub struct Setup {
     /// Environment of the daemon.
     pub env: Vec<(&'static str, String)>,

@@ -282,9 +282,9 @@ impl VaultClient {
             Ok(shares) => shares,
             Err((transient, why)) => return failed(*transient, why.clone()),
         };
-        match self.unseal(pod, &shares).await {
+        match self.unseal(pod, shares).await {
             Ok(_) => EffectOutcome::Ok,
-            Err(e) => failed(e.is_transient(), scrub(&e.to_string(), &shares)),
+            Err(e) => failed(e.is_transient(), scrub(&e.to_string(), shares)),
         }
     }
 }

@@ -84,7 +84,9 @@ enum Quiesce {
     Scaling(usize),
 }
 
-/// The machine data of one shutdown run: the statig shared storage.
+/// The machine data of one shutdown run: the statig shared storage. Its flags are independent
+/// facts of the run (seen, sent, timed out, answered), not one state spelled in bools.
+#[allow(clippy::struct_excessive_bools)]
 pub(crate) struct ShutdownRun {
     config: Arc<Config>,
     journal: Journal,

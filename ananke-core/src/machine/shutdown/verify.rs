@@ -98,7 +98,7 @@ impl ShutdownRun {
                     detail: ssh_detail(ssh),
                 }),
                 None => {
-                    items.push(Unconfirmed { item, cause: Cause::Unreachable, detail: "never observed".to_owned() })
+                    items.push(Unconfirmed { item, cause: Cause::Unreachable, detail: "never observed".to_owned() });
                 }
             }
         }
