@@ -33,6 +33,16 @@ pub struct Journal {
     /// and every drain done: a resumed run need not see them again (the API may be gone by then).
     #[serde(default)]
     pub quiesced: bool,
+    /// The journal file was lost after an ananke shutdown: the startup rebuilds the changes from
+    /// the marks ananke left on the cluster ([`Changes::from_marks`]) once the API answers.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub rebuild_from_marks: bool,
+}
+
+/// Serde's `skip_serializing_if` for flags that are off by default.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl Journal {
@@ -47,7 +57,7 @@ impl Journal {
     /// undid yet, or changes still listed.
     #[must_use]
     pub fn pending_restore(&self) -> bool {
-        self.shutdown_started_at.is_some() || self.shutdown_completed || !self.changes.is_empty()
+        self.shutdown_started_at.is_some() || self.shutdown_completed || self.rebuild_from_marks || !self.changes.is_empty()
     }
 
     /// What a startup still has to restore, one line per kind of change (empty when nothing).
@@ -84,6 +94,7 @@ impl Default for Journal {
             shutdown_reason: None,
             shutdown_started_at: None,
             quiesced: false,
+            rebuild_from_marks: false,
         }
     }
 }
@@ -124,6 +135,27 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// What the cluster's own marks say ananke changed, for a journal that was lost: workloads at
+    /// 0 with ananke's replica count before, Flux objects suspended with ananke's mark, nodes
+    /// cordoned with ananke's mark (the annotations of [`crate::observation`]).
+    #[must_use]
+    pub fn from_marks(obs: &crate::observation::Observation) -> Changes {
+        let mut changes = Changes::default();
+        for w in obs.workloads.iter().filter(|w| w.spec_replicas == Some(0)) {
+            if let Some(n) = w.replicas_before.filter(|n| *n > 0) {
+                changes.scaled.insert(w.id.clone(), n);
+            }
+        }
+        let flux = obs.flux.iter().flat_map(|f| f.kustomizations.iter().chain(&f.helm_releases));
+        changes.suspended = flux.filter(|o| o.suspend && o.suspended_by_ananke).map(|o| o.id.clone()).collect();
+        for node in &obs.nodes {
+            if node.kube.as_ref().is_some_and(|k| k.unschedulable && k.cordoned_by_ananke) {
+                changes.cordoned.insert(node.name.clone());
+            }
+        }
+        changes
+    }
+
     /// Whether nothing remains to restore.
     #[must_use]
     pub fn is_empty(&self) -> bool {

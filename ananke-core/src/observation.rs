@@ -122,6 +122,9 @@ pub struct KubeNode {
     pub unschedulable: bool,
     /// Taint keys present.
     pub taints: Vec<String>,
+    /// ananke's mark ([`CORDONED_BY_ANANKE`]): ananke cordoned it.
+    #[serde(skip_serializing_if = "is_false")]
+    pub cordoned_by_ananke: bool,
 }
 
 /// A Flux condition (`Ready`, `Reconciling`, `Stalled`, ...).
@@ -220,6 +223,24 @@ pub struct FluxObject {
     /// `status.lastHandledReconcileAt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
+    /// ananke's mark ([`SUSPENDED_BY_ANANKE`]): ananke suspended it (a lost journal is rebuilt
+    /// from it).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub suspended_by_ananke: bool,
+}
+
+/// The annotation ananke sets on a Flux object it suspends (removed when it resumes it).
+pub const SUSPENDED_BY_ANANKE: &str = "ananke.io/suspended-by-ananke";
+/// The annotation ananke sets on a node it cordons (removed when it uncordons it).
+pub const CORDONED_BY_ANANKE: &str = "ananke.io/cordoned-by-ananke";
+/// The annotation ananke sets on a workload it scales to 0: the replica count before (removed
+/// when it scales it back), as kube-downscaler's `downscaler/original-replicas`.
+pub const REPLICAS_BEFORE: &str = "ananke.io/replicas-before";
+
+/// Serde's `skip_serializing_if` for flags that are off by default.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl FluxObject {
@@ -296,6 +317,9 @@ pub struct Workload {
     /// Does the workload have a status at all (false right after creation).
     #[serde(default)]
     pub has_status: bool,
+    /// ananke's mark ([`REPLICAS_BEFORE`]): the replica count before ananke scaled it to 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas_before: Option<i32>,
 }
 
 /// Status counters of a workload. For `DaemonSets`: `desired` = desiredNumberScheduled,

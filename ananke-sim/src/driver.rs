@@ -183,7 +183,7 @@ pub fn drive(
             steps += 1;
             for effect in effects {
                 *counts.entry(effect.kind()).or_insert(0) += 1;
-                let outcome = model.apply(now, &effect);
+                let outcome = model.apply_as_ananke(now, &effect);
                 queue.push_back(Input::EffectDone { key: effect.key(), outcome });
             }
             if machine.is_terminal() {

@@ -203,7 +203,7 @@ impl World for SimWorld {
         }
         let mut inner = self.inner.borrow_mut();
         let t = inner.model.now();
-        let outcome = inner.model.apply(t, effect);
+        let outcome = inner.model.apply_as_ananke(t, effect);
         drop(inner);
         self.log(&Op::Apply { t, effect: effect.clone() });
         outcome
@@ -307,7 +307,7 @@ fn replay(lab: &Scenario, config: &Config, path: &Path) -> Result<(Model, u64), 
                 let _ = m.observe(t);
             }
             (Op::Apply { t, effect }, Some(m)) => {
-                let _ = m.apply(t, &effect);
+                let _ = m.apply_as_ananke(t, &effect);
             }
         }
     }

@@ -64,12 +64,16 @@ impl BootstrapArgs {
                     return exit::STATE_IO;
                 }
             };
-            if observation.api.reachable {
+            let marks = ananke_core::journal::Changes::from_marks(&observation);
+            if observation.api.reachable && !marks.is_empty() && missing_journal_warning(&state).is_some() {
+                format!("the journal is missing; the cluster carries ananke's marks of {} changes to restore", marks.scaled.len() + marks.suspended.len() + marks.cordoned.len())
+            } else if observation.api.reachable {
                 println!("bootstrap: the cluster is up and ananke did not shut it down: nothing to do");
                 return exit::SUCCESS;
+            } else {
+                let error = observation.api.error.unwrap_or_else(|| "no answer".to_owned());
+                format!("the cluster is down (Kubernetes API: {error})")
             }
-            let error = observation.api.error.unwrap_or_else(|| "no answer".to_owned());
-            format!("the cluster is down (Kubernetes API: {error})")
         };
         eprintln!("bootstrap: {why}: starting up");
         let req = RunRequest {
@@ -98,11 +102,16 @@ pub(crate) fn missing_journal_warning(state: &ananke_core::store::StateDir) -> O
 
 /// What to do about a journal that is `how` (missing, damaged) after an ananke shutdown.
 pub(crate) fn lost_journal_help(state: &ananke_core::store::StateDir, how: &str) -> String {
+    let how_to = if how == "missing" {
+        "`ananke bootstrap --execute` rebuilds it from the ananke.io marks ananke put on what it scaled down, \
+         suspended and cordoned, and restores that"
+    } else {
+        "move the damaged file aside, then `ananke bootstrap --execute` rebuilds the journal from the ananke.io \
+         marks ananke put on what it scaled down, suspended and cordoned, and restores that"
+    };
     format!(
         "WARNING: the journal {} is {how}, but the state dir shows an ananke shutdown \
-         (see `ananke report last --command shutdown`): what it scaled down, suspended and cordoned cannot be \
-         restored from the journal. Check that report, then run `ananke startup --execute` (it starts k3s and \
-         waits for every gate) and restore the listed changes by hand; the report lists every one.",
+         (see `ananke report last --command shutdown`): {how_to}",
         state.journal_path().display()
     )
 }

@@ -78,6 +78,11 @@ where
             return exit::USAGE_OR_CONFIG;
         }
     };
+    let mut journal = journal;
+    if req.command == Command::Startup && target.journal.is_none() && super::bootstrap::missing_journal_warning(&target.state).is_some() {
+        journal.rebuild_from_marks = true;
+        warnings.push("journal.json was missing after an ananke shutdown: this startup rebuilt it from the cluster's ananke.io marks (see the diagnostics for what they listed)".to_owned());
+    }
     let config = Arc::new(target.config.clone());
     let now = runner_now(&target);
     let (mut machine, options) = build(Arc::clone(&config), journal.clone(), now);
@@ -106,6 +111,7 @@ where
     if let Err(e) = target.world.save() {
         warnings.push(format!("simulator state not saved: {e}"));
     }
+    warnings.extend(result.warnings.iter().cloned());
     let trace_rel = format!("reports/{run_id}.trace.jsonl");
     finish(req, &target, &run_id, &started_at, &result, warnings, &trace_rel, &mut sink)
 }

@@ -249,4 +249,20 @@ fn a_deleted_journal_after_a_shutdown_is_a_loud_warning_naming_what_recovers() {
     assert!(stdout.contains("ananke report last --command shutdown"), "{stdout}");
     let (_, _, stderr) = sim(dir.path(), &["bootstrap"]);
     assert!(stderr.contains("WARNING: the journal") && stderr.contains("is missing"), "{stderr}");
+    assert!(stderr.contains("`ananke bootstrap --execute` rebuilds it from the ananke.io marks"), "{stderr}");
+    // The recovery: the journal rebuilt from the marks ananke left on what it changed.
+    let (code, stdout, stderr) = sim(dir.path(), &["bootstrap", "--execute"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let opened = SimWorld::open("titan-lab", dir.path(), Purpose::Observe, false).unwrap();
+    let diff = running_lab().diff(&opened.world.cluster_state());
+    assert!(diff.is_empty(), "restored from the marks: {diff:#?}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("last-startup-report.json")).unwrap()).unwrap();
+    let warnings = report["warnings"].to_string();
+    assert!(warnings.contains("restore source: the cluster's ananke.io marks (the journal was lost): scale back"), "{warnings}");
+    assert!(warnings.contains("resume Kustomization/flux-system/flux-system"), "{warnings}");
+    assert!(warnings.contains("uncordon titan-"), "{warnings}");
+    // What the restore undid carries no mark any more.
+    let obs = tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(opened.world.observe());
+    assert!(ananke_core::journal::Changes::from_marks(&obs).is_empty(), "no mark is left behind");
 }

@@ -151,3 +151,24 @@ fn an_agent_with_a_changed_host_key_is_named_with_the_presented_fingerprint() {
     assert!(detail.contains(&format!("line {index}")), "the known_hosts line: {detail}");
     assert_eq!(report["unconfirmed"].as_array().unwrap().len(), 1, "{report}");
 }
+
+#[test]
+fn a_lost_journal_is_rebuilt_from_the_annotations_on_the_cluster() {
+    let lab = Lab::start("titan-lab");
+    let (code, stdout, stderr) = lab.ananke(&["shutdown", "--execute", "--reason", "drill", "-q"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    std::fs::remove_file(lab.state.join("journal.json")).unwrap();
+    let (code, stdout, stderr) = lab.ananke(&["bootstrap", "--execute", "-q"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("WARNING: the journal") && stderr.contains("is missing"), "{stderr}");
+    let report = lab.check_reports("startup");
+    assert_eq!(report["final_state"], "ready", "{report}");
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("restore source: the cluster's ananke.io marks (the journal was lost): scale back"),
+        "the annotations won: {warnings}"
+    );
+    assert!(warnings.contains("resume Kustomization/flux-system/") && warnings.contains("uncordon titan-"), "{warnings}");
+    let (_, json, _) = lab.ananke(&["status", "--json"]);
+    assert!(!json.contains("pending_restore"), "nothing left to restore: {json}");
+}

@@ -207,6 +207,10 @@ pub trait Machine {
     fn unconfirmed(&self) -> &[Unconfirmed] {
         &[]
     }
+    /// What the report's warnings must say about the run's end (an ignored node that is down).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 #[cfg(test)]

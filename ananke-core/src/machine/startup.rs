@@ -81,6 +81,9 @@ pub(crate) struct StartupRun {
     options: StartupOptions,
     /// The last gate report.
     report: Option<GateReport>,
+    /// The gates as the last observation in `Off` showed them (a startup that fails before it
+    /// evaluates them itself still reports them).
+    boot_gates: Option<GateReport>,
     /// When the current soak started.
     soak_started_at: Option<Time>,
     /// Every regression seen during any soak of this run.
@@ -92,6 +95,10 @@ pub(crate) struct StartupRun {
     unseal_failed: BTreeMap<String, String>,
     /// What the last observation said about the cluster, for failure reasons.
     seen: Seen,
+    /// The cluster's marks were compared with the journal (or adopted, for a lost journal).
+    marks_checked: bool,
+    /// Where a lost journal's changes came from, for the report.
+    restore_source: Option<String>,
 }
 
 /// Facts from the last observation that a timer's failure reason needs (a timer carries no
@@ -112,6 +119,8 @@ struct Seen {
     source_ready: bool,
     /// Vault pods observed sealed.
     sealed: Vec<String>,
+    /// Nodes of `startup.ignore_unavailable_nodes` that are not up, each with why.
+    ignored_down: Vec<String>,
 }
 
 impl StartupRun {
@@ -201,12 +210,15 @@ impl StartupMachine {
             journal,
             options,
             report: None,
+            boot_gates: None,
             soak_started_at: None,
             regressions: Vec::new(),
             api_down_since: None,
             failure: None,
             unseal_failed: BTreeMap::new(),
             seen: Seen::default(),
+            marks_checked: false,
+            restore_source: None,
         };
         let mut tables = Tables::default();
         if let Some(message) = forced {
@@ -290,7 +302,13 @@ impl Machine for StartupMachine {
     }
 
     fn gates(&self) -> Option<&GateReport> {
-        self.sm.report.as_ref()
+        self.sm.report.as_ref().or(self.sm.boot_gates.as_ref())
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        let ignored = self.sm.seen.ignored_down.iter();
+        let ignored = ignored.map(|n| format!("ignored node (startup.ignore_unavailable_nodes) unavailable: {n}"));
+        self.sm.restore_source.iter().cloned().chain(ignored).collect()
     }
 
     fn diagnostics(&self) -> &[Diagnostic] {

@@ -73,6 +73,8 @@ pub struct RunResult {
     pub diagnostics: Vec<Diagnostic>,
     /// What the run did not see done.
     pub unconfirmed: Vec<Unconfirmed>,
+    /// What the machine says the report's warnings must hold.
+    pub warnings: Vec<String>,
     /// Run-clock duration in milliseconds.
     pub duration_ms: u64,
     /// Steps taken.
@@ -183,6 +185,7 @@ impl Recorder {
             gates: machine.gates().cloned(),
             diagnostics: machine.diagnostics().to_vec(),
             unconfirmed: machine.unconfirmed().to_vec(),
+            warnings: machine.warnings(),
             duration_ms: now.since(self.started).as_millis().try_into().unwrap_or(u64::MAX),
             steps: self.steps,
         }

@@ -33,6 +33,7 @@ pub fn ready_node(name: &str) -> NodeObservation {
             ready_reason: "KubeletReady".to_owned(),
             unschedulable: false,
             taints: Vec::new(),
+            cordoned_by_ananke: false,
         }),
     }
 }
@@ -63,6 +64,7 @@ pub fn ready_flux_object(kind: FluxKind, object: ObjectRef) -> FluxObject {
         manages: Vec::new(),
         requested_at: None,
         last_handled_reconcile_at: None,
+        suspended_by_ananke: false,
     }
 }
 
@@ -110,6 +112,7 @@ pub fn healthy_workload(id: WorkloadRef, replicas: i32) -> Workload {
         has_progress_deadline: true,
         on_delete: false,
         has_status: true,
+        replicas_before: None,
     }
 }
 

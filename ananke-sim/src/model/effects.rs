@@ -45,6 +45,60 @@ impl Model {
         outcome
     }
 
+    /// Execute `effect` as ananke's adapters do: the effect itself, and, once it succeeded, the
+    /// marks the adapters put on what ananke changed (the annotations a lost journal is rebuilt
+    /// from): the replica count before a scale to 0, a suspend, a cordon. A client other than
+    /// ananke (kubectl through `serve`) goes through [`Model::apply`] and leaves no mark.
+    pub fn apply_as_ananke(&mut self, now: Time, effect: &Effect) -> EffectOutcome {
+        let before = match effect {
+            Effect::Scale { workload, .. } => self.workload_index.get(workload).and_then(|&c| self.comps[c].workload.as_ref()).map(|w| w.desired),
+            _ => None,
+        };
+        let outcome = self.apply(now, effect);
+        if outcome != EffectOutcome::Ok {
+            return outcome;
+        }
+        match effect {
+            Effect::Scale { workload, replicas } => {
+                let marked = self.workload_index.get(workload).and_then(|&c| self.comps[c].workload.as_ref());
+                let marked = marked.and_then(|w| w.replicas_before);
+                let mark = match (*replicas, before) {
+                    (0, Some(n)) if n > 0 => marked.or(Some(n)),
+                    (0, _) => marked,
+                    _ => None,
+                };
+                self.mark_replicas_before(workload, mark);
+            }
+            Effect::SuspendFlux { object } => self.mark_suspended(object, true),
+            Effect::ResumeFlux { object } => self.mark_suspended(object, false),
+            Effect::Cordon { node } => self.mark_cordoned(node, true),
+            Effect::Uncordon { node } => self.mark_cordoned(node, false),
+            _ => {}
+        }
+        outcome
+    }
+
+    /// Set or clear ananke's cordon mark on node `name` (as its annotation says).
+    pub fn mark_cordoned(&mut self, name: &str, on: bool) {
+        if let Some(&n) = self.node_index.get(name) {
+            self.nodes[n].cordoned_by_ananke = on;
+        }
+    }
+
+    /// Set or clear ananke's replica count before a scale to 0 on `workload`.
+    pub fn mark_replicas_before(&mut self, workload: &WorkloadRef, before: Option<i32>) {
+        if let Some(w) = self.workload_index.get(workload).and_then(|&c| self.comps[c].workload.as_mut()) {
+            w.replicas_before = before;
+        }
+    }
+
+    /// Set or clear ananke's suspend mark on a Flux object.
+    pub fn mark_suspended(&mut self, object: &FluxRef, on: bool) {
+        if let Some(&i) = self.flux_index.get(object) {
+            self.flux[i].suspended_by_ananke = on;
+        }
+    }
+
     /// Run `call` if the Kubernetes API answers: it refuses without a server quorum, and fails at
     /// the scenario's error rate (a draw from the seed).
     fn via_api(&mut self, call: impl FnOnce(&mut Model) -> ApiCall) -> EffectOutcome {

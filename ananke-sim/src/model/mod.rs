@@ -124,6 +124,7 @@ impl Model {
                 host_key_changed: false,
                 sudo_refused: false,
                 wont_stop: false,
+                cordoned_by_ananke: false,
                 unit: if n.running { Unit::Serving { since: Time::ZERO } } else { Unit::Stopped },
                 kubelet_at: Time::ZERO,
                 ready: ananke_core::observation::ConditionStatus::True,

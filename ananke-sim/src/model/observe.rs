@@ -131,7 +131,13 @@ impl Model {
             if n.cordoned {
                 taints.push("node.kubernetes.io/unschedulable".to_owned());
             }
-            KubeNode { ready: n.ready, ready_reason: n.reason.to_owned(), unschedulable: n.cordoned, taints }
+            KubeNode {
+                ready: n.ready,
+                ready_reason: n.reason.to_owned(),
+                unschedulable: n.cordoned,
+                taints,
+                cordoned_by_ananke: n.cordoned_by_ananke,
+            }
         });
         NodeObservation { name: n.name.clone(), ssh, k3s_unit, kube }
     }
@@ -197,6 +203,7 @@ impl Model {
             has_progress_deadline: deployment,
             on_delete: false,
             has_status: true,
+            replicas_before: w.replicas_before,
         })
     }
 
@@ -227,6 +234,7 @@ impl Model {
                 manages: f.manages.iter().filter_map(|&c| Some(self.comps[c].workload.as_ref()?.id.clone())).collect(),
                 requested_at: f.requested_at.clone(),
                 last_handled_reconcile_at: f.last_handled.clone(),
+                suspended_by_ananke: f.suspended_by_ananke,
             };
             match f.id.kind {
                 ananke_core::observation::FluxKind::GitRepository => out.sources.push(object),

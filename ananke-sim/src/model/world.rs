@@ -62,6 +62,8 @@ pub(crate) struct NodeSim {
     pub posting: bool,
     /// `spec.unschedulable`.
     pub cordoned: bool,
+    /// ananke's annotation: ananke cordoned it.
+    pub cordoned_by_ananke: bool,
     /// The PDB that refused the last eviction from this node.
     pub blocked_by: Option<String>,
 }
@@ -116,6 +118,8 @@ pub(crate) struct WorkloadSim {
     /// `spec.replicas`.
     pub desired: i32,
     pub generation: i64,
+    /// ananke's annotation: the replica count before it scaled the workload to 0.
+    pub replicas_before: Option<i32>,
 }
 
 /// One component of the dependency graph.
@@ -181,6 +185,8 @@ pub(crate) struct FluxSim {
     pub served_by: Option<usize>,
     /// `GitRepository`: an artifact is available (fetched since the controllers started).
     pub artifact: bool,
+    /// ananke's annotation: ananke suspended it.
+    pub suspended_by_ananke: bool,
 }
 
 /// One Vault pod.
@@ -225,6 +231,7 @@ pub(crate) fn components(s: &Scenario) -> Vec<CompSim> {
                 manifest: w.replicas,
                 desired: w.initial_replicas.unwrap_or(w.replicas),
                 generation: 1,
+                replicas_before: None,
             }),
             phase: Phase::Down,
             pods: Vec::new(),
@@ -269,6 +276,7 @@ pub(crate) fn flux_objects(s: &Scenario) -> Vec<FluxSim> {
         branches: Vec::new(),
         served_by: None,
         artifact: true,
+        suspended_by_ananke: false,
     };
     let mut out: Vec<FluxSim> = Vec::new();
     for src in &s.flux.sources {

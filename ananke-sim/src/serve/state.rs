@@ -297,7 +297,26 @@ impl State {
 
     /// Keep merge patch `patch` over every render of object `kind` `namespace/name`.
     pub fn add_overlay(&mut self, kind: Kind, namespace: &str, name: &str, patch: &Value) {
-        compose(self.overlays.entry((kind, namespace.to_owned(), name.to_owned())).or_insert(Value::Null), patch);
+        let overlay = self.overlays.entry((kind, namespace.to_owned(), name.to_owned())).or_insert(Value::Null);
+        compose(overlay, patch);
+        // ananke's marks are the model's too (its own observation and `ananke --sim` read them).
+        let mark = |key: &str| overlay.pointer("/metadata/annotations").and_then(|a| a.get(key)).filter(|v| !v.is_null());
+        let workload = |kind| ananke_core::config::WorkloadRef { kind, namespace: namespace.to_owned(), name: name.to_owned() };
+        let flux = |kind| ananke_core::observation::FluxRef {
+            kind,
+            object: ananke_core::config::ObjectRef { namespace: namespace.to_owned(), name: name.to_owned() },
+        };
+        use ananke_core::config::WorkloadKind;
+        use ananke_core::observation::{FluxKind, CORDONED_BY_ANANKE, REPLICAS_BEFORE, SUSPENDED_BY_ANANKE};
+        let before = || mark(REPLICAS_BEFORE).and_then(Value::as_str).and_then(|n| n.parse().ok());
+        match kind {
+            Kind::Node => self.model.mark_cordoned(name, mark(CORDONED_BY_ANANKE).is_some()),
+            Kind::Deployment => self.model.mark_replicas_before(&workload(WorkloadKind::Deployment), before()),
+            Kind::StatefulSet => self.model.mark_replicas_before(&workload(WorkloadKind::StatefulSet), before()),
+            Kind::Kustomization => self.model.mark_suspended(&flux(FluxKind::Kustomization), mark(SUSPENDED_BY_ANANKE).is_some()),
+            Kind::HelmRelease => self.model.mark_suspended(&flux(FluxKind::HelmRelease), mark(SUSPENDED_BY_ANANKE).is_some()),
+            _ => {}
+        }
         self.dirty = true;
     }
 

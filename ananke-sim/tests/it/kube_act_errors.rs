@@ -27,19 +27,30 @@ fn failed_with(outcome: &EffectOutcome, transient: bool, needle: &str) -> bool {
 }
 
 #[tokio::test]
-async fn a_statefulset_scales_through_its_scale_subresource() {
+async fn a_statefulset_scaled_to_0_keeps_its_count_before_in_an_annotation_until_scaled_back() {
     let lab = start("titan-lab", options()).await;
     let kube = KubeCluster::from_kubeconfig(&lab.kubeconfig(), settings()).await.unwrap();
     let prometheus =
         WorkloadRef { kind: WorkloadKind::StatefulSet, namespace: "monitoring".into(), name: "prometheus".into() };
     lab.server.clear_requests();
-    assert_eq!(kube.execute(&Effect::Scale { workload: prometheus, replicas: 0 }).await, EffectOutcome::Ok);
+    let down = Effect::Scale { workload: prometheus.clone(), replicas: 0 };
+    assert_eq!(kube.execute(&down).await, EffectOutcome::Ok);
     let log = lab.server.requests();
-    assert_eq!(log.len(), 1, "{log:?}");
-    assert!(log[0].method == "PATCH" && log[0].target.contains("/statefulsets/prometheus/scale"), "{log:?}");
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(log[0].method == "GET" && log[0].target.ends_with("/statefulsets/prometheus"), "{log:?}");
+    assert!(log[1].method == "PATCH" && log[1].target.contains("/statefulsets/prometheus"), "{log:?}");
     let seen = kube.observe().await;
     let w = seen.workloads.iter().find(|w| w.id.name == "prometheus").unwrap();
-    assert_eq!(w.spec_replicas, Some(0), "{w:?}");
+    assert_eq!((w.spec_replicas, w.replicas_before), (Some(0), Some(1)), "{w:?}");
+    // A second scale-down (a resumed run) keeps the first count, not 0.
+    assert_eq!(kube.execute(&down).await, EffectOutcome::Ok);
+    let seen = kube.observe().await;
+    let w = seen.workloads.iter().find(|w| w.id.name == "prometheus").unwrap();
+    assert_eq!(w.replicas_before, Some(1), "{w:?}");
+    assert_eq!(kube.execute(&Effect::Scale { workload: prometheus, replicas: 1 }).await, EffectOutcome::Ok);
+    let seen = kube.observe().await;
+    let w = seen.workloads.iter().find(|w| w.id.name == "prometheus").unwrap();
+    assert_eq!((w.spec_replicas, w.replicas_before), (Some(1), None), "the mark goes with the restore: {w:?}");
 }
 
 #[tokio::test]

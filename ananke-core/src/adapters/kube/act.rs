@@ -7,7 +7,8 @@ use super::{Failure, KubeCluster};
 use crate::config::WorkloadKind;
 use crate::effect::Effect;
 use crate::machine::EffectOutcome;
-use crate::observation::FluxRef;
+use crate::config::WorkloadRef;
+use crate::observation::{FluxRef, CORDONED_BY_ANANKE, REPLICAS_BEFORE, SUSPENDED_BY_ANANKE};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -40,31 +41,27 @@ impl KubeCluster {
             Effect::Cordon { node } => self.cordon(node, true).await,
             Effect::Uncordon { node } => self.cordon(node, false).await,
             Effect::Drain { node } => return self.drain(node).await,
-            Effect::Scale { workload, replicas } => {
-                let params = PatchParams::default();
-                let patch = Patch::Merge(json!({ "spec": { "replicas": replicas } }));
-                let what = format!("scale {workload} to {replicas}");
-                let ns = workload.namespace.as_str();
-                match workload.kind {
-                    WorkloadKind::Deployment => {
-                        let api: Api<Deployment> = Api::namespaced(self.client.clone(), ns);
-                        self.bounded(&what, api.patch_scale(&workload.name, &params, &patch)).await.map(drop)
-                    }
-                    WorkloadKind::StatefulSet => {
-                        let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), ns);
-                        self.bounded(&what, api.patch_scale(&workload.name, &params, &patch)).await.map(drop)
-                    }
-                    WorkloadKind::DaemonSet => {
-                        return failed(false, format!("{what}: a DaemonSet has no scale subresource"))
-                    }
+            Effect::Scale { workload, replicas } => match workload.kind {
+                WorkloadKind::Deployment => {
+                    self.scale(Api::<Deployment>::namespaced(self.client.clone(), &workload.namespace), workload, *replicas)
+                        .await
                 }
-            }
+                WorkloadKind::StatefulSet => {
+                    self.scale(Api::<StatefulSet>::namespaced(self.client.clone(), &workload.namespace), workload, *replicas)
+                        .await
+                }
+                WorkloadKind::DaemonSet => {
+                    return failed(false, format!("scale {workload} to {replicas}: a DaemonSet has no scale subresource"))
+                }
+            },
             Effect::SuspendFlux { object } => {
-                self.patch_flux(object, "suspend", json!({"spec": {"suspend": true}})).await
+                let patch = json!({"spec": {"suspend": true}, "metadata": {"annotations": {SUSPENDED_BY_ANANKE: "true"}}});
+                self.patch_flux(object, "suspend", patch).await
             }
             Effect::ResumeFlux { object } => {
                 // Resume and ask for a reconcile in one patch, as `flux resume` does.
-                let patch = json!({"spec": {"suspend": false}, "metadata": {"annotations": {REQUESTED_AT: token()}}});
+                let annotations = json!({REQUESTED_AT: token(), SUSPENDED_BY_ANANKE: null});
+                let patch = json!({"spec": {"suspend": false}, "metadata": {"annotations": annotations}});
                 self.patch_flux(object, "resume", patch).await
             }
             Effect::RequestReconcile { object, token } => {
@@ -95,13 +92,36 @@ impl KubeCluster {
         }
     }
 
+    /// Cordon (or uncordon) `node` and mark it as cordoned by ananke (or drop the mark), in one
+    /// merge patch, as `kubectl cordon` patches `spec.unschedulable`.
     async fn cordon(&self, node: &str, on: bool) -> Result<(), Failure> {
         let api: Api<Node> = Api::all(self.client.clone());
-        if on {
-            self.bounded(&format!("cordon node {node}"), api.cordon(node)).await.map(drop)
+        let (verb, mark) = if on { ("cordon", json!("true")) } else { ("uncordon", Value::Null) };
+        let patch = json!({"spec": {"unschedulable": on}, "metadata": {"annotations": {CORDONED_BY_ANANKE: mark}}});
+        let what = format!("{verb} node {node}");
+        self.bounded(&what, api.patch(node, &PatchParams::default(), &Patch::Merge(patch))).await.map(drop)
+    }
+
+    /// Scale `workload` to `replicas` with one merge patch of the object. Scaling to 0 also keeps
+    /// the count before on the object ([`REPLICAS_BEFORE`], unless an earlier scale-down already
+    /// did), so a lost journal can be rebuilt from the cluster; scaling up removes it.
+    async fn scale<K>(&self, api: Api<K>, workload: &WorkloadRef, replicas: i32) -> Result<(), Failure>
+    where
+        K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+    {
+        let what = format!("scale {workload} to {replicas}");
+        let mut patch = json!({ "spec": { "replicas": replicas } });
+        if replicas == 0 {
+            let object = serde_json::to_value(self.bounded(&what, api.get(&workload.name)).await?).unwrap_or_default();
+            let before = object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
+            let marked = object.pointer(&format!("/metadata/annotations/{}", REPLICAS_BEFORE.replace('/', "~1"))).is_some();
+            if before > 0 && !marked {
+                patch["metadata"] = json!({"annotations": {REPLICAS_BEFORE: before.to_string()}});
+            }
         } else {
-            self.bounded(&format!("uncordon node {node}"), api.uncordon(node)).await.map(drop)
+            patch["metadata"] = json!({"annotations": {REPLICAS_BEFORE: null}});
         }
+        self.bounded(&what, api.patch(&workload.name, &PatchParams::default(), &Patch::Merge(patch))).await.map(drop)
     }
 
     async fn patch_flux(&self, object: &FluxRef, verb: &str, patch: Value) -> Result<(), Failure> {

@@ -5,7 +5,7 @@
 
 use super::map::condition_status;
 use crate::config::{ObjectRef, WorkloadRef};
-use crate::observation::{Condition, FluxKind, FluxObject, FluxRef, Workload};
+use crate::observation::{Condition, FluxKind, FluxObject, FluxRef, Workload, SUSPENDED_BY_ANANKE};
 use kube::api::{ApiResource, DynamicObject};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -110,6 +110,7 @@ pub fn object(
         manages: applied,
         requested_at: o.metadata.annotations.as_ref().and_then(|a| a.get(REQUESTED_AT)).cloned(),
         last_handled_reconcile_at: text(status.and_then(|s| s.get("lastHandledReconcileAt"))),
+        suspended_by_ananke: o.metadata.annotations.as_ref().is_some_and(|a| a.contains_key(SUSPENDED_BY_ANANKE)),
         id: FluxRef { kind, object: ObjectRef { namespace, name } },
     }
 }

@@ -4,6 +4,7 @@
 use crate::config::{ObjectRef, WorkloadKind, WorkloadRef};
 use crate::observation::{
     Condition, ConditionStatus, IngressBackend, IngressObservation, KubeNode, PodToEvict, Workload, WorkloadStatus,
+    CORDONED_BY_ANANKE, REPLICAS_BEFORE,
 };
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
@@ -43,6 +44,7 @@ pub fn node(n: &Node) -> (String, KubeNode) {
         ready_reason: ready.and_then(|c| c.reason.clone()).unwrap_or_default(),
         unschedulable: n.spec.as_ref().and_then(|s| s.unschedulable).unwrap_or(false),
         taints,
+        cordoned_by_ananke: annotation(&n.metadata, CORDONED_BY_ANANKE).is_some(),
     };
     (n.metadata.name.clone().unwrap_or_default(), kube)
 }
@@ -60,7 +62,13 @@ fn base(kind: WorkloadKind, meta: &ObjectMeta, has_status: bool) -> Workload {
         has_progress_deadline: false,
         on_delete: false,
         has_status,
+        replicas_before: annotation(meta, REPLICAS_BEFORE).and_then(|n| n.parse().ok()),
     }
+}
+
+/// The value of annotation `key`, if the object has it.
+pub fn annotation<'a>(meta: &'a ObjectMeta, key: &str) -> Option<&'a str> {
+    meta.annotations.as_ref().and_then(|a| a.get(key)).map(String::as_str)
 }
 
 /// A Deployment (`status.currentReplicas` does not exist for it: `current` stays 0).

@@ -39,6 +39,7 @@ impl StartupRun {
         self.seen.api_error.clone_from(&obs.api.error);
         self.seen.stuck_servers.clear();
         self.seen.stuck_nodes.clear();
+        self.note_ignored(obs);
         for node in &self.config.inventory.nodes {
             if self.config.is_ignored(&node.name) {
                 continue;
@@ -52,6 +53,16 @@ impl StartupRun {
             }
         }
         obs.api.reachable && self.seen.stuck_nodes.is_empty()
+    }
+
+    /// Note which ignored nodes are not up, and why (the report names them in its warnings).
+    pub(super) fn note_ignored(&mut self, obs: &Observation) {
+        self.seen.ignored_down.clear();
+        for node in self.config.inventory.nodes.iter().filter(|n| self.config.is_ignored(&n.name)) {
+            if let Some(problem) = self.node_problem(node, obs) {
+                self.seen.ignored_down.push(format!("{} {problem}", node.name));
+            }
+        }
     }
 
     /// Why `node` is not up, if it is not.

@@ -14,6 +14,8 @@ impl StartupRun {
     /// Per-observation upkeep of every non-terminal state after `Off`: start k3s where it stopped
     /// again, uncordon, force the source branch, and note what timer-driven failure reasons need.
     pub(super) fn tend(&mut self, context: &mut Step<'_>, obs: &Observation) {
+        self.adopt_marks(context, obs);
+        self.note_ignored(obs);
         self.start_nodes(context, obs);
         self.restore_cordons(context, obs);
         self.force_branch(context, obs);
@@ -26,6 +28,46 @@ impl StartupRun {
             Some(g) if g.healthy => None,
             Some(g) => Some(g.reason.clone().unwrap_or_else(|| "unhealthy".to_owned())),
         };
+    }
+
+    /// A lost journal: at the first observation with the API, take what the cluster's marks say
+    /// ananke changed (the journal's own entries win where both exist). With a journal: say where
+    /// a mark disagrees with it (the journal wins).
+    pub(super) fn adopt_marks(&mut self, context: &mut Step<'_>, obs: &Observation) {
+        if !obs.api.reachable || self.marks_checked {
+            return;
+        }
+        self.marks_checked = true;
+        let marks = crate::journal::Changes::from_marks(obs);
+        let changes = &mut self.journal.changes;
+        if !self.journal.rebuild_from_marks {
+            for (w, n) in &marks.scaled {
+                if let Some(journaled) = changes.scaled.get(w).filter(|j| *j != n) {
+                    context.diagnose(format!(
+                        "{w}: the journal says {journaled} replicas, ananke's mark on it {n}: the journal wins"
+                    ));
+                }
+            }
+            return;
+        }
+        self.journal.rebuild_from_marks = false;
+        let rebuilt = crate::journal::Journal { changes: marks.clone(), ..crate::journal::Journal::default() };
+        for (w, n) in marks.scaled {
+            changes.scaled.entry(w).or_insert(n);
+        }
+        for f in marks.suspended {
+            if !changes.suspended.contains(&f) {
+                changes.suspended.push(f);
+            }
+        }
+        changes.cordoned.extend(marks.cordoned);
+        let lines = rebuilt.pending_lines();
+        self.restore_source = Some(if lines.is_empty() {
+            "restore source: none: the journal was lost and the cluster holds none of ananke's marks".to_owned()
+        } else {
+            format!("restore source: the cluster's ananke.io marks (the journal was lost): {}", lines.join("; "))
+        });
+        context.diagnose(self.restore_source.clone().unwrap_or_default());
     }
 
     /// Uncordon every node ananke cordoned; forget it once observed schedulable.

@@ -27,7 +27,9 @@ impl StartupRun {
     fn off(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => {
+                self.adopt_marks(context, obs);
                 self.start_nodes(context, obs);
+                self.boot_gates = Some(crate::gates::evaluate(&self.config, obs, &self.soak_progress(context.now)));
                 if self.all_nodes_up(obs) {
                     Transition(State::nodes_up())
                 } else {

@@ -162,6 +162,7 @@ pub fn flux_object(id: FluxRef, parent: Option<&FluxRef>, depends_on: &[&FluxRef
         manages: Vec::new(),
         requested_at: None,
         last_handled_reconcile_at: None,
+        suspended_by_ananke: false,
     }
 }
 
@@ -178,6 +179,7 @@ pub fn workload(id: WorkloadRef, replicas: i32) -> Workload {
         has_progress_deadline: true,
         on_delete: false,
         has_status: true,
+        replicas_before: None,
     };
     set_replicas(&mut w, replicas);
     w
@@ -225,6 +227,7 @@ pub fn ready_node(name: &str) -> NodeObservation {
             ready_reason: "KubeletReady".to_owned(),
             unschedulable: false,
             taints: Vec::new(),
+            cordoned_by_ananke: false,
         }),
     }
 }

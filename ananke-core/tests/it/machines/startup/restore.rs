@@ -215,3 +215,46 @@ fn a_node_stopped_before_the_shutdown_is_left_as_found_and_counted_as_ignored() 
     assert!(effects.iter().any(|e| matches!(e, Effect::StartK3s { node, .. } if node == "titan-04")), "{effects:?}");
     assert!(!d.log.iter().any(|(_, e)| matches!(e, Effect::StartK3s { node, .. } if node == "titan-05")), "{:?}", d.log);
 }
+
+#[test]
+fn a_lost_journal_is_rebuilt_from_the_marks_at_the_first_observation_with_the_api() {
+    let mut obs = lab::healthy();
+    lab::set_replicas(lab::workload_mut(&mut obs, &lab::web()), 0);
+    lab::workload_mut(&mut obs, &lab::web()).replicas_before = Some(2);
+    let apps = lab::flux_mut(&mut obs, &lab::k_apps());
+    apps.suspend = true;
+    apps.suspended_by_ananke = true;
+    // Suspended by an operator: no mark, so not resumed.
+    lab::flux_mut(&mut obs, &lab::hr_vault()).suspend = true;
+    let kube = lab::node_mut(&mut obs, "titan-04").kube.as_mut().unwrap();
+    kube.unschedulable = true;
+    kube.cordoned_by_ananke = true;
+    let journal = Journal { rebuild_from_marks: true, ..Journal::default() };
+    let mut d = startup(Arc::new(lab::config()), journal, StartupOptions::default());
+    let mut down = obs.clone();
+    down.api.reachable = false;
+    d.observe(&down);
+    assert!(d.machine.journal().rebuild_from_marks, "nothing can be read without the API");
+    d.observe(&obs);
+    let changes = &d.machine.journal().changes;
+    assert!(!d.machine.journal().rebuild_from_marks);
+    assert_eq!(changes.scaled.get(&lab::web()), Some(&2));
+    assert_eq!(changes.suspended, [lab::k_apps()]);
+    assert!(changes.cordoned.contains("titan-04") || d.log.iter().any(|(_, e)| *e == Effect::Uncordon { node: "titan-04".into() }));
+    let warnings = d.machine.warnings();
+    assert!(warnings[0].starts_with("restore source: the cluster's ananke.io marks (the journal was lost): scale back Deployment/apps/web to 2; resume Kustomization/flux-system/apps; uncordon titan-04"), "{warnings:?}");
+}
+
+#[test]
+fn a_mark_that_disagrees_with_the_journal_is_named_and_the_journal_wins() {
+    let mut obs = lab::healthy();
+    lab::set_replicas(lab::workload_mut(&mut obs, &lab::web()), 0);
+    lab::workload_mut(&mut obs, &lab::web()).replicas_before = Some(5);
+    let mut journal = Journal::default();
+    journal.changes.scaled.insert(lab::web(), 2);
+    let mut d = startup(Arc::new(lab::config()), journal, StartupOptions::default());
+    d.observe(&obs);
+    assert_eq!(said(&d, "Deployment/apps/web: the journal says 2 replicas, ananke's mark on it 5: the journal wins"), 1);
+    assert_eq!(d.machine.journal().changes.scaled.get(&lab::web()), Some(&2));
+    assert!(d.machine.warnings().is_empty(), "{:?}", d.machine.warnings());
+}
