@@ -7,6 +7,11 @@ use crate::config::{ObjectRef, WorkloadRef};
 use crate::time::Time;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+mod marks;
+mod node;
+use marks::is_false;
+pub use node::{SshStatus, UnitState};
+pub use marks::{CORDONED_BY_ANANKE, REPLICAS_BEFORE, SUSPENDED_BY_ANANKE};
 
 /// Everything ananke knows about the cluster at one instant.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -44,44 +49,6 @@ pub struct ApiStatus {
     /// Why it did not, when it did not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-}
-
-/// What SSH said about a node.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(tag = "state", content = "detail", rename_all = "kebab-case")]
-pub enum SshStatus {
-    /// Not probed this cycle.
-    #[default]
-    Unknown,
-    /// Connected and authenticated.
-    Reachable,
-    /// Could not connect (refused, timeout, no route).
-    Unreachable(String),
-    /// Connected but authentication or host-key verification failed.
-    AuthFailed(String),
-}
-
-impl SshStatus {
-    /// Connected and authenticated.
-    #[must_use]
-    pub fn is_reachable(&self) -> bool {
-        matches!(self, SshStatus::Reachable)
-    }
-}
-
-/// State of the node's k3s systemd unit, as seen over SSH.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum UnitState {
-    /// Not known (node unreachable or not asked).
-    #[default]
-    Unknown,
-    /// `systemctl is-active` says active (or activating).
-    Active,
-    /// Stopped.
-    Inactive,
-    /// Failed.
-    Failed,
 }
 
 /// Condition status, three-valued as Kubernetes has it.
@@ -122,7 +89,7 @@ pub struct KubeNode {
     pub unschedulable: bool,
     /// Taint keys present.
     pub taints: Vec<String>,
-    /// ananke's mark ([`CORDONED_BY_ANANKE`]): ananke cordoned it.
+    /// ananke cordoned it: its mark [`CORDONED_BY_ANANKE`].
     #[serde(skip_serializing_if = "is_false")]
     pub cordoned_by_ananke: bool,
 }
@@ -223,25 +190,11 @@ pub struct FluxObject {
     /// `status.lastHandledReconcileAt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
-    /// ananke's mark ([`SUSPENDED_BY_ANANKE`]): ananke suspended it (a lost journal is rebuilt
-    /// from it).
+    /// ananke suspended it: its mark [`SUSPENDED_BY_ANANKE`].
     #[serde(default, skip_serializing_if = "is_false")]
     pub suspended_by_ananke: bool,
 }
 
-/// The annotation ananke sets on a Flux object it suspends (removed when it resumes it).
-pub const SUSPENDED_BY_ANANKE: &str = "ananke.io/suspended-by-ananke";
-/// The annotation ananke sets on a node it cordons (removed when it uncordons it).
-pub const CORDONED_BY_ANANKE: &str = "ananke.io/cordoned-by-ananke";
-/// The annotation ananke sets on a workload it scales to 0: the replica count before (removed
-/// when it scales it back), as kube-downscaler's `downscaler/original-replicas`.
-pub const REPLICAS_BEFORE: &str = "ananke.io/replicas-before";
-
-/// Serde's `skip_serializing_if` for flags that are off by default.
-#[allow(clippy::trivially_copy_pass_by_ref)]
-fn is_false(b: &bool) -> bool {
-    !*b
-}
 
 impl FluxObject {
     /// The condition of type `type_`, if present.
@@ -317,7 +270,7 @@ pub struct Workload {
     /// Does the workload have a status at all (false right after creation).
     #[serde(default)]
     pub has_status: bool,
-    /// ananke's mark ([`REPLICAS_BEFORE`]): the replica count before ananke scaled it to 0.
+    /// The replica count before ananke scaled it to 0: its mark [`REPLICAS_BEFORE`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas_before: Option<i32>,
 }
