@@ -11,7 +11,7 @@ use crate::pace::{Pace, Woke};
 use crate::target::state_dir_with;
 use ananke_core::adapters::nut::{MonitorSettings, UpsMonitor};
 use ananke_core::power::{shutdown_budget, ClusterPhase, PowerDecision, PowerInput, PowerPolicy};
-use ananke_core::store::lock::{pid_alive, read_holder};
+use ananke_core::store::lock::held;
 use ananke_core::store::reports::{
     Command, DaemonChild, DaemonDomain, DaemonEvent, DaemonStatus, DAEMON_EVENTS, REPORT_VERSION,
 };
@@ -133,7 +133,7 @@ fn push_bounded<T>(list: &mut Vec<T>, item: T, max: usize) {
 
 /// The phase at start: a run holding the lock, or what the journal says.
 fn initial_phase(state: &StateDir) -> ClusterPhase {
-    if let Some(holder) = read_holder(state.root()).filter(|h| pid_alive(h.pid)) {
+    if let Some(holder) = held(state.root()) {
         return if holder.command == "shutdown" { ClusterPhase::ShuttingDown } else { ClusterPhase::StartingUp };
     }
     match state.read_journal() {

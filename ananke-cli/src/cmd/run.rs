@@ -158,7 +158,7 @@ fn acquire_lock(req: &RunRequest<'_>, state: &StateDir, run_id: &str, started_at
         eprintln!("error: {e}");
         return Err(exit::STATE_IO);
     }
-    let holder = LockHolder { pid: std::process::id(), run_id: run_id.to_owned(), command: req.command.as_str().to_owned(), since: started_at.to_owned() };
+    let holder = LockHolder { pid: std::process::id(), run_id: run_id.to_owned(), command: req.command.as_str().to_owned(), since: started_at.to_owned(), boot_id: ananke_core::store::lock::boot_id() };
     match RunLock::acquire(state.root(), &holder) {
         Ok(lock) => {
             if let Some(stale) = &lock.took_over {

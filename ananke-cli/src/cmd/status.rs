@@ -7,7 +7,7 @@ use crate::target::Target;
 use ananke_core::gates::{self, GateOutcome, SoakProgress};
 use ananke_core::observation::{ConditionStatus, Observation, UpsStatus};
 use ananke_core::runner::World;
-use ananke_core::store::lock::{pid_alive, read_holder, LockHolder};
+use ananke_core::store::lock::{held, pid_alive, LockHolder};
 use ananke_core::store::reports::{DaemonStatus, Progress, RunSummary};
 use clap::Args;
 use serde::Serialize;
@@ -120,7 +120,7 @@ fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
     let obs: Observation = rt.block_on(target.world.observe());
     let report = gates::evaluate(&target.config, &obs, &SoakProgress::default());
     let ready_8 = report.all_pass_before_soak();
-    let holder = read_holder(target.state.root()).filter(|h| pid_alive(h.pid));
+    let holder = held(target.state.root());
     let run = match holder {
         Some(holder) => Some(RunInProgress { holder, progress: target.state.read_progress()? }),
         None => None,

@@ -68,3 +68,60 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A live process holding the run lock of `state` as a run holds it (util-linux `flock`: the
+/// kernel's lock, on the same file), with the lock file naming it as `run` running `command`.
+/// Killed on drop, and the lock goes with it.
+pub struct LockHeld(std::process::Child);
+
+impl LockHeld {
+    pub fn start(state: &Path, run: &str, command: &str) -> LockHeld {
+        use ananke_core::store::lock::{held, LockHolder, LOCK_FILE};
+        std::fs::create_dir_all(state).unwrap();
+        let path = state.join(LOCK_FILE);
+        // The shell takes the lock on its own descriptor and becomes `sleep`: one process holds
+        // it, and killing that process releases it (as a run's end does).
+        let script = r#"exec 9>>"$1" && flock -x 9 && exec sleep 120"#;
+        let child = std::process::Command::new("sh")
+            .args(["-c", script, "lock-holder"])
+            .arg(&path)
+            .spawn()
+            .expect("sh and flock (util-linux) run");
+        let held_lock = LockHeld(child);
+        let start = std::time::Instant::now();
+        while held(state).is_none() {
+            assert!(start.elapsed() < std::time::Duration::from_secs(10), "flock never took {}", path.display());
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let holder = LockHolder {
+            pid: held_lock.pid(),
+            run_id: run.into(),
+            command: command.into(),
+            since: "2026-11-23T00:00:00Z".into(),
+            boot_id: ananke_core::store::lock::boot_id(),
+        };
+        std::fs::write(&path, serde_json::to_vec_pretty(&holder).unwrap()).unwrap();
+        held_lock
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Ends the holder (as a run killed with SIGKILL): the kernel drops its lock, its name stays.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for LockHeld {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Whether no run holds the lock of `state` and the lock file names nobody.
+pub fn lock_released(state: &Path) -> bool {
+    ananke_core::store::lock::held(state).is_none() && ananke_core::store::lock::read_holder(state).is_none()
+}

@@ -105,7 +105,7 @@ impl Lab {
 
 fn write_lock(state: &Path, pid: u32, run: &str) {
     let holder =
-        LockHolder { pid, run_id: run.into(), command: "shutdown".into(), since: "2026-11-23T00:00:00Z".into() };
+        LockHolder { pid, run_id: run.into(), command: "shutdown".into(), since: "2026-11-23T00:00:00Z".into(), boot_id: None };
     std::fs::write(state.join(LOCK_FILE), serde_json::to_vec_pretty(&holder).unwrap()).unwrap();
 }
 
@@ -127,15 +127,14 @@ fn closed_port() -> u16 {
 #[test]
 fn a_peer_running_a_run_refuses_the_coordinators_run_unless_forced() {
     let lab = Lab::start();
-    let holder = live();
-    write_lock(&lab.b, holder.0.id(), "shutdown-peer-live");
+    let holder = crate::common::LockHeld::start(&lab.b, "shutdown-peer-live", "shutdown");
     let (code, _, stderr) = lab.shutdown_a(&[]);
     assert_eq!(code, i32::from(exit::LOCK_HELD), "{stderr}");
-    let pid = format!("pid {}", holder.0.id());
+    let pid = format!("pid {}", holder.pid());
     for needle in ["peer titan-24 is running ananke shutdown", "shutdown-peer-live", pid.as_str(), "--force"] {
         assert!(stderr.contains(needle), "the refusal names {needle:?}: {stderr}");
     }
-    assert!(!lab.a.join(LOCK_FILE).exists(), "the refused run released its own lock");
+    assert!(crate::common::lock_released(&lab.a), "the refused run released its own lock");
     assert!(!lab.a.join("last-shutdown-report.json").exists(), "the refused run changed nothing");
 
     let (code, stdout, stderr) = lab.shutdown_a(&["--force"]);
@@ -145,7 +144,7 @@ fn a_peer_running_a_run_refuses_the_coordinators_run_unless_forced() {
         warnings.iter().find(|w| w.starts_with("--force: overrode peer titan-24's running ananke shutdown"));
     assert!(overridden.is_some_and(|w| w.contains("shutdown-peer-live") && w.contains(&pid)), "{warnings:?}");
     assert!(stdout.contains("--force: overrode peer titan-24"), "the summary shows it: {stdout}");
-    assert!(lab.b.join(LOCK_FILE).exists(), "the peer's lock is never touched");
+    assert!(ananke_core::store::lock::held(&lab.b).is_some(), "the peer's lock is never touched");
 }
 
 #[test]
@@ -201,14 +200,13 @@ fn a_real_run_on_the_coordinator_refuses_the_peers_run() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let lock = lab.a.join(LOCK_FILE);
     let start = std::time::Instant::now();
-    while !lock.exists() && start.elapsed() < Duration::from_secs(30) {
+    while ananke_core::store::lock::held(&lab.a).is_none() && start.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(2));
     }
     let pid = first.id().to_string();
     let frozen = Command::new("kill").args(["-STOP", &pid]).status().unwrap().success();
-    let holds = lock.exists();
+    let holds = ananke_core::store::lock::held(&lab.a).is_some();
     let (code, _, stderr) = Lab::ananke(&config_b, &lab.b, &["shutdown", "--execute", "--reason", "again"]);
     Command::new("kill").args(["-CONT", &pid]).status().unwrap();
     let first_code = first.wait().unwrap().code();

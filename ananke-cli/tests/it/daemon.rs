@@ -15,6 +15,8 @@ pub struct Lab {
     pub nut: NutServer,
     pub daemon: Child,
     pub state: PathBuf,
+    /// A run lock the lab holds, for as long as the lab lives.
+    _lock: Option<crate::common::LockHeld>,
     _dir: tempfile::TempDir,
 }
 
@@ -41,8 +43,8 @@ pub struct Setup {
     pub shares_delay_s: u32,
     /// Run an executed shutdown first, so the daemon starts with the cluster down.
     pub shut_down_first: bool,
-    /// A live process holding the run lock for a shutdown when the daemon starts.
-    pub shutdown_lock_pid: Option<u32>,
+    /// A live process holds the run lock for a shutdown when the daemon starts.
+    pub shutdown_lock_held: bool,
     /// The Vault share command fails (a startup then fails: titan-lab has no breakglass).
     pub shares_fail: bool,
     /// Run the daemon from this copy of the binary.
@@ -100,11 +102,7 @@ pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), 
         let journal = ananke_core::store::StateDir::new(&state).read_journal().unwrap();
         assert!(journal.shutdown_unfinished() && !journal.pending_lines().is_empty(), "{journal:?}");
     }
-    if let Some(pid) = setup.shutdown_lock_pid {
-        let holder = ananke_core::store::lock::LockHolder { pid, run_id: "run-held".into(), command: "shutdown".into(), since: "2026-11-23T00:00:00Z".into() };
-        std::fs::create_dir_all(&state).unwrap();
-        std::fs::write(state.join(ananke_core::store::lock::LOCK_FILE), serde_json::to_vec(&holder).unwrap()).unwrap();
-    }
+    let lock = setup.shutdown_lock_held.then(|| crate::common::LockHeld::start(&state, "run-held", "shutdown"));
     let daemon = Command::new(setup.binary.clone().unwrap_or_else(|| assert_cmd::cargo::cargo_bin("ananke")))
         .args(["daemon", "--sim", scenario, "--config"])
         .arg(&path)
@@ -115,7 +113,7 @@ pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), 
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let lab = Lab { nut, daemon, state, _dir: dir };
+    let lab = Lab { nut, daemon, state, _lock: lock, _dir: dir };
     lab.wait_for("the daemon sees the UPS on line", |s| s.domains.iter().all(|d| d.status.reachable && d.status.has("OL")));
     lab
 }

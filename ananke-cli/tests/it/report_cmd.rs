@@ -5,10 +5,7 @@
 use crate::common::{ananke, read_json, sim};
 use ananke_cli::exit;
 use ananke_core::power::ClusterPhase;
-use ananke_core::store::lock::{LockHolder, LOCK_FILE};
 use ananke_core::store::reports::{DaemonEvent, DaemonStatus, REPORT_VERSION};
-use std::path::Path;
-use std::process::{Child, Command};
 
 fn code(c: u8) -> i32 {
     i32::from(c)
@@ -16,25 +13,6 @@ fn code(c: u8) -> i32 {
 
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
-/// A process that stays alive until killed: a live pid for a lock or a daemon status.
-struct Alive(Child);
-
-impl Alive {
-    fn start() -> Self {
-        Self(Command::new("sleep").arg("60").spawn().unwrap())
-    }
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-}
-
-impl Drop for Alive {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -109,18 +87,12 @@ fn a_bad_scenario_or_config_beside_sim_is_a_usage_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-scenario"));
 }
 
-fn write_lock(state: &Path, pid: u32) {
-    let holder = LockHolder { pid, run_id: "run-live".into(), command: "startup".into(), since: "2026-11-23T00:00:00Z".into() };
-    std::fs::write(state.join(LOCK_FILE), serde_json::to_vec(&holder).unwrap()).unwrap();
-}
-
 #[test]
 fn status_shows_a_run_in_progress_and_a_live_daemon() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     assert_eq!(sim(&state, &["startup", "--execute"]).0, 0);
-    let holder = Alive::start();
-    write_lock(&state, holder.pid());
+    let holder = crate::common::LockHeld::start(&state, "run-live", "startup");
     let daemon = DaemonStatus {
         version: REPORT_VERSION,
         pid: holder.pid(),

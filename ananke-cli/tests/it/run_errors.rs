@@ -49,7 +49,7 @@ fn a_damaged_journal_is_a_usage_error_and_changes_nothing() {
     assert!(stderr.contains("journal.json"), "{stderr}");
     assert_eq!(std::fs::read_to_string(state.join("journal.json")).unwrap(), "{ damaged");
     assert!(!state.join("last-shutdown-report.json").exists());
-    assert!(!state.join(LOCK_FILE).exists(), "the lock is released");
+    assert!(crate::common::lock_released(&state), "the lock is released");
 }
 
 #[test]
@@ -151,7 +151,7 @@ fn sigterm_during_a_run_aborts_it_with_the_journal_intact() {
     let report = read_json(&state.join("last-startup-report.json"));
     assert_eq!(report["outcome"], "aborted");
     assert_eq!(read_json(&state.join("journal.json"))["version"], 1, "the journal is intact");
-    assert!(!state.join(LOCK_FILE).exists(), "the lock is released");
+    assert!(crate::common::lock_released(&state), "the lock is released");
 }
 
 #[test]
@@ -174,7 +174,7 @@ fn an_unknown_scenario_is_a_usage_error_after_the_lock_and_releases_it() {
     let out = ananke().args(["startup", "--execute", "--sim", "no-such-scenario", "--state-dir"]).arg(&state).output().unwrap();
     assert_eq!(out.status.code(), Some(code(exit::USAGE_OR_CONFIG)));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-scenario"));
-    assert!(state.is_dir() && !state.join(LOCK_FILE).exists(), "the lock was taken and released");
+    assert!(state.is_dir() && crate::common::lock_released(&state), "the lock was taken and released");
 }
 
 #[test]

@@ -1,16 +1,27 @@
 //! The run lock: one mutating run per host.
 //!
-//! The lock file names its holder (pid, run id, command). A second run exits at once naming the
-//! holder; a lock whose pid is dead is taken over with a warning.
+//! The lock is an advisory `flock(2)` on `ananke.lock` in the state dir, held for the whole run
+//! through the open file: the kernel drops it when the process ends, however it ends (SIGKILL,
+//! a power cut), so a dead run can never hold it and a reused pid can never fool it. The file
+//! also names its holder (pid, run id, command, boot id) for `status`, the daemon and the peer
+//! check; a run that takes the lock over a dead one's leftover names the dead run in a warning.
+//! The file is mode 0640 (root and group `ananke` read it) and is never removed while in use: its
+//! contents are emptied when the lock is released.
+//!
+//! A lock cannot go stale, so nothing ever needs clearing; removing the file while no run holds
+//! it is harmless (the next run creates it again).
 
-use super::atomic::write_atomic;
 use serde::{Deserialize, Serialize};
-use std::fs;
-use std::io;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Name of the lock file in the state dir.
 pub const LOCK_FILE: &str = "ananke.lock";
+
+/// Mode of the lock file: root writes, the ananke group reads (the peer check).
+pub const LOCK_MODE: u32 = 0o640;
 
 /// Who holds the lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +34,16 @@ pub struct LockHolder {
     pub command: String,
     /// When it was taken (RFC 3339).
     pub since: String,
+    /// The kernel's boot id when it was taken (`/proc/sys/kernel/random/boot_id`): a pid from
+    /// another boot names no process of this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
+}
+
+/// This boot's id, if the kernel says.
+#[must_use]
+pub fn boot_id() -> Option<String> {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id").ok().map(|b| b.trim().to_owned())
 }
 
 /// Why the lock could not be taken.
@@ -46,25 +67,48 @@ pub enum LockError {
     },
 }
 
-/// A held lock; released when dropped.
+/// A held lock; released when dropped (or when the process ends).
 #[derive(Debug)]
 pub struct RunLock {
-    path: PathBuf,
-    /// The holder that was stale and taken over, if any (for the warning).
+    file: File,
+    /// The holder a dead run left in the file, if any (for the warning).
     pub took_over: Option<LockHolder>,
 }
 
-/// Whether process `pid` is alive (Linux: `/proc/<pid>` exists).
+/// Whether process `pid` is alive (Linux: `/proc/<pid>` exists). Says nothing about who runs
+/// under that pid: the lock itself is [`held`].
 #[must_use]
 pub fn pid_alive(pid: u32) -> bool {
     pid != 0 && Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Read the current holder of the lock in `state_dir`, if any.
+/// What the lock file in `state_dir` names, held or not (`None`: no file, empty, or damaged).
 #[must_use]
 pub fn read_holder(state_dir: &Path) -> Option<LockHolder> {
     let text = fs::read_to_string(state_dir.join(LOCK_FILE)).ok()?;
     serde_json::from_str(&text).ok()
+}
+
+/// The holder of the lock in `state_dir` if a live process holds it (the kernel says so: the
+/// lock cannot be shared right now). A holder that wrote no readable name yet is reported with
+/// pid 0 and run id `unknown`.
+#[must_use]
+pub fn held(state_dir: &Path) -> Option<LockHolder> {
+    let file = File::open(state_dir.join(LOCK_FILE)).ok()?;
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            None
+        }
+        Err(fs::TryLockError::WouldBlock) => Some(read_holder(state_dir).unwrap_or_else(|| LockHolder {
+            pid: 0,
+            run_id: "unknown".to_owned(),
+            command: "unknown".to_owned(),
+            since: String::new(),
+            boot_id: None,
+        })),
+        Err(fs::TryLockError::Error(_)) => None,
+    }
 }
 
 impl RunLock {
@@ -74,54 +118,38 @@ impl RunLock {
     /// [`LockError::Held`] when a live process holds it; [`LockError::Io`] otherwise.
     pub fn acquire(state_dir: &Path, holder: &LockHolder) -> Result<RunLock, LockError> {
         let path = state_dir.join(LOCK_FILE);
-        let staged = state_dir.join(format!(".{LOCK_FILE}.{}", holder.pid));
-        let body = serde_json::to_vec_pretty(holder).map_err(io::Error::other);
-        let taken = body.and_then(|body| write_atomic(&staged, &body, 0o644)).map_err(Taking::Io);
-        let taken = taken.and_then(|()| {
-            let linked = link(&staged, &path, holder.pid);
-            let _ = fs::remove_file(&staged);
-            linked
-        });
-        match taken {
-            Ok(took_over) => Ok(RunLock { path, took_over }),
-            Err(Taking::Held(holder)) => Err(LockError::Held { path, holder }),
-            Err(Taking::Io(source)) => Err(LockError::Io { path, source }),
+        let io = |source| LockError::Io { path: path.clone(), source };
+        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(LOCK_MODE).open(&path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = held(state_dir).unwrap_or_else(|| holder.clone());
+                return Err(LockError::Held { path, holder });
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io(e)),
         }
+        let mut previous = String::new();
+        // A leftover that cannot be read is no holder: it is overwritten all the same.
+        let _ = file.read_to_string(&mut previous);
+        let took_over = serde_json::from_str::<LockHolder>(&previous).ok();
+        let body = serde_json::to_vec_pretty(holder).map_err(|e| io(io::Error::other(e)))?;
+        let written = (|| {
+            // `mode` at creation is filtered by the umask, and an older file may be 0644.
+            file.set_permissions(fs::Permissions::from_mode(LOCK_MODE))?;
+            file.set_len(0)?;
+            file.rewind()?;
+            file.write_all(&body)?;
+            file.sync_all()
+        })();
+        written.map_err(io)?;
+        Ok(RunLock { file, took_over })
     }
-}
-
-/// Why [`link`] did not take the lock.
-enum Taking {
-    Held(LockHolder),
-    Io(io::Error),
-}
-
-/// Links the staged file to the lock `path` (a hard link fails if the lock exists: taking it is
-/// atomic), taking over a lock whose holder is dead, unreadable, or this process (`pid`).
-fn link(staged: &Path, path: &Path, pid: u32) -> Result<Option<LockHolder>, Taking> {
-    let mut took_over = None;
-    for _ in 0..2 {
-        match fs::hard_link(staged, path) {
-            Ok(()) => return Ok(took_over),
-            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(Taking::Io(e)),
-            Err(_) => {}
-        }
-        let current = fs::read_to_string(path).ok().and_then(|t| serde_json::from_str::<LockHolder>(&t).ok());
-        match current {
-            Some(h) if pid_alive(h.pid) && h.pid != pid => return Err(Taking::Held(h)),
-            stale => took_over = stale,
-        }
-        match fs::remove_file(path) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Taking::Io(e)),
-            _ => {}
-        }
-    }
-    Err(Taking::Io(io::Error::other("lock contended while taking over a stale lock; try again")))
 }
 
 impl Drop for RunLock {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        // Empty the name first, while still holding the lock; closing the file releases it.
+        let _ = self.file.set_len(0);
     }
 }
 
@@ -130,62 +158,74 @@ mod tests {
     use super::*;
 
     fn holder(pid: u32, run: &str) -> LockHolder {
-        LockHolder { pid, run_id: run.into(), command: "startup".into(), since: "2026-11-23T00:00:00Z".into() }
+        LockHolder { pid, run_id: run.into(), command: "startup".into(), since: "2026-11-23T00:00:00Z".into(), boot_id: boot_id() }
+    }
+
+    /// Our parent (the test harness): a live process that is not this one.
+    fn parent_pid() -> u32 {
+        let stat = fs::read_to_string("/proc/self/stat").unwrap();
+        stat.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
     #[test]
-    fn a_second_run_is_refused_naming_the_holder() {
+    fn a_second_run_is_refused_naming_the_holder_while_the_first_lives() {
         let dir = tempfile::tempdir().unwrap();
         let me = std::process::id();
-        let _held = RunLock::acquire(dir.path(), &holder(me, "run-a")).unwrap();
-        // A different live pid: our parent (the test harness) is alive.
-        let parent = fs::read_to_string("/proc/self/stat").unwrap();
-        let ppid: u32 = parent.rsplit(')').next().unwrap().split_whitespace().nth(1).unwrap().parse().unwrap();
-        let err = RunLock::acquire(dir.path(), &holder(ppid, "run-b")).unwrap_err();
+        let held_lock = RunLock::acquire(dir.path(), &holder(me, "run-a")).unwrap();
+        assert_eq!(held(dir.path()).map(|h| h.run_id), Some("run-a".to_owned()));
+        let err = RunLock::acquire(dir.path(), &holder(parent_pid(), "run-b")).unwrap_err();
         let text = err.to_string();
         assert!(text.contains(&format!("pid {me}")) && text.contains("run-a"), "{text}");
         assert!(matches!(&err, LockError::Held { holder, .. } if holder.run_id == "run-a"), "{err}");
+        drop(held_lock);
+        assert_eq!(held(dir.path()), None, "released with the lock");
+        assert_eq!(read_holder(dir.path()), None, "the name goes with it");
         let left: Vec<_> = fs::read_dir(dir.path()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
-        assert_eq!(left, [LOCK_FILE], "the refused run's staging file is cleaned up");
+        assert_eq!(left, [LOCK_FILE], "one file, kept");
+        assert!(RunLock::acquire(dir.path(), &holder(me, "run-c")).is_ok());
     }
 
     #[test]
-    fn a_stale_lock_is_taken_over_and_released_on_drop() {
+    fn a_dead_runs_leftover_is_taken_over_even_when_its_pid_is_alive_again() {
         let dir = tempfile::tempdir().unwrap();
-        let dead = holder(u32::MAX - 7, "run-dead");
-        fs::write(dir.path().join(LOCK_FILE), serde_json::to_vec(&dead).unwrap()).unwrap();
+        // After a reboot pids start over: the recorded pid belongs to a live, unrelated process.
+        let reused = holder(parent_pid(), "run-before-the-power-cut");
+        assert!(pid_alive(reused.pid));
+        fs::write(dir.path().join(LOCK_FILE), serde_json::to_vec(&reused).unwrap()).unwrap();
+        assert_eq!(held(dir.path()), None, "nothing holds it: the kernel says so, not the pid");
         let lock = RunLock::acquire(dir.path(), &holder(std::process::id(), "run-new")).unwrap();
-        assert_eq!(lock.took_over.as_ref().map(|h| h.run_id.as_str()), Some("run-dead"));
+        assert_eq!(lock.took_over.as_ref().map(|h| h.run_id.as_str()), Some("run-before-the-power-cut"));
         assert_eq!(read_holder(dir.path()).unwrap().run_id, "run-new");
-        drop(lock);
-        assert!(read_holder(dir.path()).is_none());
     }
 
     #[test]
-    fn a_damaged_lock_file_is_taken_over_without_a_holder() {
+    fn a_damaged_lock_file_is_taken_over_without_a_holder_and_the_mode_is_0640() {
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join(LOCK_FILE), "{ half written").unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        fs::write(&path, "{ half written").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
         assert_eq!(read_holder(dir.path()), None);
         let lock = RunLock::acquire(dir.path(), &holder(std::process::id(), "run-new")).unwrap();
         assert_eq!(lock.took_over, None);
         assert_eq!(read_holder(dir.path()).unwrap().run_id, "run-new");
-        let staged: Vec<_> = fs::read_dir(dir.path()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
-        assert_eq!(staged, [LOCK_FILE], "the staging file is cleaned up");
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, LOCK_MODE);
     }
 
     #[test]
-    fn our_own_pid_in_the_lock_is_a_leftover_of_this_process() {
+    fn a_holder_that_wrote_no_name_yet_is_still_held() {
         let dir = tempfile::tempdir().unwrap();
-        let me = std::process::id();
-        fs::write(dir.path().join(LOCK_FILE), serde_json::to_vec(&holder(me, "run-old")).unwrap()).unwrap();
-        let lock = RunLock::acquire(dir.path(), &holder(me, "run-new")).unwrap();
-        assert_eq!(lock.took_over.as_ref().map(|h| h.run_id.as_str()), Some("run-old"));
+        let file = File::create(dir.path().join(LOCK_FILE)).unwrap();
+        file.lock().unwrap();
+        let h = held(dir.path()).expect("held");
+        assert_eq!((h.pid, h.run_id.as_str()), (0, "unknown"));
+        assert!(matches!(RunLock::acquire(dir.path(), &holder(1, "r")), Err(LockError::Held { .. })));
     }
 
     #[test]
     fn a_missing_state_dir_is_an_io_error_naming_the_lock() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("no-such-dir");
+        assert_eq!(held(&missing), None);
         let err = RunLock::acquire(&missing, &holder(std::process::id(), "run-a")).unwrap_err();
         assert!(matches!(&err, LockError::Io { path, .. } if *path == missing.join(LOCK_FILE)), "{err}");
         assert!(
@@ -195,15 +235,12 @@ mod tests {
     }
 
     #[test]
-    fn a_lock_that_cannot_be_removed_is_an_io_error_and_leaves_no_staging_file() {
+    fn a_directory_in_the_locks_place_is_an_io_error_and_is_left_alone() {
         let dir = tempfile::tempdir().unwrap();
-        // A directory in the lock's place: it exists, holds no holder, and remove_file refuses it.
         fs::create_dir(dir.path().join(LOCK_FILE)).unwrap();
         let err = RunLock::acquire(dir.path(), &holder(std::process::id(), "run-a")).unwrap_err();
         assert!(matches!(err, LockError::Io { .. }), "{err}");
         assert!(dir.path().join(LOCK_FILE).is_dir(), "the foreign directory is left alone");
-        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().filter_map(Result::ok).map(|e| e.file_name()).collect();
-        assert_eq!(left, [LOCK_FILE], "no staging file is left behind");
     }
 
     #[test]
@@ -211,5 +248,6 @@ mod tests {
         assert!(!pid_alive(0));
         assert!(pid_alive(std::process::id()));
         assert!(!pid_alive(u32::MAX - 7));
+        assert!(boot_id().is_some_and(|b| b.len() == 36), "{:?}", boot_id());
     }
 }

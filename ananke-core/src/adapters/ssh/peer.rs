@@ -1,11 +1,13 @@
 //! The peer check: is another ananke host running a mutating run right now?
 //!
 //! Each host that may run ananke keeps its run lock at `<state dir>/ananke.lock` (see
-//! [`crate::store::lock`]). Before a mutating run, ananke reads every peer's lock over SSH and
-//! whether the holder's pid is alive on that host, with one fixed command: a constant `sh -c`
-//! script that gets the peer's state dir as its one positional argument. Both are single-quoted
-//! like every other word ([`shell_quote`]), so no config value is ever parsed as shell syntax.
-//! Reading the lock needs no privilege (the lock is 0644, the state dir 0750 group `ananke`), so
+//! [`crate::store::lock`]: a kernel `flock` held by the run, the file naming the holder). Before
+//! a mutating run, ananke reads every peer's lock over SSH and whether a live process holds it
+//! there (util-linux `flock -n -s` cannot share it; where `flock` is missing, the holder's pid
+//! is alive and its boot id is the peer's), with one fixed command: a constant `sh -c` script
+//! that gets the peer's state dir as its one positional argument. Both are single-quoted like
+//! every other word ([`shell_quote`]), so no config value is ever parsed as shell syntax. Reading
+//! the lock needs no privilege (the lock is 0640 and the state dir 0750, both group `ananke`), so
 //! no [`super::CommandPrefix`] such as `sudo -n` is put in front.
 //!
 //! The outcome per peer is a [`PeerState`]: only a live run blocks (a lock held by a vanished
@@ -17,9 +19,10 @@ use crate::config::{Node, SshSettings};
 use crate::store::lock::{LockHolder, LOCK_FILE};
 use std::path::Path;
 
-/// The script run on a peer, with its state dir as `$1`. First line of stdout: `idle` (no lock),
-/// or `alive PID` / `dead PID` (the pid named in the lock, and whether `/proc/PID` exists there),
-/// followed by the lock itself. Exit 3: the state dir or lock cannot be read; 4: no state dir.
+/// The script run on a peer, with its state dir as `$1`. First line of stdout: `idle` (no lock,
+/// or a lock naming nobody), or `alive PID` / `dead PID` (the pid named in the lock, and whether
+/// a live process holds the lock there), followed by the lock itself. Exit 3: the state dir or
+/// lock cannot be read; 4: no state dir.
 pub const PEER_CHECK_SCRIPT: &str = r#"d=$1
 [ -d "$d" ] || { echo "no state dir $d" >&2; exit 4; }
 cd -- "$d" || exit 3
@@ -27,8 +30,14 @@ if ! body=$(cat ananke.lock 2>/dev/null); then
   [ -e ananke.lock ] || { echo idle; exit 0; }
   cat ananke.lock >/dev/null; exit 3
 fi
+[ -n "$body" ] || { echo idle; exit 0; }
 pid=$(printf "%s\n" "$body" | grep -o "\"pid\"[[:space:]]*:[[:space:]]*[0-9]*" | grep -o "[0-9]*\$" | head -n 1)
-if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then echo "alive $pid"; else echo "dead $pid"; fi
+boot=$(printf "%s\n" "$body" | grep -o "\"boot_id\"[[:space:]]*:[[:space:]]*\"[^\"]*\"" | grep -o "[0-9a-f-]\{36\}" | head -n 1)
+if command -v flock >/dev/null 2>&1; then
+  if flock -n -s ananke.lock true 2>/dev/null; then echo "dead $pid"; else echo "alive $pid"; fi
+elif [ -n "$pid" ] && [ -d "/proc/$pid" ] && { [ -z "$boot" ] || [ "$boot" = "$(cat /proc/sys/kernel/random/boot_id)" ]; }; then
+  echo "alive $pid"
+else echo "dead $pid"; fi
 printf "%s\n" "$body""#;
 
 /// `$0` of the script: what `ps` on the peer shows.
@@ -266,7 +275,7 @@ mod script_tests {
     }
 
     fn write_lock(dir: &Path, pid: u32) -> LockHolder {
-        let holder = LockHolder { pid, run_id: "shutdown-x".into(), command: "shutdown".into(), since: "now".into() };
+        let holder = LockHolder { pid, run_id: "shutdown-x".into(), command: "shutdown".into(), since: "now".into(), boot_id: None };
         std::fs::write(dir.join(LOCK_FILE), serde_json::to_string_pretty(&holder).unwrap()).unwrap();
         holder
     }
@@ -276,9 +285,17 @@ mod script_tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(run(dir.path()), PeerState::Idle);
         let me = write_lock(dir.path(), std::process::id());
+        // The name alone is not a run: a live pid (this process) without the kernel's lock is a
+        // leftover, as after a reboot that reused the pid.
+        assert_eq!(run(dir.path()), PeerState::StaleLock(me.clone()));
+        let file = std::fs::File::open(dir.path().join(LOCK_FILE)).unwrap();
+        file.lock().unwrap();
         assert_eq!(run(dir.path()), PeerState::Running(me));
+        file.unlock().unwrap();
         let dead = write_lock(dir.path(), u32::MAX - 7);
         assert_eq!(run(dir.path()), PeerState::StaleLock(dead));
+        std::fs::write(dir.path().join(LOCK_FILE), "").unwrap();
+        assert_eq!(run(dir.path()), PeerState::Idle, "a released lock names nobody");
         std::fs::write(dir.path().join(LOCK_FILE), "garbage").unwrap();
         assert!(matches!(run(dir.path()), PeerState::Unreadable(why) if why.contains("not an ananke lock")));
         assert!(matches!(run(&dir.path().join("missing")), PeerState::Unreadable(why) if why.contains("no state dir")));
