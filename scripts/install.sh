@@ -47,7 +47,7 @@ install -D -m 0755 "$binary" "$root$PREFIX/bin/ananke"
 install -D -m 0755 scripts/update.sh "$root$PREFIX/lib/ananke/update.sh"
 install -D -m 0644 README.md "$root$PREFIX/share/doc/ananke/README.md"
 install -d -m 0755 "$root/etc/systemd/system"
-for unit in systemd/*.service; do
+for unit in systemd/*.service systemd/*.timer; do
   # Units name /usr/local: rewrite for another prefix.
   sed "s#/usr/local/#$PREFIX/#g" "$unit" > "$root/etc/systemd/system/$(basename "$unit")"
   chmod 0644 "$root/etc/systemd/system/$(basename "$unit")"

@@ -11,7 +11,8 @@ use crate::pace::{Pace, Woke};
 use crate::target::state_dir_with;
 use ananke_core::adapters::nut::{MonitorSettings, UpsMonitor};
 use ananke_core::power::{shutdown_budget, ClusterPhase, PowerDecision, PowerInput, PowerPolicy};
-use ananke_core::store::lock::held;
+use ananke_core::store::lock::{held, LockHolder};
+use ananke_core::store::reports::RunOutcome;
 use ananke_core::store::reports::{
     Command, DaemonChild, DaemonDomain, DaemonEvent, DaemonStatus, DAEMON_EVENTS, REPORT_VERSION,
 };
@@ -56,6 +57,9 @@ struct Daemon {
     input: PowerInput,
     /// How often systemd's watchdog must be petted (`WATCHDOG_USEC`), read once at the start.
     watchdog: Option<Duration>,
+    /// A run the daemon did not start (a daemon before a restart did) that held the lock when it
+    /// started: watched through the lock until it ends.
+    adopted: Option<LockHolder>,
 }
 
 /// Everything in `daemon-status.json` but the domains and the time: the phase, the budget, the
@@ -83,7 +87,8 @@ impl DaemonArgs {
                 return exit::USAGE_OR_CONFIG;
             }
         };
-        let phase = initial_phase(&state);
+        let adopted = held(state.root());
+        let phase = initial_phase(&state, adopted.as_ref());
         let budget = budget(&state, &config);
         eprintln!(
             "daemon: watching {} power domain(s) as {:?}; cluster {phase:?}; shutdown budget {}s",
@@ -107,7 +112,14 @@ impl DaemonArgs {
             last_written: None,
             input: PowerInput::Readings(Vec::new()),
             watchdog: Notifier::watchdog_interval(),
+            adopted,
         };
+        if let Some(run) = daemon.adopted.clone() {
+            daemon.event(format!(
+                "a {} run the daemon did not start holds the lock (run {}, pid {}): waiting for it",
+                run.command, run.run_id, run.pid
+            ));
+        }
         // Pet the watchdog at least twice per WatchdogSec, whatever the poll interval.
         let poll = daemon.config.daemon.poll_interval.get();
         let pace = Pace::new(daemon.watchdog.map_or(poll, |w| poll.min(w)));
@@ -132,8 +144,8 @@ fn push_bounded<T>(list: &mut Vec<T>, item: T, max: usize) {
 }
 
 /// The phase at start: a run holding the lock, or what the journal says.
-fn initial_phase(state: &StateDir) -> ClusterPhase {
-    if let Some(holder) = held(state.root()) {
+fn initial_phase(state: &StateDir, holder: Option<&LockHolder>) -> ClusterPhase {
+    if let Some(holder) = holder {
         return if holder.command == "shutdown" { ClusterPhase::ShuttingDown } else { ClusterPhase::StartingUp };
     }
     match state.read_journal() {
@@ -238,8 +250,30 @@ impl Daemon {
         self.events_total += 1;
     }
 
+    /// A run the daemon adopted at its start has released the lock: tell the policy how it ended
+    /// (its report says; none is a run that did not succeed).
+    fn reap_adopted(&mut self, now: Time) {
+        let Some(run) = self.adopted.as_ref().filter(|_| held(self.state.root()).is_none()) else { return };
+        let report = self.state.read_report(&run.run_id).ok().flatten();
+        let outcome = report.as_ref().map_or("no report", |r| outcome_word(r.outcome));
+        let succeeded = report.is_some_and(|r| r.outcome == RunOutcome::Succeeded);
+        let input = if run.command == "startup" {
+            PowerInput::StartupEnded { succeeded }
+        } else {
+            self.policy.set_budget(budget(&self.state, &self.config));
+            PowerInput::ShutdownEnded { succeeded }
+        };
+        let message = format!("the adopted {} run {} (pid {}) ended: {outcome}", run.command, run.run_id, run.pid);
+        self.adopted = None;
+        self.event(message);
+        for decision in self.policy.handle(now, &input) {
+            self.carry_out(decision);
+        }
+    }
+
     /// Collect a finished child and tell the policy.
     fn reap(&mut self, now: Time) {
+        self.reap_adopted(now);
         let Some(run) = self.running.as_mut() else { return };
         let status = match run.child.try_wait() {
             Ok(Some(status)) => Ok(status),
@@ -375,5 +409,17 @@ mod tests {
         assert_eq!(list, [2, 3, 4]);
         push_bounded(&mut list, 5, 1);
         assert_eq!(list, [5]);
+    }
+}
+
+/// A run outcome in the words of the reports.
+fn outcome_word(outcome: RunOutcome) -> &'static str {
+    match outcome {
+        RunOutcome::Running => "running",
+        RunOutcome::Planned => "planned",
+        RunOutcome::Succeeded => "succeeded",
+        RunOutcome::Incomplete => "incomplete",
+        RunOutcome::Failed => "failed",
+        RunOutcome::Aborted => "aborted",
     }
 }

@@ -119,6 +119,13 @@ pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), 
 }
 
 impl Lab {
+    /// Ends the process holding the run lock (`Setup::shutdown_lock_held`).
+    pub fn release_lock(&mut self) {
+        if let Some(lock) = self._lock.as_mut() {
+            lock.kill();
+        }
+    }
+
     pub fn status(&self) -> Option<DaemonStatus> {
         let text = std::fs::read_to_string(self.state.join("daemon-status.json")).ok()?;
         serde_json::from_str(&text).ok()

@@ -87,8 +87,14 @@ fn power_lost_during_a_startup_aborts_it_and_a_stopping_daemon_leaves_its_run_go
 #[test]
 fn a_daemon_started_during_a_shutdown_run_knows_the_cluster_is_shutting_down() {
     let setup = Setup { shutdown_lock_held: true, ..Setup::default() };
-    let lab = start_with(|_| {}, &setup);
+    let mut lab = start_with(|_| {}, &setup);
     let status = lab.status().expect("status written");
+    assert!(has_event(&status, "a shutdown run the daemon did not start holds the lock (run run-held"), "{}", lab.events());
+    // The run ends (here: killed, without a report): the daemon learns it from the lock, and
+    // restores the cluster once power is stable, as after a shutdown that did not complete.
+    lab.release_lock();
+    lab.wait_for("the adopted run's end", |s| has_event(s, "the adopted shutdown run run-held") && has_event(s, "ended: no report"));
+    lab.wait_for("a startup started", |s| has_event(s, "started `ananke startup"));
     assert_eq!(status.phase, ananke_core::power::ClusterPhase::ShuttingDown, "{}", lab.events());
     assert!(status.child.is_none(), "the run is not the daemon's child");
 }

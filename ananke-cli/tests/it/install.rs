@@ -6,7 +6,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-const UNITS: [&str; 3] = ["ananke.service", "ananke-bootstrap.service", "ananke-update.service"];
+const UNITS: [&str; 4] = ["ananke.service", "ananke-bootstrap.service", "ananke-update.service", "ananke-update.timer"];
+
+/// The value of `key=` in unit `text` (the last assignment wins, as in systemd).
+fn property<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines().filter_map(|l| l.trim().strip_prefix(key)?.strip_prefix('=')).last()
+}
 
 #[test]
 fn every_unit_passes_systemd_analyze_verify() {
@@ -32,11 +37,39 @@ fn the_units_say_what_the_seed_and_design_require() {
     for line in ["Type=notify", "WatchdogSec=", "Restart=on-failure", "ProtectSystem=strict", "ReadWritePaths=/var/lib/ananke", "NoNewPrivileges=yes", "ExecStart=/usr/local/bin/ananke daemon"] {
         assert!(daemon.contains(line), "ananke.service lacks {line}");
     }
+    // A run the daemon started survives `systemctl restart ananke`: only the main process is
+    // signalled, never the rest of the cgroup.
+    assert_eq!(property(&daemon, "KillMode"), Some("process"));
     let boot = unit("ananke-bootstrap.service");
-    for line in ["Type=oneshot", "After=network-online.target", "ExecStart=/usr/local/bin/ananke bootstrap --execute"] {
+    for line in ["After=network-online.target", "ExecStart=/usr/local/bin/ananke bootstrap --execute"] {
         assert!(boot.contains(line), "ananke-bootstrap.service lacks {line}");
     }
-    assert!(unit("ananke-update.service").contains("Type=oneshot"));
+    // Not a oneshot: multi-user.target would be ordered after the whole startup and soak.
+    assert_eq!(property(&boot, "Type"), Some("exec"));
+    assert!(property(&boot, "After").is_some_and(|a| a.split_whitespace().any(|u| u == "time-sync.target")), "{boot}");
+    assert!(property(&boot, "Wants").is_some_and(|w| !w.contains("time-sync")), "time-sync.target is ordered after, never pulled in");
+    assert_eq!(property(&boot, "Restart"), Some("no"));
+    let update = unit("ananke-update.service");
+    assert_eq!(property(&update, "Type"), Some("oneshot"));
+    let path = update.lines().find_map(|l| l.strip_prefix("Environment=PATH=")).expect("the update has a PATH");
+    assert!(path.split(':').next() == Some("/root/.cargo/bin") && path.contains("/usr/bin"), "{path}");
+    let timer = unit("ananke-update.timer");
+    assert_eq!(property(&timer, "Unit"), Some("ananke-update.service"));
+    assert_eq!(property(&timer, "WantedBy"), Some("timers.target"));
+    assert!(property(&timer, "OnCalendar").is_some() && property(&timer, "Persistent") == Some("true"));
+}
+
+#[test]
+fn the_bootstrap_unit_starts_nothing_twice() {
+    // Started again after a completed startup, bootstrap decides again and does nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    assert_eq!(sim(&state, &["shutdown", "--execute", "--reason", "drill"]).0, 0);
+    let (code, _, stderr) = sim(&state, &["bootstrap", "--execute"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = sim(&state, &["bootstrap", "--execute"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("nothing to do"), "{stdout}\n{stderr}");
 }
 
 fn install(root: &Path) -> std::process::Output {
@@ -67,6 +100,7 @@ fn install_into_a_temporary_root_puts_every_file_with_its_mode() {
         ("etc/systemd/system/ananke.service", 0o644),
         ("etc/systemd/system/ananke-bootstrap.service", 0o644),
         ("etc/systemd/system/ananke-update.service", 0o644),
+        ("etc/systemd/system/ananke-update.timer", 0o644),
         ("etc/ananke", 0o750),
         ("etc/ananke/ananke.yaml", 0o640),
         ("var/lib/ananke", 0o750),
