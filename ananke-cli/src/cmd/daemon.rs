@@ -396,6 +396,18 @@ impl Daemon {
     }
 }
 
+/// A run outcome in the words of the reports.
+fn outcome_word(outcome: RunOutcome) -> &'static str {
+    match outcome {
+        RunOutcome::Running => "running",
+        RunOutcome::Planned => "planned",
+        RunOutcome::Succeeded => "succeeded",
+        RunOutcome::Incomplete => "incomplete",
+        RunOutcome::Failed => "failed",
+        RunOutcome::Aborted => "aborted",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::push_bounded;
@@ -412,14 +424,3 @@ mod tests {
     }
 }
 
-/// A run outcome in the words of the reports.
-fn outcome_word(outcome: RunOutcome) -> &'static str {
-    match outcome {
-        RunOutcome::Running => "running",
-        RunOutcome::Planned => "planned",
-        RunOutcome::Succeeded => "succeeded",
-        RunOutcome::Incomplete => "incomplete",
-        RunOutcome::Failed => "failed",
-        RunOutcome::Aborted => "aborted",
-    }
-}

@@ -16,7 +16,7 @@ pub struct Lab {
     pub daemon: Child,
     pub state: PathBuf,
     /// A run lock the lab holds, for as long as the lab lives.
-    _lock: Option<crate::common::LockHeld>,
+    lock: Option<crate::common::LockHeld>,
     _dir: tempfile::TempDir,
 }
 
@@ -113,7 +113,7 @@ pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), 
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let lab = Lab { nut, daemon, state, _lock: lock, _dir: dir };
+    let lab = Lab { nut, daemon, state, lock, _dir: dir };
     lab.wait_for("the daemon sees the UPS on line", |s| s.domains.iter().all(|d| d.status.reachable && d.status.has("OL")));
     lab
 }
@@ -121,7 +121,7 @@ pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), 
 impl Lab {
     /// Ends the process holding the run lock (`Setup::shutdown_lock_held`).
     pub fn release_lock(&mut self) {
-        if let Some(lock) = self._lock.as_mut() {
+        if let Some(lock) = self.lock.as_mut() {
             lock.kill();
         }
     }

@@ -10,7 +10,7 @@ const UNITS: [&str; 4] = ["ananke.service", "ananke-bootstrap.service", "ananke-
 
 /// The value of `key=` in unit `text` (the last assignment wins, as in systemd).
 fn property<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    text.lines().filter_map(|l| l.trim().strip_prefix(key)?.strip_prefix('=')).last()
+    text.lines().rev().find_map(|l| l.trim().strip_prefix(key)?.strip_prefix('='))
 }
 
 #[test]

@@ -55,7 +55,7 @@ pub enum LockError {
         /// The lock file.
         path: PathBuf,
         /// Its holder.
-        holder: LockHolder,
+        holder: Box<LockHolder>,
     },
     /// The lock file could not be read or written.
     #[error("cannot use lock {path}: {source}")]
@@ -124,7 +124,7 @@ impl RunLock {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
                 let holder = held(state_dir).unwrap_or_else(|| holder.clone());
-                return Err(LockError::Held { path, holder });
+                return Err(LockError::Held { path, holder: Box::new(holder) });
             }
             Err(fs::TryLockError::Error(e)) => return Err(io(e)),
         }

@@ -46,8 +46,8 @@ pub(crate) fn generate_shares(n: usize) -> Vec<String> {
 
 /// Vault accepts shares in hex or base64.
 fn well_formed(key: &str) -> bool {
-    let hex = key.len() % 2 == 0 && key.bytes().all(|b| b.is_ascii_hexdigit());
-    let base64 = key.len() % 4 == 0
+    let hex = key.len().is_multiple_of(2) && key.bytes().all(|b| b.is_ascii_hexdigit());
+    let base64 = key.len().is_multiple_of(4)
         && key.trim_end_matches('=').bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
     !key.is_empty() && (hex || base64)
 }

@@ -7,8 +7,9 @@ use super::patch::{compose, merge_patch};
 use super::store::{status, Store};
 use crate::model::{Eviction, Model, PodView};
 use crate::scenario::Scenario;
-use ananke_core::config::{WorkloadKind, WorkloadRef};
+use ananke_core::config::{ObjectRef, WorkloadKind, WorkloadRef};
 use ananke_core::machine::EffectOutcome;
+use ananke_core::observation::{FluxKind, FluxRef, CORDONED_BY_ANANKE, REPLICAS_BEFORE, SUSPENDED_BY_ANANKE};
 use ananke_core::{Effect, Time};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -299,25 +300,27 @@ impl State {
     pub fn add_overlay(&mut self, kind: Kind, namespace: &str, name: &str, patch: &Value) {
         let overlay = self.overlays.entry((kind, namespace.to_owned(), name.to_owned())).or_insert(Value::Null);
         compose(overlay, patch);
-        // ananke's marks are the model's too (its own observation and `ananke --sim` read them).
+        let overlay = overlay.clone();
+        self.sync_marks(kind, &ObjectRef { namespace: namespace.to_owned(), name: name.to_owned() }, &overlay);
+        self.dirty = true;
+    }
+
+    /// ananke's marks in an object's overlay are the model's too: its own observation and
+    /// `ananke --sim` read them.
+    fn sync_marks(&mut self, kind: Kind, id: &ObjectRef, overlay: &Value) {
         let mark = |key: &str| overlay.pointer("/metadata/annotations").and_then(|a| a.get(key)).filter(|v| !v.is_null());
-        let workload = |kind| ananke_core::config::WorkloadRef { kind, namespace: namespace.to_owned(), name: name.to_owned() };
-        let flux = |kind| ananke_core::observation::FluxRef {
-            kind,
-            object: ananke_core::config::ObjectRef { namespace: namespace.to_owned(), name: name.to_owned() },
-        };
-        use ananke_core::config::WorkloadKind;
-        use ananke_core::observation::{FluxKind, CORDONED_BY_ANANKE, REPLICAS_BEFORE, SUSPENDED_BY_ANANKE};
-        let before = || mark(REPLICAS_BEFORE).and_then(Value::as_str).and_then(|n| n.parse().ok());
+        let workload = |kind| WorkloadRef { kind, namespace: id.namespace.clone(), name: id.name.clone() };
+        let flux = |kind| FluxRef { kind, object: id.clone() };
+        let before = mark(REPLICAS_BEFORE).and_then(Value::as_str).and_then(|n| n.parse().ok());
+        let suspended = mark(SUSPENDED_BY_ANANKE).is_some();
         match kind {
-            Kind::Node => self.model.mark_cordoned(name, mark(CORDONED_BY_ANANKE).is_some()),
-            Kind::Deployment => self.model.mark_replicas_before(&workload(WorkloadKind::Deployment), before()),
-            Kind::StatefulSet => self.model.mark_replicas_before(&workload(WorkloadKind::StatefulSet), before()),
-            Kind::Kustomization => self.model.mark_suspended(&flux(FluxKind::Kustomization), mark(SUSPENDED_BY_ANANKE).is_some()),
-            Kind::HelmRelease => self.model.mark_suspended(&flux(FluxKind::HelmRelease), mark(SUSPENDED_BY_ANANKE).is_some()),
+            Kind::Node => self.model.mark_cordoned(&id.name, mark(CORDONED_BY_ANANKE).is_some()),
+            Kind::Deployment => self.model.mark_replicas_before(&workload(WorkloadKind::Deployment), before),
+            Kind::StatefulSet => self.model.mark_replicas_before(&workload(WorkloadKind::StatefulSet), before),
+            Kind::Kustomization => self.model.mark_suspended(&flux(FluxKind::Kustomization), suspended),
+            Kind::HelmRelease => self.model.mark_suspended(&flux(FluxKind::HelmRelease), suspended),
             _ => {}
         }
-        self.dirty = true;
     }
 
     /// Evict pod `namespace/name`.
