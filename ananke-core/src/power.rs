@@ -96,13 +96,25 @@ pub struct PowerPolicy {
     domains: BTreeMap<String, DomainTrack>,
     /// The shutdown budget: how long a shutdown takes, margin included.
     budget: Duration,
+    /// The last shutdown did not complete: what it changed waits for a startup.
+    unfinished: bool,
+    /// That shutdown was tried once more on low battery.
+    retried: bool,
 }
 
 impl PowerPolicy {
     /// A policy for a cluster in `phase` with shutdown `budget` (see [`shutdown_budget`]).
     #[must_use]
     pub fn new(settings: DaemonSettings, phase: ClusterPhase, budget: Duration) -> Self {
-        Self { settings, phase, domains: BTreeMap::new(), budget }
+        Self { settings, phase, domains: BTreeMap::new(), budget, unfinished: false, retried: false }
+    }
+
+    /// The same policy, knowing that the last shutdown did not complete (a daemon started with
+    /// such a journal): low battery tries it once more.
+    #[must_use]
+    pub fn after_unfinished_shutdown(mut self) -> Self {
+        self.unfinished = true;
+        self
     }
 
     /// The cluster phase as the policy sees it.
@@ -141,6 +153,7 @@ impl PowerPolicy {
                     return Vec::new();
                 }
                 self.phase = ClusterPhase::Down;
+                self.unfinished = !*succeeded;
                 let mut out = Vec::new();
                 if !*succeeded {
                     out.push(PowerDecision::Report {
@@ -164,6 +177,7 @@ impl PowerPolicy {
                 }
                 if *succeeded {
                     self.phase = ClusterPhase::Up;
+                    (self.unfinished, self.retried) = (false, false);
                     return Vec::new();
                 }
                 // Try again only after another full window of stable power.
@@ -192,7 +206,10 @@ impl PowerPolicy {
                     self.phase = ClusterPhase::StartingUp;
                 }
             }
-            ClusterPhase::Down => out.extend(self.maybe_startup(now)),
+            ClusterPhase::Down => {
+                out.extend(self.retry_unfinished(readings));
+                out.extend(self.maybe_startup(now));
+            }
             ClusterPhase::StartingUp => {
                 let shutdown = self.maybe_shutdown(now, readings);
                 if !shutdown.is_empty() {
@@ -283,6 +300,28 @@ impl PowerPolicy {
             }
         }
         Vec::new()
+    }
+
+    /// After a shutdown that did not complete, low battery or FSD tries it once more (it resumes
+    /// from the journal): a transient failure must not leave the cluster to a hard power loss.
+    fn retry_unfinished(&mut self, readings: &[UpsStatus]) -> Vec<PowerDecision> {
+        if !self.unfinished || self.retried {
+            return Vec::new();
+        }
+        let Some(ups) = readings.iter().find(|u| u.reachable && (u.has("LB") || u.has("FSD"))) else {
+            return Vec::new();
+        };
+        self.retried = true;
+        self.phase = ClusterPhase::ShuttingDown;
+        vec![
+            PowerDecision::Report {
+                message: format!(
+                    "low battery or forced shutdown on {} after a shutdown that did not complete: trying once more",
+                    ups.domain
+                ),
+            },
+            PowerDecision::StartShutdown { reason: format!("power-{}", ups.domain) },
+        ]
     }
 
     /// Start up when every domain has had mains for `stable_for` with enough charge.

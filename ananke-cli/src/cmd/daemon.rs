@@ -96,7 +96,10 @@ impl DaemonArgs {
             config.coordination.role,
             budget.as_secs()
         );
-        let policy = PowerPolicy::new(config.daemon.clone(), phase, budget);
+        let mut policy = PowerPolicy::new(config.daemon.clone(), phase, budget);
+        if state.read_journal().is_ok_and(|j| j.shutdown_unfinished()) {
+            policy = policy.after_unfinished_shutdown();
+        }
         let gate = ShutdownGate::new(&config);
         let mut daemon = Daemon {
             config,
@@ -321,7 +324,12 @@ impl Daemon {
     /// Stop the running child (SIGTERM: the runner stops at its next step, the journal intact)
     /// and wait for it, so the next run does not meet its lock.
     fn abort_running(&mut self) {
-        let Some(mut run) = self.running.take() else { return };
+        let Some(mut run) = self.running.take() else {
+            if let Some(holder) = self.adopted.take() {
+                self.abort_adopted(&holder);
+            }
+            return;
+        };
         let pid = run.child.id();
         self.event(format!("aborting the {} run (pid {pid})", run.command.as_str()));
         let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
@@ -335,9 +343,40 @@ impl Daemon {
         let _ = run.child.kill().and_then(|()| run.child.wait());
     }
 
+    /// Stop a run the daemon did not start (SIGTERM to the pid its lock names, when the lock is
+    /// of this boot), and wait until its lock is released.
+    fn abort_adopted(&mut self, holder: &LockHolder) {
+        self.event(format!(
+            "aborting the {} run {} (pid {}) the daemon did not start",
+            holder.command, holder.run_id, holder.pid
+        ));
+        let this_boot = holder.boot_id.is_none() || holder.boot_id == ananke_core::store::lock::boot_id();
+        if holder.pid != 0 && this_boot {
+            let _ = std::process::Command::new("kill").args(["-TERM", &holder.pid.to_string()]).status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while held(self.state.root()).is_some() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn spawn(&mut self, command: Command, mut args: Vec<String>) {
         // A run still going is stopped first (the policy aborts before it starts another).
         self.abort_running();
+        if let Some(holder) = held(self.state.root()) {
+            // A run the daemon did not start (an operator's, the bootstrap's): a shutdown when a
+            // startup is wanted, or the same command, is waited for; a startup is stopped when
+            // power fails (it would hold the lock the shutdown needs).
+            if holder.command == command.as_str() || command == Command::Startup {
+                self.event(format!(
+                    "a {} run the daemon did not start holds the lock (run {}, pid {}): waiting for it",
+                    holder.command, holder.run_id, holder.pid
+                ));
+                self.adopted = Some(holder);
+                return;
+            }
+            self.abort_adopted(&holder);
+        }
         args.extend(self.global_args());
         let exe = std::env::current_exe().unwrap_or_else(|_| "ananke".into());
         match std::process::Command::new(exe).args(&args).stdin(Stdio::null()).spawn() {

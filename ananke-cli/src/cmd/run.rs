@@ -79,9 +79,12 @@ where
         }
     };
     let mut journal = journal;
-    if req.command == Command::Startup && target.journal.is_none() && super::bootstrap::missing_journal_warning(&target.state).is_some() {
+    if req.command == Command::Startup && target.journal.is_none() && !target.state.journal_path().exists() {
+        // Without a journal, the cluster's own marks say what ananke changed (none: nothing).
         journal.rebuild_from_marks = true;
-        warnings.push("journal.json was missing after an ananke shutdown: this startup rebuilt it from the cluster's ananke.io marks (see the diagnostics for what they listed)".to_owned());
+        if super::bootstrap::missing_journal_warning(&target.state).is_some() {
+            warnings.push("journal.json was missing after an ananke shutdown: this startup rebuilt it from the cluster's ananke.io marks (see the restore source)".to_owned());
+        }
     }
     let config = Arc::new(target.config.clone());
     let now = runner_now(&target);

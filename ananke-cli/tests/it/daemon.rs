@@ -43,8 +43,8 @@ pub struct Setup {
     pub shares_delay_s: u32,
     /// Run an executed shutdown first, so the daemon starts with the cluster down.
     pub shut_down_first: bool,
-    /// A live process holds the run lock for a shutdown when the daemon starts.
-    pub shutdown_lock_held: bool,
+    /// A live process holds the run lock, named as a run of this command, when the daemon starts.
+    pub lock_held_by: Option<&'static str>,
     /// The Vault share command fails (a startup then fails: titan-lab has no breakglass).
     pub shares_fail: bool,
     /// Run the daemon from this copy of the binary.
@@ -102,7 +102,7 @@ pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), 
         let journal = ananke_core::store::StateDir::new(&state).read_journal().unwrap();
         assert!(journal.shutdown_unfinished() && !journal.pending_lines().is_empty(), "{journal:?}");
     }
-    let lock = setup.shutdown_lock_held.then(|| crate::common::LockHeld::start(&state, "run-held", "shutdown"));
+    let lock = setup.lock_held_by.map(|command| crate::common::LockHeld::start(&state, "run-held", command));
     let daemon = Command::new(setup.binary.clone().unwrap_or_else(|| assert_cmd::cargo::cargo_bin("ananke")))
         .args(["daemon", "--sim", scenario, "--config"])
         .arg(&path)

@@ -86,7 +86,7 @@ fn power_lost_during_a_startup_aborts_it_and_a_stopping_daemon_leaves_its_run_go
 
 #[test]
 fn a_daemon_started_during_a_shutdown_run_knows_the_cluster_is_shutting_down() {
-    let setup = Setup { shutdown_lock_held: true, ..Setup::default() };
+    let setup = Setup { lock_held_by: Some("shutdown"), ..Setup::default() };
     let mut lab = start_with(|_| {}, &setup);
     let status = lab.status().expect("status written");
     assert!(has_event(&status, "a shutdown run the daemon did not start holds the lock (run run-held"), "{}", lab.events());
@@ -121,4 +121,17 @@ fn a_daemon_whose_binary_is_gone_reports_that_it_cannot_start_a_run() {
     lab.nut.set_vars(&[("ups.status", "OB DISCHRG LB"), ("battery.runtime", "30")]).unwrap();
     let s = lab.wait_for("the failed start reported", |s| has_event(s, "cannot start `ananke shutdown --execute"));
     assert!(s.child.is_none(), "no run is recorded as running");
+}
+
+#[test]
+fn power_failing_while_a_startup_the_daemon_did_not_start_holds_the_lock_stops_it_and_shuts_down() {
+    // The bootstrap's startup (or an operator's) holds the lock; low battery must not wait for it.
+    let setup = Setup { lock_held_by: Some("startup"), ..Setup::default() };
+    let mut lab = start_with(|_| {}, &setup);
+    lab.nut.set_vars(&[("ups.status", "OB DISCHRG LB"), ("battery.runtime", "3000")]).unwrap();
+    let s = lab.wait_for("the shutdown started", |s| has_event(s, "started `ananke shutdown"));
+    assert!(has_event(&s, "aborting the startup run run-held"), "{}", lab.events());
+    lab.wait_for("the shutdown ended", |s| has_event(s, "shutdown run") && has_event(s, "ended"));
+    let report = lab.report("last-shutdown-report.json").expect("shutdown report");
+    assert_eq!(report["outcome"], "succeeded", "{report}");
 }

@@ -271,12 +271,17 @@ impl VaultClient {
                 })
                 .await
         } else {
-            self.standard
-                .get_or_init(|| async {
-                    let shares = standard_shares(&self.keys).await;
-                    shares.map_err(|e| share_error("cannot retrieve the standard unseal shares", &e))
-                })
-                .await
+            // A timeout of the standard source may pass: it is asked again (it pages no one).
+            let shares = self.standard.get_or_try_init(|| async {
+                match standard_shares(&self.keys).await {
+                    Err(e) if matches!(e, SecretError::Timeout { .. }) => Err(share_error("cannot retrieve the standard unseal shares", &e)),
+                    other => Ok(other.map_err(|e| share_error("cannot retrieve the standard unseal shares", &e))),
+                }
+            });
+            match shares.await {
+                Ok(kept) => kept,
+                Err((transient, why)) => return failed(transient, why),
+            }
         };
         let shares = match shares {
             Ok(shares) => shares,

@@ -202,7 +202,9 @@ pub struct StartupMachine {
 impl StartupMachine {
     /// A machine that restores what `journal` recorded.
     #[must_use]
-    pub fn new(config: Arc<Config>, journal: Journal, options: StartupOptions, now: Time) -> Self {
+    pub fn new(config: Arc<Config>, mut journal: Journal, options: StartupOptions, now: Time) -> Self {
+        // A startup restores: what the shutdown saw quiesced no longer holds once one began.
+        journal.quiesced = false;
         let (config, found) = left_as_found(config, &journal);
         let (config, forced) = expect_forced_branch(config, &options);
         let run = StartupRun {

@@ -216,3 +216,19 @@ fn a_shutdown_deferred_to_a_peer_leaves_the_cluster_up() {
     assert!(p.handle(at(2), &PowerInput::ShutdownDeferred).is_empty());
     assert_eq!(p.phase(), ClusterPhase::Up, "a stray deferral changes nothing");
 }
+
+#[test]
+fn low_battery_after_a_shutdown_that_did_not_complete_tries_it_once_more() {
+    let mut p = policy(settings()).after_unfinished_shutdown();
+    assert_eq!(p.phase(), ClusterPhase::Up);
+    let mut p2 = PowerPolicy::new(settings(), ClusterPhase::Down, Duration::from_secs(60)).after_unfinished_shutdown();
+    let out = feed(&mut p2, 0, vec![ups("main", "OB DISCHRG LB", 10.0, 60)]);
+    assert_eq!(shutdowns(&out), 1, "{out:?}");
+    assert!(matches!(&out[0], PowerDecision::Report { message } if message.contains("trying once more")), "{out:?}");
+    assert_eq!(p2.phase(), ClusterPhase::ShuttingDown);
+    assert!(p2.handle(at(5), &PowerInput::ShutdownEnded { succeeded: false })[0] != PowerDecision::StartStartup);
+    assert_eq!(shutdowns(&feed(&mut p2, 10, vec![ups("main", "OB DISCHRG LB", 5.0, 30)])), 0, "once, not a storm");
+    // A startup that succeeds forgets it.
+    let _ = feed(&mut p, 0, vec![ups("main", "OB DISCHRG LB", 10.0, 60)]);
+    assert!(p.handle(at(1), &PowerInput::StartupEnded { succeeded: true }).is_empty());
+}

@@ -14,7 +14,7 @@
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Name of the lock file in the state dir.
@@ -100,15 +100,18 @@ pub fn held(state_dir: &Path) -> Option<LockHolder> {
             let _ = file.unlock();
             None
         }
-        Err(fs::TryLockError::WouldBlock) => Some(read_holder(state_dir).unwrap_or_else(|| LockHolder {
-            pid: 0,
-            run_id: "unknown".to_owned(),
-            command: "unknown".to_owned(),
-            since: String::new(),
-            boot_id: None,
-        })),
+        Err(fs::TryLockError::WouldBlock) => Some(read_holder(state_dir).unwrap_or_else(unnamed)),
         Err(fs::TryLockError::Error(_)) => None,
     }
+}
+
+/// How often, and how far apart, a run tries again a lock that an instant probe may hold.
+const PROBE_TRIES: u32 = 50;
+const PROBE_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// A holder that wrote no readable name (yet).
+fn unnamed() -> LockHolder {
+    LockHolder { pid: 0, run_id: "unknown".to_owned(), command: "unknown".to_owned(), since: String::new(), boot_id: None }
 }
 
 impl RunLock {
@@ -120,13 +123,22 @@ impl RunLock {
         let path = state_dir.join(LOCK_FILE);
         let io = |source| LockError::Io { path: path.clone(), source };
         let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(LOCK_MODE).open(&path).map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                let holder = held(state_dir).unwrap_or_else(|| holder.clone());
-                return Err(LockError::Held { path, holder: Box::new(holder) });
+        // `held()` and the peer check hold a shared lock for an instant: a run is refused only
+        // when the lock stays taken.
+        let mut tries = 0;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) if tries < PROBE_TRIES => {
+                    tries += 1;
+                    std::thread::sleep(PROBE_WAIT);
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    let holder = read_holder(state_dir).unwrap_or_else(|| unnamed());
+                    return Err(LockError::Held { path, holder: Box::new(holder) });
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(io(e)),
             }
-            Err(fs::TryLockError::Error(e)) => return Err(io(e)),
         }
         let mut previous = String::new();
         // A leftover that cannot be read is no holder: it is overwritten all the same.
@@ -134,8 +146,13 @@ impl RunLock {
         let took_over = serde_json::from_str::<LockHolder>(&previous).ok();
         let body = serde_json::to_vec_pretty(holder).map_err(|e| io(io::Error::other(e)))?;
         let written = (|| {
-            // `mode` at creation is filtered by the umask, and an older file may be 0644.
+            // `mode` at creation is filtered by the umask, and an older file may be 0644; the
+            // group is the state dir's (`ananke`), whose members (the peers' SSH user) read it.
             file.set_permissions(fs::Permissions::from_mode(LOCK_MODE))?;
+            let group = fs::metadata(state_dir)?.gid();
+            if file.metadata()?.gid() != group {
+                std::os::unix::fs::fchown(&file, None, Some(group))?;
+            }
             file.set_len(0)?;
             file.rewind()?;
             file.write_all(&body)?;
@@ -209,6 +226,38 @@ mod tests {
         assert_eq!(lock.took_over, None);
         assert_eq!(read_holder(dir.path()).unwrap().run_id, "run-new");
         assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, LOCK_MODE);
+    }
+
+    #[test]
+    fn the_lock_file_takes_the_state_dirs_group_so_its_members_read_it() {
+        if !running_as_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        // gid 100 (`users` on Debian) stands for `ananke`: any group but root's.
+        std::os::unix::fs::chown(dir.path(), None, Some(100)).unwrap();
+        drop(RunLock::acquire(dir.path(), &holder(std::process::id(), "r")).unwrap());
+        assert_eq!(fs::metadata(dir.path().join(LOCK_FILE)).unwrap().gid(), 100);
+    }
+
+    /// Whether the test runs as root (it may chown).
+    fn running_as_root() -> bool {
+        fs::read_to_string("/proc/self/status").is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+    }
+
+    #[test]
+    fn a_probe_holding_the_lock_for_an_instant_does_not_refuse_a_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        let probe = File::create(&path).unwrap();
+        probe.lock_shared().unwrap();
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(60));
+            probe.unlock().unwrap();
+        });
+        let lock = RunLock::acquire(dir.path(), &holder(std::process::id(), "run-a"));
+        release.join().unwrap();
+        assert!(lock.is_ok(), "{lock:?}");
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl Model {
                 let marked = self.workload_index.get(workload).and_then(|&c| self.comps[c].workload.as_ref());
                 let marked = marked.and_then(|w| w.replicas_before);
                 let mark = match (*replicas, before) {
-                    (0, Some(n)) if n > 0 => marked.or(Some(n)),
+                    (0, Some(n)) if n > 0 => Some(n),
                     (0, _) => marked,
                     _ => None,
                 };

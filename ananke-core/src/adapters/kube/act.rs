@@ -114,8 +114,8 @@ impl KubeCluster {
         if replicas == 0 {
             let object = serde_json::to_value(self.bounded(&what, api.get(&workload.name)).await?).unwrap_or_default();
             let before = object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
-            let marked = object.pointer(&format!("/metadata/annotations/{}", REPLICAS_BEFORE.replace('/', "~1"))).is_some();
-            if before > 0 && !marked {
+            // From 0 (a resumed run) the mark of the first scale-down stays as it is.
+            if before > 0 {
                 patch["metadata"] = json!({"annotations": {REPLICAS_BEFORE: before.to_string()}});
             }
         } else {

@@ -62,12 +62,6 @@ impl RemoteCommand {
 pub struct CommandPrefix(Vec<String>);
 
 impl CommandPrefix {
-    /// No prefix.
-    #[must_use]
-    pub const fn none() -> Self {
-        Self(Vec::new())
-    }
-
     /// A prefix of these words.
     ///
     /// # Errors
@@ -123,8 +117,9 @@ pub fn shell_quote(word: &str) -> String {
 #[must_use]
 pub fn unit_state(is_active_stdout: &str) -> UnitState {
     match is_active_stdout.trim() {
-        "active" | "activating" | "reloading" | "refreshing" => UnitState::Active,
-        "inactive" | "deactivating" => UnitState::Inactive,
+        // `deactivating`: still stopping, k3s still runs.
+        "active" | "activating" | "reloading" | "refreshing" | "deactivating" => UnitState::Active,
+        "inactive" => UnitState::Inactive,
         "failed" => UnitState::Failed,
         _ => UnitState::Unknown,
     }

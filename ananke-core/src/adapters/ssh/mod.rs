@@ -66,6 +66,8 @@ pub struct NodeFleet {
     command_timeout: Duration,
     concurrency: usize,
     prefix: CommandPrefix,
+    /// For the commands that need no privilege.
+    no_prefix: CommandPrefix,
 }
 
 /// A node and its session, if one is open. The lock also makes concurrent callers wait for one
@@ -113,6 +115,7 @@ impl NodeFleet {
             command_timeout: settings.command_timeout.get(),
             concurrency: usize::try_from(settings.concurrency.max(1)).unwrap_or(usize::MAX),
             prefix: options.command_prefix,
+            no_prefix: CommandPrefix::default(),
         })
     }
 
@@ -251,11 +254,10 @@ impl NodeFleet {
     /// The prefix of `command`: the configured one for a privileged command, none for
     /// `systemctl is-active`, which any user may run.
     fn prefix_for(&self, command: RemoteCommand) -> &CommandPrefix {
-        static NONE: CommandPrefix = CommandPrefix::none();
         if command.privileged() {
             &self.prefix
         } else {
-            &NONE
+            &self.no_prefix
         }
     }
 

@@ -106,8 +106,9 @@ impl ShutdownRun {
             let Some(seen) = obs.node(&node.name) else {
                 continue;
             };
-            if is_down(seen) && !self.journal.changes.stopped.contains(&node.name) {
-                // Stopped before ananke came: the operator's, left stopped by the startup.
+            if seen.k3s_unit == UnitState::Inactive && !self.journal.changes.stopped.contains(&node.name) {
+                // Stopped before ananke came: the operator's, left stopped by the startup (a
+                // failed unit is a crash, not a choice: the startup starts it).
                 self.journal.changes.already_stopped.insert(node.name.clone());
             }
             if is_down(seen) || self.refused.contains_key(&node.name) || !seen.ssh.is_reachable() {

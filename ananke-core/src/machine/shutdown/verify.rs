@@ -18,9 +18,12 @@ impl ShutdownRun {
             return;
         }
         let changes = &self.journal.changes;
-        for w in &obs.workloads {
-            if changes.scaled.contains_key(&w.id) && w.spec_replicas == Some(0) && w.status.replicas == 0 {
+        for w in obs.workloads.iter().filter(|w| changes.scaled.contains_key(&w.id)) {
+            if w.spec_replicas == Some(0) && w.status.replicas == 0 {
                 self.scaled_confirmed.insert(w.id.clone());
+            } else {
+                // Scaled up again since (by Flux, by an operator): no longer confirmed.
+                self.scaled_confirmed.remove(&w.id);
             }
         }
         let flux = obs.flux.iter().flat_map(|f| f.kustomizations.iter().chain(&f.helm_releases));
@@ -81,12 +84,16 @@ impl ShutdownRun {
         for node in self.config.inventory.nodes.iter().filter(|n| !self.config.is_ignored(&n.name)) {
             let unit = node.role.unit();
             let item = format!("node {}: {unit} stopped", node.name);
+            let last = self.last_nodes.get(&node.name);
+            if matches!(last, Some((_, UnitState::Inactive | UnitState::Failed))) {
+                // Seen down: what a command answered on the way does not matter.
+                continue;
+            }
             if let Some((cause, message)) = self.refused.get(&node.name) {
                 items.push(Unconfirmed { item, cause: *cause, detail: message.clone() });
                 continue;
             }
-            match self.last_nodes.get(&node.name) {
-                Some((_, UnitState::Inactive | UnitState::Failed)) => {}
+            match last {
                 Some((SshStatus::Reachable, state)) => items.push(Unconfirmed {
                     item,
                     cause: Cause::StillRunning,
