@@ -266,3 +266,28 @@ fn a_deleted_journal_after_a_shutdown_is_a_loud_warning_naming_what_recovers() {
     let obs = tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(opened.world.observe());
     assert!(ananke_core::journal::Changes::from_marks(&obs).is_empty(), "no mark is left behind");
 }
+
+#[test]
+fn status_names_a_damaged_journal_and_a_pending_restore_with_nothing_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(sim(dir.path(), &["shutdown", "--execute", "--reason", "drill"]).0, 0);
+    let journal_path = dir.path().join("journal.json");
+    let kept = std::fs::read_to_string(&journal_path).unwrap();
+    std::fs::write(&journal_path, "{ damaged").unwrap();
+    let (code, stdout, stderr) = sim(dir.path(), &["status", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let status: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let warning = status["warnings"][0].as_str().unwrap();
+    assert!(warning.contains("is damaged") && warning.contains("move the damaged file aside"), "{warning}");
+    let (code, _, stderr) = sim(dir.path(), &["bootstrap"]);
+    assert_eq!(code, 2, "a damaged journal stops bootstrap: {stderr}");
+    assert!(stderr.contains("is damaged"), "{stderr}");
+    // A shutdown started and left nothing listed: still pending, with nothing to name.
+    let mut journal: ananke_core::Journal = serde_json::from_str(&kept).unwrap();
+    journal.changes = ananke_core::journal::Changes::default();
+    journal.shutdown_completed = false;
+    std::fs::write(&journal_path, serde_json::to_string(&journal).unwrap()).unwrap();
+    let (_, stdout, _) = sim(dir.path(), &["status"]);
+    assert!(stdout.contains("pending restore: the ananke shutdown (drill) did not complete"), "{stdout}");
+    assert!(stdout.contains("nothing listed (the startup still verifies every gate)"), "{stdout}");
+}

@@ -59,29 +59,25 @@ impl Drop for SudoRule {
     }
 }
 
-/// Creates [`SUDO_USER`] unless it exists, with a password no login can match but not locked.
+/// Runs `program args`; its failure is an error naming it, with its standard error. An exit
+/// status in `ok` counts as success too.
+fn checked(program: &str, args: &[&str], ok: &[i32]) -> io::Result<()> {
+    let out = Command::new(program).args(args).output()?;
+    if out.status.success() || out.status.code().is_some_and(|c| ok.contains(&c)) {
+        return Ok(());
+    }
+    Err(io::Error::other(format!("{program} {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim())))
+}
+
+/// Creates [`SUDO_USER`] unless it exists (`useradd` exit 9: it does), with a password no login
+/// can match but not locked.
 ///
 /// # Errors
 ///
-/// Not root, or `useradd`/`usermod` fail.
+/// `useradd`/`usermod` fail (they need root).
 pub(super) fn ensure_user() -> io::Result<()> {
-    if !rustix::process::geteuid().is_root() {
-        return Err(io::Error::new(io::ErrorKind::PermissionDenied, "creating the sudo test user needs root"));
-    }
-    let exists = Command::new("id").args(["-u", SUDO_USER]).output()?.status.success();
-    if !exists {
-        let out =
-            Command::new("useradd").args(["--system", "--no-create-home", "--shell", "/bin/sh", SUDO_USER]).output()?;
-        // Another test may have created it in the meantime (exit 9: already exists).
-        if !out.status.success() && out.status.code() != Some(9) {
-            return Err(io::Error::other(format!("useradd {SUDO_USER}: {}", String::from_utf8_lossy(&out.stderr))));
-        }
-    }
-    let out = Command::new("usermod").args(["-p", "*", SUDO_USER]).output()?;
-    if !out.status.success() {
-        return Err(io::Error::other(format!("usermod {SUDO_USER}: {}", String::from_utf8_lossy(&out.stderr))));
-    }
-    Ok(())
+    checked("useradd", &["--system", "--no-create-home", "--shell", "/bin/sh", SUDO_USER], &[9])?;
+    checked("usermod", &["-p", "*", SUDO_USER], &[])
 }
 
 /// Opens the fleet's files to the unprivileged user: every directory traversable, the
@@ -125,6 +121,16 @@ fn rule_text(bin: &Path) -> String {
     )
 }
 
+/// `visudo -cf path`: whether sudo would accept the drop-in.
+///
+/// # Errors
+///
+/// visudo refuses it (its words), or cannot run.
+fn check_sudoers(path: &Path) -> io::Result<()> {
+    checked("visudo", &["-cf", &path.display().to_string()], &[])
+        .map_err(|e| io::Error::other(format!("sudoers drop-in refused: {e}")))
+}
+
 impl SshdFleet {
     /// Starts `n` instances logged into as the non-root [`SUDO_USER`] (created if missing). Its
     /// `systemctl is-active` works as it is; every privileged command needs `sudo -n` and a rule
@@ -153,15 +159,9 @@ impl SshdFleet {
         let draft = Path::new(SUDOERS_D).join(format!("{name}.draft"));
         fs::write(&draft, rule_text(&self.dir().join("bin")))?;
         fs::set_permissions(&draft, fs::Permissions::from_mode(0o440))?;
-        let check = Command::new("visudo").arg("-cf").arg(&draft).output();
-        let refused = match check {
-            Ok(out) if out.status.success() => None,
-            Ok(out) => Some(String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)),
-            Err(e) => Some(format!("cannot run visudo (package sudo): {e}")),
-        };
-        if let Some(why) = refused {
+        if let Err(e) = check_sudoers(&draft) {
             let _ = fs::remove_file(&draft);
-            return Err(io::Error::other(format!("sudoers drop-in refused: {why}")));
+            return Err(e);
         }
         let path = Path::new(SUDOERS_D).join(name);
         fs::rename(&draft, &path)?;
@@ -172,6 +172,19 @@ impl SshdFleet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn visudo_refuses_a_broken_rule_and_a_failing_command_says_what_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad");
+        fs::write(&bad, "ananke ALL=(root NOPASSWD: /bin/true\n").unwrap();
+        let err = check_sudoers(&bad).unwrap_err().to_string();
+        assert!(err.starts_with("sudoers drop-in refused: visudo -cf"), "{err}");
+        let err = checked("false", &["x"], &[]).unwrap_err().to_string();
+        assert_eq!(err, "false x: ");
+        assert!(checked("false", &[], &[1]).is_ok(), "an accepted exit status");
+        assert!(checked("/nonexistent/program", &[], &[]).is_err());
+    }
 
     #[test]
     fn the_rule_names_each_command_and_keeps_the_stub_state() {

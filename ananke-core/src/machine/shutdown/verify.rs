@@ -130,3 +130,19 @@ fn ssh_detail(ssh: &SshStatus) -> String {
         SshStatus::Unreachable(detail) | SshStatus::AuthFailed(detail) => detail.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{ssh_detail, unit_word};
+    use crate::observation::{SshStatus, UnitState};
+
+    #[test]
+    fn states_and_ssh_answers_have_words() {
+        let words = [UnitState::Active, UnitState::Inactive, UnitState::Failed, UnitState::Unknown].map(unit_word);
+        assert_eq!(words, ["active", "inactive", "failed", "in an unknown state"]);
+        assert_eq!(ssh_detail(&SshStatus::Reachable), "reachable");
+        assert_eq!(ssh_detail(&SshStatus::Unknown), "not probed");
+        assert_eq!(ssh_detail(&SshStatus::Unreachable("no route".into())), "no route");
+        assert_eq!(ssh_detail(&SshStatus::AuthFailed("refused".into())), "refused");
+    }
+}

@@ -358,3 +358,28 @@ fn an_incomplete_shutdown_in_cluster_and_hosts_mode_still_powers_the_hosts_off()
     assert!(!d.machine.journal().shutdown_completed);
     assert_eq!(d.machine.poll_timeout(), None);
 }
+
+#[test]
+fn a_node_never_observed_is_not_confirmed_stopped() {
+    let mut world = World::running();
+    world.state.nodes.retain(|n| n.name != "titan-05");
+    let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterOnly);
+    d.run(&mut world, secs(1), 100);
+    assert_eq!(d.machine.state(), ShutdownState::Incomplete);
+    let items: Vec<String> = d.machine.unconfirmed().iter().map(ToString::to_string).collect();
+    assert_eq!(items, ["node titan-05: k3s-agent stopped: unreachable (never observed)"]);
+}
+
+#[test]
+fn a_refused_killall_after_a_stop_that_took_is_still_a_confirmed_stop() {
+    let mut world = World::running();
+    let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterOnly);
+    until_stopping(&mut d, &mut world);
+    world.refuse.insert("titan-04".to_owned(), "node titan-04: `'k3s-killall.sh'` failed with exit status 127: not found".to_owned());
+    d.cycle(&mut world, secs(1));
+    assert!(d.effects().any(|e| matches!(e, Effect::StopK3s { node, .. } if node == "titan-04")), "the stop was sent");
+    // `systemctl stop` took (the unit is seen inactive) though the command reported a failure.
+    lab::node_mut(&mut world.state, "titan-04").k3s_unit = UnitState::Inactive;
+    d.run(&mut world, secs(1), 100);
+    assert_eq!(d.machine.state(), ShutdownState::Off, "{:?}", d.machine.unconfirmed());
+}
