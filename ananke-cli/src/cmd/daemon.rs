@@ -12,7 +12,6 @@ use crate::target::state_dir_with;
 use ananke_core::adapters::nut::{MonitorSettings, UpsMonitor};
 use ananke_core::power::{shutdown_budget, ClusterPhase, PowerDecision, PowerInput, PowerPolicy};
 use ananke_core::store::lock::{held, LockHolder};
-use ananke_core::store::reports::RunOutcome;
 use ananke_core::store::reports::{
     Command, DaemonChild, DaemonDomain, DaemonEvent, DaemonStatus, DAEMON_EVENTS, REPORT_VERSION,
 };
@@ -23,6 +22,11 @@ use std::process::{Child, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod adopt;
+use adopt::initial_phase;
+#[cfg(test)]
+use adopt::outcome_word;
 
 /// Watch the UPSes and take the cluster down and back up as the power policy says.
 #[derive(Debug, Args)]
@@ -146,18 +150,6 @@ fn push_bounded<T>(list: &mut Vec<T>, item: T, max: usize) {
     }
 }
 
-/// The phase at start: a run holding the lock, or what the journal says.
-fn initial_phase(state: &StateDir, holder: Option<&LockHolder>) -> ClusterPhase {
-    if let Some(holder) = holder {
-        return if holder.command == "shutdown" { ClusterPhase::ShuttingDown } else { ClusterPhase::StartingUp };
-    }
-    match state.read_journal() {
-        // A shutdown that completed, or one that did not (its changes are still to be undone).
-        Ok(j) if j.pending_restore() => ClusterPhase::Down,
-        _ => ClusterPhase::Up,
-    }
-}
-
 /// The shutdown budget from `runs.json`, or the configured default.
 fn budget(state: &StateDir, config: &Config) -> Duration {
     let past = state
@@ -253,27 +245,6 @@ impl Daemon {
         self.events_total += 1;
     }
 
-    /// A run the daemon adopted at its start has released the lock: tell the policy how it ended
-    /// (its report says; none is a run that did not succeed).
-    fn reap_adopted(&mut self, now: Time) {
-        let Some(run) = self.adopted.as_ref().filter(|_| held(self.state.root()).is_none()) else { return };
-        let report = self.state.read_report(&run.run_id).ok().flatten();
-        let outcome = report.as_ref().map_or("no report", |r| outcome_word(r.outcome));
-        let succeeded = report.is_some_and(|r| r.outcome == RunOutcome::Succeeded);
-        let input = if run.command == "startup" {
-            PowerInput::StartupEnded { succeeded }
-        } else {
-            self.policy.set_budget(budget(&self.state, &self.config));
-            PowerInput::ShutdownEnded { succeeded }
-        };
-        let message = format!("the adopted {} run {} (pid {}) ended: {outcome}", run.command, run.run_id, run.pid);
-        self.adopted = None;
-        self.event(message);
-        for decision in self.policy.handle(now, &input) {
-            self.carry_out(decision);
-        }
-    }
-
     /// Collect a finished child and tell the policy.
     fn reap(&mut self, now: Time) {
         self.reap_adopted(now);
@@ -341,23 +312,6 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = run.child.kill().and_then(|()| run.child.wait());
-    }
-
-    /// Stop a run the daemon did not start (SIGTERM to the pid its lock names, when the lock is
-    /// of this boot), and wait until its lock is released.
-    fn abort_adopted(&mut self, holder: &LockHolder) {
-        self.event(format!(
-            "aborting the {} run {} (pid {}) the daemon did not start",
-            holder.command, holder.run_id, holder.pid
-        ));
-        let this_boot = holder.boot_id.is_none() || holder.boot_id == ananke_core::store::lock::boot_id();
-        if holder.pid != 0 && this_boot {
-            let _ = std::process::Command::new("kill").args(["-TERM", &holder.pid.to_string()]).status();
-        }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while held(self.state.root()).is_some() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
     }
 
     fn spawn(&mut self, command: Command, mut args: Vec<String>) {
@@ -435,46 +389,5 @@ impl Daemon {
     }
 }
 
-/// A run outcome in the words of the reports.
-fn outcome_word(outcome: RunOutcome) -> &'static str {
-    match outcome {
-        RunOutcome::Running => "running",
-        RunOutcome::Planned => "planned",
-        RunOutcome::Succeeded => "succeeded",
-        RunOutcome::Incomplete => "incomplete",
-        RunOutcome::Failed => "failed",
-        RunOutcome::Aborted => "aborted",
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::{outcome_word, push_bounded};
-    use ananke_core::store::reports::RunOutcome;
-
-    #[test]
-    fn outcomes_read_as_the_reports_write_them() {
-        for outcome in [
-            RunOutcome::Running,
-            RunOutcome::Planned,
-            RunOutcome::Succeeded,
-            RunOutcome::Incomplete,
-            RunOutcome::Failed,
-            RunOutcome::Aborted,
-        ] {
-            assert_eq!(serde_json::to_value(outcome).unwrap(), outcome_word(outcome), "{outcome:?}");
-        }
-    }
-
-    #[test]
-    fn the_event_list_keeps_the_latest() {
-        let mut list = Vec::new();
-        for i in 0..5 {
-            push_bounded(&mut list, i, 3);
-        }
-        assert_eq!(list, [2, 3, 4]);
-        push_bounded(&mut list, 5, 1);
-        assert_eq!(list, [5]);
-    }
-}
-
+mod tests;

@@ -134,7 +134,7 @@ impl RunLock {
                     std::thread::sleep(PROBE_WAIT);
                 }
                 Err(fs::TryLockError::WouldBlock) => {
-                    let holder = read_holder(state_dir).unwrap_or_else(|| unnamed());
+                    let holder = read_holder(state_dir).unwrap_or_else(unnamed);
                     return Err(LockError::Held { path, holder: Box::new(holder) });
                 }
                 Err(fs::TryLockError::Error(e)) => return Err(io(e)),
