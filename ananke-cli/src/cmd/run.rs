@@ -78,14 +78,7 @@ where
             return exit::USAGE_OR_CONFIG;
         }
     };
-    let mut journal = journal;
-    if req.command == Command::Startup && target.journal.is_none() && !target.state.journal_path().exists() {
-        // Without a journal, the cluster's own marks say what ananke changed (none: nothing).
-        journal.rebuild_from_marks = true;
-        if super::bootstrap::missing_journal_warning(&target.state).is_some() {
-            warnings.push("journal.json was missing after an ananke shutdown: this startup rebuilt it from the cluster's ananke.io marks (see the restore source)".to_owned());
-        }
-    }
+    let journal = without_journal(req.command, &target, journal, &mut warnings);
     let config = Arc::new(target.config.clone());
     let now = runner_now(&target);
     let (mut machine, options) = build(Arc::clone(&config), journal.clone(), now);
@@ -117,6 +110,22 @@ where
     warnings.extend(result.warnings.iter().cloned());
     let trace_rel = format!("reports/{run_id}.trace.jsonl");
     finish(req, &target, &run_id, &started_at, &result, warnings, &trace_rel, &mut sink)
+}
+
+/// A startup without a journal file: the cluster's own marks say what ananke changed (none:
+/// nothing); after an ananke shutdown, the report's warnings say the journal was lost.
+fn without_journal(command: Command, target: &Target, mut journal: Journal, warnings: &mut Vec<String>) -> Journal {
+    if command != Command::Startup || target.journal.is_some() || target.state.journal_path().exists() {
+        return journal;
+    }
+    journal.rebuild_from_marks = true;
+    if super::bootstrap::missing_journal_warning(&target.state).is_some() {
+        warnings.push(
+            "journal.json was missing after an ananke shutdown: this startup rebuilt it from the cluster's ananke.io marks (see the restore source)"
+                .to_owned(),
+        );
+    }
+    journal
 }
 
 /// What the trace header records about the machine's start.

@@ -135,3 +135,26 @@ fn power_failing_while_a_startup_the_daemon_did_not_start_holds_the_lock_stops_i
     let report = lab.report("last-shutdown-report.json").expect("shutdown report");
     assert_eq!(report["outcome"], "succeeded", "{report}");
 }
+
+#[test]
+fn a_startup_the_daemon_did_not_start_is_waited_for_and_its_end_is_told_to_the_policy() {
+    let setup = Setup { lock_held_by: Some("startup"), ..Setup::default() };
+    let mut lab = start_with(|_| {}, &setup);
+    let status = lab.status().expect("status written");
+    assert_eq!(status.phase, ananke_core::power::ClusterPhase::StartingUp, "{}", lab.events());
+    lab.release_lock();
+    // No report: it did not succeed; the policy waits for another stable window and starts up.
+    lab.wait_for("the adopted startup's end", |s| has_event(s, "the adopted startup run run-held") && has_event(s, "ended: no report"));
+    lab.wait_for("a startup started", |s| has_event(s, "started `ananke startup"));
+}
+
+#[test]
+fn a_shutdown_someone_else_started_is_waited_for_instead_of_starting_another() {
+    let mut lab = start_with(|_| {}, &Setup::default());
+    let other = crate::common::LockHeld::start(&lab.state, "run-other", "shutdown");
+    lab.nut.set_vars(&[("ups.status", "OB DISCHRG LB"), ("battery.runtime", "3000")]).unwrap();
+    let s = lab.wait_for("the other shutdown adopted", |s| has_event(s, "a shutdown run the daemon did not start holds the lock (run run-other"));
+    assert!(!has_event(&s, "started `ananke shutdown"), "no second shutdown: {}", lab.events());
+    drop(other);
+    lab.wait_for("its end", |s| has_event(s, "the adopted shutdown run run-other") && has_event(s, "ended: no report"));
+}
