@@ -79,9 +79,10 @@ impl LockHeld {
         use ananke_core::store::lock::{held, LockHolder, LOCK_FILE};
         std::fs::create_dir_all(state).unwrap();
         let path = state.join(LOCK_FILE);
-        // The shell takes the lock on its own descriptor and becomes `sleep`: one process holds
-        // it, and killing that process releases it (as a run's end does).
-        let script = r#"exec 9>>"$1" && flock -x 9 && exec sleep 120"#;
+        // The shell takes the lock on its own descriptor (its `sleep`s do not inherit it): one
+        // process holds it, and its end releases it. Like a run, it takes a moment to stop on
+        // SIGTERM (its sleep ends first); SIGKILL ends it at once.
+        let script = r#"exec 9>>"$1" && flock -x 9 && trap 'exit 0' TERM && while :; do sleep 0.3 9>&-; done"#;
         let child = std::process::Command::new("sh")
             .args(["-c", script, "lock-holder"])
             .arg(&path)
