@@ -29,8 +29,9 @@ ensure_tools() {
   command -v cargo >/dev/null || { log "cargo is required (install Rust with rustup)"; exit 2; }
   # Real components the adapter and end-to-end tests start on loopback (curl: the test nodes'
   # systemctl forwards k3s commands to the simulator's control endpoint with it; sudo: the
-  # privileged-command tests run as a non-root user; util-linux: flock for the lock tests).
-  apt_install openssh-server openssh-client nut-server nut-client curl systemd sudo util-linux
+  # privileged-command tests run as a non-root user; util-linux: flock for the lock tests;
+  # faketime: the wall-clock step test).
+  apt_install openssh-server openssh-client nut-server nut-client curl systemd sudo util-linux faketime
   if ! cargo nextest --version >/dev/null 2>&1; then
     log "installing cargo-nextest"
     cargo install --locked cargo-nextest

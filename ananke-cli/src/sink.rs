@@ -4,6 +4,7 @@ use ananke_core::runner::{Step, StepSink};
 use ananke_core::store::reports::{Command, Progress, RunOutcome, REPORT_VERSION};
 use ananke_core::store::StateDir;
 use ananke_core::trace::{TraceRecordRef, TraceWriter};
+use ananke_core::Time;
 use std::fs::File;
 use std::io::BufWriter;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -24,6 +25,9 @@ pub struct CliSink {
     pub verbose: bool,
     bar: Option<ProgressBar>,
     last_write: Option<Instant>,
+    /// The run's start on the world's clock, and whether that clock is simulated: progress
+    /// lines show the time since the start, marked `sim` when it is not real time.
+    clock: (Time, bool),
     /// First error writing progress or trace (reported once, the run goes on).
     pub write_error: Option<String>,
 }
@@ -57,7 +61,26 @@ impl CliSink {
             verbose,
             bar,
             last_write: None,
+            clock: (Time::ZERO, false),
             write_error: None,
+        }
+    }
+
+    /// Time progress lines from `start` on the world's clock, `simulated` or real.
+    #[must_use]
+    pub fn timed(mut self, start: Time, simulated: bool) -> Self {
+        self.clock = (start, simulated);
+        self
+    }
+
+    /// `[t+12.345s]` since the run's start; `[sim t+12.345s]` on a simulated clock.
+    fn stamp(&self, at: Time) -> String {
+        let (start, simulated) = self.clock;
+        let since = Time(at.as_millis().saturating_sub(start.as_millis()));
+        if simulated {
+            format!("[sim {since}]")
+        } else {
+            format!("[{since}]")
         }
     }
 
@@ -120,11 +143,11 @@ impl StepSink for CliSink {
         }
         let changed = step.state_before != step.state_after;
         if changed {
-            self.say(&format!("[{}] {} -> {}", step.time, step.state_before, step.state_after));
+            self.say(&format!("{} {} -> {}", self.stamp(step.time), step.state_before, step.state_after));
         }
         if self.verbose {
             for effect in step.effects {
-                self.say(&format!("[{}]   {}", step.time, effect.describe()));
+                self.say(&format!("{}   {}", self.stamp(step.time), effect.describe()));
             }
         }
         step.state_after.clone_into(&mut self.progress.state);

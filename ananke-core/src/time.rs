@@ -1,7 +1,10 @@
 //! Time as a value: the core never reads a clock.
 //!
-//! `Time` is milliseconds on whatever clock the caller uses (wall-clock epoch milliseconds for real
-//! runs, virtual milliseconds from 0 in the simulator). Every input carries one.
+//! `Time` is milliseconds on whatever clock the caller uses: for real runs a monotonic clock that
+//! starts at 0 when the world is built (so a step of the wall clock, an NTP correction at boot,
+//! moves no deadline), virtual milliseconds from 0 in the simulator. Every input carries one.
+//! Wall-clock time appears only as timestamps (`started_at`, `finished_at`, `updated_at`) in the
+//! journal's files, reports and progress, never as a machine input.
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

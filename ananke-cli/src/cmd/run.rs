@@ -146,7 +146,9 @@ fn open_sink(
     start: TraceStart<'_>,
     warnings: &mut Vec<String>,
 ) -> CliSink {
-    let mut sink = CliSink::new(run_id, req.command, req.execute, started_at.to_owned(), req.global.show_progress(), req.global.verbose > 0);
+    let simulated = matches!(target.world, crate::target::TargetWorld::Sim(_));
+    let mut sink = CliSink::new(run_id, req.command, req.execute, started_at.to_owned(), req.global.show_progress(), req.global.verbose > 0)
+        .timed(start.now, simulated);
     if req.execute {
         sink.state = Some(target.state.clone());
         let kind = match req.command {

@@ -32,6 +32,9 @@ fn dry_runs_leave_an_existing_lab_and_state_dir_identical() {
     let state = dir.path().join("state");
     let (code, _, stderr) = sim(&state, &["startup", "--execute"]);
     assert_eq!(code, 0, "{stderr}");
+    // Progress lines say their time is the simulator's, counted from the run's start.
+    let first = stderr.lines().find(|l| l.contains(" -> ")).expect("a progress line");
+    assert!(first.starts_with("[sim t+") && first.ends_with("s] off -> nodes-up"), "{stderr}");
     let before = snapshot(&state);
     let status_before = sim(&state, &["status", "--json"]).1;
     for args in [&["startup"][..], &["shutdown", "--reason", "drill"], &["startup", "--force-flux-branch", "drill"]] {

@@ -169,8 +169,17 @@ impl Lab {
 
     /// `ananke ARGS --config CONFIG` (no `--sim`) -> (code, stdout, stderr).
     pub(crate) fn ananke(&self, args: &[&str]) -> (i32, String, String) {
-        let out =
-            ananke().args(args).arg("--config").arg(&self.config).timeout(Duration::from_secs(300)).output().unwrap();
+        self.ananke_env(args, &[])
+    }
+
+    /// `ananke ARGS --config CONFIG` with `env` added to its environment.
+    pub(crate) fn ananke_env(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> (i32, String, String) {
+        let mut cmd = ananke();
+        cmd.args(args).arg("--config").arg(&self.config).timeout(Duration::from_secs(300));
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let out = cmd.output().unwrap();
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
         (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
     }

@@ -10,6 +10,7 @@ mod daemon_pushed;
 mod docs_contract;
 mod dry_run;
 mod e2e;
+mod e2e_clock;
 mod e2e_outcomes;
 mod help;
 mod install;

@@ -1,4 +1,4 @@
-//! The real world: the runner's [`World`] over the real adapters, on the wall clock.
+//! The real world: the runner's [`World`] over the real adapters, on a monotonic clock.
 //!
 //! [`HostWorld`] composes every port the config names: the Kubernetes API ([`kube`]), the nodes
 //! over SSH ([`ssh`]), the service and critical-endpoint checks and the Git server's health
@@ -9,7 +9,8 @@
 //!   key, a stale UPS), never an error.
 //! - [`World::execute`] hands each [`Effect`] to the port that carries it: k3s unit commands and
 //!   host power-off over SSH, cordon, drain, scale and Flux through the API, unseals to Vault.
-//! - Time is the wall clock in milliseconds since the Unix epoch; sleeping is tokio's.
+//! - Time is a monotonic clock in milliseconds since the world was built (tokio's `Instant`):
+//!   a step of the wall clock moves no deadline. Sleeping is tokio's, on the same clock.
 //!
 //! The Kubernetes client is built at the first call, inside the runtime that drives the world:
 //! kube's client spawns a task on the runtime current at its creation, so building it earlier,
@@ -33,7 +34,7 @@ use crate::observation::{ApiStatus, NodeObservation, Observation};
 use crate::runner::World;
 use crate::time::Time;
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::{Mutex, OnceCell};
 
 /// Bound of one Git server health or Vault request.
@@ -65,6 +66,8 @@ pub struct HostWorld {
     vault: Option<VaultClient>,
     /// Blocking (see [`super::nut`]): polled on a blocking thread.
     ups: std::sync::Arc<std::sync::Mutex<UpsMonitor>>,
+    /// The origin of [`World::now`]: when the world was built, on the monotonic clock.
+    origin: tokio::time::Instant,
 }
 
 impl std::fmt::Debug for HostWorld {
@@ -99,6 +102,7 @@ impl HostWorld {
             git,
             vault,
             ups: std::sync::Arc::new(std::sync::Mutex::new(ups)),
+            origin: tokio::time::Instant::now(),
         })
     }
 
@@ -229,14 +233,14 @@ impl World for HostWorld {
     }
 
     fn now(&self) -> Time {
-        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        Time(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+        Time(u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX))
     }
 
     async fn sleep_until(&self, at: Time) {
-        let wait = at.as_millis().saturating_sub(self.now().as_millis());
-        if wait > 0 {
-            tokio::time::sleep(Duration::from_millis(wait)).await;
+        match self.origin.checked_add(Duration::from_millis(at.as_millis())) {
+            Some(at) => tokio::time::sleep_until(at).await,
+            // Beyond what the clock can represent: never.
+            None => std::future::pending().await,
         }
     }
 }
@@ -330,6 +334,9 @@ mod tests {
         assert!(start.elapsed() < Duration::from_millis(40), "a past time does not wait");
         world.sleep_until(Time(world.now().as_millis() + 60)).await;
         assert!(start.elapsed() >= Duration::from_millis(50), "{:?}", start.elapsed());
+        assert!(world.now() < Time(60_000), "the clock starts when the world is built: {}", world.now());
+        let never = tokio::time::timeout(Duration::from_millis(30), world.sleep_until(Time(u64::MAX))).await;
+        assert!(never.is_err(), "a time beyond the clock's range never comes");
     }
 
     #[test]
