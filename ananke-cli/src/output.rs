@@ -18,7 +18,10 @@ pub fn new_run_id(command: Command) -> String {
     format!("{stamp}-{}-{}", command.as_str(), std::process::id())
 }
 
-/// One gate as a table row.
+/// Width the human tables wrap their long lines at.
+const WIDTH: usize = 100;
+
+/// One gate as a table row: every reason, each on its own line, long ones wrapped.
 #[must_use]
 pub fn gate_row(g: &GateOutcome) -> String {
     let verdict = match g.verdict {
@@ -26,9 +29,41 @@ pub fn gate_row(g: &GateOutcome) -> String {
         Verdict::Fail => "FAIL".to_owned(),
         Verdict::Blocked(_) => "blocked".to_owned(),
     };
-    let reason = g.reasons.first().map_or("", String::as_str);
-    let more = if g.reasons.len() > 1 { format!(" (+{} more)", g.reasons.len() - 1) } else { String::new() };
-    format!("  {:<20} {:<8} {reason}{more}", g.gate.as_str(), verdict)
+    let head = format!("  {:<20} {:<8} ", g.gate.as_str(), verdict);
+    if g.reasons.is_empty() {
+        return head.trim_end().to_owned();
+    }
+    let indent = " ".repeat(head.len());
+    let lines: Vec<String> =
+        g.reasons.iter().enumerate().map(|(i, r)| wrapped(if i == 0 { &head } else { &indent }, r)).collect();
+    lines.join("\n")
+}
+
+/// `text` after `first`, word-wrapped at [`WIDTH`] columns, the continuation lines indented as
+/// deep as `first` (a word longer than a line stays whole).
+#[must_use]
+pub fn wrapped(first: &str, text: &str) -> String {
+    let indent = " ".repeat(first.chars().count());
+    let mut out = first.to_owned();
+    let mut column = indent.len();
+    let mut fresh = true;
+    for word in text.split_whitespace() {
+        let width = word.chars().count();
+        if !fresh && column + 1 + width > WIDTH {
+            out.push('\n');
+            out.push_str(&indent);
+            column = indent.len();
+            fresh = true;
+        }
+        if !fresh {
+            out.push(' ');
+            column += 1;
+        }
+        out.push_str(word);
+        column += width;
+        fresh = false;
+    }
+    out
 }
 
 /// Write `value` as pretty JSON on stdout; a closed pipe is not an error.
@@ -102,4 +137,34 @@ pub fn millis_to_secs(ms: u64) -> f64 {
     #[allow(clippy::cast_precision_loss)]
     let secs = ms as f64 / 1000.0;
     secs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ananke_core::gates::GateId;
+
+    fn outcome(verdict: Verdict, reasons: &[&str]) -> GateOutcome {
+        GateOutcome { gate: GateId::Inventory, verdict, reasons: reasons.iter().map(|r| (*r).to_owned()).collect() }
+    }
+
+    #[test]
+    fn every_reason_of_a_gate_is_shown_each_on_its_own_line() {
+        let row = gate_row(&outcome(Verdict::Fail, &["titan-db unit inactive", "titan-01 unit inactive"]));
+        assert_eq!(row, "  inventory            FAIL     titan-db unit inactive\n                                titan-01 unit inactive");
+        assert_eq!(gate_row(&outcome(Verdict::Pass, &[])), "  inventory            pass");
+    }
+
+    #[test]
+    fn a_long_reason_wraps_under_itself_and_loses_no_word() {
+        let reason = "word ".repeat(60);
+        let row = gate_row(&outcome(Verdict::Fail, &[reason.trim_end()]));
+        let lines: Vec<&str> = row.lines().collect();
+        assert!(lines.len() > 2, "{row}");
+        assert!(lines.iter().all(|l| l.chars().count() <= WIDTH), "{row}");
+        assert!(lines[1..].iter().all(|l| l.starts_with(&" ".repeat(32)) && !l[32..].starts_with(' ')), "{row}");
+        assert_eq!(row.split_whitespace().filter(|w| *w == "word").count(), 60);
+        let long = "x".repeat(WIDTH + 10);
+        assert_eq!(wrapped("  why: ", &format!("a {long} b")), format!("  why: a\n       {long}\n       b"));
+    }
 }

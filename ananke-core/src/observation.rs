@@ -394,6 +394,10 @@ pub struct UpsStatus {
     pub charge: Option<f64>,
     /// `battery.runtime` in seconds.
     pub runtime_s: Option<u64>,
+    /// Why no fresh data was read, in words (unknown UPS with the names upsd serves, access
+    /// denied, connection refused, stale for N s), when none was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl UpsStatus {

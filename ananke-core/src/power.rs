@@ -230,7 +230,10 @@ impl PowerPolicy {
             if t.lost_since.is_none() {
                 t.lost_since = Some(now);
                 let action = if assume_battery { "treating it as on battery" } else { "keeping the cluster as it is" };
-                out.push(PowerDecision::Report { message: format!("UPS of {} unreachable or stale: {action}", ups.domain) });
+                let cause = ups.error.as_deref().map_or_else(String::new, |why| format!(" ({why})"));
+                out.push(PowerDecision::Report {
+                    message: format!("UPS of {} unreachable or stale{cause}: {action}", ups.domain),
+                });
             }
             if assume_battery && t.on_battery_since.is_none() {
                 t.on_battery_since = Some(now);

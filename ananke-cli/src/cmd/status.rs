@@ -219,6 +219,9 @@ pub fn render(s: &Status) -> String {
         let runtime = u.runtime_s.map_or("-".to_owned(), |r| format!("{r}s"));
         let state = if u.reachable { u.flags.join(" ") } else { "unreachable".to_owned() };
         let _ = writeln!(out, "  {:<14} {:<12} charge {charge:<5} runtime {runtime}", u.domain, state);
+        if let Some(why) = &u.error {
+            let _ = writeln!(out, "{}", output::wrapped("    why: ", why));
+        }
     }
     match &s.daemon {
         Some(d) => {

@@ -107,7 +107,7 @@ pub enum NutError {
     },
     /// upsd answered `ERR <code>`. Transient for `DATA-STALE` and `DRIVER-NOT-CONNECTED`,
     /// permanent otherwise (`UNKNOWN-UPS`, `VAR-NOT-SUPPORTED`, ...).
-    #[error("upsd at {addr} answered ERR {code} to {request}")]
+    #[error("upsd at {addr} answered ERR {code} to {request}{}", in_words(code))]
     Server {
         /// `host:port` of upsd.
         addr: String,
@@ -116,8 +116,19 @@ pub enum NutError {
         /// The error code.
         code: ErrCode,
     },
+    /// upsd serves no UPS of the configured name (`ERR UNKNOWN-UPS`); the names it does serve,
+    /// asked with `LIST UPS` on the same connection. Permanent: `ups.name` must change.
+    #[error("upsd at {addr} serves no UPS named {ups:?}: it serves {}", known_names(known.as_deref()))]
+    UnknownUps {
+        /// `host:port` of upsd.
+        addr: String,
+        /// The configured name.
+        ups: String,
+        /// The names upsd serves; `None` when `LIST UPS` failed too.
+        known: Option<Vec<String>>,
+    },
     /// upsd refused the configured credentials (`ERR ACCESS-DENIED` and kin). Permanent.
-    #[error("upsd at {addr} refused the credentials of NUT user {user:?}: ERR {code} to {request}")]
+    #[error("upsd at {addr} refused the credentials of NUT user {user:?}: ERR {code} to {request}{}", in_words(code))]
     AuthRejected {
         /// `host:port` of upsd.
         addr: String,
@@ -162,6 +173,20 @@ pub enum NutError {
     },
 }
 
+/// The names upsd listed, in words.
+fn known_names(known: Option<&[String]>) -> String {
+    match known {
+        None => "names that could not be listed (LIST UPS failed too)".to_owned(),
+        Some([]) => "no UPS at all".to_owned(),
+        Some(names) => names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", "),
+    }
+}
+
+/// ` (what the code means)`, or nothing for a code without words.
+fn in_words(code: &ErrCode) -> String {
+    code.meaning().map_or_else(String::new, |m| format!(" ({m})"))
+}
+
 impl NutError {
     /// Whether a retry may succeed without anyone changing anything.
     #[must_use]
@@ -171,6 +196,7 @@ impl NutError {
             NutError::Server { code, .. } => code.is_transient(),
             NutError::Driver { permanent, .. } => !permanent,
             NutError::AuthRejected { .. }
+            | NutError::UnknownUps { .. }
             | NutError::Protocol { .. }
             | NutError::InvalidArgument { .. }
             | NutError::Credentials(_) => false,

@@ -20,6 +20,7 @@ fn ups(domain: &str, flags: &str, charge: f64, runtime_s: u64) -> UpsStatus {
         flags: flags.split_whitespace().map(str::to_owned).collect(),
         charge: Some(charge),
         runtime_s: Some(runtime_s),
+        error: None,
     }
 }
 

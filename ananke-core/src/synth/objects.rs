@@ -179,6 +179,7 @@ pub(super) fn on_line(domain: &str) -> UpsStatus {
         flags: vec!["OL".to_owned()],
         charge: Some(100.0),
         runtime_s: Some(3600),
+        error: None,
     }
 }
 

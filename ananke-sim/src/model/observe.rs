@@ -306,6 +306,7 @@ impl Model {
                     flags,
                     charge: Some(charge),
                     runtime_s: Some(remaining / 1000),
+                    error: d.dark.then(|| "no answer: the simulated UPS is dark (a scenario fault)".to_owned()),
                 }
             })
             .collect()

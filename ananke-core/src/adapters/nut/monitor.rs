@@ -1,7 +1,7 @@
 //! Every power domain's UPS, one connection per `upsd` (or per driver socket, for the domains
 //! with a `driver_socket`), reconnecting with a bounded backoff.
 
-use super::{Credentials, NutClient, NutError, UpsReading};
+use super::{Credentials, ErrCode, NutClient, NutError, UpsReading};
 use crate::config::{DaemonSettings, PowerDomain};
 use crate::observation::UpsStatus;
 use driver_link::DriverLink;
@@ -115,12 +115,19 @@ impl Watch {
             },
             Err(failure) => failure,
         };
-        let old = self.last_good.as_ref().is_some_and(|(at, _)| now.saturating_duration_since(*at) > stale_after);
+        let age = self.last_good.as_ref().map(|(at, _)| now.saturating_duration_since(*at));
+        let old = age.is_some_and(|age| age > stale_after);
         let last = self.last_good.as_ref().map(|(_, r)| r.clone()).unwrap_or_default();
+        let message = match age {
+            Some(age) if old => format!("stale for {} s (no fresh reading since): {}", age.as_secs(), failure.message),
+            _ => failure.message,
+        };
+        let mut status = status_of(&self.domain, false, &last);
+        status.error = Some(message.clone());
         DomainPower {
-            status: status_of(&self.domain, false, &last),
+            status,
             stale: failure.stale || old,
-            error: Some(failure.message),
+            error: Some(message),
             permanent: failure.permanent,
         }
     }
@@ -133,10 +140,15 @@ fn status_of(domain: &str, reachable: bool, reading: &UpsReading) -> UpsStatus {
         flags: reading.flags.clone(),
         charge: reading.charge,
         runtime_s: reading.runtime_s,
+        error: None,
     }
 }
 
-/// One `upsd` (host, port and user) and the domains read through it.
+/// What makes two domains share a [`Link`]: upsd's host and port, the user, the password file
+/// and, for a link that logs in, the UPS.
+type LinkKey = (String, u16, Option<String>, Option<PathBuf>, Option<String>);
+
+/// One `upsd` (host, port and user; and UPS, when it logs in) and the domains read through it.
 struct Link {
     host: String,
     port: u16,
@@ -144,7 +156,7 @@ struct Link {
     client: Option<NutClient>,
     retry: Retry,
     watches: Vec<Watch>,
-    /// The UPS named in `LOGIN` (the first domain's).
+    /// The UPS named in `LOGIN` (the link's only UPS when it logs in).
     login_ups: String,
 }
 
@@ -193,7 +205,7 @@ impl Link {
                         return Err(self.retry.failed(e, settings));
                     }
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(name_known(client, e, ups).into()),
             }
         }
         Err(Failure { message: "unreachable: retried once".to_owned(), permanent: false, stale: false })
@@ -221,9 +233,23 @@ impl Link {
     fn open(&self, settings: &MonitorSettings) -> Result<NutClient, NutError> {
         let mut client = NutClient::connect(&self.host, self.port, settings.request_timeout)?;
         if let Some(credentials) = &self.credentials {
-            client.login(credentials, &self.login_ups)?;
+            if let Err(e) = client.login(credentials, &self.login_ups) {
+                return Err(name_known(&mut client, e, &self.login_ups));
+            }
         }
         Ok(client)
+    }
+}
+
+/// `e`, or for `ERR UNKNOWN-UPS` the names upsd does serve, asked on the same connection: a
+/// misspelled `ups.name` is then fixed from the message alone.
+fn name_known(client: &mut NutClient, e: NutError, ups: &str) -> NutError {
+    match e {
+        NutError::Server { addr, code: ErrCode::UnknownUps, .. } => {
+            let known = client.list_ups().ok().map(|list| list.into_iter().map(|u| u.name).collect());
+            NutError::UnknownUps { addr, ups: ups.to_owned(), known }
+        }
+        e => e,
     }
 }
 
@@ -263,7 +289,8 @@ impl Retry {
 
 /// Watches every power domain's UPS through `upsd`.
 ///
-/// Domains on the same `upsd` (host, port, user and password file) share one connection; the
+/// Domains on the same `upsd` (host, port, user and password file; and UPS, for those that log
+/// in) share one connection; the
 /// connections are polled concurrently (blocking I/O, one scoped thread per `upsd` when there are
 /// several), each request bounded by [`MonitorSettings::request_timeout`].
 pub struct UpsMonitor {
@@ -282,7 +309,7 @@ impl UpsMonitor {
     /// [`NutError::Credentials`] when a domain's credentials are misconfigured or its password
     /// file cannot be read.
     pub fn new(domains: &[PowerDomain], settings: MonitorSettings) -> Result<Self, NutError> {
-        let mut keys: Vec<(String, u16, Option<String>, Option<PathBuf>)> = Vec::new();
+        let mut keys: Vec<LinkKey> = Vec::new();
         let mut links: Vec<Link> = Vec::new();
         let mut drivers: Vec<DriverLink> = Vec::new();
         for (index, domain) in domains.iter().enumerate() {
@@ -295,7 +322,11 @@ impl UpsMonitor {
                 drivers[at].watches.push(Watch::new(index, &domain.name, &ups.name));
                 continue;
             }
-            let key = (ups.host.clone(), ups.port, ups.username.clone(), ups.password_file.clone());
+            // One connection per upsd and user; with credentials, one per UPS as well: `LOGIN`
+            // names one UPS per connection (as upsmon's one connection per MONITOR line), and a
+            // misspelled name must cost only its own domain, never the others on that upsd.
+            let login = ups.username.is_some().then(|| ups.name.clone());
+            let key = (ups.host.clone(), ups.port, ups.username.clone(), ups.password_file.clone(), login);
             let at = if let Some(at) = keys.iter().position(|k| *k == key) {
                 at
             } else {
@@ -432,7 +463,7 @@ fn joined(
 
 /// A domain with no reading, for `why`.
 fn unread(domain: String, why: String) -> DomainPower {
-    let status = UpsStatus { domain, reachable: false, flags: Vec::new(), charge: None, runtime_s: None };
+    let status = UpsStatus { domain, reachable: false, error: Some(why.clone()), ..UpsStatus::default() };
     DomainPower { status, stale: false, error: Some(why), permanent: false }
 }
 

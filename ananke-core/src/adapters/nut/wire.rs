@@ -74,6 +74,22 @@ impl ErrCode {
         matches!(self, ErrCode::DataStale | ErrCode::DriverNotConnected)
     }
 
+    /// What the code means for an operator, in words, for the codes a misconfiguration or an
+    /// outage produces.
+    #[must_use]
+    pub fn meaning(&self) -> Option<&'static str> {
+        Some(match self {
+            ErrCode::AccessDenied => {
+                "access denied: the password is wrong, or the user is not an `upsmon` user in upsd.users"
+            }
+            ErrCode::UnknownUps => "upsd serves no UPS of that name",
+            ErrCode::DataStale => "stale: the driver has sent upsd nothing new within upsd's MAXAGE",
+            ErrCode::DriverNotConnected => "upsd has no connection to the UPS's driver",
+            ErrCode::InvalidUsername | ErrCode::InvalidPassword => "upsd refuses that user name or password",
+            _ => return None,
+        })
+    }
+
     /// Whether the code answers bad credentials.
     #[must_use]
     pub fn is_auth(&self) -> bool {
