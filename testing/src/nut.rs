@@ -31,6 +31,13 @@ pub const DESCRIPTION: &str = "ananke \"test\" UPS";
 pub const USER: &str = "monuser";
 /// [`USER`]'s password.
 pub const PASSWORD: &str = "monpass";
+/// A NUT user that exists with a password but may not `LOGIN` (no `upsmon` line).
+pub const NO_LOGIN_USER: &str = "viewer";
+/// [`NO_LOGIN_USER`]'s password.
+pub const NO_LOGIN_PASSWORD: &str = "viewerpass";
+/// The second UPS's name, served when [`NutOptions::second_ups`] is set: on battery, 60 %, 900 s,
+/// never moved.
+pub const SECOND_UPS: &str = "second";
 const ADMIN: &str = "admin";
 const ADMIN_PASSWORD: &str = "adminpass";
 
@@ -45,11 +52,13 @@ const WAIT: Duration = Duration::from_secs(20);
 pub struct NutOptions {
     /// upsd's `MAXAGE`: seconds without news from the driver before upsd says `DATA-STALE`.
     pub maxage_s: u32,
+    /// Serve [`SECOND_UPS`] as well, with its own `dummy-ups`.
+    pub second_ups: bool,
 }
 
 impl Default for NutOptions {
     fn default() -> Self {
-        Self { maxage_s: 15 }
+        Self { maxage_s: 15, second_ups: false }
     }
 }
 
@@ -62,6 +71,8 @@ pub struct NutServer {
     vars: Vec<(String, String)>,
     upsd: Option<Child>,
     driver: Option<Child>,
+    /// The second UPS's driver, when there is one.
+    second: Option<Child>,
 }
 
 /// Finds `upsd` and `dummy-ups` in `dirs`, or says what to install.
@@ -100,10 +111,13 @@ impl NutServer {
         let (upsd_bin, driver_bin) = find_binaries(BIN_DIRS)?;
         let dir = tempfile::Builder::new().prefix("ananke-nut-").tempdir()?;
         let vars = files::INITIAL.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let mut server = Self { dir, upsd_bin, driver_bin, port: 0, vars, upsd: None, driver: None };
-        files::write_config(server.dir.path())?;
+        let mut server = Self { dir, upsd_bin, driver_bin, port: 0, vars, upsd: None, driver: None, second: None };
+        files::write_config(server.dir.path(), options.second_ups)?;
         files::write_dev(server.dir.path(), &server.vars)?;
         server.start_driver()?;
+        if options.second_ups {
+            server.start_second()?;
+        }
         for attempt in 1..=5 {
             server.port = free_port()?;
             files::write_upsd_conf(server.dir.path(), server.port, options.maxage_s)?;
@@ -132,8 +146,15 @@ impl NutServer {
     /// A power domain named `name` fed by this UPS, without credentials.
     #[must_use]
     pub fn power_domain(&self, name: &str) -> PowerDomain {
+        self.power_domain_of(name, UPS)
+    }
+
+    /// A power domain named `name` fed by the UPS upsd calls `ups` (which may be a name it does
+    /// not serve), without credentials.
+    #[must_use]
+    pub fn power_domain_of(&self, name: &str, ups: &str) -> PowerDomain {
         let ups = Ups {
-            name: UPS.to_owned(),
+            name: ups.to_owned(),
             host: self.host().to_owned(),
             port: self.port,
             username: None,
@@ -162,10 +183,18 @@ impl NutServer {
     /// # Errors
     /// The password file cannot be written.
     pub fn power_domain_with_login(&self, name: &str, password: &str) -> io::Result<PowerDomain> {
+        self.power_domain_as(name, UPS, USER, password)
+    }
+
+    /// A power domain named `name` on UPS `ups` that logs in as `user` with `password`.
+    ///
+    /// # Errors
+    /// The password file cannot be written.
+    pub fn power_domain_as(&self, name: &str, ups: &str, user: &str, password: &str) -> io::Result<PowerDomain> {
         let file = self.dir.path().join(format!("{name}.password"));
         fs::write(&file, format!("{password}\n"))?;
-        let mut domain = self.power_domain(name);
-        domain.ups.username = Some(USER.to_owned());
+        let mut domain = self.power_domain_of(name, ups);
+        domain.ups.username = Some(user.to_owned());
         domain.ups.password_file = Some(file);
         Ok(domain)
     }
@@ -264,6 +293,17 @@ impl NutServer {
         self.wait_until("upsd to serve the UPS's status", |s| Ok(s.upsd.is_none() || s.serves_status()))
     }
 
+    /// Starts the second UPS's driver and waits until upsd (when it runs) serves its status.
+    fn start_second(&mut self) -> io::Result<()> {
+        let child = self.spawn(&self.driver_bin, &["-a", SECOND_UPS], "second.log")?;
+        self.second = Some(child);
+        let socket = files::run(self.dir.path()).join(format!("dummy-ups-{SECOND_UPS}"));
+        self.wait_until("the second dummy-ups to open its socket", |s| {
+            s.exited("second")?;
+            Ok(socket.exists())
+        })
+    }
+
     /// Suspends the driver (`SIGSTOP`): after `MAXAGE` upsd answers `ERR DATA-STALE`.
     pub fn freeze_driver(&self) {
         self.signal_driver(Signal::STOP);
@@ -278,7 +318,12 @@ impl NutServer {
     #[must_use]
     pub fn logs(&self) -> String {
         let read = |name: &str| fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
-        format!("--- upsd.log\n{}--- driver.log\n{}", read("upsd.log"), read("driver.log"))
+        format!(
+            "--- upsd.log\n{}--- driver.log\n{}--- second.log\n{}",
+            read("upsd.log"),
+            read("driver.log"),
+            read("second.log")
+        )
     }
 
     fn signal_driver(&self, signal: Signal) {
@@ -304,7 +349,11 @@ impl NutServer {
 
     /// Fails when the named child has exited, with its log.
     fn exited(&mut self, which: &str) -> io::Result<()> {
-        let slot = if which == "upsd" { &mut self.upsd } else { &mut self.driver };
+        let slot = match which {
+            "upsd" => &mut self.upsd,
+            "second" => &mut self.second,
+            _ => &mut self.driver,
+        };
         if let Some(status) = slot.as_mut().map(Child::try_wait).transpose()?.flatten() {
             *slot = None;
             return Err(io::Error::other(format!("{which} exited ({status}) on port {}\n{}", self.port, self.logs())));
@@ -351,6 +400,9 @@ impl Drop for NutServer {
     fn drop(&mut self) {
         self.stop_upsd();
         self.stop_driver();
+        if let Some(child) = self.second.take() {
+            stop(child);
+        }
     }
 }
 

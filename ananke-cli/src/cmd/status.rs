@@ -5,7 +5,7 @@ use crate::global::GlobalArgs;
 use crate::output::{self, gate_row, now_rfc3339};
 use crate::target::Target;
 use ananke_core::gates::{self, GateOutcome, SoakProgress};
-use ananke_core::observation::{ConditionStatus, Observation, UpsStatus};
+use ananke_core::observation::{ConditionStatus, Observation, SshStatus, UpsStatus};
 use ananke_core::runner::World;
 use ananke_core::store::lock::{held, pid_alive, LockHolder};
 use ananke_core::store::reports::{DaemonStatus, Progress, RunSummary};
@@ -76,8 +76,13 @@ pub struct PendingRestore {
 pub struct NodeRow {
     /// Name.
     pub name: String,
-    /// SSH reachability.
+    /// SSH reachability (`reachable`, `unreachable`, `auth-failed`, `unknown`).
     pub ssh: String,
+    /// Why SSH failed, when it did: a changed host key with the presented fingerprint and the
+    /// `known_hosts` line, authentication refused, unreachable, timed out. Read over SSH, so it
+    /// is there whether or not the API answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ssh_error: Option<String>,
     /// k3s unit state.
     pub k3s: String,
     /// Kubernetes Ready.
@@ -165,9 +170,14 @@ fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
 fn node_row(n: &ananke_core::observation::NodeObservation) -> NodeRow {
     let ssh = serde_json::to_value(&n.ssh).ok().and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_owned));
     let k3s = serde_json::to_value(n.k3s_unit).ok().and_then(|v| v.as_str().map(str::to_owned));
+    let ssh_error = match &n.ssh {
+        SshStatus::Unreachable(why) | SshStatus::AuthFailed(why) => Some(why.clone()),
+        SshStatus::Unknown | SshStatus::Reachable => None,
+    };
     NodeRow {
         name: n.name.clone(),
         ssh: ssh.unwrap_or_else(|| "unknown".into()),
+        ssh_error,
         k3s: k3s.unwrap_or_else(|| "unknown".into()),
         ready: match n.kube.as_ref().map(|k| k.ready) {
             Some(ConditionStatus::True) => "True",
@@ -208,6 +218,11 @@ pub fn render(s: &Status) -> String {
     let _ = writeln!(out, "  {:<14} {:<12} {:<9} {:<8} cordoned", "name", "ssh", "k3s", "ready");
     for n in &s.nodes {
         let _ = writeln!(out, "  {:<14} {:<12} {:<9} {:<8} {}", n.name, n.ssh, n.k3s, n.ready, if n.cordoned { "yes" } else { "no" });
+    }
+    for n in &s.nodes {
+        if let Some(why) = &n.ssh_error {
+            let _ = writeln!(out, "{}", output::wrapped(&format!("  {} ssh: ", n.name), why));
+        }
     }
     let _ = writeln!(out, "gates:");
     for g in &s.gates {

@@ -153,6 +153,51 @@ impl Lab {
         self.fleet.as_ref().expect("the fleet runs")
     }
 
+    /// Stops the API (and everything `serve` serves); the nodes' sshd go on.
+    pub(crate) fn stop_api(&mut self) {
+        self.serve = None;
+    }
+
+    /// Stops the sshd of `node`: it no longer answers.
+    pub(crate) fn stop_node(&mut self, node: &str) {
+        let index = self.node_index(node);
+        self.fleet.as_mut().expect("the fleet runs").stop(index);
+    }
+
+    /// The fleet's 1-based index of `node` (fleet order is inventory order).
+    pub(crate) fn node_index(&self, node: &str) -> usize {
+        let config: Config = serde_yaml_ng::from_str(&std::fs::read_to_string(&self.config).unwrap()).unwrap();
+        config.inventory.nodes.iter().position(|n| n.name == node).expect("a node of the lab") + 1
+    }
+
+    /// Makes `node` present a host key other than the one `known_hosts` records, as a
+    /// reinstalled node does: its `known_hosts` line now holds another key. Returns its index.
+    pub(crate) fn change_host_key(&self, node: &str) -> usize {
+        let index = self.node_index(node);
+        let fleet = self.fleet();
+        let other = self.dir.path().join("other_host_key");
+        ananke_testing::sshd::SshdFleet::generate_key(&other).unwrap();
+        let other_key: Vec<String> = std::fs::read_to_string(other.with_extension("pub"))
+            .unwrap()
+            .split_whitespace()
+            .take(2)
+            .map(str::to_owned)
+            .collect();
+        let lines: Vec<String> = (1..=fleet.nodes().len())
+            .map(|i| {
+                if i == index {
+                    format!("{} {}", fleet.nodes()[i - 1].known_hosts_name(), other_key.join(" "))
+                } else {
+                    fleet.known_hosts_line(i)
+                }
+            })
+            .collect();
+        let known_hosts = self.dir.path().join("known_hosts.changed");
+        std::fs::write(&known_hosts, lines.join("\n") + "\n").unwrap();
+        self.edit_config(|c| c.ssh.known_hosts.clone_from(&known_hosts));
+        index
+    }
+
     /// Stops the API (and everything `serve` serves) and every node's sshd: nothing answers.
     pub(crate) fn cut_everything(&mut self) {
         self.serve = None;

@@ -76,7 +76,10 @@ fn without_the_sudoers_rule_each_stop_is_refused_once_and_the_shutdown_is_incomp
         let items = unconfirmed_for(&report, &node);
         assert_eq!(items.len(), 1, "{node}: {items:?}");
         assert_eq!(items[0].0, "permission-denied", "{node}: {items:?}");
-        assert!(items[0].1.contains("a password is required") && items[0].1.contains("'sudo' '-n' 'systemctl' 'stop'"), "{items:?}");
+        assert!(
+            items[0].1.contains("a password is required") && items[0].1.contains("'sudo' '-n' 'systemctl' 'stop'"),
+            "{items:?}"
+        );
         assert_eq!(executions(&report, &format!("stop-k3s:{node}")), 1, "{node}: no retry storm");
     }
     // sudo refused before anything ran: no stub on any node saw a stop.
@@ -123,25 +126,8 @@ fn an_agent_refusing_authentication_does_not_hold_the_shutdown_and_is_named() {
 #[test]
 fn an_agent_with_a_changed_host_key_is_named_with_the_presented_fingerprint() {
     let lab = Lab::start("titan-lab");
-    let names = node_names(&lab);
-    let index = names.iter().position(|n| n == "titan-05").unwrap() + 1;
+    let index = lab.change_host_key("titan-05");
     let fleet = lab.fleet();
-    let other = lab.dir.path().join("other_host_key");
-    ananke_testing::sshd::SshdFleet::generate_key(&other).unwrap();
-    let other_key: Vec<String> =
-        std::fs::read_to_string(other.with_extension("pub")).unwrap().split_whitespace().take(2).map(str::to_owned).collect();
-    let lines: Vec<String> = (1..=fleet.nodes().len())
-        .map(|i| {
-            if i == index {
-                format!("{} {}", fleet.nodes()[i - 1].known_hosts_name(), other_key.join(" "))
-            } else {
-                fleet.known_hosts_line(i)
-            }
-        })
-        .collect();
-    let known_hosts = lab.dir.path().join("known_hosts.changed");
-    std::fs::write(&known_hosts, lines.join("\n") + "\n").unwrap();
-    lab.edit_config(|c| c.ssh.known_hosts.clone_from(&known_hosts));
     let report = incomplete_shutdown(&lab);
     let items = unconfirmed_for(&report, "titan-05");
     assert_eq!(items.len(), 1, "{items:?}");
@@ -168,7 +154,10 @@ fn a_lost_journal_is_rebuilt_from_the_annotations_on_the_cluster() {
         warnings.contains("restore source: the cluster's ananke.io marks (the journal was lost): scale back"),
         "the annotations won: {warnings}"
     );
-    assert!(warnings.contains("resume Kustomization/flux-system/") && warnings.contains("uncordon titan-"), "{warnings}");
+    assert!(
+        warnings.contains("resume Kustomization/flux-system/") && warnings.contains("uncordon titan-"),
+        "{warnings}"
+    );
     let (_, json, _) = lab.ananke(&["status", "--json"]);
     assert!(!json.contains("pending_restore"), "nothing left to restore: {json}");
 }

@@ -20,3 +20,4 @@ mod report_cmd;
 mod reports;
 mod run_errors;
 mod secrets;
+mod status_causes;

@@ -134,6 +134,10 @@ fn a_lost_ups_is_reported_once_and_alert_keeps_the_cluster() {
     }
     let d = feed(&mut p, 2000, vec![ups("statera", "OL", 100.0, 1200)]);
     assert!(matches!(&d[..], [PowerDecision::Report { message }] if message.contains("reachable again")), "{d:?}");
+    let why = UpsStatus { error: Some("upsd serves no UPS named \"statra\"".into()), ..lost("statera") };
+    let d = feed(&mut p, 2001, vec![why]);
+    let expected = "UPS of statera unreachable or stale (upsd serves no UPS named \"statra\"): keeping the cluster as it is";
+    assert!(matches!(&d[..], [PowerDecision::Report { message }] if message == expected), "the cause in words: {d:?}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The NUT lab's files: `ups.conf`, `upsd.conf`, `upsd.users`, the driver's `.dev` file, and the
 //! permissions the daemons need when they drop from root to the `nut` user.
 
-use super::{ADMIN, ADMIN_PASSWORD, DESCRIPTION, PASSWORD, UPS, USER};
+use super::{ADMIN, ADMIN_PASSWORD, DESCRIPTION, NO_LOGIN_PASSWORD, NO_LOGIN_USER, PASSWORD, SECOND_UPS, UPS, USER};
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -38,19 +38,36 @@ pub(super) fn dev(top: &Path) -> PathBuf {
     etc(top).join(format!("{UPS}.dev"))
 }
 
-/// Writes `ups.conf` and `upsd.users`, and makes the tree usable by the `nut` user.
-pub(super) fn write_config(top: &Path) -> io::Result<()> {
+/// The second UPS's variables: on battery, and never moved.
+const SECOND: &[(&str, &str)] =
+    &[("device.type", "ups"), ("ups.status", "OB DISCHRG"), ("battery.charge", "60"), ("battery.runtime", "900")];
+
+/// Writes `ups.conf` (with [`SECOND_UPS`] when `second`) and `upsd.users`, and makes the tree
+/// usable by the `nut` user.
+pub(super) fn write_config(top: &Path, second: bool) -> io::Result<()> {
     let (etc, run) = (etc(top), run(top));
     fs::create_dir_all(&etc)?;
     fs::create_dir_all(&run)?;
     let escaped = DESCRIPTION.replace('\\', "\\\\").replace('"', "\\\"");
-    let ups_conf = format!(
+    let mut ups_conf = format!(
         "maxretry = 3\n[{UPS}]\n  driver = dummy-ups\n  port = {}\n  mode = dummy-once\n  pollinterval = 1\n  desc = \"{escaped}\"\n",
         dev(top).display()
     );
+    if second {
+        let dev = etc.join(format!("{SECOND_UPS}.dev"));
+        let text = SECOND.iter().fold(String::new(), |mut text, (k, v)| {
+            let _ = writeln!(text, "{k}: {v}");
+            text
+        });
+        fs::write(&dev, text)?;
+        fs::set_permissions(&dev, fs::Permissions::from_mode(0o644))?;
+        let _ =
+            write!(ups_conf, "[{SECOND_UPS}]\n  driver = dummy-ups\n  port = {}\n  mode = dummy-once\n", dev.display());
+    }
     fs::write(etc.join("ups.conf"), ups_conf)?;
     let users = format!(
         "[{USER}]\n  password = {PASSWORD}\n  upsmon secondary\n\
+         [{NO_LOGIN_USER}]\n  password = {NO_LOGIN_PASSWORD}\n  actions = SET\n\
          [{ADMIN}]\n  password = {ADMIN_PASSWORD}\n  actions = SET FSD\n  instcmds = ALL\n"
     );
     fs::write(etc.join("upsd.users"), users)?;

@@ -271,6 +271,13 @@ impl SshdFleet {
         }
     }
 
+    /// Stops instance `index` (listener and sessions): a client now finds that node unreachable.
+    pub fn stop(&mut self, index: usize) {
+        if let Some(mut child) = self.nodes[index - 1].child.take() {
+            process::stop_tree(&mut child);
+        }
+    }
+
     /// Kills instance `index`'s per-connection processes (not the listener): every open session
     /// to it breaks, as when a node reboots between two cycles.
     pub fn drop_connections(&self, index: usize) {

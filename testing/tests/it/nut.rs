@@ -5,7 +5,9 @@
 
 use ananke_core::adapters::nut::{DomainPower, ErrCode, MonitorSettings, NutClient, NutError, UpsMonitor};
 use ananke_core::config::DaemonSettings;
-use ananke_testing::nut::{NutOptions, NutServer, DESCRIPTION, PASSWORD, UPS, USER};
+use ananke_testing::nut::{
+    NutOptions, NutServer, DESCRIPTION, NO_LOGIN_PASSWORD, NO_LOGIN_USER, PASSWORD, SECOND_UPS, UPS, USER,
+};
 use std::time::{Duration, Instant};
 
 /// Bound on waiting for a change to travel .dev file -> driver -> upsd -> adapter (about 2 s).
@@ -120,7 +122,67 @@ fn a_wrong_ups_name_is_a_permanent_error() {
     let mut monitor = UpsMonitor::new(&[domain], settings()).expect("monitor");
     let power = monitor.poll().remove(0);
     assert!(!power.status.reachable && power.permanent && !power.stale, "{power:?}");
-    assert!(power.error.as_deref().is_some_and(|e| e.contains("UNKNOWN-UPS")), "{power:?}");
+    let expected = format!("serves no UPS named \"no-such-ups\": it serves \"{UPS}\"");
+    assert!(power.error.as_deref().is_some_and(|e| e.contains(&expected)), "{power:?}");
+    assert_eq!(power.status.error, power.error, "the cause travels in the observation");
+}
+
+fn two_ups_server() -> NutServer {
+    NutServer::start_with(NutOptions { second_ups: true, ..NutOptions::default() })
+        .unwrap_or_else(|e| panic!("cannot start upsd with two dummy-ups: {e}"))
+}
+
+/// (reachable, flags, error) of each report.
+fn each(all: &[DomainPower]) -> Vec<(bool, Vec<String>, String)> {
+    all.iter().map(|p| (p.status.reachable, p.status.flags.clone(), p.error.clone().unwrap_or_default())).collect()
+}
+
+#[test]
+fn a_misspelled_ups_costs_only_its_own_domain_and_names_what_upsd_serves() {
+    let server = two_ups_server();
+    let domains = [
+        server.power_domain("east"),
+        server.power_domain_of("west", "dumy"),
+        server.power_domain_of("south", SECOND_UPS),
+    ];
+    let mut monitor = UpsMonitor::new(&domains, settings()).expect("monitor");
+    let all = each(&monitor.poll());
+    assert_eq!((all[0].0, all[0].1.clone()), (true, vec!["OL".to_owned()]), "{all:?}\n{}", server.logs());
+    assert_eq!((all[2].0, all[2].1.clone()), (true, vec!["OB".to_owned(), "DISCHRG".to_owned()]), "{all:?}");
+    assert!(
+        !all[1].0 && all[1].2.contains(&format!("no UPS named \"dumy\": it serves \"{UPS}\", \"{SECOND_UPS}\"")),
+        "{all:?}"
+    );
+}
+
+#[test]
+fn logging_in_each_domain_fails_or_succeeds_on_its_own_cause() {
+    let server = two_ups_server();
+    let domains = [
+        server.power_domain_as("east", UPS, USER, PASSWORD).unwrap(),
+        server.power_domain_as("west", "dumy", USER, PASSWORD).unwrap(),
+        server.power_domain_as("north", SECOND_UPS, USER, "not-the-password").unwrap(),
+        server.power_domain_as("south", SECOND_UPS, NO_LOGIN_USER, NO_LOGIN_PASSWORD).unwrap(),
+    ];
+    let mut monitor = UpsMonitor::new(&domains, settings()).expect("monitor");
+    let reports = monitor.poll();
+    let all = each(&reports);
+    assert_eq!((all[0].0, all[0].1.clone()), (true, vec!["OL".to_owned()]), "{all:?}\n{}", server.logs());
+    assert!(
+        !all[1].0 && all[1].2.contains(&format!("no UPS named \"dumy\": it serves \"{UPS}\", \"{SECOND_UPS}\"")),
+        "{all:?}"
+    );
+    for (i, user) in [(2, USER), (3, NO_LOGIN_USER)] {
+        let error = &all[i].2;
+        assert!(!all[i].0 && reports[i].permanent, "{all:?}");
+        assert!(error.contains(&format!("refused the credentials of NUT user \"{user}\"")), "{error}");
+        assert!(
+            error.contains("ACCESS-DENIED")
+                && error.contains("the password is wrong, or the user is not an `upsmon` user"),
+            "{error}"
+        );
+        assert!(!error.contains("not-the-password") && !error.contains(NO_LOGIN_PASSWORD), "{error}");
+    }
 }
 
 #[test]
@@ -171,7 +233,8 @@ fn a_stopped_driver_is_reported_stale_then_fresh_again() {
 
 #[test]
 fn a_silent_driver_makes_upsd_say_data_stale() {
-    let server = NutServer::start_with(NutOptions { maxage_s: 3 }).unwrap_or_else(|e| panic!("cannot start upsd: {e}"));
+    let server = NutServer::start_with(NutOptions { maxage_s: 3, ..NutOptions::default() })
+        .unwrap_or_else(|e| panic!("cannot start upsd: {e}"));
     let mut monitor = UpsMonitor::new(&[server.power_domain("statera")], settings()).expect("monitor");
     wait_for(&mut monitor, &server, "OL", |p| flags_are(p, &["OL"]));
     server.freeze_driver();

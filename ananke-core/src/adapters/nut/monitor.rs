@@ -1,12 +1,12 @@
 //! Every power domain's UPS, one connection per `upsd` (or per driver socket, for the domains
 //! with a `driver_socket`), reconnecting with a bounded backoff.
 
-use super::{Credentials, ErrCode, NutClient, NutError, UpsReading};
+use super::{Credentials, NutError, UpsReading};
 use crate::config::{DaemonSettings, PowerDomain};
 use crate::observation::UpsStatus;
 use driver_link::DriverLink;
+use link::{Link, LinkKey, Retry};
 use std::os::fd::BorrowedFd;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// How the monitor talks to `upsd`.
@@ -141,149 +141,6 @@ fn status_of(domain: &str, reachable: bool, reading: &UpsReading) -> UpsStatus {
         charge: reading.charge,
         runtime_s: reading.runtime_s,
         error: None,
-    }
-}
-
-/// What makes two domains share a [`Link`]: upsd's host and port, the user, the password file
-/// and, for a link that logs in, the UPS.
-type LinkKey = (String, u16, Option<String>, Option<PathBuf>, Option<String>);
-
-/// One `upsd` (host, port and user; and UPS, when it logs in) and the domains read through it.
-struct Link {
-    host: String,
-    port: u16,
-    credentials: Option<Credentials>,
-    client: Option<NutClient>,
-    retry: Retry,
-    watches: Vec<Watch>,
-    /// The UPS named in `LOGIN` (the link's only UPS when it logs in).
-    login_ups: String,
-}
-
-impl Link {
-    /// Reads each UPS of this link once (domains may share a UPS); the reports of the domains
-    /// whose UPS answered anything but what it answered at the last poll (those are unchanged).
-    fn poll(&mut self, settings: &MonitorSettings) -> Vec<(usize, DomainPower)> {
-        let mut out = Vec::new();
-        // Results a later domain on the same UPS reuses (kept only when one does).
-        let mut shared: Vec<(usize, Result<Option<UpsReading>, Failure>)> = Vec::new();
-        let mut watches = std::mem::take(&mut self.watches);
-        for i in 0..watches.len() {
-            let first = watches[..i].iter().position(|w| w.ups == watches[i].ups);
-            let result = if let Some((_, result)) = shared.iter().find(|(at, _)| Some(*at) == first) {
-                result.clone()
-            } else {
-                let result = self.read(&watches[i].ups, settings);
-                if watches[i + 1..].iter().any(|w| w.ups == watches[i].ups) {
-                    shared.push((i, result.clone()));
-                }
-                result
-            };
-            let (watch, now) = (&mut watches[i], Instant::now());
-            match result {
-                Ok(None) => watch.same(now),
-                Ok(Some(reading)) => out.push((watch.index, watch.report(Ok(reading), now, settings.stale_after))),
-                Err(failure) => out.push((watch.index, watch.report(Err(failure), now, settings.stale_after))),
-            }
-        }
-        self.watches = watches;
-        out
-    }
-
-    /// Reads one UPS: `None` when upsd answered what it answered last time on this connection. A
-    /// connection that was in use and broke is replaced at once, once: an upsd restart between
-    /// two polls then costs no reading.
-    fn read(&mut self, ups: &str, settings: &MonitorSettings) -> Result<Option<UpsReading>, Failure> {
-        let reused = self.client.is_some();
-        for attempt in 0..2 {
-            let client = self.connected(settings)?;
-            match client.power_changed(ups) {
-                Ok(reading) => return Ok(reading.cloned()),
-                Err(e) if e.breaks_connection() => {
-                    self.client = None;
-                    if !(reused && attempt == 0) {
-                        return Err(self.retry.failed(e, settings));
-                    }
-                }
-                Err(e) => return Err(name_known(client, e, ups).into()),
-            }
-        }
-        Err(Failure { message: "unreachable: retried once".to_owned(), permanent: false, stale: false })
-    }
-
-    /// The live connection, or a new one when the backoff allows.
-    fn connected(&mut self, settings: &MonitorSettings) -> Result<&mut NutClient, Failure> {
-        if self.client.is_none() {
-            self.retry.wait(Instant::now())?;
-            match self.open(settings) {
-                Ok(client) => {
-                    self.client = Some(client);
-                    self.retry = Retry::default();
-                }
-                Err(e) => return Err(self.retry.failed(e, settings)),
-            }
-        }
-        self.client.as_mut().ok_or_else(|| Failure {
-            message: "no connection".to_owned(),
-            permanent: false,
-            stale: false,
-        })
-    }
-
-    fn open(&self, settings: &MonitorSettings) -> Result<NutClient, NutError> {
-        let mut client = NutClient::connect(&self.host, self.port, settings.request_timeout)?;
-        if let Some(credentials) = &self.credentials {
-            if let Err(e) = client.login(credentials, &self.login_ups) {
-                return Err(name_known(&mut client, e, &self.login_ups));
-            }
-        }
-        Ok(client)
-    }
-}
-
-/// `e`, or for `ERR UNKNOWN-UPS` the names upsd does serve, asked on the same connection: a
-/// misspelled `ups.name` is then fixed from the message alone.
-fn name_known(client: &mut NutClient, e: NutError, ups: &str) -> NutError {
-    match e {
-        NutError::Server { addr, code: ErrCode::UnknownUps, .. } => {
-            let known = client.list_ups().ok().map(|list| list.into_iter().map(|u| u.name).collect());
-            NutError::UnknownUps { addr, ups: ups.to_owned(), known }
-        }
-        e => e,
-    }
-}
-
-/// Failed connection attempts in a row, and when the next may be made.
-#[derive(Default)]
-struct Retry {
-    failures: u32,
-    /// When the next attempt may be made, and the last attempt's failure.
-    next: Option<(Instant, Failure)>,
-}
-
-impl Retry {
-    /// `Err` (the last failure, with the wait) while the backoff does not allow an attempt.
-    fn wait(&self, now: Instant) -> Result<(), Failure> {
-        match &self.next {
-            Some((at, last)) if now < *at => Err(Failure {
-                message: format!("{} (next attempt in {} ms)", last.message, (*at - now).as_millis()),
-                ..last.clone()
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    /// When the next attempt may be made (now, when it may be made at once).
-    fn next_at(&self, now: Instant) -> Instant {
-        self.next.as_ref().map_or(now, |(at, _)| *at)
-    }
-
-    /// Records a failed attempt and schedules the next one.
-    fn failed(&mut self, e: NutError, settings: &MonitorSettings) -> Failure {
-        self.failures = self.failures.saturating_add(1);
-        let failure = Failure::from(e);
-        self.next = Some((Instant::now() + settings.backoff(self.failures), failure.clone()));
-        failure
     }
 }
 
@@ -468,6 +325,7 @@ fn unread(domain: String, why: String) -> DomainPower {
 }
 
 mod driver_link;
+mod link;
 
 #[cfg(test)]
 mod tests;

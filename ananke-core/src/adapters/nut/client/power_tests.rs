@@ -65,7 +65,10 @@ fn an_err_is_reported_after_every_answer_is_read_so_the_connection_stays_in_step
     let err = c.power("dummy").expect_err("stale data");
     assert!(err.is_stale_data() && !err.breaks_connection(), "{err}");
     assert!(
-        err.to_string().ends_with("answered ERR DATA-STALE to GET VAR dummy ups.status|battery.charge|battery.runtime"),
+        err.to_string().ends_with(
+            "answered ERR DATA-STALE to GET VAR dummy ups.status|battery.charge|battery.runtime \
+             (stale: the driver has sent upsd nothing new within upsd's MAXAGE)"
+        ),
         "{err}"
     );
     let reading = c.power("dummy").expect("the next poll reads the next answers");

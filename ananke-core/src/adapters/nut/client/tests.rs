@@ -2,6 +2,7 @@
 
 use super::{NutClient, NutError, MAX_LIST_ITEMS};
 use crate::adapters::nut::wire::MAX_LINE;
+use crate::adapters::nut::ErrCode;
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
@@ -173,7 +174,7 @@ fn err_answers_keep_their_code_and_class() {
     assert!(!err.is_transient() && !err.is_stale_data(), "{err:?}");
     let text = err.to_string();
     assert!(
-        matches!(&err, NutError::Server { addr, .. } if text == format!("upsd at {addr} answered ERR UNKNOWN-UPS to LIST VAR dummy")),
+        matches!(&err, NutError::Server { addr, .. } if text == format!("upsd at {addr} answered ERR UNKNOWN-UPS to LIST VAR dummy (upsd serves no UPS of that name)")),
         "{text}"
     );
 }
@@ -213,4 +214,25 @@ fn a_host_name_that_cannot_be_resolved_is_a_connect_error() {
     let err = NutClient::connect("bad\0host", 3493, Duration::from_millis(300)).expect_err("not a name");
     assert!(matches!(&err, NutError::Connect { addr, .. } if addr == "bad\0host:3493"), "{err:?}");
     assert!(err.is_transient());
+}
+
+#[test]
+fn an_unknown_ups_names_what_upsd_serves_or_says_it_could_not_list_them() {
+    let unknown =
+        |known: Option<Vec<String>>| NutError::UnknownUps { addr: "h:1".into(), ups: "dumy".into(), known }.to_string();
+    assert_eq!(
+        unknown(Some(vec!["a".into(), "b".into()])),
+        "upsd at h:1 serves no UPS named \"dumy\": it serves \"a\", \"b\""
+    );
+    assert_eq!(unknown(Some(Vec::new())), "upsd at h:1 serves no UPS named \"dumy\": it serves no UPS at all");
+    assert!(unknown(None).ends_with("it serves names that could not be listed (LIST UPS failed too)"));
+    let err = NutError::UnknownUps { addr: String::new(), ups: String::new(), known: None };
+    assert!(!err.is_transient() && !err.is_stale_data() && !err.breaks_connection());
+    for (code, words) in [
+        (ErrCode::DriverNotConnected, Some("upsd has no connection to the UPS's driver")),
+        (ErrCode::InvalidPassword, Some("upsd refuses that user name or password")),
+        (ErrCode::VarNotSupported, None),
+    ] {
+        assert_eq!(code.meaning(), words, "{code}");
+    }
 }
