@@ -4,6 +4,7 @@ use crate::exit;
 use crate::global::GlobalArgs;
 use crate::output;
 use clap::{Args, Subcommand};
+use std::fmt::Write as _;
 
 /// Config subcommands.
 #[derive(Debug, Subcommand)]
@@ -72,6 +73,10 @@ fn check(global: &GlobalArgs) -> u8 {
         config.coordination.peer_hosts.join(", "),
         config.state_dir.display(),
     );
+    let mut text = text;
+    for warning in ananke_core::config::warnings(&config) {
+        let _ = writeln!(text, "{}", output::wrapped("warning: ", &warning));
+    }
     match output::print_text(&text) {
         Ok(()) => exit::SUCCESS,
         Err(_) => exit::STATE_IO,

@@ -82,6 +82,8 @@ where
     let config = Arc::new(target.config.clone());
     let now = runner_now(&target);
     let (mut machine, options) = build(Arc::clone(&config), journal.clone(), now);
+    // The hosts the shutdown would power off once the cluster is down: the dry run shows them.
+    let power_off = options.mode.map(|mode| ananke_core::machine::PowerOffPlan::of(&config, mode).lines()).unwrap_or_default();
     let mut sink = open_sink(req, &target, &config, &run_id, &started_at, TraceStart { options, journal: &journal, now }, &mut warnings);
     let settings = RunSettings {
         execute: req.execute,
@@ -108,8 +110,34 @@ where
         warnings.push(format!("simulator state not saved: {e}"));
     }
     warnings.extend(result.warnings.iter().cloned());
+    if !req.execute {
+        return print_dry_run(req, &target, &result, &power_off);
+    }
     let trace_rel = format!("reports/{run_id}.trace.jsonl");
     finish(req, &target, &run_id, &started_at, &result, warnings, &trace_rel, &mut sink)
+}
+
+/// The dry run's plan: the first step's effects and, for a shutdown that powers hosts off, every
+/// power-off it would make once the cluster is down.
+fn print_dry_run(req: &RunRequest<'_>, target: &Target, result: &RunResult, power_off: &[String]) -> u8 {
+    let mut text = format!("dry run of {} on {} (nothing changed; add --execute to act)\n", req.command.as_str(), target.label);
+    let _ = writeln!(text, "state: {}", result.final_state);
+    if result.plan.is_empty() {
+        text.push_str("plan: nothing to do now\n");
+    } else {
+        text.push_str("plan (in order):\n");
+        for (i, p) in result.plan.iter().enumerate() {
+            let _ = writeln!(text, "  {:>3}. {}   [{}]", i + 1, p.description, p.key);
+        }
+    }
+    if !power_off.is_empty() {
+        text.push_str("once the cluster is down (cluster-and-hosts):\n");
+        for line in power_off {
+            let _ = writeln!(text, "{}", output::wrapped("  - ", line));
+        }
+    }
+    let _ = output::print_text(&text);
+    exit::SUCCESS
 }
 
 /// A startup without a journal file: the cluster's own marks say what ananke changed (none:
@@ -267,20 +295,6 @@ fn finish(req: &RunRequest<'_>, target: &Target, run_id: &str, started_at: &str,
         warnings,
         trace: if req.execute { trace_rel.to_owned() } else { String::new() },
     };
-    if !req.execute {
-        let mut text = format!("dry run of {} on {} (nothing changed; add --execute to act)\n", req.command.as_str(), target.label);
-        let _ = writeln!(text, "state: {}", result.final_state);
-        if result.plan.is_empty() {
-            text.push_str("plan: nothing to do now\n");
-        } else {
-            text.push_str("plan (in order):\n");
-            for (i, p) in result.plan.iter().enumerate() {
-                let _ = writeln!(text, "  {:>3}. {}   [{}]", i + 1, p.description, p.key);
-            }
-        }
-        let _ = output::print_text(&text);
-        return exit::SUCCESS;
-    }
     sink.progress.outcome = result.outcome;
     sink.flush_progress();
     let path = match target.state.write_report(&report) {

@@ -11,6 +11,22 @@ fn the_example_config_checks_with_a_summary() {
     assert_eq!(out.status.code(), Some(i32::from(exit::SUCCESS)), "{stdout}");
     assert!(stdout.contains("titan-lab.yaml: ok"), "{stdout}");
     assert!(stdout.contains("statera") && stdout.contains("pyrphoros"), "{stdout}");
+    assert!(!stdout.contains("warning:"), "cluster-only deserves no warning: {stdout}");
+}
+
+#[test]
+fn a_config_whose_plain_shutdown_powers_hosts_off_checks_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hosts.yaml");
+    let good = std::fs::read_to_string(repo().join("examples/titan-lab.yaml")).unwrap();
+    std::fs::write(&path, good.replacen("  mode: cluster-only", "  mode: cluster-and-hosts", 1)).unwrap();
+    let out = ananke().args(["config", "check", "--config"]).arg(&path).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(i32::from(exit::SUCCESS)), "valid, with a warning: {stdout}");
+    let warning = stdout.split_once("warning: ").map(|(_, w)| w.split_whitespace().collect::<Vec<_>>().join(" "));
+    let warning = warning.expect("a warning");
+    assert!(warning.starts_with("shutdown.mode: cluster-and-hosts makes every `ananke shutdown --execute` without `--mode`"), "{stdout}");
+    assert!(warning.contains("the daemon always shuts down cluster-only"), "{stdout}");
 }
 
 #[test]

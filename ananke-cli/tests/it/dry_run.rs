@@ -47,3 +47,20 @@ fn dry_runs_leave_an_existing_lab_and_state_dir_identical() {
     let strip = |s: &str| s.lines().filter(|l| !l.contains("observed_at")).collect::<Vec<_>>().join("\n");
     assert_eq!(strip(&status_after), strip(&status_before), "the simulated cluster changed");
 }
+
+#[test]
+fn a_cluster_and_hosts_dry_run_shows_every_power_off_in_its_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (code, stdout, stderr) = sim(&state, &["shutdown", "--reason", "drill", "--mode", "cluster-and-hosts"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, after) = stdout.split_once("once the cluster is down (cluster-and-hosts):\n").expect("the power-offs");
+    let text = after.split_whitespace().collect::<Vec<_>>().join(" ");
+    let agents =
+        text.find("power off the agents at once: titan-03, titan-04, titan-05, titan-06, titan-23, titan-24, titan-jh");
+    let servers =
+        text.find("power off the servers, once every agent's power-off returned: titan-db, titan-01, titan-02");
+    assert!(agents.is_some() && servers.is_some() && agents < servers, "{stdout}");
+    let (_, plain, _) = sim(&state, &["shutdown", "--reason", "drill"]);
+    assert!(!plain.contains("power off"), "cluster-only powers nothing off: {plain}");
+}

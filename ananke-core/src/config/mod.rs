@@ -12,3 +12,4 @@ mod validate;
 pub use duration::HumanDuration;
 pub use load::{check, load, parse, schema, ConfigError, Format, Problem, DEFAULT_CONFIG_PATH};
 pub use model::*;
+pub use validate::warnings;

@@ -28,6 +28,21 @@ pub(crate) fn check(config: &Config) -> Vec<Finding> {
     out.0
 }
 
+/// What is valid but deserves an operator's second look, one sentence each (the field first).
+#[must_use]
+pub fn warnings(config: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    if config.shutdown.mode == super::ShutdownMode::ClusterAndHosts {
+        out.push(
+            "shutdown.mode: cluster-and-hosts makes every `ananke shutdown --execute` without `--mode` power the hosts off \
+             (agents, then servers; never coordination.local_node); the daemon always shuts down cluster-only. \
+             Prefer cluster-only here and `--mode cluster-and-hosts` when you mean it"
+                .to_owned(),
+        );
+    }
+    out
+}
+
 /// The findings so far, with the small checks every area shares.
 #[derive(Debug, Default)]
 pub(crate) struct Findings(Vec<Finding>);

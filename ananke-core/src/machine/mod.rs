@@ -15,7 +15,7 @@ pub mod startup;
 mod step;
 pub mod timers;
 
-pub use shutdown::{ShutdownMachine, ShutdownOptions, ShutdownState};
+pub use shutdown::{PowerOffPlan, ShutdownMachine, ShutdownOptions, ShutdownState};
 pub use startup::{StartupMachine, StartupOptions, StartupState};
 pub use step::RETRY_INTERVAL;
 pub use timers::{Timer, TimerTable};

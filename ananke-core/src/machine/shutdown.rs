@@ -25,10 +25,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 mod nodes;
+mod power_off;
 mod quiesce;
 mod states;
 mod verify;
 
+pub use power_off::PowerOffPlan;
 use states::State;
 
 /// Options of one shutdown run.
@@ -120,6 +122,10 @@ pub(crate) struct ShutdownRun {
     last_nodes: BTreeMap<String, (SshStatus, UnitState)>,
     /// What the run did not see done (filled when it ends).
     unconfirmed: Vec<Unconfirmed>,
+    /// `cluster-and-hosts`: the agents whose power-off has not returned yet.
+    agents_powering_off: BTreeSet<String>,
+    /// `cluster-and-hosts`: the servers, powered off once no agent is left powering off.
+    servers_to_power_off: Vec<String>,
 }
 
 impl ShutdownRun {
@@ -195,6 +201,8 @@ impl ShutdownMachine {
             refused: BTreeMap::new(),
             last_nodes: BTreeMap::new(),
             unconfirmed: Vec::new(),
+            agents_powering_off: BTreeSet::new(),
+            servers_to_power_off: Vec::new(),
         };
         let mut tables = Tables::default();
         let mut pending = Vec::new();

@@ -3,8 +3,8 @@
 //! `Quiescing`, `Draining` and `StoppingNodes` sit in the `shutting_down` superstate, which arms
 //! and reacts to the run deadline and handles effect results.
 
-use super::{Quiesce, ShutdownRun};
-use crate::config::{K3sRole, PdbPolicy, ShutdownMode};
+use super::{PowerOffPlan, Quiesce, ShutdownRun};
+use crate::config::PdbPolicy;
 use crate::effect::Effect;
 use crate::machine::step::{Event, Step};
 use crate::machine::{Cause, EffectOutcome, Timer};
@@ -229,16 +229,17 @@ impl ShutdownRun {
     /// The cluster is down. Further inputs are handled by doing nothing (a failed power-off is a
     /// diagnostic).
     #[state(entry_action = "enter_off")]
-    fn off(context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
-        if let Event::Done {
-            effect,
-            outcome: EffectOutcome::Failed { message, .. },
-        } = event
-        {
-            context.diagnose(format!(
-                "{} failed after the shutdown: {message}",
-                effect.describe()
-            ));
+    fn off(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+        if let Event::Done { effect, outcome } = event {
+            if let EffectOutcome::Failed { message, .. } = outcome {
+                context.diagnose(format!(
+                    "{} failed after the shutdown: {message}",
+                    effect.describe()
+                ));
+            }
+            if let Effect::PowerOffHost { node } = effect {
+                self.powered_off(context, node);
+            }
         }
         Handled
     }
@@ -256,8 +257,8 @@ impl ShutdownRun {
     /// stays unfinished, so a startup (or `bootstrap`) restores what this run changed. Failed
     /// power-offs are diagnostics, as in `Off`.
     #[state(entry_action = "enter_incomplete")]
-    fn incomplete(context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
-        Self::off(context, event)
+    fn incomplete(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+        self.off(context, event)
     }
 
     /// Disarm every timer; in `cluster-and-hosts` mode, power the hosts off all the same (the UPS
@@ -300,23 +301,35 @@ impl ShutdownRun {
         }
     }
 
-    /// In `cluster-and-hosts` mode only, power every host off, agents first, servers last.
-    fn power_off_hosts(&self, context: &mut Step<'_>) {
-        if self.options.mode != ShutdownMode::ClusterAndHosts {
-            return;
+    /// In `cluster-and-hosts` mode only, power the hosts off ([`PowerOffPlan`]): the agents now,
+    /// the servers once every agent's power-off has returned ([`Self::powered_off`]), the host
+    /// ananke runs on never.
+    fn power_off_hosts(&mut self, context: &mut Step<'_>) {
+        let plan = PowerOffPlan::of(&self.config, self.options.mode);
+        if let Some(local) = &plan.spared {
+            context.diagnose(format!("{local}: {}", PowerOffPlan::spared_why()));
         }
-        for role in [K3sRole::Agent, K3sRole::Server] {
-            for node in self
-                .config
-                .inventory
-                .nodes
-                .iter()
-                .filter(|n| n.role == role)
-            {
-                context.offer(Effect::PowerOffHost {
-                    node: node.name.clone(),
-                });
-            }
+        self.servers_to_power_off = plan.servers;
+        if plan.agents.is_empty() {
+            self.power_off_servers(context);
+        }
+        for node in plan.agents {
+            context.offer(Effect::PowerOffHost { node: node.clone() });
+            self.agents_powering_off.insert(node);
+        }
+    }
+
+    /// A power-off returned (done or failed: the UPS will not wait); the servers' turn once no
+    /// agent is left.
+    fn powered_off(&mut self, context: &mut Step<'_>, node: &str) {
+        if self.agents_powering_off.remove(node) && self.agents_powering_off.is_empty() {
+            self.power_off_servers(context);
+        }
+    }
+
+    fn power_off_servers(&mut self, context: &mut Step<'_>) {
+        for node in std::mem::take(&mut self.servers_to_power_off) {
+            context.offer(Effect::PowerOffHost { node });
         }
     }
 }

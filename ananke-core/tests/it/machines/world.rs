@@ -279,6 +279,32 @@ impl<M: Machine> Driver<M> {
         max
     }
 
+    /// As [`run`](Self::run), but the effects `hold` selects are not executed: they are returned,
+    /// in the order emitted, for the test to answer itself.
+    pub fn run_holding(&mut self, world: &mut World, by: Duration, max: usize, hold: impl Fn(&Effect) -> bool) -> Vec<Effect> {
+        let mut kept = Vec::new();
+        for _ in 0..max {
+            if self.machine.is_terminal() {
+                break;
+            }
+            let mut queue = self.advance(by);
+            queue.extend(self.observe(&world.observe()));
+            while !queue.is_empty() {
+                let mut next = Vec::new();
+                for effect in queue {
+                    if hold(&effect) {
+                        kept.push(effect);
+                    } else {
+                        let outcome = world.apply(&effect);
+                        next.extend(self.done(&effect, outcome));
+                    }
+                }
+                queue = next;
+            }
+        }
+        kept
+    }
+
     /// Every emitted effect.
     pub fn effects(&self) -> impl Iterator<Item = &Effect> {
         self.log.iter().map(|(_, e)| e)

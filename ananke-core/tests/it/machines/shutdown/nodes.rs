@@ -334,6 +334,25 @@ fn cluster_and_hosts_powers_every_host_off_servers_last_and_cluster_only_never()
 }
 
 #[test]
+fn the_servers_are_powered_off_only_once_every_agent_power_off_returned_and_the_local_host_never() {
+    let mut config = lab::config();
+    config.coordination.local_node = Some("titan-05".to_owned());
+    let mut world = World::running();
+    let mut d = shutdown(Arc::new(config), Journal::default(), ShutdownMode::ClusterAndHosts);
+    let is_power_off = |e: &Effect| matches!(e, Effect::PowerOffHost { .. });
+    let held = d.run_holding(&mut world, secs(1), 100, is_power_off);
+    assert_eq!(d.machine.state(), ShutdownState::Off);
+    assert_eq!(held.iter().map(Effect::key).collect::<Vec<_>>(), ["power-off-host:titan-04"], "agents only, local spared");
+    let spared = d.machine.diagnostics().iter().any(|m| m.message.starts_with("titan-05: never powered off by ananke"));
+    assert!(spared, "{:?}", d.machine.diagnostics());
+    let failed = ananke_core::machine::EffectOutcome::Failed { transient: true, message: "connection reset".into() };
+    let servers = d.done(&held[0], failed);
+    let keys: Vec<String> = servers.iter().map(Effect::key).collect();
+    assert_eq!(keys, ["power-off-host:titan-01", "power-off-host:titan-02", "power-off-host:titan-03"]);
+    assert!(d.done(&servers[0], ananke_core::machine::EffectOutcome::Ok).is_empty(), "each host is powered off once");
+}
+
+#[test]
 fn a_node_whose_k3s_was_already_stopped_is_journaled_as_found() {
     let mut world = World::running();
     lab::node_mut(&mut world.state, "titan-05").k3s_unit = UnitState::Inactive;
