@@ -64,6 +64,19 @@ impl Journal {
     #[must_use]
     pub fn pending_lines(&self) -> Vec<String> {
         let c = &self.changes;
+        let mut lines = self.restore_lines();
+        if !c.stopped.is_empty() {
+            let list: Vec<&str> = c.stopped.iter().map(String::as_str).collect();
+            lines.push(format!("start k3s on {}", list.join(", ")));
+        }
+        lines
+    }
+
+    /// What a startup restores through the API once the nodes are up: scale back, resume,
+    /// uncordon; one line per kind of change.
+    #[must_use]
+    pub fn restore_lines(&self) -> Vec<String> {
+        let c = &self.changes;
         let mut lines = Vec::new();
         if !c.scaled.is_empty() {
             let list: Vec<String> = c.scaled.iter().map(|(w, n)| format!("{w} to {n}")).collect();
@@ -76,10 +89,6 @@ impl Journal {
         if !c.cordoned.is_empty() {
             let list: Vec<&str> = c.cordoned.iter().map(String::as_str).collect();
             lines.push(format!("uncordon {}", list.join(", ")));
-        }
-        if !c.stopped.is_empty() {
-            let list: Vec<&str> = c.stopped.iter().map(String::as_str).collect();
-            lines.push(format!("start k3s on {}", list.join(", ")));
         }
         lines
     }

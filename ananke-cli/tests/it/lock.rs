@@ -28,21 +28,28 @@ fn a_live_holder_refuses_a_second_run_and_a_dead_one_is_taken_over() {
     assert_eq!(mode, LOCK_MODE, "{mode:o}");
 }
 
-#[test]
-fn a_run_killed_mid_run_leaves_a_lock_the_next_run_takes_over_though_its_pid_lives_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state");
-    let mut first = Command::new(assert_cmd::cargo::cargo_bin("ananke"))
+/// Starts `startup --execute` on the simulated lab in `state` and waits (30 s at most) until
+/// `ready` holds of the state dir.
+fn startup_until(state: &std::path::Path, ready: impl Fn(&std::path::Path) -> bool) -> std::process::Child {
+    let child = Command::new(assert_cmd::cargo::cargo_bin("ananke"))
         .args(["startup", "--execute", "-q", "--sim", "titan-lab", "--state-dir"])
-        .arg(&state)
+        .arg(state)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let start = Instant::now();
-    while ananke_core::store::lock::read_holder(&state).is_none() && start.elapsed() < Duration::from_secs(30) {
+    while !ready(state) && start.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(2));
     }
+    child
+}
+
+#[test]
+fn a_run_killed_mid_run_leaves_a_lock_the_next_run_takes_over_though_its_pid_lives_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut first = startup_until(&state, |state| ananke_core::store::lock::read_holder(state).is_some());
     first.kill().unwrap();
     first.wait().unwrap();
     let mut left = ananke_core::store::lock::read_holder(&state).expect("a SIGKILLed run leaves its name");
@@ -59,17 +66,7 @@ fn a_run_killed_mid_run_leaves_a_lock_the_next_run_takes_over_though_its_pid_liv
 fn two_concurrent_runs_one_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let mut first = Command::new(assert_cmd::cargo::cargo_bin("ananke"))
-        .args(["startup", "--execute", "-q", "--sim", "titan-lab", "--state-dir"])
-        .arg(&state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while ananke_core::store::lock::held(&state).is_none() && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    let mut first = startup_until(&state, |state| ananke_core::store::lock::held(state).is_some());
     // Freeze the first run while it holds the lock, so the race cannot be lost by timing.
     let pid = first.id().to_string();
     let frozen = Command::new("kill").args(["-STOP", &pid]).status().unwrap().success();

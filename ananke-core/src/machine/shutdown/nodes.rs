@@ -114,11 +114,7 @@ impl ShutdownRun {
             if is_down(seen) || self.refused.contains_key(&node.name) || !seen.ssh.is_reachable() {
                 continue;
             }
-            self.journal.changes.stopped.insert(node.name.clone());
-            context.offer(Effect::StopK3s {
-                node: node.name.clone(),
-                role,
-            });
+            offer_stop(&mut self.journal, context, &node.name, role);
             if !self.config.is_ignored(&node.name) {
                 settled = false;
                 self.waiting_for
@@ -145,13 +141,16 @@ impl ShutdownRun {
             if !reachable || self.refused.contains_key(&node.name) {
                 continue;
             }
-            self.journal.changes.stopped.insert(node.name.clone());
-            context.offer(Effect::StopK3s {
-                node: node.name.clone(),
-                role: K3sRole::Server,
-            });
+            offer_stop(&mut self.journal, context, &node.name, K3sRole::Server);
         }
     }
+
+}
+
+/// Journal `node` as stopped by ananke, then offer the stop: the journal leads every change.
+fn offer_stop(journal: &mut crate::journal::Journal, context: &mut Step<'_>, node: &str, role: K3sRole) {
+    journal.changes.stopped.insert(node.to_owned());
+    context.offer(Effect::StopK3s { node: node.to_owned(), role });
 }
 
 /// Whether k3s is observed down on a node: its unit is stopped or failed.

@@ -277,20 +277,7 @@ impl StartupRun {
 
     /// What remains to restore, for failure reasons.
     pub(super) fn restore_backlog(&self) -> String {
-        let changes = &self.journal.changes;
-        let mut parts = Vec::new();
-        if !changes.scaled.is_empty() {
-            let list: Vec<String> = changes.scaled.iter().map(|(w, n)| format!("{w} to {n}")).collect();
-            parts.push(format!("scale back {}", list.join(", ")));
-        }
-        if !changes.suspended.is_empty() {
-            let list: Vec<String> = changes.suspended.iter().map(ToString::to_string).collect();
-            parts.push(format!("resume {}", list.join(", ")));
-        }
-        if !changes.cordoned.is_empty() {
-            let list: Vec<&str> = changes.cordoned.iter().map(String::as_str).collect();
-            parts.push(format!("uncordon {}", list.join(", ")));
-        }
+        let mut parts = self.journal.restore_lines();
         if !self.seen.sealed.is_empty() {
             parts.push(format!("unseal vault {}", self.seen.sealed.join(", ")));
         }

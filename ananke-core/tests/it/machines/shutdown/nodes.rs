@@ -248,11 +248,13 @@ fn an_agent_refusing_authentication_does_not_hold_the_servers_and_is_reported() 
         ["node titan-04: k3s-agent stopped: authentication refused (node titan-04: 10.0.0.4:22 refused public key authentication as ananke)"]
     );
     assert!(!d.effects().any(|e| matches!(e, Effect::StopK3s { node, .. } if node == "titan-04")));
-    assert!(d.effects().any(|e| *e
-        == Effect::StopK3s {
-            node: "titan-01".to_owned(),
-            role: ananke_core::config::K3sRole::Server
-        }));
+    assert!(stopped_server(&d, "titan-01"), "the servers are stopped all the same");
+}
+
+/// Whether the run stopped k3s on server `node`.
+fn stopped_server(d: &Driver<ShutdownMachine>, node: &str) -> bool {
+    let server = Effect::StopK3s { node: node.to_owned(), role: ananke_core::config::K3sRole::Server };
+    d.effects().any(|e| *e == server)
 }
 
 #[test]
@@ -275,11 +277,7 @@ fn a_unit_that_does_not_stop_holds_the_servers_until_the_timeout_then_is_reporte
     assert!(diagnostic.expect("a diagnostic").message.contains("titan-04 (k3s-agent)"));
     let items: Vec<String> = d.machine.unconfirmed().iter().map(ToString::to_string).collect();
     assert_eq!(items, ["node titan-04: k3s-agent stopped: still running (k3s-agent is active at the last observation)"]);
-    assert!(d.effects().any(|e| *e
-        == Effect::StopK3s {
-            node: "titan-01".to_owned(),
-            role: ananke_core::config::K3sRole::Server
-        }));
+    assert!(stopped_server(&d, "titan-01"), "the servers are stopped all the same");
 }
 
 #[test]
