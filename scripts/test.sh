@@ -32,6 +32,10 @@ ensure_tools() {
   # privileged-command tests run as a non-root user; util-linux: flock for the lock tests;
   # faketime: the wall-clock step test).
   apt_install openssh-server openssh-client nut-server nut-client curl systemd sudo util-linux faketime
+  # Independent Kubernetes clients against `ananke-sim serve`: kubectl (the machine's, else
+  # Debian's), and the Python client, which the test installs from PyPI into a virtualenv.
+  command -v kubectl >/dev/null || apt_install kubernetes-client
+  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
   if ! cargo nextest --version >/dev/null 2>&1; then
     log "installing cargo-nextest"
     cargo install --locked cargo-nextest

@@ -126,7 +126,12 @@ fn no_documented_command_or_flag_is_missing_from_the_binary() {
                 continue;
             }
             let sim_flags = ["--cycle", "--seed", "--trace", "--startup", "--shutdown", "--dir", "--speed", "--port", "--release", "--locked", "--workspace", "--no-fail-fast", "--now", "--root"];
-            assert!(flags.contains(token) || sim_flags.contains(&token), "README mentions flag {token}, which ananke does not have");
+            // kubectl's, in the README's commands against `ananke-sim serve`.
+            let kubectl_flags = ["--ignore-daemonsets", "--delete-emptydir-data", "--replicas", "--watch", "--timeout"];
+            assert!(
+                flags.contains(token) || sim_flags.contains(&token) || kubectl_flags.contains(&token),
+                "README mentions flag {token}, which ananke does not have"
+            );
         }
     }
 }

@@ -300,3 +300,36 @@ fn vault_breakglass_with_real_adapters() {
     let counts = &startup["effect_counts"];
     assert!(counts["unseal-vault-breakglass"].as_u64() > Some(0), "{counts}");
 }
+
+#[test]
+fn kubectl_watching_the_nodes_sees_each_cordon_of_a_real_shutdown_as_it_happens() {
+    let lab = Lab::start("titan-lab");
+    let kubeconfig = lab.dir.path().join("serve/kubeconfig.yaml");
+    let watcher = std::process::Command::new("timeout")
+        .args(["120", "kubectl", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .arg("--cache-dir")
+        .arg(lab.dir.path().join("kubectl-cache"))
+        .args(["get", "nodes", "--watch", "--output-watch-events"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl runs (or Debian's kubernetes-client: scripts/test.sh installs it)");
+    std::thread::sleep(Duration::from_secs(2));
+    let (code, stdout, stderr) = lab.ananke(&["shutdown", "--execute", "--reason", "drill", "-q"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let _ = std::process::Command::new("kill").arg(watcher.id().to_string()).status();
+    let out = watcher.wait_with_output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    let config: Config = serde_yaml_ng::from_str(&std::fs::read_to_string(&lab.config).unwrap()).unwrap();
+    for node in &config.inventory.nodes {
+        let cordoned = printed.lines().any(|l| {
+            let cells: Vec<&str> = l.split_whitespace().collect();
+            cells.len() > 2
+                && cells[0] == "MODIFIED"
+                && cells[1] == node.name
+                && cells[2].contains("SchedulingDisabled")
+        });
+        assert!(cordoned, "{} seen cordoned:\n{printed}\n{}", node.name, String::from_utf8_lossy(&out.stderr));
+    }
+}

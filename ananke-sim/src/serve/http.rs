@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use hyper::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
@@ -44,11 +44,19 @@ async fn serve(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<B
     let expected = format!("Bearer {}", shared.token);
     let authorized = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(expected.as_str());
     let content_type = req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let accept = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let path = req.uri().path().to_owned();
     let query = parse_query(req.uri().query().unwrap_or_default());
     let body = req.into_body().collect().await.map(http_body_util::Collected::to_bytes).unwrap_or_default();
     let reply = if authorized {
-        let request = k8s::Request { method: &method, path: &path, query, content_type: &content_type, body: &body };
+        let request = k8s::Request {
+            method: &method,
+            path: &path,
+            query,
+            content_type: &content_type,
+            accept: &accept,
+            body: &body,
+        };
         let reply = {
             let mut state = shared.lock();
             state.refresh();

@@ -7,6 +7,7 @@ use super::patch::{has_object_arrays, merge_patch, mutation, replicas};
 use super::select::Selector;
 use super::state::{Evicted, State};
 use super::store::status;
+use super::table;
 use super::watch::WatchSpec;
 use ananke_core::config::{ObjectRef, WorkloadKind, WorkloadRef};
 use ananke_core::machine::EffectOutcome;
@@ -39,6 +40,8 @@ pub struct Request<'a> {
     pub query: HashMap<String, String>,
     /// `Content-Type`.
     pub content_type: &'a str,
+    /// `Accept` (`as=Table` asks for server-side printing, [`super::table`]).
+    pub accept: &'a str,
     /// Body.
     pub body: &'a [u8],
 }
@@ -85,6 +88,10 @@ pub fn handle(state: &mut State, req: &Request<'_>) -> Reply {
             )
         }
         Target::Health => return Reply::Text(200, "ok"),
+        Target::Discovery(which) if req.method == "GET" => {
+            return json_reply(200, &super::discovery::document(&which, state.flux_installed))
+        }
+        Target::Discovery(_) => return fail(405, "MethodNotAllowed", "discovery documents are read with GET"),
         Target::Unknown => return Reply::Text(404, "404 page not found"),
         Target::UnknownResource => return fail(404, "NotFound", "the server could not find the requested resource"),
         Target::Resource(route) => route,
@@ -97,6 +104,7 @@ pub fn handle(state: &mut State, req: &Request<'_>) -> Reply {
         ("GET", None, None) => list(state, &route, req),
         ("GET", Some(name), None) => {
             match state.store.get(route.kind, route.namespace.as_deref().unwrap_or_default(), name) {
+                Some(s) if table::wants_table(req.accept) => table_reply(state, route.kind, &[&s.obj], req),
                 Some(s) => Reply::Json(200, s.json.clone()),
                 None => not_found(&route, name),
             }
@@ -142,6 +150,10 @@ fn list(state: &State, route: &Route, req: &Request<'_>) -> Reply {
     let limit = req.query.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0);
     let items =
         state.store.list(route.kind, route.namespace.as_deref()).filter(|s| sel.is_empty() || sel.matches(&s.obj));
+    if table::wants_table(req.accept) {
+        let objects: Vec<&Value> = items.skip(offset).take(limit.unwrap_or(usize::MAX)).map(|s| &s.obj).collect();
+        return table_reply(state, route.kind, &objects, req);
+    }
     let mut body = Vec::with_capacity(4096);
     let mut count = 0;
     let mut more = false;
@@ -169,6 +181,14 @@ fn list(state: &State, route: &Route, req: &Request<'_>) -> Reply {
     Reply::Json(200, Bytes::from(body))
 }
 
+/// `objects` as a `Table` (the store's resourceVersion; ages on the wall clock, as `kubectl`'s
+/// own printing computes them).
+fn table_reply(state: &State, kind: Kind, objects: &[&Value], req: &Request<'_>) -> Reply {
+    let include = table::Include::from_query(req.query.get("includeObject").map(String::as_str));
+    let rv = state.store.rv().to_string();
+    json_reply(200, &table::table(kind, objects, &rv, include, std::time::SystemTime::now()))
+}
+
 fn watch(state: &State, route: &Route, req: &Request<'_>) -> Reply {
     let sel = match selector(route, req) {
         Ok(s) => s,
@@ -191,6 +211,8 @@ fn watch(state: &State, route: &Route, req: &Request<'_>) -> Reply {
         bookmarks: req.query.get("allowWatchBookmarks").is_some_and(|b| b == "true"),
         initial_end: req.query.get("sendInitialEvents").is_some_and(|b| b == "true"),
         timeout: Duration::from_secs(timeout),
+        table: table::wants_table(req.accept)
+            .then(|| table::Include::from_query(req.query.get("includeObject").map(String::as_str))),
     })
 }
 

@@ -27,11 +27,14 @@ pub enum Kind {
     Kustomization,
     /// `helm.toolkit.fluxcd.io/v2` `HelmRelease`.
     HelmRelease,
+    /// `v1` Namespace (cluster-scoped): every namespace an object of another kind lives in, and
+    /// the four every cluster has. Rendered last, from the others.
+    Namespace,
 }
 
 impl Kind {
     /// Every kind, in the order a sync renders them.
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 13] = [
         Kind::Node,
         Kind::Pod,
         Kind::Service,
@@ -44,6 +47,7 @@ impl Kind {
         Kind::GitRepository,
         Kind::Kustomization,
         Kind::HelmRelease,
+        Kind::Namespace,
     ];
 
     /// `(group, version, plural, kind)`.
@@ -61,6 +65,7 @@ impl Kind {
             Kind::GitRepository => ("source.toolkit.fluxcd.io", "v1", "gitrepositories", "GitRepository"),
             Kind::Kustomization => ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations", "Kustomization"),
             Kind::HelmRelease => ("helm.toolkit.fluxcd.io", "v2", "helmreleases", "HelmRelease"),
+            Kind::Namespace => ("", "v1", "namespaces", "Namespace"),
         }
     }
 
@@ -96,7 +101,33 @@ impl Kind {
     /// Whether its objects live in namespaces.
     #[must_use]
     pub fn namespaced(self) -> bool {
-        self != Kind::Node
+        !matches!(self, Kind::Node | Kind::Namespace)
+    }
+
+    /// The API version of its group (`v1`, `v2`).
+    #[must_use]
+    pub fn version(self) -> &'static str {
+        self.names().1
+    }
+
+    /// `kubectl`'s short names for it (`no`, `po`, `deploy`, ...).
+    #[must_use]
+    pub fn short_names(self) -> &'static [&'static str] {
+        match self {
+            Kind::Node => &["no"],
+            Kind::Pod => &["po"],
+            Kind::Service => &["svc"],
+            Kind::Deployment => &["deploy"],
+            Kind::StatefulSet => &["sts"],
+            Kind::DaemonSet => &["ds"],
+            Kind::PodDisruptionBudget => &["pdb"],
+            Kind::EndpointSlice => &[],
+            Kind::Ingress => &["ing"],
+            Kind::GitRepository => &["gitrepo"],
+            Kind::Kustomization => &["ks"],
+            Kind::HelmRelease => &["hr"],
+            Kind::Namespace => &["ns"],
+        }
     }
 
     /// Whether it is a custom resource (Flux): no strategic merge patch, only `metadata.name` and
@@ -114,12 +145,30 @@ pub enum Target {
     Version,
     /// `/readyz`, `/livez`, `/healthz`.
     Health,
+    /// `GET /api`, `/apis`, `/api/v1` or `/apis/<group>/<version>`: discovery.
+    Discovery(Discovery),
     /// A collection, an object or a subresource.
     Resource(Route),
     /// A known API group without that resource: a `NotFound` Status.
     UnknownResource,
     /// Anything else: the apiserver's plain-text `404 page not found`.
     Unknown,
+}
+
+/// Which discovery document a path asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Discovery {
+    /// `/api`: the core group's versions.
+    CoreVersions,
+    /// `/apis`: every other group.
+    Groups,
+    /// `/api/v1` or `/apis/<group>/<version>`: the resources of one group version.
+    Resources {
+        /// `""` for the core group.
+        group: String,
+        /// `v1`, `v2`.
+        version: String,
+    },
 }
 
 /// A resource path, parsed.
@@ -142,6 +191,8 @@ pub fn parse_path(path: &str, flux: bool) -> Target {
     match segments.as_slice() {
         ["version"] => return Target::Version,
         ["readyz" | "livez" | "healthz"] => return Target::Health,
+        ["api"] => return Target::Discovery(Discovery::CoreVersions),
+        ["apis"] => return Target::Discovery(Discovery::Groups),
         _ => {}
     }
     let (group, version, rest) = match segments.as_slice() {
@@ -152,6 +203,9 @@ pub fn parse_path(path: &str, flux: bool) -> Target {
     let known = |k: &Kind| k.group() == group && k.names().1 == version && (flux || !k.is_custom());
     if !Kind::ALL.iter().any(known) {
         return Target::Unknown;
+    }
+    if rest.is_empty() {
+        return Target::Discovery(Discovery::Resources { group: group.to_owned(), version: version.to_owned() });
     }
     let (namespace, rest) = match rest {
         ["namespaces", ns, rest @ ..] if !rest.is_empty() => (Some((*ns).to_owned()), rest),
@@ -203,7 +257,12 @@ mod tests {
         assert_eq!(parse_path("/apis/source.toolkit.fluxcd.io/v1/gitrepositories", false), Target::Unknown);
         assert_eq!(parse_path("/apis/example.com/v1/things", true), Target::Unknown);
         assert_eq!(parse_path("/metrics", true), Target::Unknown);
-        assert_eq!(parse_path("/api/v1", true), Target::UnknownResource);
+        let core = Discovery::Resources { group: String::new(), version: "v1".into() };
+        assert_eq!(parse_path("/api/v1", true), Target::Discovery(core));
+        assert_eq!(parse_path("/api", true), Target::Discovery(Discovery::CoreVersions));
+        assert_eq!(parse_path("/apis/", true), Target::Discovery(Discovery::Groups));
+        assert_eq!(route("/api/v1/namespaces").kind, Kind::Namespace);
+        assert_eq!(route("/api/v1/namespaces/apps").name.as_deref(), Some("apps"));
         assert_eq!(parse_path("/api/v1/namespaces/apps/pods/web-0/log/extra", true), Target::UnknownResource);
     }
 }

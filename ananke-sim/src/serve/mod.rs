@@ -13,6 +13,7 @@
 
 pub mod args;
 pub mod control;
+mod discovery;
 pub mod flux;
 mod http;
 pub mod k8s;
@@ -22,6 +23,7 @@ pub mod patch;
 pub mod select;
 pub mod state;
 pub mod store;
+pub mod table;
 pub mod tls;
 pub mod watch;
 
@@ -150,7 +152,7 @@ impl Server {
         if let Some(dir) = &options.dir {
             std::fs::create_dir_all(dir)?;
             let path = dir.join("kubeconfig.yaml");
-            std::fs::write(&path, &kubeconfig)?;
+            write_private(&path, &kubeconfig)?;
             kubeconfig_path = Some(path);
             log_file = Some(Mutex::new(File::create(dir.join("requests.jsonl"))?));
         }
@@ -310,4 +312,14 @@ pub fn run(scenario: Scenario, options: ServeOptions) -> Result<(), ServeError> 
         server.shutdown().await;
         Ok(())
     })
+}
+
+/// Writes `text` to `path` readable by its owner only (0600): the kubeconfig holds the bearer
+/// token. A file already there is truncated and narrowed to 0600 as well.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(text.as_bytes())
 }

@@ -60,6 +60,24 @@ fn head(kind: Kind, namespace: Option<&str>, name: &str) -> Value {
     json!({ "apiVersion": kind.api_version(), "kind": kind.name(), "metadata": meta })
 }
 
+/// The namespaces every cluster has, whether or not anything lives in them.
+pub const BUILTIN_NAMESPACES: [&str; 4] = ["default", "kube-node-lease", "kube-public", "kube-system"];
+
+/// One `Active` Namespace per name.
+#[must_use]
+pub fn namespaces(names: &std::collections::BTreeSet<String>) -> Vec<Keyed> {
+    names
+        .iter()
+        .map(|name| {
+            let mut obj = head(Kind::Namespace, None, name);
+            obj["metadata"]["labels"] = json!({ "kubernetes.io/metadata.name": name });
+            obj["spec"] = json!({ "finalizers": ["kubernetes"] });
+            obj["status"] = json!({ "phase": "Active" });
+            keyed("", name, obj)
+        })
+        .collect()
+}
+
 fn keyed(namespace: &str, name: &str, obj: Value) -> Keyed {
     ((namespace.to_owned(), name.to_owned()), obj)
 }
@@ -113,6 +131,8 @@ pub fn nodes(view: &View<'_>) -> Vec<Keyed> {
             "conditions": [{"type": "Ready", "status": condition_status(kube.ready), "reason": kube.ready_reason,
                 "message": message, "lastHeartbeatTime": ""}],
             "addresses": [{"type": "InternalIP", "address": address}, {"type": "Hostname", "address": n.name}],
+            "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "64Gi"},
+            "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "64Gi"},
             "nodeInfo": {"kubeletVersion": "v1.33.5+k3s1", "containerRuntimeVersion": "containerd://2.0.5-k3s1",
                 "osImage": "Debian GNU/Linux 12 (bookworm)", "architecture": "arm64", "kernelVersion": "6.12.0",
                 "operatingSystem": "linux", "machineID": "", "systemUUID": "", "bootID": "", "kubeProxyVersion": ""},

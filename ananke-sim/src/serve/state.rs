@@ -263,8 +263,10 @@ impl State {
         let view = View { obs: &obs, pods: &pods, pdbs: &pdbs, services: &services, scenario: &self.scenario };
         let labels = objects::flux_labels(&obs);
         let time = rfc3339(now);
+        let mut namespaces: std::collections::BTreeSet<String> = objects::BUILTIN_NAMESPACES.iter().map(|n| (*n).to_owned()).collect();
         for kind in Kind::ALL {
             let mut rendered = match kind {
+                Kind::Namespace => objects::namespaces(&namespaces),
                 Kind::Node => objects::nodes(&view),
                 Kind::Pod => objects::pods(&view),
                 Kind::Service => objects::services(&view),
@@ -279,6 +281,7 @@ impl State {
                 }
                 Kind::GitRepository | Kind::Kustomization | Kind::HelmRelease => Vec::new(),
             };
+            namespaces.extend(rendered.iter().map(|((ns, _), _)| ns.clone()).filter(|ns| !ns.is_empty()));
             for ((ns, name), obj) in &mut rendered {
                 if let Some(overlay) = self.overlays.get(&(kind, ns.clone(), name.clone())) {
                     merge_patch(obj, overlay);

@@ -30,6 +30,8 @@ pub struct WatchSpec {
     pub initial_end: bool,
     /// End the stream after this long (`timeoutSeconds`).
     pub timeout: Duration,
+    /// Send each object as a one-row `Table` (`kubectl get --watch` asks for them).
+    pub table: Option<super::table::Include>,
 }
 
 impl WatchSpec {
@@ -39,6 +41,18 @@ impl WatchSpec {
             .as_deref()
             .is_none_or(|ns| obj.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns));
         ns_ok && (self.selector.is_empty() || self.selector.matches(obj))
+    }
+
+    /// The event line for `obj` (stored as `obj_json`): the object, or its one-row Table.
+    fn event(&self, kind: &str, obj: &Value, obj_json: &[u8]) -> Bytes {
+        match self.table {
+            Some(include) => {
+                let rv = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or_default();
+                let table = super::table::table(self.kind, &[obj], rv, include, std::time::SystemTime::now());
+                event(kind, &serde_json::to_vec(&table).unwrap_or_default())
+            }
+            None => event(kind, obj_json),
+        }
     }
 
     fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
@@ -85,7 +99,7 @@ fn changes(store: &Store, spec: &WatchSpec, after: u64) -> Step {
         Ok(iter) => {
             let lines = iter
                 .filter(|c: &&Change| c.kind == spec.kind && spec.wants(&c.obj))
-                .map(|c| event(c.event.as_str(), &c.json))
+                .map(|c| spec.event(c.event.as_str(), &c.obj, &c.json))
                 .collect();
             Step::Send(lines, store.rv().max(after))
         }
@@ -100,7 +114,7 @@ fn start(store: &Store, spec: &WatchSpec) -> Step {
     let mut lines: Vec<Bytes> = store
         .list(spec.kind, spec.namespace.as_deref())
         .filter(|s| spec.wants(&s.obj))
-        .map(|s| event("ADDED", &s.json))
+        .map(|s| spec.event("ADDED", &s.obj, &s.json))
         .collect();
     if spec.initial_end {
         lines.push(spec.bookmark(store.rv(), true));
@@ -195,6 +209,7 @@ pub(super) mod tests {
             bookmarks: true,
             initial_end: false,
             timeout: Duration::from_secs(3600),
+            table: None,
         };
         tokio::time::timeout(Duration::from_secs(5), run(shared(), spec, tx))
             .await
