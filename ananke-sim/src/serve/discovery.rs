@@ -4,7 +4,8 @@
 //! `eviction` subresources. Only the legacy (unaggregated) documents are served: a client that
 //! asks for aggregated discovery first (`Accept: ...;as=APIGroupDiscoveryList`) gets these as
 //! plain `application/json` and falls back to them, as against an older apiserver. There is no
-//! `OpenAPI` document: `kubectl explain` says the server has none.
+//! `OpenAPI` document: `kubectl explain` answers `NotFound` (the server could not find the
+//! requested resource).
 
 use super::kinds::{Discovery, Kind};
 use serde_json::{json, Value};
