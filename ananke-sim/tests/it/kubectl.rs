@@ -84,6 +84,7 @@ async fn discovery_names_every_kind_with_its_short_names() {
     for ns in ["default", "kube-system", "apps", "flux-system", "vault"] {
         assert_eq!(row(&namespaces, ns)[1], "Active", "{namespaces}");
     }
+    assert_eq!(ok(&lab, &["get", "ns", "apps", "-o", "name"]).await.trim(), "namespace/apps");
     let mode =
         std::fs::metadata(lab.kubeconfig()).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777);
     assert_eq!(mode.unwrap(), 0o600, "the kubeconfig holds the token");
