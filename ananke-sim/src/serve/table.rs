@@ -292,4 +292,30 @@ mod tests {
         assert_eq!(whole["rows"][0]["cells"], json!(["apps", "<unknown>", "Unknown", "", true]));
         assert_eq!(whole["rows"][0]["object"]["spec"]["suspend"], true);
     }
+
+    #[test]
+    fn every_kind_has_a_cell_for_each_of_its_columns() {
+        let obj = json!({"metadata": {"name": "x", "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"replicas": 2, "minAvailable": 1, "type": "ClusterIP", "clusterIP": "10.43.0.1", "containers": [{}]},
+            "status": {"readyReplicas": 1, "phase": "Running", "containerStatuses": [{"ready": true, "restartCount": 2}]}});
+        let now = humantime::parse_rfc3339("2026-01-01T00:01:00Z").unwrap();
+        for kind in Kind::ALL {
+            let t = table(kind, &[&obj], "1", Include::Metadata, now);
+            let cells = t["rows"][0]["cells"].as_array().unwrap().len();
+            assert_eq!(cells, t["columnDefinitions"].as_array().unwrap().len(), "{kind:?}: {t}");
+        }
+        let pdb = table(Kind::PodDisruptionBudget, &[&obj], "1", Include::Nothing, now);
+        assert_eq!(pdb["rows"][0]["cells"], json!(["x", "1", "N/A", 0, "60s"]));
+        let pod = table(Kind::Pod, &[&obj], "1", Include::Nothing, now);
+        assert_eq!(pod["rows"][0]["cells"], json!(["x", "1/1", "Running", 2, "60s", "", ""]));
+        let sts = table(Kind::StatefulSet, &[&obj], "1", Include::Nothing, now);
+        assert_eq!(sts["rows"][0]["cells"], json!(["x", "1/2", "60s"]));
+        let unready =
+            json!({"metadata": {"name": "n"}, "status": {"conditions": [{"type": "Ready", "status": "False"}]}});
+        assert_eq!(table(Kind::Node, &[&unready], "1", Include::Nothing, now)["rows"][0]["cells"][1], "NotReady");
+        assert_eq!(table(Kind::Node, &[&obj], "1", Include::Nothing, now)["rows"][0]["cells"][1], "Unknown");
+        assert_eq!(Include::from_query(Some("None")), Include::Nothing);
+        assert_eq!(Include::from_query(Some("Object")), Include::Object);
+        assert_eq!(Include::from_query(None), Include::Metadata);
+    }
 }
