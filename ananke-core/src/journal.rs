@@ -26,7 +26,9 @@ pub struct Journal {
     /// Reason given for the shutdown.
     #[serde(default)]
     pub shutdown_reason: Option<String>,
-    /// When the shutdown began; cleared when a startup has undone it (reached `Ready`).
+    /// When the shutdown began, on the clock of the run that began it (a real run's monotonic
+    /// clock starts at 0 in each process, so across runs this is a flag, not a time); cleared when
+    /// a startup has undone it (reached `Ready`).
     #[serde(default)]
     pub shutdown_started_at: Option<Time>,
     /// The shutdown saw every Flux object it suspended suspended, every workload it scaled at 0

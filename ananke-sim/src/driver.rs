@@ -187,7 +187,10 @@ pub fn drive(
                 queue.push_back(Input::EffectDone { key: effect.key(), outcome });
             }
             if machine.is_terminal() {
-                queue.clear();
+                // As the runner does: the results of effects already carried out still reach
+                // the machine (a cluster-and-hosts shutdown powers the servers off on the
+                // agents' results); nothing else does.
+                queue.retain(|i| matches!(i, Input::EffectDone { .. }));
             }
         }
     }

@@ -217,7 +217,6 @@ impl Daemon {
                     let mut status = p.status.clone();
                     // Stale data is no data: the policy must not act on it as if it were fresh.
                     status.reachable = status.reachable && !p.stale;
-                    status.error.clone_from(&p.error);
                     DaemonDomain { status, stale: p.stale, error: p.error.clone() }
                 })
                 .collect();

@@ -27,6 +27,7 @@ fn a_config_whose_plain_shutdown_powers_hosts_off_checks_with_a_warning() {
     let warning = warning.expect("a warning");
     assert!(warning.starts_with("shutdown.mode: cluster-and-hosts makes every `ananke shutdown --execute` without `--mode`"), "{stdout}");
     assert!(warning.contains("the daemon always shuts down cluster-only"), "{stdout}");
+    assert!(stdout.contains("warning: coordination.local_node is unset"), "the example names no local node: {stdout}");
 }
 
 #[test]

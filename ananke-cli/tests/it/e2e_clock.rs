@@ -8,11 +8,15 @@
 use crate::common::read_json;
 use crate::e2e::Lab;
 use std::ffi::OsStr;
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-/// Debian's libfaketime for multi-threaded programs.
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+/// Debian's libfaketime for multi-threaded programs, in this architecture's library dir.
+fn libfaketime() -> std::path::PathBuf {
+    let dirs =
+        std::fs::read_dir("/usr/lib").map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>()).unwrap_or_default();
+    let found = dirs.into_iter().map(|d| d.join("faketime/libfaketimeMT.so.1")).find(|p| p.exists());
+    found.expect("libfaketimeMT.so.1 under /usr/lib/*/faketime (Debian package faketime; scripts/test.sh installs it)")
+}
 
 /// The wall clock's step: three hours, far beyond every deadline of the lab's startup.
 const STEP: Duration = Duration::from_secs(3 * 3600);
@@ -23,7 +27,7 @@ fn parse(at: &serde_json::Value) -> SystemTime {
 
 #[test]
 fn a_wall_clock_step_in_the_middle_of_a_startup_moves_no_deadline() {
-    assert!(Path::new(LIBFAKETIME).exists(), "{LIBFAKETIME} is missing (Debian package faketime)");
+    let library = libfaketime();
     let lab = Lab::start("titan-lab");
     let (code, stdout, stderr) = lab.ananke(&["shutdown", "--execute", "--reason", "drill", "-q"]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
@@ -39,7 +43,7 @@ fn a_wall_clock_step_in_the_middle_of_a_startup_moves_no_deadline() {
     };
     let real_start = SystemTime::now();
     let env: [(&str, &OsStr); 4] = [
-        ("LD_PRELOAD", OsStr::new(LIBFAKETIME)),
+        ("LD_PRELOAD", library.as_os_str()),
         ("FAKETIME_TIMESTAMP_FILE", offset.as_os_str()),
         ("FAKETIME_NO_CACHE", OsStr::new("1")),
         ("FAKETIME_DONT_FAKE_MONOTONIC", OsStr::new("1")),
@@ -65,6 +69,7 @@ fn a_wall_clock_step_in_the_middle_of_a_startup_moves_no_deadline() {
         .filter_map(|l| l.strip_prefix("[t+")?.split_once("s]").map(|(t, _)| t.replace('.', "").parse().unwrap()))
         .collect();
     assert!(stamps.len() > 3, "progress lines: {stderr}");
-    assert!(stamps.iter().all(|ms| *ms <= duration), "{stamps:?} within {duration} ms");
+    // The stamps count from the machine's creation, a few ms before the runner's own start.
+    assert!(stamps.iter().all(|ms| *ms <= duration + 1000), "{stamps:?} within {duration} ms");
     assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "{stamps:?}");
 }

@@ -39,6 +39,13 @@ pub fn warnings(config: &Config) -> Vec<String> {
              Prefer cluster-only here and `--mode cluster-and-hosts` when you mean it"
                 .to_owned(),
         );
+        if config.coordination.local_node.is_none() {
+            out.push(
+                "coordination.local_node is unset: if ananke runs on an inventory node, a cluster-and-hosts shutdown \
+                 powers that host off too, mid-run; name it here and ananke never powers it off"
+                    .to_owned(),
+            );
+        }
     }
     out
 }

@@ -151,8 +151,15 @@ fn list(state: &State, route: &Route, req: &Request<'_>) -> Reply {
     let items =
         state.store.list(route.kind, route.namespace.as_deref()).filter(|s| sel.is_empty() || sel.matches(&s.obj));
     if table::wants_table(req.accept) {
-        let objects: Vec<&Value> = items.skip(offset).take(limit.unwrap_or(usize::MAX)).map(|s| &s.obj).collect();
-        return table_reply(state, route.kind, &objects, req);
+        let mut objects: Vec<&Value> =
+            items.skip(offset).take(limit.map_or(usize::MAX, |l| l + 1)).map(|s| &s.obj).collect();
+        let more = limit.is_some_and(|l| objects.len() > l);
+        objects.truncate(limit.unwrap_or(usize::MAX));
+        let mut reply = table_value(state, route.kind, &objects, req);
+        if more {
+            reply["metadata"]["continue"] = json!(format!("{rv}-{}", offset + objects.len()));
+        }
+        return json_reply(200, &reply);
     }
     let mut body = Vec::with_capacity(4096);
     let mut count = 0;
@@ -181,12 +188,16 @@ fn list(state: &State, route: &Route, req: &Request<'_>) -> Reply {
     Reply::Json(200, Bytes::from(body))
 }
 
-/// `objects` as a `Table` (the store's resourceVersion; ages on the wall clock, as `kubectl`'s
-/// own printing computes them).
+/// `objects` as a `Table` (the store's resourceVersion; ages on the model's clock, the one its
+/// `creationTimestamp`s are on).
 fn table_reply(state: &State, kind: Kind, objects: &[&Value], req: &Request<'_>) -> Reply {
+    json_reply(200, &table_value(state, kind, objects, req))
+}
+
+fn table_value(state: &State, kind: Kind, objects: &[&Value], req: &Request<'_>) -> Value {
     let include = table::Include::from_query(req.query.get("includeObject").map(String::as_str));
     let rv = state.store.rv().to_string();
-    json_reply(200, &table::table(kind, objects, &rv, include, std::time::SystemTime::now()))
+    table::table(kind, objects, &rv, include, super::state::wall(state.now()))
 }
 
 fn watch(state: &State, route: &Route, req: &Request<'_>) -> Reply {

@@ -21,8 +21,13 @@ const EPOCH_SECS: u64 = 1_767_225_600;
 /// RFC 3339 (UTC, `Z`) of model time `t`.
 #[must_use]
 pub fn rfc3339(t: Time) -> String {
-    let at = UNIX_EPOCH + Duration::from_secs(EPOCH_SECS) + Duration::from_millis(t.as_millis());
-    humantime::format_rfc3339_seconds(at).to_string()
+    humantime::format_rfc3339_seconds(wall(t)).to_string()
+}
+
+/// Model time `t` as the wall-clock instant the served objects' timestamps name.
+#[must_use]
+pub fn wall(t: Time) -> std::time::SystemTime {
+    UNIX_EPOCH + Duration::from_secs(EPOCH_SECS) + Duration::from_millis(t.as_millis())
 }
 
 /// Model time that runs `speed` times faster than real time (0: stopped; tests move it by hand).

@@ -4,7 +4,8 @@
 
 use super::kinds::Kind;
 use super::select::Selector;
-use super::store::{status, Change, Store};
+use super::state::State;
+use super::store::{status, Change};
 use super::Shared;
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::{json, Value};
@@ -44,11 +45,11 @@ impl WatchSpec {
     }
 
     /// The event line for `obj` (stored as `obj_json`): the object, or its one-row Table.
-    fn event(&self, kind: &str, obj: &Value, obj_json: &[u8]) -> Bytes {
+    fn event(&self, kind: &str, obj: &Value, obj_json: &[u8], now: std::time::SystemTime) -> Bytes {
         match self.table {
             Some(include) => {
                 let rv = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or_default();
-                let table = super::table::table(self.kind, &[obj], rv, include, std::time::SystemTime::now());
+                let table = super::table::table(self.kind, &[obj], rv, include, now);
                 event(kind, &serde_json::to_vec(&table).unwrap_or_default())
             }
             None => event(kind, obj_json),
@@ -94,12 +95,13 @@ enum Step {
     End(Vec<Bytes>),
 }
 
-fn changes(store: &Store, spec: &WatchSpec, after: u64) -> Step {
+fn changes(state: &State, spec: &WatchSpec, after: u64) -> Step {
+    let (store, now) = (&state.store, super::state::wall(state.now()));
     match store.changes_after(after) {
         Ok(iter) => {
             let lines = iter
                 .filter(|c: &&Change| c.kind == spec.kind && spec.wants(&c.obj))
-                .map(|c| spec.event(c.event.as_str(), &c.obj, &c.json))
+                .map(|c| spec.event(c.event.as_str(), &c.obj, &c.json, now))
                 .collect();
             Step::Send(lines, store.rv().max(after))
         }
@@ -107,14 +109,15 @@ fn changes(store: &Store, spec: &WatchSpec, after: u64) -> Step {
     }
 }
 
-fn start(store: &Store, spec: &WatchSpec) -> Step {
+fn start(state: &State, spec: &WatchSpec) -> Step {
     if let Some(rv) = spec.rv {
-        return changes(store, spec, rv);
+        return changes(state, spec, rv);
     }
+    let (store, now) = (&state.store, super::state::wall(state.now()));
     let mut lines: Vec<Bytes> = store
         .list(spec.kind, spec.namespace.as_deref())
         .filter(|s| spec.wants(&s.obj))
-        .map(|s| spec.event("ADDED", &s.obj, &s.json))
+        .map(|s| spec.event("ADDED", &s.obj, &s.json, now))
         .collect();
     if spec.initial_end {
         lines.push(spec.bookmark(store.rv(), true));
@@ -144,7 +147,7 @@ async fn run(shared: Arc<Shared>, spec: WatchSpec, tx: mpsc::Sender<Bytes>) {
     let mut bookmarks = tokio::time::interval(shared.bookmark_every);
     bookmarks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     bookmarks.tick().await;
-    let mut step = start(&shared.lock().store, &spec);
+    let mut step = start(&shared.lock(), &spec);
     loop {
         let cursor = match step {
             Step::Send(lines, rv) => {
@@ -165,7 +168,7 @@ async fn run(shared: Arc<Shared>, spec: WatchSpec, tx: mpsc::Sender<Bytes>) {
             Ok(()) = notified.changed() => false,
             _ = bookmarks.tick(), if spec.bookmarks => true,
         };
-        step = match changes(&shared.lock().store, &spec, cursor) {
+        step = match changes(&shared.lock(), &spec, cursor) {
             Step::Send(mut lines, rv) if bookmark => {
                 lines.push(spec.bookmark(rv, false));
                 Step::Send(lines, rv)

@@ -106,6 +106,8 @@ async fn get_prints_the_columns_an_operator_knows_in_every_output() {
     let pods = ok(&lab, &["get", "pods", "-A", "-o", "wide"]).await;
     let web = row(&pods, "web-1");
     assert_eq!((web[0], web[2], web[3]), ("apps", "1/1", "Running"), "{pods}");
+    let chunked = ok(&lab, &["get", "pods", "-A", "--chunk-size=4"]).await;
+    assert_eq!(chunked.lines().count(), pods.lines().count(), "pages follow the continue token:\n{chunked}");
     let selected = ok(&lab, &["get", "pods", "-n", "apps", "-l", "app=web", "-o", "name"]).await;
     assert_eq!(selected.lines().count(), 2, "{selected}");
     let ks = ok(&lab, &["get", "ks", "-A"]).await;

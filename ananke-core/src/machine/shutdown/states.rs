@@ -310,12 +310,13 @@ impl ShutdownRun {
             context.diagnose(format!("{local}: {}", PowerOffPlan::spared_why()));
         }
         self.servers_to_power_off = plan.servers;
-        if plan.agents.is_empty() {
-            self.power_off_servers(context);
-        }
         for node in plan.agents {
-            context.offer(Effect::PowerOffHost { node: node.clone() });
-            self.agents_powering_off.insert(node);
+            if context.offer(Effect::PowerOffHost { node: node.clone() }) {
+                self.agents_powering_off.insert(node);
+            }
+        }
+        if self.agents_powering_off.is_empty() {
+            self.power_off_servers(context);
         }
     }
 

@@ -67,7 +67,14 @@ impl Link {
                         return Err(self.retry.failed(e, settings));
                     }
                 }
-                Err(e) => return Err(name_known(client, e, ups).into()),
+                Err(e) => {
+                    let (e, broke) = name_known(client, e, ups);
+                    if broke {
+                        // `LIST UPS` left the connection out of step: the next read starts afresh.
+                        self.client = None;
+                    }
+                    return Err(e.into());
+                }
             }
         }
         Err(Failure { message: "unreachable: retried once".to_owned(), permanent: false, stale: false })
@@ -96,7 +103,7 @@ impl Link {
         let mut client = NutClient::connect(&self.host, self.port, settings.request_timeout)?;
         if let Some(credentials) = &self.credentials {
             if let Err(e) = client.login(credentials, &self.login_ups) {
-                return Err(name_known(&mut client, e, &self.login_ups));
+                return Err(name_known(&mut client, e, &self.login_ups).0);
             }
         }
         Ok(client)
@@ -104,14 +111,18 @@ impl Link {
 }
 
 /// `e`, or for `ERR UNKNOWN-UPS` the names upsd does serve, asked on the same connection: a
-/// misspelled `ups.name` is then fixed from the message alone.
-fn name_known(client: &mut NutClient, e: NutError, ups: &str) -> NutError {
+/// misspelled `ups.name` is then fixed from the message alone. Also whether asking broke the
+/// connection (it must then be dropped).
+fn name_known(client: &mut NutClient, e: NutError, ups: &str) -> (NutError, bool) {
     match e {
         NutError::Server { addr, code: ErrCode::UnknownUps, .. } => {
-            let known = client.list_ups().ok().map(|list| list.into_iter().map(|u| u.name).collect());
-            NutError::UnknownUps { addr, ups: ups.to_owned(), known }
+            let (known, broke) = match client.list_ups() {
+                Ok(list) => (Some(list.into_iter().map(|u| u.name).collect()), false),
+                Err(e) => (None, e.breaks_connection()),
+            };
+            (NutError::UnknownUps { addr, ups: ups.to_owned(), known }, broke)
         }
-        e => e,
+        e => (e, false),
     }
 }
 
