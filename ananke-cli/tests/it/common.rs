@@ -86,6 +86,10 @@ impl LockHeld {
         let child = std::process::Command::new("sh")
             .args(["-c", script, "lock-holder"])
             .arg(&path)
+            // Its last `sleep` may outlive a SIGKILLed shell by 0.3 s: it must not hold the
+            // test's output open (nextest would call the test leaky).
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .spawn()
             .expect("sh and flock (util-linux) run");
         let held_lock = LockHeld(child);

@@ -57,46 +57,45 @@ impl Link {
     /// two polls then costs no reading.
     fn read(&mut self, ups: &str, settings: &MonitorSettings) -> Result<Option<UpsReading>, Failure> {
         let reused = self.client.is_some();
-        for attempt in 0..2 {
-            let client = self.connected(settings)?;
-            match client.power_changed(ups) {
-                Ok(reading) => return Ok(reading.cloned()),
-                Err(e) if e.breaks_connection() => {
-                    self.client = None;
-                    if !(reused && attempt == 0) {
-                        return Err(self.retry.failed(e, settings));
-                    }
-                }
-                Err(e) => {
-                    let (e, broke) = name_known(client, e, ups);
-                    if broke {
-                        // `LIST UPS` left the connection out of step: the next read starts afresh.
-                        self.client = None;
-                    }
-                    return Err(e.into());
+        self.read_once(ups, settings, reused)
+    }
+
+    /// One read on the live (or a new) connection; `again`: a broken connection is replaced
+    /// and the read made once more.
+    fn read_once(&mut self, ups: &str, settings: &MonitorSettings, again: bool) -> Result<Option<UpsReading>, Failure> {
+        let client = self.connected(settings)?;
+        match client.power_changed(ups) {
+            Ok(reading) => Ok(reading.cloned()),
+            Err(e) if e.breaks_connection() => {
+                self.client = None;
+                if again {
+                    self.read_once(ups, settings, false)
+                } else {
+                    Err(self.retry.failed(e, settings))
                 }
             }
+            Err(e) => {
+                let (e, broke) = name_known(client, e, ups);
+                if broke {
+                    // `LIST UPS` left the connection out of step: the next read starts afresh.
+                    self.client = None;
+                }
+                Err(e.into())
+            }
         }
-        Err(Failure { message: "unreachable: retried once".to_owned(), permanent: false, stale: false })
     }
 
     /// The live connection, or a new one when the backoff allows.
     fn connected(&mut self, settings: &MonitorSettings) -> Result<&mut NutClient, Failure> {
-        if self.client.is_none() {
+        let client = if let Some(client) = self.client.take() {
+            client
+        } else {
             self.retry.wait(Instant::now())?;
-            match self.open(settings) {
-                Ok(client) => {
-                    self.client = Some(client);
-                    self.retry = Retry::default();
-                }
-                Err(e) => return Err(self.retry.failed(e, settings)),
-            }
-        }
-        self.client.as_mut().ok_or_else(|| Failure {
-            message: "no connection".to_owned(),
-            permanent: false,
-            stale: false,
-        })
+            let client = self.open(settings).map_err(|e| self.retry.failed(e, settings))?;
+            self.retry = Retry::default();
+            client
+        };
+        Ok(self.client.insert(client))
     }
 
     fn open(&self, settings: &MonitorSettings) -> Result<NutClient, NutError> {

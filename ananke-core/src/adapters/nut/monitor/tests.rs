@@ -74,3 +74,59 @@ fn a_poll_thread_that_failed_or_never_started_reports_its_domains_unread() {
         assert_eq!(got, [(0, "statera", false, true, Some(why)), (2, "aether", false, true, Some(why))]);
     }
 }
+
+/// A fake upsd: on the first connection it answers the three GETs with `ERR UNKNOWN-UPS`, then
+/// breaks off its answer to `LIST UPS`; on the second it serves an on-line UPS.
+fn unknown_then_broken_listing() -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind loopback");
+    let port = listener.local_addr().expect("addr").port();
+    let task = std::thread::spawn(move || {
+        let answers: [&[u8]; 2] = [
+            b"ERR UNKNOWN-UPS\nERR UNKNOWN-UPS\nERR UNKNOWN-UPS\n",
+            b"VAR dummy ups.status \"OL\"\nVAR dummy battery.charge \"100\"\nVAR dummy battery.runtime \"900\"\n",
+        ];
+        for (i, answer) in answers.into_iter().enumerate() {
+            let (stream, _) = listener.accept().expect("accept");
+            stream.set_read_timeout(Some(Duration::from_secs(10))).expect("read timeout");
+            let mut stream = BufReader::new(stream);
+            let mut line = String::new();
+            for _ in 0..3 {
+                stream.read_line(&mut line).expect("a GET");
+            }
+            stream.get_mut().write_all(answer).expect("answer");
+            if i == 0 {
+                stream.read_line(&mut line).expect("LIST UPS");
+                assert!(line.ends_with("LIST UPS\n"), "{line}");
+                stream.get_mut().write_all(b"BEGIN LIST UPS\n").expect("half a list");
+            } else {
+                let _ = stream.read_line(&mut line);
+            }
+        }
+    });
+    (port, task)
+}
+
+#[test]
+fn a_listing_that_breaks_off_drops_the_connection_and_the_next_poll_starts_afresh() {
+    let (port, task) = unknown_then_broken_listing();
+    let ups = crate::config::Ups {
+        name: "dummy".into(),
+        host: "127.0.0.1".into(),
+        port,
+        username: None,
+        password_file: None,
+        driver_socket: None,
+    };
+    let domain = PowerDomain { name: "east".into(), ups, nodes: Vec::new() };
+    let settings = MonitorSettings { request_timeout: Duration::from_millis(300), ..settings() };
+    let mut monitor = UpsMonitor::new(&[domain], settings).expect("monitor");
+    let first = monitor.poll().remove(0);
+    let error = first.error.clone().unwrap_or_default();
+    assert!(error.contains("serves no UPS named \"dummy\": it serves names that could not be listed"), "{first:?}");
+    assert!(first.permanent && !first.status.reachable, "{first:?}");
+    let second = monitor.poll().remove(0);
+    assert!(second.status.reachable && second.status.has("OL"), "a new connection, in step: {second:?}");
+    monitor.close();
+    task.join().expect("peer");
+}
