@@ -130,3 +130,45 @@ fn a_listing_that_breaks_off_drops_the_connection_and_the_next_poll_starts_afres
     monitor.close();
     task.join().expect("peer");
 }
+
+#[test]
+fn a_connection_lost_at_its_first_read_is_a_transient_failure_and_backs_off() {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind loopback");
+    let port = listener.local_addr().expect("addr").port();
+    let task = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let mut stream = BufReader::new(stream);
+        let mut line = String::new();
+        for _ in 0..3 {
+            stream.read_line(&mut line).expect("a GET");
+        }
+        // Hang up without an answer.
+    });
+    let ups = crate::config::Ups {
+        name: "dummy".into(),
+        host: "127.0.0.1".into(),
+        port,
+        username: None,
+        password_file: None,
+        driver_socket: None,
+    };
+    let domain = PowerDomain { name: "east".into(), ups, nodes: Vec::new() };
+    let mut monitor = UpsMonitor::new(&[domain], settings()).expect("monitor");
+    let power = monitor.poll().remove(0);
+    assert!(!power.status.reachable && !power.permanent, "{power:?}");
+    task.join().expect("peer");
+    let again = monitor.poll().remove(0);
+    assert!(again.error.as_deref().is_some_and(|e| e.contains("next attempt in")), "backing off: {again:?}");
+    monitor.close();
+}
+
+#[test]
+fn the_next_attempt_is_now_until_an_attempt_failed() {
+    let now = Instant::now();
+    let mut retry = Retry::default();
+    assert_eq!(retry.next_at(now), now);
+    let refused = NutError::Connect { addr: "h:1".into(), source: std::io::Error::other("refused") };
+    let _ = retry.failed(refused, &settings());
+    assert!(retry.next_at(now) > now);
+}
