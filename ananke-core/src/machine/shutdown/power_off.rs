@@ -74,15 +74,7 @@ mod tests {
     use super::*;
 
     fn config(local: Option<&str>) -> Config {
-        let size = crate::synth::LabSize {
-            nodes: 4,
-            power_domains: 1,
-            kustomizations: 1,
-            workloads: 1,
-            ingress_checks: 0,
-            service_checks: 0,
-            critical_endpoints: 0,
-        };
+        let size = crate::synth::LabSize { nodes: 4, ..crate::synth::LabSize::SMALL };
         let mut config = crate::synth::lab_config(size);
         config.coordination.local_node = local.map(str::to_owned);
         config

@@ -75,6 +75,19 @@ fn a_poll_thread_that_failed_or_never_started_reports_its_domains_unread() {
     }
 }
 
+/// Domain `east` on UPS `dummy` of a fake upsd on loopback `port`, without credentials.
+fn fake_domain(port: u16) -> PowerDomain {
+    let ups = crate::config::Ups {
+        name: "dummy".into(),
+        host: "127.0.0.1".into(),
+        port,
+        username: None,
+        password_file: None,
+        driver_socket: None,
+    };
+    PowerDomain { name: "east".into(), ups, nodes: Vec::new() }
+}
+
 /// A fake upsd: on the first connection it answers the three GETs with `ERR UNKNOWN-UPS`, then
 /// breaks off its answer to `LIST UPS`; on the second it serves an on-line UPS.
 fn unknown_then_broken_listing() -> (u16, std::thread::JoinHandle<()>) {
@@ -110,15 +123,7 @@ fn unknown_then_broken_listing() -> (u16, std::thread::JoinHandle<()>) {
 #[test]
 fn a_listing_that_breaks_off_drops_the_connection_and_the_next_poll_starts_afresh() {
     let (port, task) = unknown_then_broken_listing();
-    let ups = crate::config::Ups {
-        name: "dummy".into(),
-        host: "127.0.0.1".into(),
-        port,
-        username: None,
-        password_file: None,
-        driver_socket: None,
-    };
-    let domain = PowerDomain { name: "east".into(), ups, nodes: Vec::new() };
+    let domain = fake_domain(port);
     let settings = MonitorSettings { request_timeout: Duration::from_millis(300), ..settings() };
     let mut monitor = UpsMonitor::new(&[domain], settings).expect("monitor");
     let first = monitor.poll().remove(0);
@@ -145,15 +150,7 @@ fn a_connection_lost_at_its_first_read_is_a_transient_failure_and_backs_off() {
         }
         // Hang up without an answer.
     });
-    let ups = crate::config::Ups {
-        name: "dummy".into(),
-        host: "127.0.0.1".into(),
-        port,
-        username: None,
-        password_file: None,
-        driver_socket: None,
-    };
-    let domain = PowerDomain { name: "east".into(), ups, nodes: Vec::new() };
+    let domain = fake_domain(port);
     let mut monitor = UpsMonitor::new(&[domain], settings()).expect("monitor");
     let power = monitor.poll().remove(0);
     assert!(!power.status.reachable && !power.permanent, "{power:?}");
