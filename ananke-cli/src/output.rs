@@ -117,7 +117,8 @@ pub fn report_summary(report: &RunReport, report_path: Option<&str>) -> String {
             let _ = writeln!(s, "{}", gate_row(g));
         }
     }
-    let phases: Vec<String> = report.phases.iter().map(|p| format!("{} {:.1}s", p.state, millis_to_secs(p.millis))).collect();
+    let phases: Vec<String> =
+        report.phases.iter().map(|p| format!("{} {:.1}s", p.state, millis_to_secs(p.millis))).collect();
     let _ = writeln!(s, "phases: {}", phases.join(", "));
     let counts: Vec<String> = report.effect_counts.iter().map(|(k, n)| format!("{} {n}", k.as_str())).collect();
     let _ = writeln!(s, "effects: {}", if counts.is_empty() { "none".to_owned() } else { counts.join(", ") });

@@ -5,9 +5,9 @@ use ananke_core::store::reports::{Command, Progress, RunOutcome, REPORT_VERSION}
 use ananke_core::store::StateDir;
 use ananke_core::trace::{TraceRecordRef, TraceWriter};
 use ananke_core::Time;
+use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::File;
 use std::io::BufWriter;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,10 @@ impl CliSink {
     pub fn new(run_id: &str, command: Command, execute: bool, started_at: String, show: bool, verbose: bool) -> Self {
         let bar = (show && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} {elapsed} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });

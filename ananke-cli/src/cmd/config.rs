@@ -53,7 +53,8 @@ fn check(global: &GlobalArgs) -> u8 {
         Err(code) => return code,
     };
     let servers = config.inventory.nodes.iter().filter(|n| n.role == ananke_core::config::K3sRole::Server).count();
-    let domains: Vec<String> = config.power_domains.iter().map(|d| format!("{} ({} nodes)", d.name, d.nodes.len())).collect();
+    let domains: Vec<String> =
+        config.power_domains.iter().map(|d| format!("{} ({} nodes)", d.name, d.nodes.len())).collect();
     let text = format!(
         "{}: ok\n  cluster: {}\n  nodes: {} ({} servers, {} agents)\n  power domains: {}\n  flux source: {} -> {} @ {}\n  required kustomizations: {}\n  checklists: {} ingresses, {} services, {} critical endpoints\n  coordination: {:?}, peers [{}]\n  state dir: {}\n",
         path.display(),

@@ -5,16 +5,16 @@ use crate::global::GlobalArgs;
 use crate::output::{self, new_run_id, now_rfc3339};
 use crate::sink::CliSink;
 use crate::target::Target;
-use ananke_sim::world::Purpose;
 use ananke_core::machine::Machine;
 use ananke_core::runner::{self, RunResult, RunSettings};
 use ananke_core::store::lock::{LockError, LockHolder, RunLock};
 use ananke_core::store::reports::{Command, RunOutcome, RunReport, REPORT_VERSION};
+use ananke_core::store::{StateDir, StoreError};
 use ananke_core::trace::{MachineKind, TraceHeader, TraceOptions, TraceWriter};
 use ananke_core::{Config, Journal};
-use ananke_core::store::{StateDir, StoreError};
-use std::sync::atomic::{AtomicBool, Ordering};
+use ananke_sim::world::Purpose;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// What the caller adds to the report.
@@ -83,8 +83,17 @@ where
     let now = runner_now(&target);
     let (mut machine, options) = build(Arc::clone(&config), journal.clone(), now);
     // The hosts the shutdown would power off once the cluster is down: the dry run shows them.
-    let power_off = options.mode.map(|mode| ananke_core::machine::PowerOffPlan::of(&config, mode).lines()).unwrap_or_default();
-    let mut sink = open_sink(req, &target, &config, &run_id, &started_at, TraceStart { options, journal: &journal, now }, &mut warnings);
+    let power_off =
+        options.mode.map(|mode| ananke_core::machine::PowerOffPlan::of(&config, mode).lines()).unwrap_or_default();
+    let mut sink = open_sink(
+        req,
+        &target,
+        &config,
+        &run_id,
+        &started_at,
+        TraceStart { options, journal: &journal, now },
+        &mut warnings,
+    );
     let settings = RunSettings {
         execute: req.execute,
         concurrency: config.ssh.concurrency as usize,
@@ -120,7 +129,8 @@ where
 /// The dry run's plan: the first step's effects and, for a shutdown that powers hosts off, every
 /// power-off it would make once the cluster is down.
 fn print_dry_run(req: &RunRequest<'_>, target: &Target, result: &RunResult, power_off: &[String]) -> u8 {
-    let mut text = format!("dry run of {} on {} (nothing changed; add --execute to act)\n", req.command.as_str(), target.label);
+    let mut text =
+        format!("dry run of {} on {} (nothing changed; add --execute to act)\n", req.command.as_str(), target.label);
     let _ = writeln!(text, "state: {}", result.final_state);
     if result.plan.is_empty() {
         text.push_str("plan: nothing to do now\n");
@@ -175,15 +185,23 @@ fn open_sink(
     warnings: &mut Vec<String>,
 ) -> CliSink {
     let simulated = matches!(target.world, crate::target::TargetWorld::Sim(_));
-    let mut sink = CliSink::new(run_id, req.command, req.execute, started_at.to_owned(), req.global.show_progress(), req.global.verbose > 0)
-        .timed(start.now, simulated);
+    let mut sink = CliSink::new(
+        run_id,
+        req.command,
+        req.execute,
+        started_at.to_owned(),
+        req.global.show_progress(),
+        req.global.verbose > 0,
+    )
+    .timed(start.now, simulated);
     if req.execute {
         sink.state = Some(target.state.clone());
         let kind = match req.command {
             Command::Startup => MachineKind::Startup,
             Command::Shutdown => MachineKind::Shutdown,
         };
-        let header = TraceHeader::new(config, target.source.clone(), kind, start.options, start.journal.clone(), start.now);
+        let header =
+            TraceHeader::new(config, target.source.clone(), kind, start.options, start.journal.clone(), start.now);
         match create_trace(&target.state.trace_path(run_id), &header) {
             Ok(w) => sink.trace = Some(w),
             Err(e) => warnings.push(format!("no trace recorded: {e}")),
@@ -195,16 +213,29 @@ fn open_sink(
 
 /// Take the run lock on this host (creating the state dir); a stale lock is taken over with a
 /// warning.
-fn acquire_lock(req: &RunRequest<'_>, state: &StateDir, run_id: &str, started_at: &str, warnings: &mut Vec<String>) -> Result<RunLock, u8> {
+fn acquire_lock(
+    req: &RunRequest<'_>,
+    state: &StateDir,
+    run_id: &str,
+    started_at: &str,
+    warnings: &mut Vec<String>,
+) -> Result<RunLock, u8> {
     if let Err(e) = state.ensure() {
         eprintln!("error: {e}");
         return Err(exit::STATE_IO);
     }
-    let holder = LockHolder { pid: std::process::id(), run_id: run_id.to_owned(), command: req.command.as_str().to_owned(), since: started_at.to_owned(), boot_id: ananke_core::store::lock::boot_id() };
+    let holder = LockHolder {
+        pid: std::process::id(),
+        run_id: run_id.to_owned(),
+        command: req.command.as_str().to_owned(),
+        since: started_at.to_owned(),
+        boot_id: ananke_core::store::lock::boot_id(),
+    };
     match RunLock::acquire(state.root(), &holder) {
         Ok(lock) => {
             if let Some(stale) = &lock.took_over {
-                let w = format!("took over a stale lock of pid {} (run {}, no longer running)", stale.pid, stale.run_id);
+                let w =
+                    format!("took over a stale lock of pid {} (run {}, no longer running)", stale.pid, stale.run_id);
                 eprintln!("warning: {w}");
                 warnings.push(w);
             }
@@ -222,7 +253,10 @@ fn acquire_lock(req: &RunRequest<'_>, state: &StateDir, run_id: &str, started_at
 }
 
 /// Open the trace file (0640) and write its header.
-fn create_trace(path: &std::path::Path, header: &TraceHeader) -> Result<TraceWriter<std::io::BufWriter<std::fs::File>>, String> {
+fn create_trace(
+    path: &std::path::Path,
+    header: &TraceHeader,
+) -> Result<TraceWriter<std::io::BufWriter<std::fs::File>>, String> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .write(true)
@@ -239,7 +273,13 @@ fn runner_now(target: &Target) -> ananke_core::Time {
     target.world.now()
 }
 
-fn drive<M: Machine>(machine: &mut M, target: &Target, settings: &RunSettings, sink: &mut CliSink, abort: &Arc<AtomicBool>) -> Result<RunResult, runner::RunError> {
+fn drive<M: Machine>(
+    machine: &mut M,
+    target: &Target,
+    settings: &RunSettings,
+    sink: &mut CliSink,
+    abort: &Arc<AtomicBool>,
+) -> Result<RunResult, runner::RunError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -269,7 +309,16 @@ async fn watch_signals(abort: Arc<AtomicBool>, installed: tokio::sync::oneshot::
 }
 
 #[allow(clippy::too_many_arguments)]
-fn finish(req: &RunRequest<'_>, target: &Target, run_id: &str, started_at: &str, result: &RunResult, warnings: Vec<String>, trace_rel: &str, sink: &mut CliSink) -> u8 {
+fn finish(
+    req: &RunRequest<'_>,
+    target: &Target,
+    run_id: &str,
+    started_at: &str,
+    result: &RunResult,
+    warnings: Vec<String>,
+    trace_rel: &str,
+    sink: &mut CliSink,
+) -> u8 {
     let report = RunReport {
         version: REPORT_VERSION,
         run_id: run_id.to_owned(),
@@ -316,7 +365,11 @@ fn exit_code(result: &RunResult) -> u8 {
         RunOutcome::Incomplete => exit::INCOMPLETE,
         RunOutcome::Failed => {
             let deadline = result.failure.as_ref().is_some_and(|f| f.reason.contains("deadline"));
-            if deadline { exit::DEADLINE_EXCEEDED } else { exit::GATES_NOT_PASSED }
+            if deadline {
+                exit::DEADLINE_EXCEEDED
+            } else {
+                exit::GATES_NOT_PASSED
+            }
         }
     }
 }

@@ -116,7 +116,11 @@ impl StatusArgs {
             }
         };
         let printed = if self.json { output::print_json(&status) } else { output::print_text(&render(&status)) };
-        if printed.is_ok() { exit::SUCCESS } else { exit::STATE_IO }
+        if printed.is_ok() {
+            exit::SUCCESS
+        } else {
+            exit::STATE_IO
+        }
     }
 }
 
@@ -154,7 +158,13 @@ fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
         version: STATUS_VERSION,
         target: target.label.clone(),
         observed_at: now_rfc3339(),
-        cluster: if !obs.api.reachable { "off" } else if ready_8 { "ready" } else { "degraded" },
+        cluster: if !obs.api.reachable {
+            "off"
+        } else if ready_8 {
+            "ready"
+        } else {
+            "degraded"
+        },
         api_reachable: obs.api.reachable,
         nodes: obs.nodes.iter().map(node_row).collect(),
         gates: report.outcomes,
@@ -168,7 +178,8 @@ fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
 }
 
 fn node_row(n: &ananke_core::observation::NodeObservation) -> NodeRow {
-    let ssh = serde_json::to_value(&n.ssh).ok().and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_owned));
+    let ssh =
+        serde_json::to_value(&n.ssh).ok().and_then(|v| v.get("state").and_then(|s| s.as_str()).map(str::to_owned));
     let k3s = serde_json::to_value(n.k3s_unit).ok().and_then(|v| v.as_str().map(str::to_owned));
     let ssh_error = match &n.ssh {
         SshStatus::Unreachable(why) | SshStatus::AuthFailed(why) => Some(why.clone()),
@@ -195,10 +206,20 @@ fn node_row(n: &ananke_core::observation::NodeObservation) -> NodeRow {
 pub fn render(s: &Status) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let _ = writeln!(out, "cluster {} on {} (api {})", s.cluster, s.target, if s.api_reachable { "reachable" } else { "unreachable" });
+    let _ = writeln!(
+        out,
+        "cluster {} on {} (api {})",
+        s.cluster,
+        s.target,
+        if s.api_reachable { "reachable" } else { "unreachable" }
+    );
     if let Some(run) = &s.run {
         let phase = run.progress.as_ref().map_or("-", |p| p.phase.as_str());
-        let _ = writeln!(out, "run in progress: {} {} (pid {}), {phase}", run.holder.command, run.holder.run_id, run.holder.pid);
+        let _ = writeln!(
+            out,
+            "run in progress: {} {} (pid {}), {phase}",
+            run.holder.command, run.holder.run_id, run.holder.pid
+        );
     }
     for w in &s.warnings {
         let _ = writeln!(out, "{w}");
@@ -217,7 +238,15 @@ pub fn render(s: &Status) -> String {
     let _ = writeln!(out, "nodes:");
     let _ = writeln!(out, "  {:<14} {:<12} {:<9} {:<8} cordoned", "name", "ssh", "k3s", "ready");
     for n in &s.nodes {
-        let _ = writeln!(out, "  {:<14} {:<12} {:<9} {:<8} {}", n.name, n.ssh, n.k3s, n.ready, if n.cordoned { "yes" } else { "no" });
+        let _ = writeln!(
+            out,
+            "  {:<14} {:<12} {:<9} {:<8} {}",
+            n.name,
+            n.ssh,
+            n.k3s,
+            n.ready,
+            if n.cordoned { "yes" } else { "no" }
+        );
     }
     for n in &s.nodes {
         if let Some(why) = &n.ssh_error {
@@ -241,7 +270,11 @@ pub fn render(s: &Status) -> String {
     match &s.daemon {
         Some(d) => {
             let last = d.events.last().map_or("no event yet", |e| e.message.as_str());
-            let _ = writeln!(out, "daemon: pid {}, cluster {:?}, shutdown budget {}s; last: {last}", d.pid, d.phase, d.budget_s);
+            let _ = writeln!(
+                out,
+                "daemon: pid {}, cluster {:?}, shutdown budget {}s; last: {last}",
+                d.pid, d.phase, d.budget_s
+            );
         }
         None => {
             let _ = writeln!(out, "daemon: not running");
@@ -252,7 +285,15 @@ pub fn render(s: &Status) -> String {
         let _ = writeln!(out, "  none");
     }
     for r in &s.last_runs {
-        let _ = writeln!(out, "  {} {:<8} {:?} {:.1}s {}", r.started_at, r.command.as_str(), r.outcome, output::millis_to_secs(r.duration_ms), r.target);
+        let _ = writeln!(
+            out,
+            "  {} {:<8} {:?} {:.1}s {}",
+            r.started_at,
+            r.command.as_str(),
+            r.outcome,
+            output::millis_to_secs(r.duration_ms),
+            r.target
+        );
     }
     out
 }

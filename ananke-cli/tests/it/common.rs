@@ -23,12 +23,7 @@ pub fn sim(dir: &Path, args: &[&str]) -> (i32, String, String) {
 
 /// Run `ananke ARGS --sim SCENARIO --state-dir DIR`, returning (exit code, stdout, stderr).
 pub fn sim_named(dir: &Path, scenario: &str, args: &[&str]) -> (i32, String, String) {
-    let out = ananke()
-        .args(args)
-        .args(["--sim", scenario, "--state-dir"])
-        .arg(dir)
-        .output()
-        .expect("ananke runs");
+    let out = ananke().args(args).args(["--sim", scenario, "--state-dir"]).arg(dir).output().expect("ananke runs");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -62,7 +57,11 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).expect("readable dir").flatten() {
             let p = entry.path();
-            if p.is_dir() { stack.push(p) } else { out.push(p) }
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
         }
     }
     out.sort();

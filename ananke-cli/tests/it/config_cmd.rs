@@ -6,7 +6,8 @@ use ananke_cli::exit;
 
 #[test]
 fn the_example_config_checks_with_a_summary() {
-    let out = ananke().args(["config", "check", "--config"]).arg(repo().join("examples/titan-lab.yaml")).output().unwrap();
+    let out =
+        ananke().args(["config", "check", "--config"]).arg(repo().join("examples/titan-lab.yaml")).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(i32::from(exit::SUCCESS)), "{stdout}");
     assert!(stdout.contains("titan-lab.yaml: ok"), "{stdout}");
@@ -25,7 +26,11 @@ fn a_config_whose_plain_shutdown_powers_hosts_off_checks_with_a_warning() {
     assert_eq!(out.status.code(), Some(i32::from(exit::SUCCESS)), "valid, with a warning: {stdout}");
     let warning = stdout.split_once("warning: ").map(|(_, w)| w.split_whitespace().collect::<Vec<_>>().join(" "));
     let warning = warning.expect("a warning");
-    assert!(warning.starts_with("shutdown.mode: cluster-and-hosts makes every `ananke shutdown --execute` without `--mode`"), "{stdout}");
+    assert!(
+        warning
+            .starts_with("shutdown.mode: cluster-and-hosts makes every `ananke shutdown --execute` without `--mode`"),
+        "{stdout}"
+    );
     assert!(warning.contains("the daemon always shuts down cluster-only"), "{stdout}");
     assert!(stdout.contains("warning: coordination.local_node is unset"), "the example names no local node: {stdout}");
 }
@@ -60,7 +65,13 @@ fn the_schema_is_json_naming_the_seed_fields() {
     assert!(out.status.success());
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let text = schema.to_string();
-    for field in ["expected_flux_source_url", "service_checklist", "ignore_unavailable_nodes", "peer_hosts", "vault_unseal_breakglass_command"] {
+    for field in [
+        "expected_flux_source_url",
+        "service_checklist",
+        "ignore_unavailable_nodes",
+        "peer_hosts",
+        "vault_unseal_breakglass_command",
+    ] {
         assert!(text.contains(field), "schema lacks {field}");
     }
 }

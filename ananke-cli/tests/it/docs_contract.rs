@@ -24,7 +24,8 @@ fn cli_surface() -> (BTreeSet<String>, BTreeSet<String>) {
             if sub.get_name() == "help" {
                 continue;
             }
-            let path = if prefix.is_empty() { sub.get_name().to_owned() } else { format!("{prefix} {}", sub.get_name()) };
+            let path =
+                if prefix.is_empty() { sub.get_name().to_owned() } else { format!("{prefix} {}", sub.get_name()) };
             subs.insert(path.clone());
             walk(sub, &path, subs, flags);
         }
@@ -44,7 +45,11 @@ fn config_fields() -> BTreeSet<String> {
         }
         for key in ["anyOf", "oneOf", "allOf"] {
             if let Some(items) = v.get(key).and_then(Value::as_array) {
-                if let Some(obj) = items.iter().map(|i| resolve(root, i)).find(|i| i.get("properties").is_some() || i.get("items").is_some()) {
+                if let Some(obj) = items
+                    .iter()
+                    .map(|i| resolve(root, i))
+                    .find(|i| i.get("properties").is_some() || i.get("items").is_some())
+                {
                     return obj;
                 }
             }
@@ -125,7 +130,22 @@ fn no_documented_command_or_flag_is_missing_from_the_binary() {
             if !rest.starts_with(|c: char| c.is_ascii_lowercase()) {
                 continue;
             }
-            let sim_flags = ["--cycle", "--seed", "--trace", "--startup", "--shutdown", "--dir", "--speed", "--port", "--release", "--locked", "--workspace", "--no-fail-fast", "--now", "--root"];
+            let sim_flags = [
+                "--cycle",
+                "--seed",
+                "--trace",
+                "--startup",
+                "--shutdown",
+                "--dir",
+                "--speed",
+                "--port",
+                "--release",
+                "--locked",
+                "--workspace",
+                "--no-fail-fast",
+                "--now",
+                "--root",
+            ];
             // kubectl's, in the README's commands against `ananke-sim serve`.
             let kubectl_flags = ["--ignore-daemonsets", "--delete-emptydir-data", "--replicas", "--watch", "--timeout"];
             assert!(
