@@ -1,15 +1,17 @@
 //! Driving a machine against the model on a virtual clock (quinn's `drive_bounded`).
 //!
-//! The clock jumps to the next deadline: the machine's `poll_timeout()`, the model's next event,
-//! or the next periodic observation. Effects run at once against the model and their outcomes go
-//! back to the machine as `EffectDone`. Every drive is bounded in steps and virtual time, and fails
-//! loudly on a livelock (too many steps at one instant).
+//! The core's [`RunLoop`] decides, this shell answers: the clock jumps to the end of each wait (the
+//! machine's next timer or the next periodic observation, exactly when `ananke` would wake),
+//! effects run at once against the model and their outcomes go back through the loop. Every drive
+//! is bounded in steps and virtual time, and fails loudly on a livelock (too many steps at one
+//! instant).
 
 use crate::model::Model;
 use ananke_core::gates::GateReport;
-use ananke_core::machine::{Failure, Input, Machine};
-use ananke_core::{Effect, EffectKind, Journal, Time};
-use std::collections::{BTreeMap, VecDeque};
+use ananke_core::machine::{Failure, Machine};
+use ananke_core::runner::{Next, RunLoop, Step, StepSink};
+use ananke_core::{EffectKind, Journal, Time};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Bounds and pacing of a drive.
@@ -34,25 +36,6 @@ impl Default for Limits {
             max_steps_per_instant: 1_000,
         }
     }
-}
-
-/// One step as the driver saw it: the input, the states around it, the effects, the journal.
-#[derive(Debug, Clone, Copy)]
-pub struct StepView<'a> {
-    /// Step number, from 0.
-    pub step: u64,
-    /// Virtual time of the input.
-    pub time: Time,
-    /// The input fed.
-    pub input: &'a Input,
-    /// State before.
-    pub state_before: &'static str,
-    /// State after.
-    pub state_after: &'static str,
-    /// Effects returned (executed right after this step, in order).
-    pub effects: &'a [Effect],
-    /// The journal after the step, which the runner persists before executing the effects.
-    pub journal: &'a Journal,
 }
 
 /// How a drive ended.
@@ -120,7 +103,9 @@ pub enum DriveError {
     },
 }
 
-/// Drive `machine` against `model` from `start` until it is terminal.
+/// Drive `machine` against `model` from `start` until it is terminal: the virtual-clock shell
+/// around the core's [`RunLoop`], which owns the loop's rules (the same ones `ananke` runs).
+/// Effects run at once against the model; a wait moves the clock (and the model) to its end.
 ///
 /// `on_step` sees every step (for traces and journal checks).
 ///
@@ -131,79 +116,72 @@ pub fn drive(
     model: &mut Model,
     start: Time,
     limits: &Limits,
-    on_step: &mut dyn FnMut(&StepView<'_>),
+    on_step: &mut dyn FnMut(&Step<'_>),
 ) -> Result<RunOutcome, DriveError> {
+    let mut sink = Sink { on_step, states: vec![(start, machine.state_name())], counts: BTreeMap::new(), at_instant: (start, 0) };
+    let mut lp = RunLoop::new(machine, start, limits.observe_every);
     let mut now = start;
-    let mut next_observation = start;
-    let mut steps = 0u64;
-    let mut at_instant = (start, 0u64);
-    let mut states = vec![(start, machine.state_name())];
-    let mut counts = BTreeMap::new();
-    let mut queue: VecDeque<Input> = VecDeque::new();
     model.advance(start);
-    while !machine.is_terminal() {
-        // The queue is empty here: each pass drains what its first input led to.
-        if next_observation <= now {
-            queue.push_back(Input::Observed(Box::new(model.observe(now))));
-            next_observation = now.plus(limits.observe_every);
-        } else if machine.poll_timeout().is_some_and(|t| t <= now) {
-            queue.push_back(Input::Tick);
-        } else {
-            let candidates = [machine.poll_timeout(), model.next_event_after(now), Some(next_observation)];
-            now = candidates.into_iter().flatten().filter(|t| *t > now).min().unwrap_or(next_observation);
-            if now.since(start) > limits.max_virtual {
-                return Err(DriveError::Unbounded { steps, elapsed: now.since(start), state: machine.state_name() });
-            }
-            model.advance(now);
-            continue;
+    loop {
+        if lp.steps() >= limits.max_steps {
+            return Err(DriveError::Unbounded { steps: lp.steps(), elapsed: now.since(start), state: lp.machine().state_name() });
         }
-        while let Some(input) = queue.pop_front() {
-            if steps >= limits.max_steps {
-                return Err(DriveError::Unbounded { steps, elapsed: now.since(start), state: machine.state_name() });
+        if sink.at_instant.1 > limits.max_steps_per_instant {
+            return Err(DriveError::Livelock { steps: sink.at_instant.1, at: now, state: lp.machine().state_name() });
+        }
+        match lp.poll(now, &mut sink) {
+            Next::Done => break,
+            Next::Observe => lp.observed(now, model.observe(now), &mut sink),
+            Next::Execute(effects) => {
+                let outcomes = effects
+                    .iter()
+                    .map(|effect| {
+                        *sink.counts.entry(effect.kind()).or_insert(0) += 1;
+                        model.apply_as_ananke(now, effect)
+                    })
+                    .collect();
+                lp.executed(now, outcomes, &mut sink);
             }
-            at_instant = if at_instant.0 == now { (now, at_instant.1 + 1) } else { (now, 1) };
-            if at_instant.1 > limits.max_steps_per_instant {
-                return Err(DriveError::Livelock { steps: at_instant.1, at: now, state: machine.state_name() });
-            }
-            let before = machine.state_name();
-            let effects = machine.handle(now, &input);
-            let after = machine.state_name();
-            if after != before {
-                states.push((now, after));
-            }
-            on_step(&StepView {
-                step: steps,
-                time: now,
-                input: &input,
-                state_before: before,
-                state_after: after,
-                effects: &effects,
-                journal: machine.journal(),
-            });
-            steps += 1;
-            for effect in effects {
-                *counts.entry(effect.kind()).or_insert(0) += 1;
-                let outcome = model.apply_as_ananke(now, &effect);
-                queue.push_back(Input::EffectDone { key: effect.key(), outcome });
-            }
-            if machine.is_terminal() {
-                // As the runner does: the results of effects already carried out still reach
-                // the machine (a cluster-and-hosts shutdown powers the servers off on the
-                // agents' results); nothing else does.
-                queue.retain(|i| matches!(i, Input::EffectDone { .. }));
+            Next::Wait { until, .. } => {
+                now = until.max(now);
+                if now.since(start) > limits.max_virtual {
+                    return Err(DriveError::Unbounded { steps: lp.steps(), elapsed: now.since(start), state: lp.machine().state_name() });
+                }
+                model.advance(now);
             }
         }
     }
+    let steps = lp.steps();
+    let machine = lp.machine();
     Ok(RunOutcome {
         start,
         end: now,
-        states,
+        states: sink.states,
         steps,
-        effects: counts,
+        effects: sink.counts,
         state: machine.state_name(),
         failure: machine.failure().cloned(),
         unconfirmed: machine.unconfirmed().to_vec(),
         gates: machine.gates().cloned(),
         journal: machine.journal().clone(),
     })
+}
+
+/// The drive's step sink: the caller's callback, the states entered, the livelock count.
+struct Sink<'f> {
+    on_step: &'f mut dyn FnMut(&Step<'_>),
+    states: Vec<(Time, &'static str)>,
+    counts: BTreeMap<EffectKind, usize>,
+    /// Inputs fed at the last instant that saw one.
+    at_instant: (Time, u64),
+}
+
+impl StepSink for Sink<'_> {
+    fn record(&mut self, step: &Step<'_>) {
+        self.at_instant = if self.at_instant.0 == step.time { (step.time, self.at_instant.1 + 1) } else { (step.time, 1) };
+        if step.state_after != step.state_before {
+            self.states.push((step.time, step.state_after));
+        }
+        (self.on_step)(step);
+    }
 }

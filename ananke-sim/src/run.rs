@@ -2,7 +2,8 @@
 //! startup) of the core's machines against the model, with traces, and the expectation check.
 
 use crate::critical_path::{critical_path_for, CriticalPath};
-use crate::driver::{drive, DriveError, Limits, RunOutcome, StepView};
+use crate::driver::{drive, DriveError, Limits, RunOutcome};
+use ananke_core::runner::Step;
 use crate::model::{ClusterState, Model};
 use crate::scenario::{Drive, Outcome, Phase, Scenario};
 use ananke_core::config::ShutdownMode;
@@ -128,9 +129,9 @@ fn drive_recorded(
         return drive(machine, model, start, &spec.limits, &mut |_| ()).map(|o| (o, None));
     }
     let mut writer = TraceWriter::new(Vec::new(), header).ok();
-    let outcome = drive(machine, model, start, &spec.limits, &mut |v: &StepView<'_>| {
+    let outcome = drive(machine, model, start, &spec.limits, &mut |v: &Step<'_>| {
         let record = TraceRecordRef {
-            step: v.step,
+            step: v.index - 1,
             time: v.time,
             input: v.input,
             state_before: v.state_before,

@@ -34,8 +34,8 @@ impl RetryPolicy {
 }
 
 /// Execute every effect, at most `settings.concurrency` at once; outcomes in the input order.
-pub(super) async fn execute_all<W: World>(world: &W, effects: &[Effect], settings: &RunSettings) -> Vec<EffectOutcome> {
-    stream::iter(effects)
+pub(super) async fn execute_all<W: World>(world: &W, effects: Vec<Effect>, settings: &RunSettings) -> Vec<EffectOutcome> {
+    stream::iter(&effects)
         .map(|effect| execute_one(world, effect, settings))
         .buffered(settings.concurrency.max(1))
         .collect()

@@ -1,28 +1,31 @@
 //! The runner: the imperative shell around the machines.
 //!
-//! It loops: observe through the [`World`], feed the machine, persist the journal, execute the
-//! effects (bounded concurrency, a timeout each, bounded retries with backoff for transient
-//! errors), feed the results back, record the step, and sleep until the machine's
-//! `poll_timeout()` or the next observation. Without `execute` it observes once and returns the
-//! plan: the effects it would run now, in order, with why; it changes nothing, not even the
-//! journal.
+//! [`RunLoop`] holds the loop's rules without any I/O (observe, execute this batch, wait until a
+//! time, done); [`run`] is its async shell over a [`World`]: it observes, persists the journal,
+//! executes the effects (bounded concurrency, a timeout each, bounded retries with backoff for
+//! transient errors) while it keeps observing and watching the abort flag, and sleeps until the
+//! loop's next wake. Without `execute` it observes once and returns the plan: the effects it
+//! would run now, in order, with why; it changes nothing, not even the journal.
 //!
-//! The same loop drives the real adapters and the in-process simulator: both implement [`World`].
+//! The same shell drives the real adapters and the in-process simulator (both implement
+//! [`World`]); `ananke-sim`'s virtual-clock driver is the other shell around the same
+//! [`RunLoop`].
 
 mod execute;
 mod record;
+mod run_loop;
 pub mod secrets;
 
 pub use execute::RetryPolicy;
 pub use record::{PlannedEffect, RunResult, Step, StepSink};
+pub use run_loop::{Next, RunLoop, WakeReason};
 
 use crate::effect::Effect;
-use crate::machine::{EffectOutcome, Input, Machine};
+use crate::machine::{EffectOutcome, Machine};
 use crate::observation::Observation;
 use crate::store::reports::RunOutcome;
 use crate::store::{StateDir, StoreError};
 use crate::time::Time;
-use record::Recorder;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -85,7 +88,9 @@ pub enum RunError {
     StepLimit(u64),
 }
 
-/// Drive `machine` against `world` until it is terminal, aborted, or (dry run) planned.
+/// Drive `machine` against `world` until it is terminal, aborted, or (dry run) planned: the
+/// async shell around [`RunLoop`], which owns the rules. While a batch of effects runs, the shell
+/// keeps observing, firing the machine's timers and watching the abort flag.
 ///
 /// With `execute`, `store` receives the journal before every batch of effects.
 ///
@@ -99,87 +104,111 @@ pub async fn run<M: Machine, W: World>(
     sink: &mut dyn StepSink,
     abort: &AtomicBool,
 ) -> Result<RunResult, RunError> {
-    let mut rec = Recorder::new(world.now(), machine.state_name());
-    let mut tick_due = false;
+    let mut lp = RunLoop::new(machine, world.now(), settings.observe_interval);
+    let mut batch: Option<Batch<'_>> = None;
     for _ in 0..settings.max_steps {
         if abort.load(Ordering::SeqCst) {
-            return Ok(rec.finish(machine, world.now(), RunOutcome::Aborted));
+            return Ok(lp.finish(world.now(), Some(RunOutcome::Aborted)));
         }
-        let input = if tick_due { Input::Tick } else { Input::Observed(Box::new(world.observe().await)) };
-        let now = world.now();
-        let effects = rec.step(machine, now, &input, sink);
-        if !settings.execute {
-            rec.plan(now, &effects);
-            return Ok(rec.finish(machine, now, RunOutcome::Planned));
+        let raced = match lp.poll(world.now(), sink) {
+            Next::Done => {
+                persist(&mut lp, store)?;
+                return Ok(lp.finish(world.now(), None));
+            }
+            Next::Execute(effects) => {
+                if !settings.execute {
+                    let now = world.now();
+                    lp.plan(now, &effects);
+                    return Ok(lp.finish(now, Some(RunOutcome::Planned)));
+                }
+                persist(&mut lp, store)?;
+                batch = Some(Box::pin(execute::execute_all(world, effects, settings)));
+                continue;
+            }
+            Next::Observe => race(&mut batch, world.observe(), abort).await.map(Some),
+            Next::Wait { until, .. } => race(&mut batch, world.sleep_until(until), abort).await.map(|()| None),
+        };
+        match raced {
+            Raced::Batch(outcomes) => {
+                lp.executed(world.now(), outcomes, sink);
+                persist(&mut lp, store)?;
+            }
+            Raced::Action(Some(observation)) => {
+                lp.observed(world.now(), observation, sink);
+                if !settings.execute {
+                    // A dry run: what the first observation leads to, and nothing more.
+                    let now = world.now();
+                    if let Next::Execute(effects) = lp.poll(now, sink) {
+                        lp.plan(now, &effects);
+                    }
+                    return Ok(lp.finish(now, Some(RunOutcome::Planned)));
+                }
+            }
+            Raced::Action(None) | Raced::Aborted => {}
         }
-        execute_cascade(machine, world, settings, store, sink, &mut rec, effects).await?;
-        if machine.is_terminal() {
-            let outcome = if machine.failure().is_some() {
-                RunOutcome::Failed
-            } else if !machine.unconfirmed().is_empty() {
-                RunOutcome::Incomplete
-            } else {
-                RunOutcome::Succeeded
-            };
-            return Ok(rec.finish(machine, world.now(), outcome));
-        }
-        if tick_due {
-            // Observe right after a timer fired, so its consequences are seen at once.
-            tick_due = false;
-            continue;
-        }
-        let wake = next_wake(machine.poll_timeout(), world.now(), settings.observe_interval);
-        world.sleep_until(wake).await;
-        tick_due = machine.poll_timeout().is_some_and(|t| t <= world.now());
     }
     Err(RunError::StepLimit(settings.max_steps))
 }
 
-/// Execute `effects` and everything their results lead to, persisting the journal before each
-/// batch.
-async fn execute_cascade<M: Machine, W: World>(
-    machine: &mut M,
-    world: &W,
-    settings: &RunSettings,
-    store: Option<&StateDir>,
-    sink: &mut dyn StepSink,
-    rec: &mut Recorder,
-    effects: Vec<Effect>,
-) -> Result<(), RunError> {
-    let mut pending = effects;
-    while !pending.is_empty() {
-        persist_journal(machine, store, rec)?;
-        let outcomes = execute::execute_all(world, &pending, settings).await;
-        let mut next = Vec::new();
-        for (effect, outcome) in pending.iter().zip(outcomes) {
-            let now = world.now();
-            rec.executed(now, effect, &outcome);
-            let input = Input::EffectDone { key: effect.key(), outcome };
-            next.extend(rec.step(machine, now, &input, sink));
+/// A batch of effects in flight.
+type Batch<'w> = std::pin::Pin<Box<dyn Future<Output = Vec<EffectOutcome>> + 'w>>;
+
+/// What ended a [`race`].
+enum Raced<T> {
+    /// The batch in flight finished first (the action was dropped).
+    Batch(Vec<EffectOutcome>),
+    /// The action finished.
+    Action(T),
+    /// The abort flag was set.
+    Aborted,
+}
+
+impl<T> Raced<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> U) -> Raced<U> {
+        match self {
+            Raced::Batch(o) => Raced::Batch(o),
+            Raced::Action(t) => Raced::Action(f(t)),
+            Raced::Aborted => Raced::Aborted,
         }
-        pending = next;
     }
-    persist_journal(machine, store, rec)
+}
+
+/// Run `action` against the batch in flight and the abort flag; whichever ends first wins.
+async fn race<T>(batch: &mut Option<Batch<'_>>, action: impl Future<Output = T>, abort: &AtomicBool) -> Raced<T> {
+    let Some(running) = batch.as_mut() else {
+        return tokio::select! {
+            biased;
+            () = aborted(abort) => Raced::Aborted,
+            t = action => Raced::Action(t),
+        };
+    };
+    let raced = tokio::select! {
+        biased;
+        () = aborted(abort) => Raced::Aborted,
+        outcomes = running.as_mut() => Raced::Batch(outcomes),
+        t = action => Raced::Action(t),
+    };
+    if matches!(raced, Raced::Batch(_)) {
+        *batch = None;
+    }
+    raced
+}
+
+/// Resolves once `abort` is set (checked every 50 ms of wall-clock time).
+async fn aborted(abort: &AtomicBool) {
+    while !abort.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Write the journal if it changed since the last write.
-fn persist_journal<M: Machine>(machine: &M, store: Option<&StateDir>, rec: &mut Recorder) -> Result<(), RunError> {
+fn persist<M: Machine>(lp: &mut RunLoop<'_, M>, store: Option<&StateDir>) -> Result<(), RunError> {
     if let Some(store) = store {
-        if rec.journal_changed(machine.journal()) {
-            store.write_journal(machine.journal())?;
+        if let Some(journal) = lp.journal_to_persist() {
+            store.write_journal(journal)?;
         }
     }
     Ok(())
-}
-
-/// When to wake: the machine's deadline, but never later than one observation interval.
-fn next_wake(timeout: Option<Time>, now: Time, interval: Duration) -> Time {
-    let periodic = now.plus(interval);
-    match timeout {
-        Some(t) if t > now => t.min(periodic),
-        Some(_) => now,
-        None => periodic,
-    }
 }
 
 /// A shareable abort flag (set by a signal handler or the power daemon).
@@ -190,18 +219,3 @@ pub fn abort_flag() -> Arc<AtomicBool> {
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod wake_tests {
-
-    use super::*;
-
-    #[test]
-    fn wakes_at_the_deadline_or_the_next_observation() {
-        let s = Duration::from_secs(5);
-        assert_eq!(next_wake(None, Time(1000), s), Time(6000));
-        assert_eq!(next_wake(Some(Time(3000)), Time(1000), s), Time(3000));
-        assert_eq!(next_wake(Some(Time(60_000)), Time(1000), s), Time(6000));
-        assert_eq!(next_wake(Some(Time(500)), Time(1000), s), Time(1000));
-    }
-}

@@ -28,6 +28,9 @@ pub struct Step<'a> {
     /// The machine's last gate report.
     #[serde(skip)]
     pub gates: Option<&'a GateReport>,
+    /// The journal after the step: what is persisted before the step's effects run.
+    #[serde(skip)]
+    pub journal: &'a Journal,
 }
 
 /// Receives every step as it happens: the trace writer, the progress file, the progress display.
@@ -106,7 +109,7 @@ impl Recorder {
     }
 
     /// Feed `input` to the machine, record the step, return its effects.
-    pub(super) fn step<M: Machine>(&mut self, machine: &mut M, now: Time, input: &Input, sink: &mut dyn StepSink) -> Vec<Effect> {
+    pub(super) fn step<M: Machine + ?Sized>(&mut self, machine: &mut M, now: Time, input: &Input, sink: &mut dyn StepSink) -> Vec<Effect> {
         let before = machine.state_name();
         let effects = machine.handle(now, input);
         let after = machine.state_name();
@@ -122,6 +125,7 @@ impl Recorder {
             state_after: after,
             effects: &effects,
             gates: machine.gates(),
+            journal: machine.journal(),
         });
         effects
     }
@@ -156,6 +160,11 @@ impl Recorder {
         }
     }
 
+    /// Inputs fed so far.
+    pub(super) fn steps(&self) -> u64 {
+        self.steps
+    }
+
     /// Whether `journal` differs from the last one written (and remember it as written).
     pub(super) fn journal_changed(&mut self, journal: &Journal) -> bool {
         if self.written_journal.as_ref() == Some(journal) {
@@ -165,7 +174,7 @@ impl Recorder {
         true
     }
 
-    pub(super) fn finish<M: Machine>(self, machine: &M, now: Time, outcome: RunOutcome) -> RunResult {
+    pub(super) fn finish<M: Machine + ?Sized>(self, machine: &M, now: Time, outcome: RunOutcome) -> RunResult {
         let mut phases = Vec::with_capacity(self.states.len());
         for (i, (state, entered)) in self.states.iter().enumerate() {
             let left = self.states.get(i + 1).map_or(now, |(_, t)| *t);

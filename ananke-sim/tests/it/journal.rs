@@ -4,7 +4,8 @@
 use ananke_core::Effect;
 use ananke_core::machine::{Machine, ShutdownMachine, ShutdownOptions};
 use ananke_core::{Journal, Time};
-use ananke_sim::driver::{drive, Limits, StepView};
+use ananke_core::runner::Step;
+use ananke_sim::driver::{drive, Limits};
 use ananke_sim::model::Model;
 use ananke_sim::scenario::builtin;
 
@@ -16,7 +17,7 @@ fn every_shutdown_mutation_is_journaled_in_its_own_step() {
     let mut machine = ShutdownMachine::new(scenario.config_arc(), Journal::default(), options, Time::ZERO);
     let mut violations = Vec::new();
     let mut checked = 0;
-    let outcome = drive(&mut machine, &mut model, Time::ZERO, &Limits::default(), &mut |v: &StepView<'_>| {
+    let outcome = drive(&mut machine, &mut model, Time::ZERO, &Limits::default(), &mut |v: &Step<'_>| {
         let c = &v.journal.changes;
         for e in v.effects {
             checked += 1;
@@ -27,12 +28,12 @@ fn every_shutdown_mutation_is_journaled_in_its_own_step() {
                 Effect::StopK3s { node, .. } => c.stopped.contains(node),
                 Effect::Drain { .. } => true,
                 other => {
-                    violations.push(format!("step {}: unexpected shutdown effect {}", v.step, other.key()));
+                    violations.push(format!("step {}: unexpected shutdown effect {}", v.index, other.key()));
                     true
                 }
             };
             if !ok {
-                violations.push(format!("step {}: {} not journaled", v.step, e.key()));
+                violations.push(format!("step {}: {} not journaled", v.index, e.key()));
             }
         }
     })
