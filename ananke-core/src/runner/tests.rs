@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::gates::GateReport;
-use crate::machine::{Diagnostic, Failure};
+use crate::machine::{Diagnostic, Failure, Input};
 use crate::store::reports::RunOutcome;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
