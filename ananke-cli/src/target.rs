@@ -60,6 +60,13 @@ impl World for TargetWorld {
             TargetWorld::Host(world) => world.sleep_until(at).await,
         }
     }
+
+    fn virtual_clock(&self) -> bool {
+        match self {
+            TargetWorld::Sim(world) => world.virtual_clock(),
+            TargetWorld::Host(world) => world.virtual_clock(),
+        }
+    }
 }
 
 /// The resolved target of a command.

@@ -32,8 +32,9 @@ enum Command {
     Run(RunArgs),
     /// Feed a recorded trace to the current machine and report the first divergence.
     Replay(ReplayArgs),
-    /// Print ananke's startup duration against the critical path for every built-in scenario.
-    BenchRatio(SeedArgs),
+    /// Print ananke's startup and shutdown durations against their critical paths, for every
+    /// built-in scenario or for the scenarios named.
+    BenchRatio(BenchArgs),
     /// Serve a scenario's lab as a Kubernetes API over HTTPS on 127.0.0.1, until SIGTERM or SIGINT.
     Serve(crate::serve::args::ServeArgs),
 }
@@ -70,6 +71,15 @@ struct SeedArgs {
     seed: u64,
 }
 
+/// `ananke-sim bench-ratio`.
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Built-in scenario names or scenario files (default: every built-in and its variants).
+    scenarios: Vec<String>,
+    #[command(flatten)]
+    seed: SeedArgs,
+}
+
 /// `ananke-sim replay`.
 #[derive(Debug, Args)]
 struct ReplayArgs {
@@ -93,6 +103,24 @@ pub fn resolve_scenario(name: &str) -> Result<Scenario, ScenarioError> {
     } else {
         Scenario::load(Path::new(name))
     }
+}
+
+/// `bench-ratio`: the named scenarios (a file or a built-in each), or every built-in.
+fn bench(args: &BenchArgs) -> u8 {
+    if args.scenarios.is_empty() {
+        return print_ratios(args.seed.seed);
+    }
+    let mut scenarios = Vec::new();
+    for name in &args.scenarios {
+        match resolve_scenario(name) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => {
+                eprintln!("ananke-sim: {e}");
+                return EXIT_ERROR;
+            }
+        }
+    }
+    crate::report::print_ratios_of(scenarios, args.seed.seed)
 }
 
 /// Parse the arguments and run.
@@ -122,7 +150,7 @@ pub fn main() -> ExitCode {
                 EXIT_ERROR
             }
         },
-        Command::BenchRatio(args) => print_ratios(args.seed),
+        Command::BenchRatio(args) => bench(&args),
         Command::Serve(args) => args.exec(),
     })
 }

@@ -7,7 +7,9 @@
 //! node can take it (the longest path of start durations through the component graph), Flux
 //! reconciles its sources and Kustomizations, and every gate passes; then the soak.
 //! Shutdown: workloads stop in reverse dependency order (the longest path of stop durations),
-//! then the agents stop, then the servers.
+//! then the drains (instant, unless a `PodDisruptionBudget` refuses every eviction: then the
+//! drain's bounded wait), then the agents stop, then the servers (a unit that never stops lasts
+//! the node-stop bound: nothing can tell it is stuck sooner).
 
 use crate::scenario::{ComponentKind, Drive, Fault, Scenario};
 use ananke_core::config::K3sRole;
@@ -173,6 +175,26 @@ fn shutdown(s: &Scenario) -> u64 {
         }
     }
     let quiesce = done.into_iter().max().unwrap_or(0);
-    let stop = |role: K3sRole| s.nodes.iter().filter(|n| n.role == role).map(|n| ms(n.k3s_stop)).max().unwrap_or(0);
-    quiesce + stop(K3sRole::Agent) + stop(K3sRole::Server)
+    // A PodDisruptionBudget that lets none of an unscaled workload's pods go blocks its node's
+    // drain for good: Kubernetes refuses the eviction, and the shortest shutdown that honours the
+    // config gives the budget the drain's bounded wait (`shutdown.drain_timeout`) before it goes
+    // on (`pdb_policy: proceed`) or fails.
+    let blocked = s.pdbs.iter().any(|p| {
+        s.components.iter().enumerate().any(|(i, c)| {
+            c.name == p.component && !scaled[i] && c.workload.as_ref().is_some_and(|w| w.initial_replicas.unwrap_or(w.replicas) > 0 && p.min_available >= w.initial_replicas.unwrap_or(w.replicas))
+        })
+    });
+    let drain = if blocked { ms(config.shutdown.drain_timeout) } else { 0 };
+    // A k3s unit that never stops is known stuck only at the node-stop bound
+    // (`shutdown.node_stop_timeout`): its role's stage lasts that long.
+    let stuck = |n: &crate::scenario::NodeSpec| s.faults.iter().any(|f| matches!(f, Fault::K3sWontStop { node } if *node == n.name));
+    let stop = |role: K3sRole| {
+        s.nodes
+            .iter()
+            .filter(|n| n.role == role && !config.is_ignored(&n.name))
+            .map(|n| if stuck(n) { ms(config.shutdown.node_stop_timeout) } else { ms(n.k3s_stop) })
+            .max()
+            .unwrap_or(0)
+    };
+    quiesce + drain + stop(K3sRole::Agent) + stop(K3sRole::Server)
 }

@@ -8,14 +8,14 @@
 
 use crate::model::Model;
 use ananke_core::gates::GateReport;
-use ananke_core::machine::{Failure, Machine};
-use ananke_core::runner::{Next, RunLoop, Step, StepSink};
-use ananke_core::{EffectKind, Journal, Time};
+use ananke_core::machine::{EffectOutcome, Failure, Machine};
+use ananke_core::runner::{Next, RetryPolicy, RunLoop, Step, StepSink};
+use ananke_core::{Effect, EffectKind, Journal, Time};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Bounds and pacing of a drive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// At most this many inputs.
     pub max_steps: u64,
@@ -25,6 +25,8 @@ pub struct Limits {
     pub observe_every: Duration,
     /// At most this many inputs at one instant before the drive is declared a livelock.
     pub max_steps_per_instant: u64,
+    /// Retries of transient effect failures: the binary's policy, on the virtual clock.
+    pub retry: RetryPolicy,
 }
 
 impl Default for Limits {
@@ -34,6 +36,7 @@ impl Default for Limits {
             max_virtual: Duration::from_secs(6 * 3600),
             observe_every: Duration::from_secs(5),
             max_steps_per_instant: 1_000,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -133,13 +136,10 @@ pub fn drive(
             Next::Done => break,
             Next::Observe => lp.observed(now, model.observe(now), &mut sink),
             Next::Execute(effects) => {
-                let outcomes = effects
-                    .iter()
-                    .map(|effect| {
-                        *sink.counts.entry(effect.kind()).or_insert(0) += 1;
-                        model.apply_as_ananke(now, effect)
-                    })
-                    .collect();
+                for effect in &effects {
+                    *sink.counts.entry(effect.kind()).or_insert(0) += 1;
+                }
+                let outcomes = execute_batch(model, &mut now, &effects, &limits.retry);
                 lp.executed(now, outcomes, &mut sink);
             }
             Next::Wait { until, .. } => {
@@ -165,6 +165,26 @@ pub fn drive(
         gates: machine.gates().cloned(),
         journal: machine.journal().clone(),
     })
+}
+
+/// Execute a batch as the runner does, on the virtual clock: every effect at once, then the
+/// transient failures again after each backoff of `retry` (all of them in the same round, as
+/// the runner's concurrent attempts); `now` ends at the batch's last attempt.
+fn execute_batch(model: &mut Model, now: &mut Time, effects: &[Effect], retry: &RetryPolicy) -> Vec<EffectOutcome> {
+    let mut outcomes: Vec<EffectOutcome> = effects.iter().map(|e| model.apply_as_ananke(*now, e)).collect();
+    for attempt in 1..retry.attempts {
+        let again: Vec<usize> =
+            (0..effects.len()).filter(|&i| matches!(outcomes[i], EffectOutcome::Failed { transient: true, .. })).collect();
+        if again.is_empty() {
+            break;
+        }
+        *now = now.plus(retry.backoff(attempt - 1));
+        model.advance(*now);
+        for i in again {
+            outcomes[i] = model.apply_as_ananke(*now, &effects[i]);
+        }
+    }
+    outcomes
 }
 
 /// The drive's step sink: the caller's callback, the states entered, the livelock count.

@@ -74,7 +74,10 @@ pub fn run_report(run: &ScenarioRun, unmet: &[String]) -> String {
 /// The header of `ananke-sim bench-ratio`.
 #[must_use]
 pub fn ratio_header() -> String {
-    format!("{:32} {:>14} {:>10} {:>10} {:>7}  expectation\n", "scenario", "startup", "critical", "shutdown", "ratio")
+    format!(
+        "{:32} {:>14} {:>9} {:>6}  {:>16} {:>9} {:>6}  expectation\n",
+        "scenario", "startup", "critical", "ratio", "shutdown", "critical", "ratio"
+    )
 }
 
 /// One row of `ananke-sim bench-ratio`: `scenario` run as `spec` says, and whether it met its
@@ -84,17 +87,23 @@ pub fn ratio_row(scenario: &Scenario, spec: &RunSpec) -> (String, bool) {
     let name = scenario.name.as_str();
     match run_scenario(scenario, spec) {
         Ok(run) => {
-            let startup = run.startup.as_ref().map_or_else(|| "-".to_owned(), |s| format!("{}:{}", s.outcome.state, human(s.outcome.duration())));
-            let shutdown = run.shutdown.as_ref().map_or_else(|| "-".to_owned(), |s| human(s.outcome.duration()));
+            let ended = |m: &MachineRun| format!("{}:{}", m.outcome.state, human(m.outcome.duration()));
+            let startup = run.startup.as_ref().map_or_else(|| "-".to_owned(), ended);
+            let shutdown = run.shutdown.as_ref().map_or_else(|| "-".to_owned(), ended);
             let critical = run.critical.startup.map_or_else(|| "none".to_owned(), human);
-            let ratio = run.startup_ratio().map_or_else(|| "n/a".to_owned(), |r| format!("{r:.3}"));
+            let critical_down = if run.shutdown.is_some() { human(run.critical.shutdown) } else { "-".to_owned() };
+            let three = |r: Option<f64>| r.map_or_else(|| "n/a".to_owned(), |r| format!("{r:.3}"));
+            let (ratio, ratio_down) = (three(run.startup_ratio()), three(run.shutdown_ratio()));
             let unmet = run.unmet(scenario);
             let verdict = match unmet.as_slice() {
                 [] => "met".to_owned(),
                 [one] => format!("NOT met: {one}"),
                 [first, rest @ ..] => format!("NOT met: {first} (+{} more)", rest.len()),
             };
-            (format!("{name:32} {startup:>14} {critical:>10} {shutdown:>10} {ratio:>7}  {verdict}\n"), unmet.is_empty())
+            let row = format!(
+                "{name:32} {startup:>14} {critical:>9} {ratio:>6}  {shutdown:>16} {critical_down:>9} {ratio_down:>6}  {verdict}\n"
+            );
+            (row, unmet.is_empty())
         }
         Err(e) => (format!("{name:32} error: {e}\n"), false),
     }
@@ -104,12 +113,17 @@ pub fn ratio_row(scenario: &Scenario, spec: &RunSpec) -> (String, bool) {
 /// critical path. Returns the exit code (0 when every scenario met its expectation).
 #[must_use]
 pub fn print_ratios(seed: u64) -> u8 {
-    let mut code = 0;
-    emit(&ratio_header());
     let scenarios = builtin_names().into_iter().filter_map(|n| builtin(n).ok()).flat_map(|s| {
         let variants: Vec<_> = s.variants.iter().map(|v| s.with_variant(v)).collect();
         std::iter::once(s).chain(variants)
     });
+    print_ratios_of(scenarios, seed)
+}
+
+/// Print the ratio rows of `scenarios`; the exit code as [`print_ratios`].
+pub fn print_ratios_of(scenarios: impl IntoIterator<Item = Scenario>, seed: u64) -> u8 {
+    let mut code = 0;
+    emit(&ratio_header());
     for scenario in scenarios {
         let (row, met) = ratio_row(&scenario, &RunSpec { seed, ..RunSpec::default() });
         if !met {

@@ -65,6 +65,15 @@ impl ScenarioRun {
         (run.outcome.state == "ready" && ideal > 0.0).then(|| run.outcome.duration().as_secs_f64() / ideal)
     }
 
+    /// The shutdown's virtual duration against its critical path, when it ran and did not fail
+    /// (an `incomplete` shutdown ran to its end: its time counts).
+    #[must_use]
+    pub fn shutdown_ratio(&self) -> Option<f64> {
+        let run = self.shutdown.as_ref()?;
+        let ideal = self.critical.shutdown.as_secs_f64();
+        (run.outcome.state != "failed" && ideal > 0.0).then(|| run.outcome.duration().as_secs_f64() / ideal)
+    }
+
     /// Every way the run misses the scenario's expectation (empty: met).
     #[must_use]
     pub fn unmet(&self, scenario: &Scenario) -> Vec<String> {
@@ -150,6 +159,8 @@ fn drive_recorded(
 /// When a machine's drive does not end within its bounds.
 pub fn run_scenario(scenario: &Scenario, spec: &RunSpec) -> Result<ScenarioRun, DriveError> {
     let config = scenario.config_arc();
+    // Observe as often as `ananke` would with this config.
+    let spec = &RunSpec { limits: Limits { observe_every: config.observe_interval.get(), ..spec.limits.clone() }, ..spec.clone() };
     let mut model = Model::new(scenario, spec.seed);
     let before = model.cluster_state();
     let drive_mode = spec.drive.unwrap_or(scenario.drive);

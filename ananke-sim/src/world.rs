@@ -221,6 +221,9 @@ impl World for SimWorld {
             self.log(&Op::Advance { t: at });
         }
     }
+    fn virtual_clock(&self) -> bool {
+        true
+    }
 }
 
 impl SimWorld {

@@ -16,7 +16,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A world that "crashes" (never completes) once it executed `budget` effects.
+/// A world that "crashes" once it executed `budget` effects: from then on nothing it is asked
+/// completes (the runner keeps observing while a batch runs; a crashed process does not).
 struct Crashing<'a> {
     inner: &'a SimWorld,
     budget: Cell<usize>,
@@ -25,6 +26,9 @@ struct Crashing<'a> {
 
 impl World for Crashing<'_> {
     async fn observe(&self) -> Observation {
+        if self.crashed.get() {
+            return std::future::pending().await;
+        }
         self.inner.observe().await
     }
     async fn execute(&self, effect: &Effect) -> EffectOutcome {
@@ -39,7 +43,13 @@ impl World for Crashing<'_> {
         self.inner.now()
     }
     async fn sleep_until(&self, at: Time) {
+        if self.crashed.get() {
+            return std::future::pending().await;
+        }
         self.inner.sleep_until(at).await;
+    }
+    fn virtual_clock(&self) -> bool {
+        self.inner.virtual_clock()
     }
 }
 

@@ -218,6 +218,16 @@ pub enum PdbPolicy {
     Fail,
 }
 
+/// When one workload of the shutdown tiers may stop: once these are observed stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StopAfter {
+    /// A workload listed in `shutdown.tiers`.
+    pub workload: WorkloadRef,
+    /// Workloads of earlier tiers that must be stopped first (empty: none, it stops at once).
+    pub after: Vec<WorkloadRef>,
+}
+
 /// Graceful shutdown settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -228,6 +238,10 @@ pub struct ShutdownSettings {
     /// Workload tiers scaled down in order (first tier first); unlisted workloads go last.
     #[serde(default)]
     pub tiers: Vec<Vec<WorkloadRef>>,
+    /// A finer order than the tiers: a listed workload named here is scaled down as soon as the
+    /// workloads it names are observed stopped, instead of once every earlier tier is.
+    #[serde(default)]
+    pub order: Vec<StopAfter>,
     /// Namespaces whose workloads are never scaled (k3s and Flux manage their own).
     #[serde(default = "default_exclude_namespaces")]
     pub exclude_namespaces: Vec<String>,
@@ -253,6 +267,7 @@ impl Default for ShutdownSettings {
         Self {
             mode: ShutdownMode::default(),
             tiers: Vec::new(),
+            order: Vec::new(),
             exclude_namespaces: default_exclude_namespaces(),
             drain_timeout: d_2m(),
             pdb_policy: PdbPolicy::default(),

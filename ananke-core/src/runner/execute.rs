@@ -8,7 +8,7 @@ use futures_util::stream::{self, StreamExt};
 use std::time::Duration;
 
 /// Retries of transient failures.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all (1 = no retry).
     pub attempts: u32,

@@ -45,6 +45,12 @@ pub trait World {
     fn now(&self) -> Time;
     /// Wait until `at` on the world's clock.
     fn sleep_until(&self, at: Time) -> impl Future<Output = ()>;
+    /// Whether the clock is virtual (moved by `sleep_until`, not by real time). Then the runner
+    /// neither observes nor waits while a batch runs: the clock would race ahead of an effect
+    /// that takes real time (a share command), and the run would not be the one the model says.
+    fn virtual_clock(&self) -> bool {
+        false
+    }
 }
 
 /// Settings of one run.
@@ -124,6 +130,9 @@ pub async fn run<M: Machine, W: World>(
                 persist(&mut lp, store)?;
                 batch = Some(Box::pin(execute::execute_all(world, effects, settings)));
                 continue;
+            }
+            Next::Observe | Next::Wait { .. } if batch.is_some() && world.virtual_clock() => {
+                race(&mut batch, std::future::pending::<()>(), abort).await.map(|()| None)
             }
             Next::Observe => race(&mut batch, world.observe(), abort).await.map(Some),
             Next::Wait { until, .. } => race(&mut batch, world.sleep_until(until), abort).await.map(|()| None),

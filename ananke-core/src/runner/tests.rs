@@ -100,6 +100,9 @@ impl World for Scripted {
     async fn sleep_until(&self, at: Time) {
         self.now.set(self.now.get().max(at.0));
     }
+    fn virtual_clock(&self) -> bool {
+        true
+    }
 }
 
 fn run_it(machine: &mut OneEffect, world: &Scripted, settings: &RunSettings, store: Option<&StateDir>, abort: &AtomicBool) -> RunResult {

@@ -106,31 +106,17 @@ fn base(s: &Scenario) -> Value {
     doc
 }
 
-/// Shutdown tiers from the component graph: what nothing depends on first, storage last.
-fn tiers(s: &Scenario, excluded: &[String]) -> Vec<Vec<Value>> {
+/// Shutdown tiers and order from the component graph: what nothing depends on first, storage
+/// last, and each workload scaled down as soon as the workloads that depend on it are stopped
+/// (`shutdown.order`). Flux is suspended before any scale-down, so nothing pulls from the Git
+/// server during a shutdown: it stops with the other workloads, by the graph alone.
+fn tiers(s: &Scenario, excluded: &[String]) -> (Vec<Vec<Value>>, Vec<Value>) {
     let scaled = |c: &super::ComponentSpec| {
         c.workload.as_ref().is_some_and(|w| w.kind != WorkloadKind::DaemonSet && !excluded.contains(&w.namespace))
             && c.kind != ComponentKind::Datastore
     };
-    // Flux fetches from the in-cluster Git server: every other scaled workload that the Git server
-    // does not itself need is treated as depending on it, so it stops after them (and before
-    // what it needs).
     let index = |name: &str| s.components.iter().position(|x| x.name == name);
-    let git = s.components.iter().position(|c| c.kind == ComponentKind::GitServer);
-    let mut needed_by_git = vec![false; s.components.len()];
-    if let Some(g) = git {
-        let mut stack = vec![g];
-        while let Some(i) = stack.pop() {
-            if !std::mem::replace(&mut needed_by_git[i], true) {
-                stack.extend(s.components[i].depends_on.iter().filter_map(|d| index(d)));
-            }
-        }
-    }
-    let deps_of = |i: usize| {
-        let c = &s.components[i];
-        let implicit = git.filter(|_| !needed_by_git[i]);
-        c.depends_on.iter().filter_map(|d| index(d)).chain(implicit).collect::<Vec<_>>()
-    };
+    let deps_of = |i: usize| s.components[i].depends_on.iter().filter_map(|d| index(d)).collect::<Vec<_>>();
     // height(c) = 0 when no scaled component depends on c, else 1 + the max height of those that do.
     let mut height = vec![0usize; s.components.len()];
     for _ in 0..s.components.len() {
@@ -144,10 +130,27 @@ fn tiers(s: &Scenario, excluded: &[String]) -> Vec<Vec<Value>> {
         }
     }
     let max = height.iter().copied().max().unwrap_or(0);
-    (0..=max)
+    let tiers = (0..=max)
         .map(|h| s.components.iter().enumerate().filter(|(i, c)| scaled(c) && height[*i] == h).map(|(_, c)| workload_ref(s, &c.name)).collect::<Vec<_>>())
         .filter(|t| !t.is_empty())
-        .collect()
+        .collect();
+    let order = s
+        .components
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| scaled(c) && height[*i] > 0)
+        .map(|(i, c)| {
+            let dependents: Vec<Value> = s
+                .components
+                .iter()
+                .enumerate()
+                .filter(|(j, d)| scaled(d) && deps_of(*j).contains(&i))
+                .map(|(_, d)| workload_ref(s, &d.name))
+                .collect();
+            json!({"workload": workload_ref(s, &c.name), "after": dependents})
+        })
+        .collect();
+    (tiers, order)
 }
 
 /// The config of the scenario's lab.
@@ -162,8 +165,9 @@ pub(crate) fn derive(s: &Scenario) -> Result<Config, Problems> {
     let mut config: Config = serde_json::from_value(doc).map_err(|e| vec![("ananke".to_owned(), format!("the derived ananke config is invalid: {e}"))])?;
     let tiers_set = overrides.get("shutdown").and_then(|v| v.get("tiers")).is_some();
     if !tiers_set {
-        let tiers = tiers(s, &config.shutdown.exclude_namespaces);
+        let (tiers, order) = tiers(s, &config.shutdown.exclude_namespaces);
         config.shutdown.tiers = serde_json::from_value(json!(tiers)).map_err(|e| vec![("components".to_owned(), e.to_string())])?;
+        config.shutdown.order = serde_json::from_value(json!(order)).map_err(|e| vec![("components".to_owned(), e.to_string())])?;
     }
     Ok(config)
 }

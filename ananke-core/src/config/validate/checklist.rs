@@ -27,6 +27,35 @@ pub(super) fn check(config: &Config, out: &mut Findings) {
             scalable(out, &format!("shutdown.tiers[{t}][{w}]"), workload);
         }
     }
+    stop_order(config, out);
+}
+
+/// `shutdown.order`: each entry names a listed workload once, and only workloads of earlier tiers
+/// before it (so the order has no cycle and the tiers still read top-down).
+fn stop_order(config: &Config, out: &mut Findings) {
+    let tiers = &config.shutdown.tiers;
+    let tier_of = |w: &WorkloadRef| tiers.iter().position(|t| t.contains(w));
+    let mut seen: HashMap<&WorkloadRef, usize> = HashMap::new();
+    for (i, entry) in config.shutdown.order.iter().enumerate() {
+        let at = format!("shutdown.order[{i}]");
+        let Some(tier) = tier_of(&entry.workload) else {
+            out.push(format!("{at}.workload"), format!("{} is not listed in shutdown.tiers", entry.workload));
+            continue;
+        };
+        if let Some(first) = seen.insert(&entry.workload, i) {
+            out.push(format!("{at}.workload"), format!("{} already has an order at shutdown.order[{first}]", entry.workload));
+        }
+        for (j, before) in entry.after.iter().enumerate() {
+            match tier_of(before) {
+                Some(t) if t < tier => {}
+                Some(t) => out.push(
+                    format!("{at}.after[{j}]"),
+                    format!("{before} is in tier {t}, not before {}'s tier {tier}: list it in an earlier tier", entry.workload),
+                ),
+                None => out.push(format!("{at}.after[{j}]"), format!("{before} is not listed in shutdown.tiers")),
+            }
+        }
+    }
 }
 
 fn flux(config: &Config, out: &mut Findings) {

@@ -83,20 +83,15 @@ impl ShutdownRun {
     }
 
     /// Scale the current tier to 0; move on to the next tier once every workload of it is observed
-    /// at 0 replicas. Returns whether every tier is done.
+    /// at 0 replicas. A later workload that `shutdown.order` lets go earlier is scaled as soon as
+    /// what it waits for is observed stopped (or belongs to a tier already passed). Returns whether
+    /// every tier is done.
     fn scale_down(&mut self, context: &mut Step<'_>, obs: &Observation) -> bool {
         let config = std::sync::Arc::clone(&self.config);
         let settings = &config.shutdown;
-        let tier_of = |w: &WorkloadRef| {
-            settings
-                .tiers
-                .iter()
-                .position(|t| t.contains(w))
-                .unwrap_or(settings.tiers.len())
-        };
-        let scalable = |w: &&Workload| {
-            w.id.kind.scalable() && !settings.exclude_namespaces.contains(&w.id.namespace)
-        };
+        let tier_of = |w: &WorkloadRef| settings.tiers.iter().position(|t| t.contains(w)).unwrap_or(settings.tiers.len());
+        let scalable =
+            |w: &&Workload| w.id.kind.scalable() && !settings.exclude_namespaces.contains(&w.id.namespace);
         let changes = &mut self.journal.changes;
         for workload in obs.workloads.iter().filter(scalable) {
             if workload.spec_replicas == Some(0) && !changes.scaled.contains_key(&workload.id) {
@@ -111,36 +106,21 @@ impl ShutdownRun {
                 self.waiting_for.clear();
                 return true;
             }
+            for entry in &settings.order {
+                let released = entry.after.iter().all(|b| tier_of(b) < tier || stopped(obs, b));
+                let later = obs.workload(&entry.workload).filter(|w| tier_of(&w.id) > tier && scalable(w));
+                if let Some(workload) = later.filter(|w| released && w.spec_replicas.unwrap_or(1) != 0) {
+                    self.scale_to_zero(context, workload);
+                }
+            }
             self.waiting_for.clear();
-            for workload in obs
-                .workloads
-                .iter()
-                .filter(scalable)
-                .filter(|w| tier_of(&w.id) == tier)
-            {
+            for workload in obs.workloads.iter().filter(scalable).filter(|w| tier_of(&w.id) == tier) {
                 let spec = workload.spec_replicas.unwrap_or(1);
                 if spec != 0 {
-                    if !self.journal.changes.scaled.contains_key(&workload.id) {
-                        self.journal
-                            .changes
-                            .already_scaled_to_zero
-                            .remove(&workload.id);
-                        self.journal
-                            .changes
-                            .scaled
-                            .insert(workload.id.clone(), spec);
-                    }
-                    context.offer(Effect::Scale {
-                        workload: workload.id.clone(),
-                        replicas: 0,
-                    });
-                    self.waiting_for
-                        .push(format!("{} at {spec} replicas", workload.id));
+                    self.scale_to_zero(context, workload);
+                    self.waiting_for.push(format!("{} at {spec} replicas", workload.id));
                 } else if workload.status.replicas != 0 {
-                    self.waiting_for.push(format!(
-                        "{} has {} pods left",
-                        workload.id, workload.status.replicas
-                    ));
+                    self.waiting_for.push(format!("{} has {} pods left", workload.id, workload.status.replicas));
                 }
             }
             if !self.waiting_for.is_empty() {
@@ -149,6 +129,21 @@ impl ShutdownRun {
             self.start_tier(context, tier + 1);
         }
     }
+
+    /// Journal the replica count of `workload` (the first time), then ask for it at 0.
+    fn scale_to_zero(&mut self, context: &mut Step<'_>, workload: &Workload) {
+        let changes = &mut self.journal.changes;
+        if !changes.scaled.contains_key(&workload.id) {
+            changes.already_scaled_to_zero.remove(&workload.id);
+            changes.scaled.insert(workload.id.clone(), workload.spec_replicas.unwrap_or(1));
+        }
+        context.offer(Effect::Scale { workload: workload.id.clone(), replicas: 0 });
+    }
+}
+
+/// Whether `w` is observed stopped: at 0 replicas with no pods left, or gone.
+fn stopped(obs: &Observation, w: &WorkloadRef) -> bool {
+    obs.workload(w).is_none_or(|x| x.spec_replicas == Some(0) && x.status.replicas == 0)
 }
 
 /// Whether the Kustomization `parent` (the object's `managed_by`) is observed suspended, or is not

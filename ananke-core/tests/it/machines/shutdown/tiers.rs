@@ -122,3 +122,32 @@ fn an_api_blip_while_quiescing_is_waited_out_not_taken_for_an_empty_cluster() {
     assert_eq!(waiting.len(), 1, "recorded once");
     assert!(d.observe(&obs).is_empty(), "web still in flight");
 }
+
+#[test]
+fn an_ordered_workload_goes_as_soon_as_what_it_waits_for_is_stopped_not_the_whole_tier() {
+    use ananke_core::config::StopAfter;
+    let order = |with_order: bool| {
+        lab::config_with(|c| {
+            c.shutdown.tiers = vec![vec![lab::web(), lab::grafana()], vec![lab::db()]];
+            if with_order {
+                c.shutdown.order = vec![StopAfter { workload: lab::db(), after: vec![lab::web()] }];
+            }
+        })
+    };
+    let mut obs = lab::healthy();
+    suspend_all(&mut obs);
+    lab::set_replicas(lab::workload_mut(&mut obs, &lab::web()), 0);
+    // grafana is scaled to 0 but its pods are still terminating: tier 0 is not done.
+    let grafana = lab::workload_mut(&mut obs, &lab::grafana());
+    grafana.spec_replicas = Some(0);
+    grafana.status.replicas = 1;
+
+    let mut ordered = shutdown(order(true), Journal::default(), ShutdownMode::ClusterOnly);
+    assert_eq!(keys(&ordered.observe(&obs)), ["scale:StatefulSet/apps/db=0"], "db waits for web only");
+    assert_eq!(ordered.machine.journal().changes.scaled.get(&lab::db()), Some(&1), "journaled before it is asked for");
+
+    let mut tiered = shutdown(order(false), Journal::default(), ShutdownMode::ClusterOnly);
+    assert!(keys(&tiered.observe(&obs)).is_empty(), "without an order, db waits for the whole of tier 0");
+    lab::set_replicas(lab::workload_mut(&mut obs, &lab::grafana()), 0);
+    assert_eq!(keys(&tiered.observe(&obs)), ["scale:StatefulSet/apps/db=0"]);
+}
