@@ -100,13 +100,28 @@ pub struct PowerPolicy {
     unfinished: bool,
     /// That shutdown was tried once more on low battery.
     retried: bool,
+    /// When the policy last handled an input: a deadline at or before it has been seen.
+    #[serde(default)]
+    last: Time,
+}
+
+/// Why the policy wants to be asked again at a time ([`PowerPolicy::poll_timeout`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "wake", content = "domain", rename_all = "kebab-case")]
+pub enum PolicyWake {
+    /// A domain's debounce window ends: on battery that long is no blip.
+    Debounce(String),
+    /// Every domain has had mains for `stable_for`: the startup may begin.
+    StableFor,
+    /// A run is going: its end comes as an input, and the daemon watches it every poll period.
+    Run,
 }
 
 impl PowerPolicy {
     /// A policy for a cluster in `phase` with shutdown `budget` (see [`shutdown_budget`]).
     #[must_use]
     pub fn new(settings: DaemonSettings, phase: ClusterPhase, budget: Duration) -> Self {
-        Self { settings, phase, domains: BTreeMap::new(), budget, unfinished: false, retried: false }
+        Self { settings, phase, domains: BTreeMap::new(), budget, unfinished: false, retried: false, last: Time::ZERO }
     }
 
     /// The same policy, knowing that the last shutdown did not complete (a daemon started with
@@ -129,13 +144,40 @@ impl PowerPolicy {
         self.budget
     }
 
-    /// Whether time passing alone may bring a decision: a domain on battery (the debounce, the
-    /// runtime against the budget), a stability window, a run to watch. When it may not (the
-    /// cluster up and every UPS on mains), only a new reading can change anything, so the daemon
-    /// need not wake until one comes.
+    /// When time passing alone may bring a decision, and why; `None` when only a new reading or a
+    /// run's end can change anything (the cluster up and every UPS on mains, a domain past its
+    /// debounce whose runtime the readings carry), so the daemon need not wake until one comes.
+    /// Feed the last readings again at that time. A stale UPS is the monitor's deadline, not the
+    /// policy's: the monitor reports it as unreachable once `stale_after` passed.
     #[must_use]
-    pub fn needs_ticks(&self) -> bool {
-        self.phase != ClusterPhase::Up || self.domains.values().any(|t| t.on_battery_since.is_some())
+    pub fn poll_timeout(&self) -> Option<(Time, PolicyWake)> {
+        match self.phase {
+            ClusterPhase::ShuttingDown => Some((self.last.plus(self.settings.poll_interval.get()), PolicyWake::Run)),
+            ClusterPhase::StartingUp => {
+                let run = (self.last.plus(self.settings.poll_interval.get()), PolicyWake::Run);
+                Some(self.debounce_end().filter(|(t, _)| *t < run.0).unwrap_or(run))
+            }
+            ClusterPhase::Up => self.debounce_end(),
+            ClusterPhase::Down => {
+                if !self.settings.auto_startup || !self.all_online() {
+                    return None;
+                }
+                let stable = self.settings.stable_for.get();
+                let at = self.domains.values().filter_map(|t| t.online_since).max()?.plus(stable);
+                (at > self.last).then_some((at, PolicyWake::StableFor))
+            }
+        }
+    }
+
+    /// The earliest debounce window still running.
+    fn debounce_end(&self) -> Option<(Time, PolicyWake)> {
+        let debounce = self.settings.debounce.get();
+        self.domains
+            .iter()
+            .filter_map(|(name, t)| t.on_battery_since.map(|since| (since.plus(debounce), name)))
+            .filter(|(at, _)| *at > self.last)
+            .min()
+            .map(|(at, name)| (at, PolicyWake::Debounce(name.clone())))
     }
 
     /// Update the budget (after a new shutdown was measured).
@@ -145,6 +187,7 @@ impl PowerPolicy {
 
     /// Feed one input at `now`.
     pub fn handle(&mut self, now: Time, input: &PowerInput) -> Vec<PowerDecision> {
+        self.last = self.last.max(now);
         match input {
             PowerInput::Readings(readings) => self.readings(now, readings),
             PowerInput::ShutdownEnded { succeeded } => {

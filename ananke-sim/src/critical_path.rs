@@ -5,7 +5,8 @@
 //! boot (only those whose battery ran out), k3s starts, the API answers once a quorum of servers
 //! serves, kubelets post Ready, then each component starts once its dependencies are up and a
 //! node can take it (the longest path of start durations through the component graph), Flux
-//! reconciles its sources and Kustomizations, and every gate passes; then the soak.
+//! reconciles its sources and Kustomizations, and every gate passes; then the soak (which starts
+//! over once a check that flaps has passed again: a regression restarts it).
 //! Shutdown: workloads stop in reverse dependency order (the longest path of stop durations),
 //! then the drains (instant, unless a `PodDisruptionBudget` refuses every eviction: then the
 //! drain's bounded wait), then the agents stop, then the servers (a unit that never stops lasts
@@ -145,7 +146,22 @@ fn startup(s: &Scenario, after_outage: bool) -> Option<u64> {
             all = all.max(ready[n]?);
         }
     }
-    Some(all + ms(config.soak.duration))
+    Some(all.max(flaps_end(s, api, &comp_at)) + ms(config.soak.duration))
+}
+
+/// When the last check that flaps after it first passed passes again: it regresses the soak, and
+/// the soak that counts starts then.
+fn flaps_end(s: &Scenario, api: u64, comp_at: &dyn Fn(&str) -> Option<u64>) -> u64 {
+    let mut end = 0;
+    for fault in &s.faults {
+        let Fault::EndpointFlap { check, after_healthy, duration } = fault else { continue };
+        let Some(spec) = s.checks.iter().find(|c| c.name == *check) else { continue };
+        let passes = spec.backed_by.iter().map(|b| if b == "api" { Some(api) } else { comp_at(b) }).try_fold(api, |acc, t| t.map(|t| acc.max(t)));
+        if let Some(passes) = passes {
+            end = end.max(passes + ms(*after_healthy) + ms(*duration));
+        }
+    }
+    end
 }
 
 fn shutdown(s: &Scenario) -> u64 {

@@ -65,13 +65,14 @@ impl ScenarioRun {
         (run.outcome.state == "ready" && ideal > 0.0).then(|| run.outcome.duration().as_secs_f64() / ideal)
     }
 
-    /// The shutdown's virtual duration against its critical path, when it ran and did not fail
-    /// (an `incomplete` shutdown ran to its end: its time counts).
+    /// The shutdown's virtual duration against its critical path, when it ran, did not fail and
+    /// did something (an `incomplete` shutdown ran to its end: its time counts; one that reached
+    /// nothing has nothing to measure).
     #[must_use]
     pub fn shutdown_ratio(&self) -> Option<f64> {
         let run = self.shutdown.as_ref()?;
         let ideal = self.critical.shutdown.as_secs_f64();
-        (run.outcome.state != "failed" && ideal > 0.0).then(|| run.outcome.duration().as_secs_f64() / ideal)
+        (run.outcome.state != "failed" && !run.outcome.effects.is_empty() && ideal > 0.0).then(|| run.outcome.duration().as_secs_f64() / ideal)
     }
 
     /// Every way the run misses the scenario's expectation (empty: met).

@@ -191,15 +191,27 @@ impl Daemon {
     }
 
     /// How long the daemon may wait for a UPS driver to speak, skipping poll periods: when no
-    /// domain is read by polling upsd and nothing waits on the clock (no run going, the policy
-    /// quiet), until the next driver `PING` or reconnect, and no longer than the watchdog allows.
-    /// `None`: wait for the next period.
+    /// domain is read by polling upsd and no run is going, until the next driver `PING` or
+    /// reconnect or the policy's own deadline (`PowerPolicy::poll_timeout`: a debounce or a
+    /// stable-power window ending), and no longer than the watchdog allows. `None`: wait for the
+    /// next period.
     fn quiet_for(&self, monitor: &UpsMonitor) -> Option<Duration> {
-        if monitor.polls_upsd() || self.running.is_some() || self.policy.needs_ticks() {
+        if monitor.polls_upsd() || self.running.is_some() {
             return None;
         }
+        let now = self.now();
+        let policy = match self.policy.poll_timeout() {
+            Some((_, ananke_core::power::PolicyWake::Run)) => return None,
+            Some((at, _)) => Some(Duration::from_millis(at.0.saturating_sub(now.0))),
+            None => None,
+        };
+        let driver = monitor.next_due().map(|due| due.saturating_duration_since(Instant::now()));
         // At least a millisecond: a deadline already passed must not become a busy loop.
-        let due = monitor.next_due()?.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let due = match (driver, policy) {
+            (Some(d), Some(p)) => d.min(p),
+            (d, p) => d.or(p)?,
+        }
+        .max(Duration::from_millis(1));
         Some(self.watchdog.map_or(due, |w| due.min(w)))
     }
 

@@ -175,23 +175,35 @@ fn a_failed_startup_is_retried_only_after_another_stable_window() {
 }
 
 #[test]
-fn only_a_cluster_up_on_mains_needs_no_ticks() {
+fn the_policy_names_when_time_alone_may_bring_a_decision() {
+    let wake = |p: &PowerPolicy| p.poll_timeout().map(|(t, why)| (t.0 / 1000, why));
     let mut p = policy(settings());
-    assert!(!p.needs_ticks(), "up, nothing read yet");
+    assert_eq!(wake(&p), None, "up, nothing read yet");
     feed(&mut p, 0, vec![ups("statera", "OL", 100.0, 1800)]);
-    assert!(!p.needs_ticks(), "up, on mains");
+    assert_eq!(wake(&p), None, "up, on mains");
     feed(&mut p, 1, vec![ups("statera", "OB DISCHRG", 90.0, 1800)]);
-    assert!(p.needs_ticks(), "on battery: the debounce runs on the clock");
-    feed(&mut p, 2, vec![ups("statera", "OL", 90.0, 1800)]);
-    assert!(!p.needs_ticks(), "a blip, over");
-    feed(&mut p, 3, vec![lost("statera")]);
-    assert!(!p.needs_ticks(), "lost, alert: nothing waits on the clock");
+    let debounce = settings().debounce.get().as_secs();
+    assert_eq!(wake(&p), Some((1 + debounce, PolicyWake::Debounce("statera".into()))), "on battery: the debounce ends");
+    feed(&mut p, 1 + debounce, vec![ups("statera", "OB DISCHRG", 90.0, 1800)]);
+    assert_eq!(wake(&p), None, "past the debounce with runtime to spare: only the readings can decide");
+    feed(&mut p, 2 + debounce, vec![ups("statera", "OL", 90.0, 1800)]);
+    assert_eq!(wake(&p), None, "mains back, cluster up");
+    feed(&mut p, 3 + debounce, vec![lost("statera")]);
+    assert_eq!(wake(&p), None, "lost, alert: nothing waits on the clock");
     let mut p = policy(DaemonSettings { ups_lost_policy: UpsLostPolicy::AssumeOnBattery, ..settings() });
     feed(&mut p, 0, vec![lost("statera")]);
-    assert!(p.needs_ticks(), "lost, assumed on battery: the debounce runs");
-    for phase in [ClusterPhase::ShuttingDown, ClusterPhase::Down, ClusterPhase::StartingUp] {
-        assert!(PowerPolicy::new(settings(), phase, Duration::from_secs(60)).needs_ticks(), "{phase:?}");
+    assert_eq!(wake(&p), Some((debounce, PolicyWake::Debounce("statera".into()))), "lost, assumed on battery");
+    for phase in [ClusterPhase::ShuttingDown, ClusterPhase::StartingUp] {
+        let p = PowerPolicy::new(settings(), phase, Duration::from_secs(60));
+        assert_eq!(p.poll_timeout().map(|(_, why)| why), Some(PolicyWake::Run), "{phase:?}");
     }
+    // Down after a shutdown: the stable-power window's end, once every domain has mains.
+    let mut p = PowerPolicy::new(settings(), ClusterPhase::Down, Duration::from_secs(60));
+    assert_eq!(wake(&p), None, "down, nothing read");
+    feed(&mut p, 10, vec![ups("statera", "OL", 90.0, 1000)]);
+    let stable = settings().stable_for.get().as_secs();
+    assert_eq!(wake(&p), Some((10 + stable, PolicyWake::StableFor)));
+    assert_eq!(feed(&mut p, 10 + stable, vec![ups("statera", "OL", 90.0, 1000)]), vec![PowerDecision::StartStartup], "fed again at that time, it decides");
 }
 
 #[test]

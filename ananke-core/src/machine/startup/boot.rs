@@ -34,6 +34,20 @@ impl StartupRun {
 
     /// Whether the API answers and every expected node is Ready (and reachable over SSH when the
     /// config requires it). Records what is stuck, for the boot-grace failure.
+    /// Uncordon each node ananke cordoned as soon as it is observed Ready, without waiting for the
+    /// others: what it can run (storage, DNS) starts while slower hosts still boot.
+    pub(super) fn uncordon_ready(&mut self, context: &mut Step<'_>, obs: &Observation) {
+        if !obs.api.reachable {
+            return;
+        }
+        for node in &self.journal.changes.cordoned {
+            let ready = obs.node(node).and_then(|n| n.kube.as_ref()).filter(|k| k.unschedulable && k.ready == ConditionStatus::True);
+            if ready.is_some() && self.config.node(node).is_some() && !self.config.is_ignored(node) {
+                context.offer(Effect::Uncordon { node: node.clone() });
+            }
+        }
+    }
+
     pub(super) fn all_nodes_up(&mut self, obs: &Observation) -> bool {
         self.seen.api_reachable = obs.api.reachable;
         self.seen.api_error.clone_from(&obs.api.error);

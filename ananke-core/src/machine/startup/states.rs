@@ -29,6 +29,7 @@ impl StartupRun {
             Event::Observed(obs) => {
                 self.adopt_marks(context, obs);
                 self.start_nodes(context, obs);
+                self.uncordon_ready(context, obs);
                 self.boot_gates = Some(crate::gates::evaluate(&self.config, obs, &self.soak_progress(context.now)));
                 if self.all_nodes_up(obs) {
                     Transition(State::nodes_up())
