@@ -225,7 +225,13 @@ mod tests {
     use super::*;
 
     fn lock(run: &str) -> LockHolder {
-        LockHolder { pid: 4242, run_id: run.into(), command: "shutdown".into(), since: "2026-11-23T00:00:00Z".into(), boot_id: None }
+        LockHolder {
+            pid: 4242,
+            run_id: run.into(),
+            command: "shutdown".into(),
+            since: "2026-11-23T00:00:00Z".into(),
+            boot_id: None,
+        }
     }
 
     fn report(peer: &str, state: PeerState) -> PeerReport {

@@ -58,7 +58,11 @@ impl GlobalArgs {
 pub fn report_config_error(e: &ConfigError) {
     match e {
         ConfigError::Invalid(problems) => {
-            eprintln!("error: invalid config ({} problem{}):", problems.len(), if problems.len() == 1 { "" } else { "s" });
+            eprintln!(
+                "error: invalid config ({} problem{}):",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            );
             for p in problems {
                 eprintln!("  {p}");
             }

@@ -10,8 +10,8 @@ pub mod exit;
 mod global;
 mod notify;
 mod output;
-mod sink;
 mod pace;
+mod sink;
 mod target;
 
 use clap::{Parser, Subcommand};

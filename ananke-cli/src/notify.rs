@@ -13,7 +13,8 @@ impl Notifier {
     /// Connect to `$NOTIFY_SOCKET` if set.
     #[must_use]
     pub fn from_env() -> Self {
-        let socket = std::env::var("NOTIFY_SOCKET").ok().and_then(|path| UnixDatagram::unbound().ok().map(|s| (s, path)));
+        let socket =
+            std::env::var("NOTIFY_SOCKET").ok().and_then(|path| UnixDatagram::unbound().ok().map(|s| (s, path)));
         Self { socket }
     }
 
@@ -69,7 +70,9 @@ mod tests {
         n.send("READY=1");
         let mut buf = [0u8; 64];
         assert!(server.recv(&mut buf).is_err(), "nothing was sent");
-        let short = Notifier { socket: Some((UnixDatagram::unbound().unwrap(), format!("@{}", String::from_utf8_lossy(prefix)))) };
+        let short = Notifier {
+            socket: Some((UnixDatagram::unbound().unwrap(), format!("@{}", String::from_utf8_lossy(prefix)))),
+        };
         short.send("READY=1");
         let len = server.recv(&mut buf).unwrap();
         assert_eq!(&buf[..len], b"READY=1", "the longest name still works");

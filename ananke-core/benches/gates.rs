@@ -22,17 +22,10 @@ fn evaluate_all_gates(c: &mut Criterion) {
     group.sample_size(10);
     for scale in [1, 10] {
         let (config, obs) = synth::large_observation(scale);
-        assert!(
-            gates::evaluate(&config, &obs, &soak).all_pass(),
-            "the benchmark lab must pass every gate"
-        );
-        group.bench_with_input(
-            BenchmarkId::from_parameter(format!("{scale}x")),
-            &scale,
-            |b, _| {
-                b.iter(|| gates::evaluate(black_box(&config), black_box(&obs), black_box(&soak)));
-            },
-        );
+        assert!(gates::evaluate(&config, &obs, &soak).all_pass(), "the benchmark lab must pass every gate");
+        group.bench_with_input(BenchmarkId::from_parameter(format!("{scale}x")), &scale, |b, _| {
+            b.iter(|| gates::evaluate(black_box(&config), black_box(&obs), black_box(&soak)));
+        });
     }
     group.finish();
 }

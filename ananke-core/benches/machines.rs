@@ -6,8 +6,7 @@
 use ananke_core::config::HumanDuration;
 use ananke_core::journal::Journal;
 use ananke_core::machine::{
-    Input, Machine, ShutdownMachine, ShutdownOptions, ShutdownState, StartupMachine,
-    StartupOptions, StartupState,
+    Input, Machine, ShutdownMachine, ShutdownOptions, ShutdownState, StartupMachine, StartupOptions, StartupState,
 };
 use ananke_core::observation::{PodToEvict, ProbeResult};
 use ananke_core::synth::{self, LabSize};
@@ -36,13 +35,7 @@ fn small_config() -> Config {
 }
 
 /// Feed `input` to `machine` once per iteration, one millisecond apart.
-fn bench_stream<M: Machine>(
-    c: &mut Criterion,
-    name: &str,
-    mut machine: M,
-    mut now: Time,
-    input: &Input,
-) {
+fn bench_stream<M: Machine>(c: &mut Criterion, name: &str, mut machine: M, mut now: Time, input: &Input) {
     let mut group = c.benchmark_group("machines/handle");
     group.throughput(Throughput::Elements(1));
     group.bench_function(name, |b| {
@@ -59,12 +52,8 @@ fn startup_streams(c: &mut Criterion) {
     let healthy = synth::healthy_observation(&config, Time::ZERO);
     let observed = Input::Observed(Box::new(healthy.clone()));
 
-    let mut soaking = StartupMachine::new(
-        Arc::clone(&config),
-        Journal::default(),
-        StartupOptions::default(),
-        Time::ZERO,
-    );
+    let mut soaking =
+        StartupMachine::new(Arc::clone(&config), Journal::default(), StartupOptions::default(), Time::ZERO);
     for _ in 0..3 {
         let _ = soaking.handle(Time::ZERO, &observed);
     }
@@ -75,19 +64,11 @@ fn startup_streams(c: &mut Criterion) {
     // evaluated in full on every observation.
     let mut failing = healthy;
     for probe in failing.probes.values_mut() {
-        *probe = ProbeResult {
-            ok: false,
-            reason: Some("HTTP 503".to_owned()),
-            ..ProbeResult::default()
-        };
+        *probe = ProbeResult { ok: false, reason: Some("HTTP 503".to_owned()), ..ProbeResult::default() };
     }
     let failing = Input::Observed(Box::new(failing));
-    let mut converging = StartupMachine::new(
-        Arc::clone(&config),
-        Journal::default(),
-        StartupOptions::default(),
-        Time::ZERO,
-    );
+    let mut converging =
+        StartupMachine::new(Arc::clone(&config), Journal::default(), StartupOptions::default(), Time::ZERO);
     for _ in 0..3 {
         let _ = converging.handle(Time::ZERO, &failing);
     }
@@ -99,11 +80,7 @@ fn shutdown_stream(c: &mut Criterion) {
     let config = Arc::new(small_config());
     let mut obs = synth::healthy_observation(&config, Time::ZERO);
     let flux = obs.flux.as_mut().expect("flux observed");
-    for object in flux
-        .kustomizations
-        .iter_mut()
-        .chain(flux.helm_releases.iter_mut())
-    {
+    for object in flux.kustomizations.iter_mut().chain(flux.helm_releases.iter_mut()) {
         object.suspend = true;
     }
     for workload in &mut obs.workloads {
@@ -118,18 +95,10 @@ fn shutdown_stream(c: &mut Criterion) {
         }
     }
     let node = obs.nodes[4].name.clone();
-    obs.pods_to_evict.push(PodToEvict {
-        pod: synth::object_ref("apps", "stuck"),
-        node,
-        blocked_by_pdb: None,
-    });
+    obs.pods_to_evict.push(PodToEvict { pod: synth::object_ref("apps", "stuck"), node, blocked_by_pdb: None });
     let input = Input::Observed(Box::new(obs));
-    let options = ShutdownOptions {
-        reason: "bench".to_owned(),
-        mode: config.shutdown.mode,
-    };
-    let mut draining =
-        ShutdownMachine::new(Arc::clone(&config), Journal::default(), options, Time::ZERO);
+    let options = ShutdownOptions { reason: "bench".to_owned(), mode: config.shutdown.mode };
+    let mut draining = ShutdownMachine::new(Arc::clone(&config), Journal::default(), options, Time::ZERO);
     for _ in 0..2 {
         let _ = draining.handle(Time::ZERO, &input);
     }

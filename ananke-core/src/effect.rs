@@ -180,11 +180,9 @@ impl Effect {
             Effect::Scale { workload, replicas } => format!("{kind}:{workload}={replicas}"),
             Effect::SuspendFlux { object } | Effect::ResumeFlux { object } => format!("{kind}:{object}"),
             Effect::RequestReconcile { object, token } => format!("{kind}:{object}@{token}"),
-            Effect::SetFluxSource { object, url, branch } => format!(
-                "{kind}:{object}:{}#{}",
-                url.as_deref().unwrap_or("-"),
-                branch.as_deref().unwrap_or("-")
-            ),
+            Effect::SetFluxSource { object, url, branch } => {
+                format!("{kind}:{object}:{}#{}", url.as_deref().unwrap_or("-"), branch.as_deref().unwrap_or("-"))
+            }
             Effect::UnsealVault { pod } | Effect::UnsealVaultBreakglass { pod } => format!("{kind}:{pod}"),
         }
     }

@@ -59,7 +59,10 @@ impl Journal {
     /// undid yet, or changes still listed.
     #[must_use]
     pub fn pending_restore(&self) -> bool {
-        self.shutdown_started_at.is_some() || self.shutdown_completed || self.rebuild_from_marks || !self.changes.is_empty()
+        self.shutdown_started_at.is_some()
+            || self.shutdown_completed
+            || self.rebuild_from_marks
+            || !self.changes.is_empty()
     }
 
     /// What a startup still has to restore, one line per kind of change (empty when nothing).
@@ -217,7 +220,10 @@ mod tests {
         let mut j = Journal::default();
         let w = WorkloadRef { kind: WorkloadKind::Deployment, namespace: "apps".into(), name: "web".into() };
         j.changes.scaled.insert(w, 3);
-        let f = FluxRef { kind: FluxKind::GitRepository, object: ObjectRef { namespace: "flux-system".into(), name: "flux-system".into() } };
+        let f = FluxRef {
+            kind: FluxKind::GitRepository,
+            object: ObjectRef { namespace: "flux-system".into(), name: "flux-system".into() },
+        };
         j.changes.sources_before.insert(f, SourceBefore { url: Some("ssh://x".into()), branch: Some("main".into()) });
         j.changes.cordoned.insert("titan-07".into());
         let text = serde_json::to_string(&j).unwrap();
@@ -229,7 +235,10 @@ mod tests {
     }
 
     fn apps() -> FluxRef {
-        FluxRef { kind: FluxKind::Kustomization, object: ObjectRef { namespace: "flux-system".into(), name: "apps".into() } }
+        FluxRef {
+            kind: FluxKind::Kustomization,
+            object: ObjectRef { namespace: "flux-system".into(), name: "apps".into() },
+        }
     }
 
     #[test]
@@ -298,7 +307,10 @@ mod tests {
         );
         j.shutdown_completed = true;
         assert!(j.pending_restore() && !j.shutdown_unfinished(), "completed: the cluster is down");
-        let restored = Journal { changes: Changes { already_stopped: ["titan-04".into()].into(), ..Changes::default() }, ..Journal::default() };
+        let restored = Journal {
+            changes: Changes { already_stopped: ["titan-04".into()].into(), ..Changes::default() },
+            ..Journal::default()
+        };
         assert!(!restored.pending_restore(), "what ananke found so is not a restore");
     }
 

@@ -17,11 +17,11 @@ pub mod journal;
 pub mod machine;
 pub mod observation;
 pub mod power;
-pub mod synth;
 #[cfg(feature = "runner")]
 pub mod runner;
 #[cfg(feature = "store")]
 pub mod store;
+pub mod synth;
 pub mod time;
 pub mod trace;
 

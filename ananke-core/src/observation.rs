@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 mod marks;
 mod node;
 use marks::is_false;
-pub use node::{SshStatus, UnitState};
 pub use marks::{CORDONED_BY_ANANKE, REPLICAS_BEFORE, SUSPENDED_BY_ANANKE};
+pub use node::{SshStatus, UnitState};
 
 /// Everything ananke knows about the cluster at one instant.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -194,7 +194,6 @@ pub struct FluxObject {
     #[serde(default, skip_serializing_if = "is_false")]
     pub suspended_by_ananke: bool,
 }
-
 
 impl FluxObject {
     /// The condition of type `type_`, if present.

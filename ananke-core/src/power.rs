@@ -230,7 +230,10 @@ impl PowerPolicy {
                         t.online_since = Some(now);
                     }
                 }
-                vec![PowerDecision::Report { message: "the startup failed: see its report; retrying after another stable-power window".to_owned() }]
+                vec![PowerDecision::Report {
+                    message: "the startup failed: see its report; retrying after another stable-power window"
+                        .to_owned(),
+                }]
             }
         }
     }
@@ -285,7 +288,9 @@ impl PowerPolicy {
             return;
         }
         if let Some(since) = t.lost_since.take() {
-            out.push(PowerDecision::Report { message: format!("UPS of {} reachable again after {}s", ups.domain, now.since(since).as_secs()) });
+            out.push(PowerDecision::Report {
+                message: format!("UPS of {} reachable again after {}s", ups.domain, now.since(since).as_secs()),
+            });
         }
         t.charge = ups.charge;
         let on_battery = ups.has("OB") || ups.has("FSD");
@@ -297,10 +302,17 @@ impl PowerPolicy {
                 let lasted = now.since(since);
                 if lasted < debounce {
                     out.push(PowerDecision::Report {
-                        message: format!("power blip on {} for {}s (under the {}s debounce): nothing done", ups.domain, lasted.as_secs(), debounce.as_secs()),
+                        message: format!(
+                            "power blip on {} for {}s (under the {}s debounce): nothing done",
+                            ups.domain,
+                            lasted.as_secs(),
+                            debounce.as_secs()
+                        ),
                     });
                 } else {
-                    out.push(PowerDecision::Report { message: format!("mains back on {} after {}s on battery", ups.domain, lasted.as_secs()) });
+                    out.push(PowerDecision::Report {
+                        message: format!("mains back on {} after {}s on battery", ups.domain, lasted.as_secs()),
+                    });
                 }
             }
             t.online_since.get_or_insert(now);
@@ -377,9 +389,10 @@ impl PowerPolicy {
         }
         let stable = self.settings.stable_for.get();
         let min = f64::from(self.settings.min_battery_charge);
-        let ready = self.domains.values().all(|t| {
-            t.online_since.is_some_and(|s| now.since(s) >= stable) && t.charge.is_none_or(|c| c >= min)
-        });
+        let ready = self
+            .domains
+            .values()
+            .all(|t| t.online_since.is_some_and(|s| now.since(s) >= stable) && t.charge.is_none_or(|c| c >= min));
         if ready {
             self.phase = ClusterPhase::StartingUp;
             vec![PowerDecision::StartStartup]

@@ -12,14 +12,12 @@
 
 mod objects;
 
-pub use objects::{
-    condition, healthy_workload, passing_probe, published_ingress, ready_flux_object, ready_node,
-};
+pub use objects::{condition, healthy_workload, passing_probe, published_ingress, ready_flux_object, ready_node};
 
 use crate::config::{
-    Config, Coordination, CoordinationRole, Exposure, FluxSettings, HttpCheck, HumanDuration,
-    IngressCheck, Inventory, K3sRole, KubernetesSettings, Node, ObjectRef, PowerDomain,
-    SshSettings, StartupSettings, Ups, WorkloadKind, WorkloadRef,
+    Config, Coordination, CoordinationRole, Exposure, FluxSettings, HttpCheck, HumanDuration, IngressCheck, Inventory,
+    K3sRole, KubernetesSettings, Node, ObjectRef, PowerDomain, SshSettings, StartupSettings, Ups, WorkloadKind,
+    WorkloadRef,
 };
 use crate::observation::{ApiStatus, FluxKind, FluxObservation, GitServerHealth, Observation};
 use crate::time::Time;
@@ -110,11 +108,7 @@ pub fn lab_config(size: LabSize) -> Config {
             name: node_name(i),
             address: format!("10.{}.{}.{}", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff),
             ssh_port: 22,
-            role: if i < 3 {
-                K3sRole::Server
-            } else {
-                K3sRole::Agent
-            },
+            role: if i < 3 { K3sRole::Server } else { K3sRole::Agent },
         })
         .collect();
     let domain_count = size.power_domains.max(1);
@@ -129,12 +123,7 @@ pub fn lab_config(size: LabSize) -> Config {
                 password_file: None,
                 driver_socket: None,
             },
-            nodes: nodes
-                .iter()
-                .skip(d)
-                .step_by(domain_count)
-                .map(|n| n.name.clone())
-                .collect(),
+            nodes: nodes.iter().skip(d).step_by(domain_count).map(|n| n.name.clone()).collect(),
         })
         .collect();
     Config {
@@ -173,9 +162,7 @@ pub fn lab_config(size: LabSize) -> Config {
                     ingress_class: Some("traefik".to_owned()),
                 })
                 .collect(),
-            service_checklist: (0..size.service_checks)
-                .map(|i| http_check(&format!("service-{:05}", i + 1)))
-                .collect(),
+            service_checklist: (0..size.service_checks).map(|i| http_check(&format!("service-{:05}", i + 1))).collect(),
             critical_service_endpoints: (0..size.critical_endpoints)
                 .map(|i| http_check(&format!("critical-{:05}", i + 1)))
                 .collect(),
@@ -219,10 +206,7 @@ pub fn http_check(name: &str) -> HttpCheck {
 /// `namespace/name`.
 #[must_use]
 pub fn object_ref(namespace: &str, name: &str) -> ObjectRef {
-    ObjectRef {
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-    }
+    ObjectRef { namespace: namespace.to_owned(), name: name.to_owned() }
 }
 
 /// An observation of `config` at `now` in which gates 1-8 pass.
@@ -238,11 +222,8 @@ pub fn healthy_observation(config: &Config, now: Time) -> Observation {
     let mut seen: HashSet<WorkloadRef> = HashSet::new();
     let mut kustomizations = Vec::with_capacity(config.flux.required_kustomizations.len());
     for ks in &config.flux.required_kustomizations {
-        let deployment = WorkloadRef {
-            kind: WorkloadKind::Deployment,
-            namespace: ks.name.clone(),
-            name: ks.name.clone(),
-        };
+        let deployment =
+            WorkloadRef { kind: WorkloadKind::Deployment, namespace: ks.name.clone(), name: ks.name.clone() };
         let mut object = ready_flux_object(FluxKind::Kustomization, ks.clone());
         object.manages.push(deployment.clone());
         kustomizations.push(object);
@@ -268,16 +249,8 @@ pub fn healthy_observation(config: &Config, now: Time) -> Observation {
         .collect();
     Observation {
         at: now,
-        api: ApiStatus {
-            reachable: true,
-            error: None,
-        },
-        nodes: config
-            .inventory
-            .nodes
-            .iter()
-            .map(|n| ready_node(&n.name))
-            .collect(),
+        api: ApiStatus { reachable: true, error: None },
+        nodes: config.inventory.nodes.iter().map(|n| ready_node(&n.name)).collect(),
         flux: Some(FluxObservation {
             installed: true,
             sources: vec![source],
@@ -286,27 +259,11 @@ pub fn healthy_observation(config: &Config, now: Time) -> Observation {
         }),
         workloads,
         pods_to_evict: Vec::new(),
-        ingresses: startup
-            .require_ingress_checklist
-            .iter()
-            .map(published_ingress)
-            .collect(),
+        ingresses: startup.require_ingress_checklist.iter().map(published_ingress).collect(),
         probes,
-        git_server: config.flux.git_server.as_ref().map(|_| GitServerHealth {
-            healthy: true,
-            reason: None,
-        }),
-        vault: config
-            .vault
-            .iter()
-            .flat_map(|v| &v.pods)
-            .map(unsealed)
-            .collect(),
-        power: config
-            .power_domains
-            .iter()
-            .map(|d| on_line(&d.name))
-            .collect(),
+        git_server: config.flux.git_server.as_ref().map(|_| GitServerHealth { healthy: true, reason: None }),
+        vault: config.vault.iter().flat_map(|v| &v.pods).map(unsealed).collect(),
+        power: config.power_domains.iter().map(|d| on_line(&d.name)).collect(),
     }
 }
 
@@ -322,16 +279,8 @@ pub fn lab(size: LabSize) -> (Config, Observation) {
     let extra = size.workloads.saturating_sub(obs.workloads.len());
     obs.workloads.reserve(extra);
     for i in 0..extra {
-        let kind = [
-            WorkloadKind::Deployment,
-            WorkloadKind::StatefulSet,
-            WorkloadKind::DaemonSet,
-        ][i % 3];
-        let id = WorkloadRef {
-            kind,
-            namespace: format!("team-{}", i / 100),
-            name: format!("app-{i:06}"),
-        };
+        let kind = [WorkloadKind::Deployment, WorkloadKind::StatefulSet, WorkloadKind::DaemonSet][i % 3];
+        let id = WorkloadRef { kind, namespace: format!("team-{}", i / 100), name: format!("app-{i:06}") };
         obs.workloads.push(healthy_workload(id, 2));
     }
     (config, obs)

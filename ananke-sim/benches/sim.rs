@@ -21,7 +21,8 @@ fn long_trace() -> (Vec<u8>, u64, ananke_core::Config) {
     let mut scenario = builtin("titan-lab").unwrap();
     scenario.ananke = serde_json::json!({"soak": {"duration": "2h"}, "startup": {"deadline": "4h"}});
     scenario.prepare().unwrap();
-    let run = run_scenario(&scenario, &RunSpec { drive: Some(Drive::Startup), record: true, ..RunSpec::default() }).unwrap();
+    let run =
+        run_scenario(&scenario, &RunSpec { drive: Some(Drive::Startup), record: true, ..RunSpec::default() }).unwrap();
     let trace = run.startup.unwrap().trace.unwrap();
     let records = trace.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64 - 1;
     (trace, records, scenario.ananke_config())
@@ -45,11 +46,17 @@ fn replay_throughput(c: &mut Criterion) {
     for (what, machine) in [("shutdown", run.shutdown), ("startup", run.startup)] {
         let trace = machine.unwrap().trace.unwrap();
         let (records, rate) = rate(&trace, &config);
-        println!("replay of the titan-lab cycle's {what}: {records} records ({} bytes), {rate:.0} records/s", trace.len());
+        println!(
+            "replay of the titan-lab cycle's {what}: {records} records ({} bytes), {rate:.0} records/s",
+            trace.len()
+        );
     }
     let (trace, records, config) = long_trace();
     let (_, rate) = rate(&trace, &config);
-    println!("replay of a long trace (titan-lab startup, 2 h soak): {records} records ({} bytes), {rate:.0} records/s", trace.len());
+    println!(
+        "replay of a long trace (titan-lab startup, 2 h soak): {records} records ({} bytes), {rate:.0} records/s",
+        trace.len()
+    );
     let mut group = c.benchmark_group("replay");
     group.throughput(Throughput::Elements(records));
     group.bench_function("long titan-lab startup trace", |b| {

@@ -59,7 +59,15 @@ fn dark(s: &Scenario, domain: &str) -> bool {
 fn startup(s: &Scenario, after_outage: bool) -> Option<u64> {
     let config = s.ananke_config();
     let lost = |n: &str| s.faults.iter().any(|f| matches!(f, Fault::NodeLost { node } if node == n));
-    let extra = |n: &str| s.faults.iter().map(|f| match f { Fault::SlowK3s { node, extra } if node == n => ms(*extra), _ => 0 }).sum::<u64>();
+    let extra = |n: &str| {
+        s.faults
+            .iter()
+            .map(|f| match f {
+                Fault::SlowK3s { node, extra } if node == n => ms(*extra),
+                _ => 0,
+            })
+            .sum::<u64>()
+    };
     // Host up, per node (None: never).
     let host: Vec<Option<u64>> = s
         .nodes
@@ -74,15 +82,29 @@ fn startup(s: &Scenario, after_outage: bool) -> Option<u64> {
         .components
         .iter()
         .filter(|c| c.kind == ComponentKind::Datastore)
-        .map(|c| c.host.as_deref().and_then(|h| s.nodes.iter().position(|n| n.name == h)).and_then(|h| host[h]).map(|t| t + ms(c.start)))
+        .map(|c| {
+            c.host
+                .as_deref()
+                .and_then(|h| s.nodes.iter().position(|n| n.name == h))
+                .and_then(|h| host[h])
+                .map(|t| t + ms(c.start))
+        })
         .try_fold(0u64, |acc, t| t.map(|t| acc.max(t)))?;
-    let serving: Vec<Option<u64>> =
-        s.nodes.iter().zip(&host).map(|(n, h)| h.map(|h| h.max(if n.role == K3sRole::Server { datastore } else { 0 }) + ms(n.k3s_start) + extra(&n.name))).collect();
-    let mut servers: Vec<u64> = s.nodes.iter().zip(&serving).filter(|(n, _)| n.role == K3sRole::Server).filter_map(|(_, t)| *t).collect();
+    let serving: Vec<Option<u64>> = s
+        .nodes
+        .iter()
+        .zip(&host)
+        .map(|(n, h)| {
+            h.map(|h| h.max(if n.role == K3sRole::Server { datastore } else { 0 }) + ms(n.k3s_start) + extra(&n.name))
+        })
+        .collect();
+    let mut servers: Vec<u64> =
+        s.nodes.iter().zip(&serving).filter(|(n, _)| n.role == K3sRole::Server).filter_map(|(_, t)| *t).collect();
     servers.sort_unstable();
     let quorum = s.nodes.iter().filter(|n| n.role == K3sRole::Server).count() / 2 + 1;
     let api = *servers.get(quorum - 1)?;
-    let ready: Vec<Option<u64>> = s.nodes.iter().zip(&serving).map(|(n, t)| t.map(|t| (t + ms(n.kubelet_ready)).max(api))).collect();
+    let ready: Vec<Option<u64>> =
+        s.nodes.iter().zip(&serving).map(|(n, t)| t.map(|t| (t + ms(n.kubelet_ready)).max(api))).collect();
     // Components, in dependency order (the graph is acyclic).
     let mut comp: Vec<Option<u64>> = vec![None; s.components.len()];
     for _ in 0..=s.components.len() {
@@ -94,7 +116,11 @@ fn startup(s: &Scenario, after_outage: bool) -> Option<u64> {
             if c.workload.as_ref().is_none_or(|w| w.initial_replicas.unwrap_or(w.replicas) == 0) {
                 continue;
             }
-            let deps: Option<Vec<u64>> = c.depends_on.iter().map(|d| s.components.iter().position(|x| &x.name == d).and_then(|j| comp[j])).collect();
+            let deps: Option<Vec<u64>> = c
+                .depends_on
+                .iter()
+                .map(|d| s.components.iter().position(|x| &x.name == d).and_then(|j| comp[j]))
+                .collect();
             let Some(deps) = deps else { continue };
             let eligible = |n: usize| c.nodes.is_empty() || c.nodes.contains(&s.nodes[n].name);
             let cordoned = |n: usize| s.nodes[n].cordoned;
@@ -119,18 +145,31 @@ fn startup(s: &Scenario, after_outage: bool) -> Option<u64> {
         .flux
         .sources
         .iter()
-        .map(|x| x.served_by.as_deref().map_or(Some(controllers), |c| comp_at(c).map(|t| t.max(controllers))).map(|t| t + delay))
+        .map(|x| {
+            x.served_by
+                .as_deref()
+                .map_or(Some(controllers), |c| comp_at(c).map(|t| t.max(controllers)))
+                .map(|t| t + delay)
+        })
         .collect::<Option<Vec<u64>>>()?;
-    let objects: Vec<(String, &crate::scenario::FluxObjectSpec)> =
-        s.flux.kustomizations.iter().chain(&s.flux.helm_releases).map(|o| (format!("{}/{}", o.namespace, o.name), o)).collect();
+    let objects: Vec<(String, &crate::scenario::FluxObjectSpec)> = s
+        .flux
+        .kustomizations
+        .iter()
+        .chain(&s.flux.helm_releases)
+        .map(|o| (format!("{}/{}", o.namespace, o.name), o))
+        .collect();
     let mut flux: Vec<Option<u64>> = vec![None; objects.len()];
     for _ in 0..=objects.len() {
         for (i, (_, o)) in objects.iter().enumerate() {
             if flux[i].is_some() || o.suspend {
                 continue;
             }
-            let source = o.source.as_deref().map_or(Some(controllers), |n| s.flux.sources.iter().position(|x| x.name == n).map(|j| source_ready[j]));
-            let deps: Option<Vec<u64>> = o.depends_on.iter().map(|d| objects.iter().position(|(k, _)| k == d).and_then(|j| flux[j])).collect();
+            let source = o.source.as_deref().map_or(Some(controllers), |n| {
+                s.flux.sources.iter().position(|x| x.name == n).map(|j| source_ready[j])
+            });
+            let deps: Option<Vec<u64>> =
+                o.depends_on.iter().map(|d| objects.iter().position(|(k, _)| k == d).and_then(|j| flux[j])).collect();
             let managed: Option<Vec<u64>> = o.manages.iter().map(|c| comp_at(c).or(Some(0))).collect();
             let (Some(source), Some(deps), Some(managed)) = (source, deps, managed) else { continue };
             let applied = deps.into_iter().fold(source.max(controllers), u64::max) + delay;
@@ -156,7 +195,11 @@ fn flaps_end(s: &Scenario, api: u64, comp_at: &dyn Fn(&str) -> Option<u64>) -> u
     for fault in &s.faults {
         let Fault::EndpointFlap { check, after_healthy, duration } = fault else { continue };
         let Some(spec) = s.checks.iter().find(|c| c.name == *check) else { continue };
-        let passes = spec.backed_by.iter().map(|b| if b == "api" { Some(api) } else { comp_at(b) }).try_fold(api, |acc, t| t.map(|t| acc.max(t)));
+        let passes = spec
+            .backed_by
+            .iter()
+            .map(|b| if b == "api" { Some(api) } else { comp_at(b) })
+            .try_fold(api, |acc, t| t.map(|t| acc.max(t)));
         if let Some(passes) = passes {
             end = end.max(passes + ms(*after_healthy) + ms(*duration));
         }
@@ -170,7 +213,11 @@ fn shutdown(s: &Scenario) -> u64 {
     let scaled: Vec<bool> = s
         .components
         .iter()
-        .map(|c| c.workload.as_ref().is_some_and(|w| w.kind.scalable() && !excluded.contains(&w.namespace) && w.initial_replicas.unwrap_or(w.replicas) > 0))
+        .map(|c| {
+            c.workload.as_ref().is_some_and(|w| {
+                w.kind.scalable() && !excluded.contains(&w.namespace) && w.initial_replicas.unwrap_or(w.replicas) > 0
+            })
+        })
         .collect();
     // done[c] = stop[c] + the latest done of the scaled components that depend on c.
     let mut done = vec![0u64; s.components.len()];
@@ -197,13 +244,20 @@ fn shutdown(s: &Scenario) -> u64 {
     // on (`pdb_policy: proceed`) or fails.
     let blocked = s.pdbs.iter().any(|p| {
         s.components.iter().enumerate().any(|(i, c)| {
-            c.name == p.component && !scaled[i] && c.workload.as_ref().is_some_and(|w| w.initial_replicas.unwrap_or(w.replicas) > 0 && p.min_available >= w.initial_replicas.unwrap_or(w.replicas))
+            c.name == p.component
+                && !scaled[i]
+                && c.workload.as_ref().is_some_and(|w| {
+                    w.initial_replicas.unwrap_or(w.replicas) > 0
+                        && p.min_available >= w.initial_replicas.unwrap_or(w.replicas)
+                })
         })
     });
     let drain = if blocked { ms(config.shutdown.drain_timeout) } else { 0 };
     // A k3s unit that never stops is known stuck only at the node-stop bound
     // (`shutdown.node_stop_timeout`): its role's stage lasts that long.
-    let stuck = |n: &crate::scenario::NodeSpec| s.faults.iter().any(|f| matches!(f, Fault::K3sWontStop { node } if *node == n.name));
+    let stuck = |n: &crate::scenario::NodeSpec| {
+        s.faults.iter().any(|f| matches!(f, Fault::K3sWontStop { node } if *node == n.name))
+    };
     let stop = |role: K3sRole| {
         s.nodes
             .iter()

@@ -121,13 +121,18 @@ pub fn drive(
     limits: &Limits,
     on_step: &mut dyn FnMut(&Step<'_>),
 ) -> Result<RunOutcome, DriveError> {
-    let mut sink = Sink { on_step, states: vec![(start, machine.state_name())], counts: BTreeMap::new(), at_instant: (start, 0) };
+    let mut sink =
+        Sink { on_step, states: vec![(start, machine.state_name())], counts: BTreeMap::new(), at_instant: (start, 0) };
     let mut lp = RunLoop::new(machine, start, limits.observe_every);
     let mut now = start;
     model.advance(start);
     loop {
         if lp.steps() >= limits.max_steps {
-            return Err(DriveError::Unbounded { steps: lp.steps(), elapsed: now.since(start), state: lp.machine().state_name() });
+            return Err(DriveError::Unbounded {
+                steps: lp.steps(),
+                elapsed: now.since(start),
+                state: lp.machine().state_name(),
+            });
         }
         if sink.at_instant.1 > limits.max_steps_per_instant {
             return Err(DriveError::Livelock { steps: sink.at_instant.1, at: now, state: lp.machine().state_name() });
@@ -145,7 +150,11 @@ pub fn drive(
             Next::Wait { until, .. } => {
                 now = until.max(now);
                 if now.since(start) > limits.max_virtual {
-                    return Err(DriveError::Unbounded { steps: lp.steps(), elapsed: now.since(start), state: lp.machine().state_name() });
+                    return Err(DriveError::Unbounded {
+                        steps: lp.steps(),
+                        elapsed: now.since(start),
+                        state: lp.machine().state_name(),
+                    });
                 }
                 model.advance(now);
             }
@@ -173,8 +182,9 @@ pub fn drive(
 fn execute_batch(model: &mut Model, now: &mut Time, effects: &[Effect], retry: &RetryPolicy) -> Vec<EffectOutcome> {
     let mut outcomes: Vec<EffectOutcome> = effects.iter().map(|e| model.apply_as_ananke(*now, e)).collect();
     for attempt in 1..retry.attempts {
-        let again: Vec<usize> =
-            (0..effects.len()).filter(|&i| matches!(outcomes[i], EffectOutcome::Failed { transient: true, .. })).collect();
+        let again: Vec<usize> = (0..effects.len())
+            .filter(|&i| matches!(outcomes[i], EffectOutcome::Failed { transient: true, .. }))
+            .collect();
         if again.is_empty() {
             break;
         }
@@ -198,7 +208,8 @@ struct Sink<'f> {
 
 impl StepSink for Sink<'_> {
     fn record(&mut self, step: &Step<'_>) {
-        self.at_instant = if self.at_instant.0 == step.time { (step.time, self.at_instant.1 + 1) } else { (step.time, 1) };
+        self.at_instant =
+            if self.at_instant.0 == step.time { (step.time, self.at_instant.1 + 1) } else { (step.time, 1) };
         if step.state_after != step.state_before {
             self.states.push((step.time, step.state_after));
         }

@@ -47,7 +47,15 @@ impl fmt::Display for ReplayReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ReplayReport::NoDivergence { records } => write!(f, "no divergence: {records} records replayed"),
-            ReplayReport::Divergence { step, time, input, expected_state, actual_state, expected_effects, actual_effects } => {
+            ReplayReport::Divergence {
+                step,
+                time,
+                input,
+                expected_state,
+                actual_state,
+                expected_effects,
+                actual_effects,
+            } => {
                 writeln!(f, "divergence at step {step} ({time}, input {input}):")?;
                 writeln!(f, "  expected state:   {} -> {}", expected_state.0, expected_state.1)?;
                 writeln!(f, "  actual state:     {} -> {}", actual_state.0, actual_state.1)?;
@@ -162,9 +170,12 @@ pub fn replay<R: BufRead>(reader: R, config: Option<Config>) -> Result<ReplayRep
 /// As [`replay`], plus unreadable files.
 pub fn replay_file(path: &Path, config: Option<&Path>) -> Result<ReplayReport, ReplayError> {
     let config = match config {
-        Some(p) => Some(ananke_core::config::load(p).map_err(|e| ReplayError::Config(format!("{}: {e}", p.display())))?),
+        Some(p) => {
+            Some(ananke_core::config::load(p).map_err(|e| ReplayError::Config(format!("{}: {e}", p.display())))?)
+        }
         None => None,
     };
-    let file = std::fs::File::open(path).map_err(|e| ReplayError::Config(format!("cannot open trace {}: {e}", path.display())))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| ReplayError::Config(format!("cannot open trace {}: {e}", path.display())))?;
     replay(std::io::BufReader::new(file), config)
 }

@@ -27,15 +27,25 @@ pub fn machine_report(run: &MachineRun, ideal: Option<Duration>) -> String {
     let o = &run.outcome;
     let mut out = String::new();
     let _ = writeln!(out, "{}: {}", run.machine.as_str(), states(o));
-    let ratio = ideal.filter(|i| !i.is_zero()).map_or_else(|| "n/a".to_owned(), |i| format!("{:.2}", o.duration().as_secs_f64() / i.as_secs_f64()));
+    let ratio = ideal
+        .filter(|i| !i.is_zero())
+        .map_or_else(|| "n/a".to_owned(), |i| format!("{:.2}", o.duration().as_secs_f64() / i.as_secs_f64()));
     let ideal = ideal.map_or_else(|| "none".to_owned(), human);
-    let _ = writeln!(out, "  virtual duration {} (critical path {ideal}, ratio {ratio}), {} inputs", human(o.duration()), o.steps);
+    let _ = writeln!(
+        out,
+        "  virtual duration {} (critical path {ideal}, ratio {ratio}), {} inputs",
+        human(o.duration()),
+        o.steps
+    );
     if let Some(f) = &o.failure {
         let _ = writeln!(out, "  failed{}: {}", f.gate.map_or(String::new(), |g| format!(" at {g}")), f.reason);
     }
     if let Some(report) = &o.gates {
         for g in &report.outcomes {
-            let verdict = serde_json::to_value(g.verdict).ok().and_then(|v| v.get("verdict").and_then(|x| x.as_str().map(str::to_owned))).unwrap_or_default();
+            let verdict = serde_json::to_value(g.verdict)
+                .ok()
+                .and_then(|v| v.get("verdict").and_then(|x| x.as_str().map(str::to_owned)))
+                .unwrap_or_default();
             let _ = writeln!(out, "  gate {:20} {verdict:7} {}", g.gate.as_str(), g.reasons.join("; "));
         }
     }

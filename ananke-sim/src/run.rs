@@ -3,11 +3,11 @@
 
 use crate::critical_path::{critical_path_for, CriticalPath};
 use crate::driver::{drive, DriveError, Limits, RunOutcome};
-use ananke_core::runner::Step;
 use crate::model::{ClusterState, Model};
 use crate::scenario::{Drive, Outcome, Phase, Scenario};
 use ananke_core::config::ShutdownMode;
 use ananke_core::machine::{Machine, ShutdownMachine, ShutdownOptions, StartupMachine, StartupOptions};
+use ananke_core::runner::Step;
 use ananke_core::trace::{MachineKind, TraceHeader, TraceOptions, TraceRecordRef, TraceWriter};
 use ananke_core::{Journal, Time};
 
@@ -72,7 +72,8 @@ impl ScenarioRun {
     pub fn shutdown_ratio(&self) -> Option<f64> {
         let run = self.shutdown.as_ref()?;
         let ideal = self.critical.shutdown.as_secs_f64();
-        (run.outcome.state != "failed" && !run.outcome.effects.is_empty() && ideal > 0.0).then(|| run.outcome.duration().as_secs_f64() / ideal)
+        (run.outcome.state != "failed" && !run.outcome.effects.is_empty() && ideal > 0.0)
+            .then(|| run.outcome.duration().as_secs_f64() / ideal)
     }
 
     /// Every way the run misses the scenario's expectation (empty: met).
@@ -161,7 +162,10 @@ fn drive_recorded(
 pub fn run_scenario(scenario: &Scenario, spec: &RunSpec) -> Result<ScenarioRun, DriveError> {
     let config = scenario.config_arc();
     // Observe as often as `ananke` would with this config.
-    let spec = &RunSpec { limits: Limits { observe_every: config.observe_interval.get(), ..spec.limits.clone() }, ..spec.clone() };
+    let spec = &RunSpec {
+        limits: Limits { observe_every: config.observe_interval.get(), ..spec.limits.clone() },
+        ..spec.clone()
+    };
     let mut model = Model::new(scenario, spec.seed);
     let before = model.cluster_state();
     let drive_mode = spec.drive.unwrap_or(scenario.drive);

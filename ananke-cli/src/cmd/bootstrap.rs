@@ -67,7 +67,10 @@ impl BootstrapArgs {
             let marks = ananke_core::journal::Changes::from_marks(&observation);
             // No journal (lost with the whole state dir, say), but ananke's marks on the cluster.
             if observation.api.reachable && !marks.is_empty() && !state.journal_path().exists() {
-                format!("the journal is missing; the cluster carries ananke's marks of {} changes to restore", marks.scaled.len() + marks.suspended.len() + marks.cordoned.len())
+                format!(
+                    "the journal is missing; the cluster carries ananke's marks of {} changes to restore",
+                    marks.scaled.len() + marks.suspended.len() + marks.cordoned.len()
+                )
             } else if observation.api.reachable {
                 println!("bootstrap: the cluster is up and ananke did not shut it down: nothing to do");
                 return exit::SUCCESS;

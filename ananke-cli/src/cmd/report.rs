@@ -56,7 +56,9 @@ impl ReportArgs {
         };
         let result = match self.which.unwrap_or(Which::Last { command: None }) {
             Which::List => list(&state, self.json),
-            Which::Show { run } => state.read_report(&run).map(|r| r.ok_or(format!("no report for run {run} in {}", state.reports_dir().display()))),
+            Which::Show { run } => state
+                .read_report(&run)
+                .map(|r| r.ok_or(format!("no report for run {run} in {}", state.reports_dir().display()))),
             Which::Last { command } => last(&state, command),
         };
         let report = match result {
@@ -71,8 +73,16 @@ impl ReportArgs {
                 return exit::USAGE_OR_CONFIG;
             }
         };
-        let printed = if self.json { output::print_json(&report) } else { output::print_text(&output::report_summary(&report, None)) };
-        if printed.is_ok() { exit::SUCCESS } else { exit::STATE_IO }
+        let printed = if self.json {
+            output::print_json(&report)
+        } else {
+            output::print_text(&output::report_summary(&report, None))
+        };
+        if printed.is_ok() {
+            exit::SUCCESS
+        } else {
+            exit::STATE_IO
+        }
     }
 }
 

@@ -58,7 +58,8 @@ impl ShutdownArgs {
         run_command(&req, |config, journal, now| {
             let mode = explicit.unwrap_or(config.shutdown.mode);
             let options = ShutdownOptions { reason, mode };
-            let trace = TraceOptions { reason: Some(options.reason.clone()), mode: Some(mode), force_flux_branch: None };
+            let trace =
+                TraceOptions { reason: Some(options.reason.clone()), mode: Some(mode), force_flux_branch: None };
             (ShutdownMachine::new(config, journal, options, now), trace)
         })
     }

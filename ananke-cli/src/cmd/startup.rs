@@ -47,7 +47,12 @@ impl StartupArgs {
 }
 
 /// A startup machine and its trace options.
-pub fn startup_machine(config: Arc<Config>, journal: Journal, force_flux_branch: Option<String>, now: Time) -> (StartupMachine, TraceOptions) {
+pub fn startup_machine(
+    config: Arc<Config>,
+    journal: Journal,
+    force_flux_branch: Option<String>,
+    now: Time,
+) -> (StartupMachine, TraceOptions) {
     let trace = TraceOptions { force_flux_branch: force_flux_branch.clone(), ..TraceOptions::default() };
     (StartupMachine::new(config, journal, StartupOptions { force_flux_branch }, now), trace)
 }

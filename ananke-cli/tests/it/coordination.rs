@@ -104,8 +104,13 @@ impl Lab {
 }
 
 fn write_lock(state: &Path, pid: u32, run: &str) {
-    let holder =
-        LockHolder { pid, run_id: run.into(), command: "shutdown".into(), since: "2026-11-23T00:00:00Z".into(), boot_id: None };
+    let holder = LockHolder {
+        pid,
+        run_id: run.into(),
+        command: "shutdown".into(),
+        since: "2026-11-23T00:00:00Z".into(),
+        boot_id: None,
+    };
     std::fs::write(state.join(LOCK_FILE), serde_json::to_vec_pretty(&holder).unwrap()).unwrap();
 }
 

@@ -60,15 +60,24 @@ enum Which {
 }
 
 /// Build the machine and drive it until it ends, or until the world crashes (`None`).
-fn run_once(which: Which, config: &Config, journal: Journal, world: &Crashing<'_>, state: &StateDir) -> Option<runner::RunResult> {
+fn run_once(
+    which: Which,
+    config: &Config,
+    journal: Journal,
+    world: &Crashing<'_>,
+    state: &StateDir,
+) -> Option<runner::RunResult> {
     let config = Arc::new(config.clone());
     let now = world.now();
     match which {
         Which::Shutdown => {
-            let options = ShutdownOptions { reason: "crash-test".into(), mode: ananke_core::config::ShutdownMode::ClusterOnly };
+            let options =
+                ShutdownOptions { reason: "crash-test".into(), mode: ananke_core::config::ShutdownMode::ClusterOnly };
             drive(&mut ShutdownMachine::new(config, journal, options, now), world, state)
         }
-        Which::Startup => drive(&mut StartupMachine::new(config, journal, StartupOptions::default(), now), world, state),
+        Which::Startup => {
+            drive(&mut StartupMachine::new(config, journal, StartupOptions::default(), now), world, state)
+        }
     }
 }
 
@@ -110,7 +119,8 @@ fn crash_then_finish(dir: &Path, which: Which, budget: usize) -> (ClusterState, 
     // The rerun: a new process would reopen the world and the journal.
     let opened = SimWorld::open("titan-lab", dir, purpose, true).unwrap();
     let world = Crashing { inner: &opened.world, budget: Cell::new(usize::MAX), crashed: Cell::new(false) };
-    let result = run_once(which, &opened.config, state.read_journal().unwrap(), &world, &state).expect("the rerun completes");
+    let result =
+        run_once(which, &opened.config, state.read_journal().unwrap(), &world, &state).expect("the rerun completes");
     assert!(result.failure.is_none(), "rerun after a crash at effect {budget} failed: {:?}", result.failure);
     (opened.world.cluster_state(), crashed)
 }
@@ -269,7 +279,10 @@ fn a_deleted_journal_after_a_shutdown_is_a_loud_warning_naming_what_recovers() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("last-startup-report.json")).unwrap()).unwrap();
     let warnings = report["warnings"].to_string();
-    assert!(warnings.contains("restore source: the cluster's ananke.io marks (the journal was lost): scale back"), "{warnings}");
+    assert!(
+        warnings.contains("restore source: the cluster's ananke.io marks (the journal was lost): scale back"),
+        "{warnings}"
+    );
     assert!(warnings.contains("resume Kustomization/flux-system/flux-system"), "{warnings}");
     assert!(warnings.contains("uncordon titan-"), "{warnings}");
     // What the restore undid carries no mark any more.

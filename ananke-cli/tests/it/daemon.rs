@@ -69,9 +69,17 @@ pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), 
             if setup.pushed { nut.power_domain_pushed(&domain.name) } else { nut.power_domain(&domain.name) }.ups;
     }
     // The simulated Vault takes any shares; the retrieval itself is real.
-    let script = if setup.shares_fail { "exit 1".to_owned() } else { format!("sleep {}; printf 's1\\ns2\\ns3\\n'", setup.shares_delay_s) };
-    let shares = ananke_core::config::CommandSpec { argv: vec!["sh".into(), "-c".into(), script], timeout: HumanDuration::secs(60) };
-    config.vault.as_mut().expect("titan-lab has vault").unseal_keys = ananke_core::config::UnsealKeySource::Command(shares);
+    let script = if setup.shares_fail {
+        "exit 1".to_owned()
+    } else {
+        format!("sleep {}; printf 's1\\ns2\\ns3\\n'", setup.shares_delay_s)
+    };
+    let shares = ananke_core::config::CommandSpec {
+        argv: vec!["sh".into(), "-c".into(), script],
+        timeout: HumanDuration::secs(60),
+    };
+    config.vault.as_mut().expect("titan-lab has vault").unseal_keys =
+        ananke_core::config::UnsealKeySource::Command(shares);
     let d = &mut config.daemon;
     d.poll_interval = HumanDuration(Duration::from_millis(200));
     d.debounce = HumanDuration::secs(3);
@@ -85,7 +93,10 @@ pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), 
     std::fs::write(&path, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
     let state = dir.path().join("state");
     if setup.shut_down_first {
-        let (code, out, err) = crate::common::sim(&state, &["shutdown", "--execute", "--reason", "drill", "--config", path.to_str().unwrap()]);
+        let (code, out, err) = crate::common::sim(
+            &state,
+            &["shutdown", "--execute", "--reason", "drill", "--config", path.to_str().unwrap()],
+        );
         assert_eq!(code, 0, "{out}\n{err}");
     }
     if setup.failed_shutdown_first {
@@ -114,7 +125,9 @@ pub fn start_with(tweak: impl FnOnce(&mut ananke_core::config::DaemonSettings), 
         .spawn()
         .unwrap();
     let lab = Lab { nut, daemon, state, lock, _dir: dir };
-    lab.wait_for("the daemon sees the UPS on line", |s| s.domains.iter().all(|d| d.status.reachable && d.status.has("OL")));
+    lab.wait_for("the daemon sees the UPS on line", |s| {
+        s.domains.iter().all(|d| d.status.reachable && d.status.has("OL"))
+    });
     lab
 }
 
@@ -132,7 +145,9 @@ impl Lab {
     }
 
     pub fn events(&self) -> String {
-        self.status().map(|s| s.events.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("\n")).unwrap_or_default()
+        self.status()
+            .map(|s| s.events.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default()
     }
 
     pub fn wait_for(&self, what: &str, cond: impl Fn(&DaemonStatus) -> bool) -> DaemonStatus {
@@ -141,7 +156,11 @@ impl Lab {
             if let Some(s) = self.status().filter(|s| cond(s)) {
                 return s;
             }
-            assert!(start.elapsed() < Duration::from_secs(40), "timed out waiting for: {what}\nevents:\n{}", self.events());
+            assert!(
+                start.elapsed() < Duration::from_secs(40),
+                "timed out waiting for: {what}\nevents:\n{}",
+                self.events()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

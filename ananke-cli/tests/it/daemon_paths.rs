@@ -89,11 +89,17 @@ fn a_daemon_started_during_a_shutdown_run_knows_the_cluster_is_shutting_down() {
     let setup = Setup { lock_held_by: Some("shutdown"), ..Setup::default() };
     let mut lab = start_with(|_| {}, &setup);
     let status = lab.status().expect("status written");
-    assert!(has_event(&status, "a shutdown run the daemon did not start holds the lock (run run-held"), "{}", lab.events());
+    assert!(
+        has_event(&status, "a shutdown run the daemon did not start holds the lock (run run-held"),
+        "{}",
+        lab.events()
+    );
     // The run ends (here: killed, without a report): the daemon learns it from the lock, and
     // restores the cluster once power is stable, as after a shutdown that did not complete.
     lab.release_lock();
-    lab.wait_for("the adopted run's end", |s| has_event(s, "the adopted shutdown run run-held") && has_event(s, "ended: no report"));
+    lab.wait_for("the adopted run's end", |s| {
+        has_event(s, "the adopted shutdown run run-held") && has_event(s, "ended: no report")
+    });
     lab.wait_for("a startup started", |s| has_event(s, "started `ananke startup"));
     assert_eq!(status.phase, ananke_core::power::ClusterPhase::ShuttingDown, "{}", lab.events());
     assert!(status.child.is_none(), "the run is not the daemon's child");
@@ -107,7 +113,9 @@ fn a_failed_startup_is_reported_and_retried_after_another_stable_window() {
     assert_eq!(s.phase, ananke_core::power::ClusterPhase::Down, "{}", lab.events());
     let report = lab.report("last-startup-report.json").expect("the failed startup wrote its report");
     assert_eq!(report["outcome"], "failed");
-    lab.wait_for("a second startup", |s| s.events.iter().filter(|e| e.message.contains("started `ananke startup")).count() >= 2);
+    lab.wait_for("a second startup", |s| {
+        s.events.iter().filter(|e| e.message.contains("started `ananke startup")).count() >= 2
+    });
 }
 
 #[test]
@@ -144,7 +152,9 @@ fn a_startup_the_daemon_did_not_start_is_waited_for_and_its_end_is_told_to_the_p
     assert_eq!(status.phase, ananke_core::power::ClusterPhase::StartingUp, "{}", lab.events());
     lab.release_lock();
     // No report: it did not succeed; the policy waits for another stable window and starts up.
-    lab.wait_for("the adopted startup's end", |s| has_event(s, "the adopted startup run run-held") && has_event(s, "ended: no report"));
+    lab.wait_for("the adopted startup's end", |s| {
+        has_event(s, "the adopted startup run run-held") && has_event(s, "ended: no report")
+    });
     lab.wait_for("a startup started", |s| has_event(s, "started `ananke startup"));
 }
 
@@ -153,7 +163,9 @@ fn a_shutdown_someone_else_started_is_waited_for_instead_of_starting_another() {
     let mut lab = start_with(|_| {}, &Setup::default());
     let other = crate::common::LockHeld::start(&lab.state, "run-other", "shutdown");
     lab.nut.set_vars(&[("ups.status", "OB DISCHRG LB"), ("battery.runtime", "3000")]).unwrap();
-    let s = lab.wait_for("the other shutdown adopted", |s| has_event(s, "a shutdown run the daemon did not start holds the lock (run run-other"));
+    let s = lab.wait_for("the other shutdown adopted", |s| {
+        has_event(s, "a shutdown run the daemon did not start holds the lock (run run-other")
+    });
     assert!(!has_event(&s, "started `ananke shutdown"), "no second shutdown: {}", lab.events());
     drop(other);
     lab.wait_for("its end", |s| has_event(s, "the adopted shutdown run run-other") && has_event(s, "ended: no report"));

@@ -15,7 +15,16 @@ fn top_level_help() {
 
 #[test]
 fn subcommand_help() {
-    for args in [&["status"][..], &["startup"], &["shutdown"], &["bootstrap"], &["daemon"], &["config", "check"], &["config", "schema"], &["report"]] {
+    for args in [
+        &["status"][..],
+        &["startup"],
+        &["shutdown"],
+        &["bootstrap"],
+        &["daemon"],
+        &["config", "check"],
+        &["config", "schema"],
+        &["report"],
+    ] {
         insta::assert_snapshot!(format!("help-{}", args.join("-")), help(args));
     }
 }

@@ -25,7 +25,11 @@ fn every_unit_passes_systemd_analyze_verify() {
             .replace("/usr/local/lib/ananke/update.sh", &repo().join("scripts/update.sh").display().to_string());
         std::fs::write(dir.path().join(unit), text).unwrap();
     }
-    let out = Command::new("systemd-analyze").arg("verify").args(UNITS.map(|u| dir.path().join(u))).output().expect("systemd-analyze is installed (package systemd)");
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .args(UNITS.map(|u| dir.path().join(u)))
+        .output()
+        .expect("systemd-analyze is installed (package systemd)");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && stderr.trim().is_empty(), "systemd-analyze verify: {stderr}");
 }
@@ -34,7 +38,15 @@ fn every_unit_passes_systemd_analyze_verify() {
 fn the_units_say_what_the_seed_and_design_require() {
     let unit = |name: &str| std::fs::read_to_string(repo().join("systemd").join(name)).unwrap();
     let daemon = unit("ananke.service");
-    for line in ["Type=notify", "WatchdogSec=", "Restart=on-failure", "ProtectSystem=strict", "ReadWritePaths=/var/lib/ananke", "NoNewPrivileges=yes", "ExecStart=/usr/local/bin/ananke daemon"] {
+    for line in [
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=on-failure",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/ananke",
+        "NoNewPrivileges=yes",
+        "ExecStart=/usr/local/bin/ananke daemon",
+    ] {
         assert!(daemon.contains(line), "ananke.service lacks {line}");
     }
     // A run the daemon started survives `systemctl restart ananke`: only the main process is
@@ -47,7 +59,10 @@ fn the_units_say_what_the_seed_and_design_require() {
     // Not a oneshot: multi-user.target would be ordered after the whole startup and soak.
     assert_eq!(property(&boot, "Type"), Some("exec"));
     assert!(property(&boot, "After").is_some_and(|a| a.split_whitespace().any(|u| u == "time-sync.target")), "{boot}");
-    assert!(property(&boot, "Wants").is_some_and(|w| !w.contains("time-sync")), "time-sync.target is ordered after, never pulled in");
+    assert!(
+        property(&boot, "Wants").is_some_and(|w| !w.contains("time-sync")),
+        "time-sync.target is ordered after, never pulled in"
+    );
     assert_eq!(property(&boot, "Restart"), Some("no"));
     let update = unit("ananke-update.service");
     assert_eq!(property(&update, "Type"), Some("oneshot"));
@@ -110,7 +125,11 @@ fn install_into_a_temporary_root_puts_every_file_with_its_mode() {
         assert_eq!(mode(&root.join(path)), want, "{path}");
     }
     let installed = root.join("usr/local/bin/ananke");
-    let check = Command::new(&installed).args(["config", "check", "--config"]).arg(root.join("etc/ananke/ananke.yaml")).output().unwrap();
+    let check = Command::new(&installed)
+        .args(["config", "check", "--config"])
+        .arg(root.join("etc/ananke/ananke.yaml"))
+        .output()
+        .unwrap();
     assert!(check.status.success(), "the installed example config checks: {}", String::from_utf8_lossy(&check.stderr));
 
     // A second install never overwrites an operator's config.

@@ -23,14 +23,20 @@ fn plain() -> Command {
 /// Run `ananke ARGS` with at most `files` open file descriptors: too few for its async runtime.
 fn with_fd_limit(files: u32, args: &str) -> (i32, String) {
     let bin = assert_cmd::cargo::cargo_bin("ananke");
-    let out = Command::new("sh").arg("-c").arg(format!("ulimit -n {files}; exec {} {args}", bin.display())).output().unwrap();
+    let out =
+        Command::new("sh").arg("-c").arg(format!("ulimit -n {files}; exec {} {args}", bin.display())).output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 #[test]
 fn stdout_on_a_full_disk_is_a_state_io_error() {
     for args in [&["config", "schema"][..], &["config", "check", "--config", "examples/titan-lab.yaml"]] {
-        let out = plain().current_dir(crate::common::repo()).args(args).stdout(File::create("/dev/full").unwrap()).output().unwrap();
+        let out = plain()
+            .current_dir(crate::common::repo())
+            .args(args)
+            .stdout(File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(code(exit::STATE_IO)), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
@@ -66,7 +72,8 @@ fn without_a_config_or_a_scenario_commands_are_usage_errors() {
         assert_eq!(out.status.code(), Some(code(exit::USAGE_OR_CONFIG)), "{command}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("missing.yaml"), "{command}");
     }
-    let out = ananke().args(["bootstrap", "--sim", "no-such-scenario", "--state-dir"]).arg(dir.path()).output().unwrap();
+    let out =
+        ananke().args(["bootstrap", "--sim", "no-such-scenario", "--state-dir"]).arg(dir.path()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code(exit::USAGE_OR_CONFIG)), "{stderr}");
     assert!(stderr.contains("no-such-scenario"), "{stderr}");

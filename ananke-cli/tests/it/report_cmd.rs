@@ -60,7 +60,11 @@ fn report_show_list_and_last_by_command() {
 #[test]
 fn the_state_dir_comes_from_the_scenario_or_the_config_when_not_given() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = ananke().env("TMPDIR", tmp.path()).args(["report", "list", "--sim", "/nowhere/My.Lab v2.yaml"]).output().unwrap();
+    let out = ananke()
+        .env("TMPDIR", tmp.path())
+        .args(["report", "list", "--sim", "/nowhere/My.Lab v2.yaml"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let want = tmp.path().join("ananke-sim").join("My_Lab_v2").join("reports");
     assert_eq!(String::from_utf8_lossy(&out.stdout), format!("no reports in {}\n", want.display()));
@@ -108,7 +112,13 @@ fn status_shows_a_run_in_progress_and_a_live_daemon() {
     assert_eq!(c, 0, "{stderr}");
     let want = format!("run in progress: startup run-live (pid {}), ready: every gate passes", holder.pid());
     assert!(human.contains(&want), "{human}");
-    assert!(human.contains(&format!("daemon: pid {}, cluster Up, shutdown budget 120s; last: on battery for 2s: a blip", holder.pid())), "{human}");
+    assert!(
+        human.contains(&format!(
+            "daemon: pid {}, cluster Up, shutdown budget 120s; last: on battery for 2s: a blip",
+            holder.pid()
+        )),
+        "{human}"
+    );
     assert!(human.contains("Succeeded"), "the last run is listed: {human}");
     let (c, out, _) = sim(&state, &["status", "--json"]);
     assert_eq!(c, 0);

@@ -18,7 +18,10 @@ fn an_executed_startup_writes_every_report() {
     assert!(stdout.contains("Succeeded in state ready"), "{stdout}");
     let report = read_json(&state.join("last-startup-report.json"));
     let run_id = report["run_id"].as_str().unwrap().to_owned();
-    assert!(stdout.contains(&format!("report: {}", state.join(format!("reports/{run_id}.json")).display())), "{stdout}");
+    assert!(
+        stdout.contains(&format!("report: {}", state.join(format!("reports/{run_id}.json")).display())),
+        "{stdout}"
+    );
     for (file, want) in [
         ("startup-progress.json", 0o640),
         ("last-startup-report.json", 0o640),

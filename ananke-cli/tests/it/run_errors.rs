@@ -56,7 +56,11 @@ fn a_damaged_journal_is_a_usage_error_and_changes_nothing() {
 fn a_failing_startup_exits_gates_not_passed_and_names_the_gate() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let out = ananke().args(["startup", "--execute", "--sim", "node-lost-required", "--state-dir"]).arg(&state).output().unwrap();
+    let out = ananke()
+        .args(["startup", "--execute", "--sim", "node-lost-required", "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(code(exit::GATES_NOT_PASSED)), "{stdout}");
     assert!(stdout.contains("failure (gate ssh-reachability): ") && stdout.contains("titan-23"), "{stdout}");
@@ -137,7 +141,8 @@ fn sigterm_during_a_run_aborts_it_with_the_journal_intact() {
     let progress = state.join("startup-progress.json");
     let start = Instant::now();
     loop {
-        let state_now = std::fs::read_to_string(&progress).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+        let state_now =
+            std::fs::read_to_string(&progress).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
         if state_now.is_some_and(|p| p["state"].as_str().is_some_and(|s| !s.is_empty())) {
             break;
         }
@@ -171,7 +176,11 @@ fn on_a_terminal_progress_is_a_spinner_and_state_changes_still_print() {
 fn an_unknown_scenario_is_a_usage_error_after_the_lock_and_releases_it() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
-    let out = ananke().args(["startup", "--execute", "--sim", "no-such-scenario", "--state-dir"]).arg(&state).output().unwrap();
+    let out = ananke()
+        .args(["startup", "--execute", "--sim", "no-such-scenario", "--state-dir"])
+        .arg(&state)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(code(exit::USAGE_OR_CONFIG)));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-scenario"));
     assert!(state.is_dir() && crate::common::lock_released(&state), "the lock was taken and released");

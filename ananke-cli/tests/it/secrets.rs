@@ -8,7 +8,10 @@ const CANARY: &str = "CANARY-5ec7e7-share";
 fn run_with(standard: &str, breakglass: &str) -> (i32, String, std::path::PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut config = ananke_sim::builtin("titan-lab").unwrap().ananke_config();
-    let sh = |script: &str| CommandSpec { argv: vec!["sh".into(), "-c".into(), script.into()], timeout: HumanDuration::secs(10) };
+    let sh = |script: &str| CommandSpec {
+        argv: vec!["sh".into(), "-c".into(), script.into()],
+        timeout: HumanDuration::secs(10),
+    };
     config.vault.as_mut().expect("titan-lab has vault").unseal_keys = UnsealKeySource::Command(sh(standard));
     config.startup.vault_unseal_breakglass_command = Some(sh(breakglass));
     let path = dir.path().join("ananke.yaml");

@@ -4,15 +4,15 @@
 //! Adapters bound every call with a timeout, do their own retries, and say whether each error is
 //! transient or permanent (DESIGN.md 2.2).
 
+#[cfg(feature = "host")]
+pub mod host;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "kube")]
+pub mod kube;
 #[cfg(feature = "nut")]
 pub mod nut;
 #[cfg(feature = "ssh")]
 pub mod ssh;
-#[cfg(feature = "kube")]
-pub mod kube;
-#[cfg(feature = "http")]
-pub mod http;
 #[cfg(feature = "vault")]
 pub mod vault;
-#[cfg(feature = "host")]
-pub mod host;

@@ -274,7 +274,9 @@ impl VaultClient {
             // A timeout of the standard source may pass: it is asked again (it pages no one).
             let shares = self.standard.get_or_try_init(|| async {
                 match standard_shares(&self.keys).await {
-                    Err(e) if matches!(e, SecretError::Timeout { .. }) => Err(share_error("cannot retrieve the standard unseal shares", &e)),
+                    Err(e) if matches!(e, SecretError::Timeout { .. }) => {
+                        Err(share_error("cannot retrieve the standard unseal shares", &e))
+                    }
                     other => Ok(other.map_err(|e| share_error("cannot retrieve the standard unseal shares", &e))),
                 }
             });

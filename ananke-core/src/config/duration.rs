@@ -86,7 +86,9 @@ mod tests {
 
     #[test]
     fn human_strings_parse_and_print_back() {
-        for (text, secs, printed) in [("30s", 30, "30s"), ("5m", 300, "5m"), ("1h 30m", 5400, "1h 30m"), ("90s", 90, "1m 30s")] {
+        for (text, secs, printed) in
+            [("30s", 30, "30s"), ("5m", 300, "5m"), ("1h 30m", 5400, "1h 30m"), ("90s", 90, "1m 30s")]
+        {
             let d: HumanDuration = serde_json::from_value(serde_json::json!(text)).unwrap();
             assert_eq!(d, HumanDuration::secs(secs), "{text}");
             assert_eq!(d.get(), Duration::from_secs(secs));
@@ -98,7 +100,11 @@ mod tests {
     #[test]
     fn a_bad_duration_says_what_was_expected() {
         let err = serde_json::from_value::<HumanDuration>(serde_json::json!("5 fortnights")).unwrap_err().to_string();
-        assert!(err.starts_with("invalid duration `5 fortnights`: ") && err.ends_with("(expected a duration such as `30s`, `5m` or `1h 30m`)"), "{err}");
+        assert!(
+            err.starts_with("invalid duration `5 fortnights`: ")
+                && err.ends_with("(expected a duration such as `30s`, `5m` or `1h 30m`)"),
+            "{err}"
+        );
         // A number is not a duration: the unit is required.
         let err = serde_json::from_value::<HumanDuration>(serde_json::json!(30)).unwrap_err().to_string();
         assert!(err.contains("expected a duration such as `30s`, `5m` or `1h 30m`"), "{err}");

@@ -1,10 +1,10 @@
 //! Configuration: the model, loading (YAML, or TOML by extension), validation with precise
 //! locations, and the JSON Schema for editors.
 
+mod defaults;
 mod duration;
 mod load;
 mod locate;
-mod defaults;
 mod model;
 mod settings;
 mod validate;

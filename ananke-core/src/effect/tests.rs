@@ -88,7 +88,12 @@ fn table() -> Vec<(Effect, EffectKind, &'static str, &'static str)> {
             "unseal-vault-breakglass:vault-0",
             "unseal vault pod vault-0 with the breakglass command's shares",
         ),
-        (Effect::PowerOffHost { node: node() }, EffectKind::PowerOffHost, "power-off-host:titan-01", "power off host titan-01"),
+        (
+            Effect::PowerOffHost { node: node() },
+            EffectKind::PowerOffHost,
+            "power-off-host:titan-01",
+            "power off host titan-01",
+        ),
     ]
 }
 

@@ -10,10 +10,5 @@ use crate::observation::Observation;
 /// Evaluate the critical endpoint gate.
 #[must_use]
 pub fn check(config: &Config, obs: &Observation) -> GateOutcome {
-    check_probes(
-        GateId::CriticalEndpoints,
-        "critical endpoint",
-        &config.startup.critical_service_endpoints,
-        obs,
-    )
+    check_probes(GateId::CriticalEndpoints, "critical endpoint", &config.startup.critical_service_endpoints, obs)
 }

@@ -29,25 +29,19 @@ fn drift(config: &Config, obs: &Observation) -> Vec<String> {
     let mut reasons = Vec::new();
     match source.url.as_deref() {
         Some(url) if url == config.expected_flux_source_url => {}
-        Some(url) => reasons.push(format!(
-            "GitRepository {wanted}: url is {url}, expected {}",
-            config.expected_flux_source_url
-        )),
-        None => reasons.push(format!(
-            "GitRepository {wanted}: url is not set, expected {}",
-            config.expected_flux_source_url
-        )),
+        Some(url) => {
+            reasons.push(format!("GitRepository {wanted}: url is {url}, expected {}", config.expected_flux_source_url))
+        }
+        None => reasons
+            .push(format!("GitRepository {wanted}: url is not set, expected {}", config.expected_flux_source_url)),
     }
     match source.branch.as_deref() {
         Some(branch) if branch == config.expected_flux_branch => {}
-        Some(branch) => reasons.push(format!(
-            "GitRepository {wanted}: branch is {branch}, expected {}",
-            config.expected_flux_branch
-        )),
-        None => reasons.push(format!(
-            "GitRepository {wanted}: branch is not set, expected {}",
-            config.expected_flux_branch
-        )),
+        Some(branch) => reasons
+            .push(format!("GitRepository {wanted}: branch is {branch}, expected {}", config.expected_flux_branch)),
+        None => {
+            reasons.push(format!("GitRepository {wanted}: branch is not set, expected {}", config.expected_flux_branch))
+        }
     }
     reasons
 }

@@ -21,12 +21,7 @@ pub fn check(config: &Config, obs: &Observation) -> GateOutcome {
             let by_ref: HashMap<(&str, &str), &FluxObject> = flux
                 .kustomizations
                 .iter()
-                .map(|k| {
-                    (
-                        (k.id.object.namespace.as_str(), k.id.object.name.as_str()),
-                        k,
-                    )
-                })
+                .map(|k| ((k.id.object.namespace.as_str(), k.id.object.name.as_str()), k))
                 .collect();
             for wanted in &config.flux.required_kustomizations {
                 match by_ref.get(&(wanted.namespace.as_str(), wanted.name.as_str())) {

@@ -99,10 +99,7 @@ pub fn workload_health(w: &Workload) -> Health {
     };
     // kstatus skips the comparison when metadata.generation is absent (read here as 0).
     if w.generation != 0 && observed != w.generation {
-        return Health::InProgress(format!(
-            "generation {} not observed yet (observed {observed})",
-            w.generation
-        ));
+        return Health::InProgress(format!("generation {} not observed yet (observed {observed})", w.generation));
     }
     if let Some(c) = is_true(&w.conditions, "Reconciling") {
         return Health::InProgress(describe_condition(c));
@@ -129,10 +126,7 @@ fn deployment(w: &Workload) -> Health {
         match c.type_.as_str() {
             "Progressing" => {
                 if c.reason == "ProgressDeadlineExceeded" {
-                    return Health::Failed(format!(
-                        "progress deadline exceeded: {}",
-                        describe_condition(c)
-                    ));
+                    return Health::Failed(format!("progress deadline exceeded: {}", describe_condition(c)));
                 }
                 if c.status == ConditionStatus::True && c.reason == "NewReplicaSetAvailable" {
                     progressing = true;
@@ -151,25 +145,16 @@ fn deployment(w: &Workload) -> Health {
         return in_progress(format!("{}/{spec} replicas updated", s.updated));
     }
     if s.replicas > spec {
-        return in_progress(format!(
-            "{} old replicas pending termination",
-            s.replicas - spec
-        ));
+        return in_progress(format!("{} old replicas pending termination", s.replicas - spec));
     }
     if s.updated > s.available {
-        return in_progress(format!(
-            "{}/{} updated replicas available",
-            s.available, s.updated
-        ));
+        return in_progress(format!("{}/{} updated replicas available", s.available, s.updated));
     }
     if spec > s.ready {
         return in_progress(format!("{}/{spec} replicas ready", s.ready));
     }
     if !progressing {
-        return in_progress(
-            "new ReplicaSet not available yet (Progressing is not NewReplicaSetAvailable)"
-                .to_owned(),
-        );
+        return in_progress("new ReplicaSet not available yet (Progressing is not NewReplicaSetAvailable)".to_owned());
     }
     if !available {
         return in_progress("Deployment not Available".to_owned());
@@ -191,16 +176,10 @@ fn stateful_set(w: &Workload) -> Health {
         return in_progress(format!("{}/{spec} replicas ready", s.ready));
     }
     if s.replicas > spec {
-        return in_progress(format!(
-            "{} extra replicas pending termination",
-            s.replicas - spec
-        ));
+        return in_progress(format!("{} extra replicas pending termination", s.replicas - spec));
     }
     if spec > s.current {
-        return in_progress(format!(
-            "{}/{spec} replicas at the current revision",
-            s.current
-        ));
+        return in_progress(format!("{}/{spec} replicas at the current revision", s.current));
     }
     if !s.revisions_match {
         return in_progress("waiting for the update revision to become current".to_owned());
@@ -268,18 +247,10 @@ pub fn flux_ready(o: &FluxObject) -> Result<(), String> {
         ));
     }
     if let Some(c) = is_true(&o.conditions, "Reconciling") {
-        return Err(format!(
-            "{}; {}",
-            describe_condition(c),
-            describe_condition(ready)
-        ));
+        return Err(format!("{}; {}", describe_condition(c), describe_condition(ready)));
     }
     if let Some(c) = is_true(&o.conditions, "Stalled") {
-        return Err(format!(
-            "{}; {}",
-            describe_condition(c),
-            describe_condition(ready)
-        ));
+        return Err(format!("{}; {}", describe_condition(c), describe_condition(ready)));
     }
     if ready.status != ConditionStatus::True {
         return Err(describe_condition(ready));

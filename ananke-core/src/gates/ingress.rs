@@ -13,16 +13,12 @@ use std::collections::HashMap;
 /// Evaluate the ingress gate.
 #[must_use]
 pub fn check(config: &Config, obs: &Observation) -> GateOutcome {
-    let by_ref: HashMap<(&str, &str), &IngressObservation> = obs
-        .ingresses
-        .iter()
-        .map(|i| ((i.namespace.as_str(), i.name.as_str()), i))
-        .collect();
+    let by_ref: HashMap<(&str, &str), &IngressObservation> =
+        obs.ingresses.iter().map(|i| ((i.namespace.as_str(), i.name.as_str()), i)).collect();
     let mut reasons = Reasons::new();
     for wanted in &config.startup.require_ingress_checklist {
         match by_ref.get(&(wanted.namespace.as_str(), wanted.name.as_str())) {
-            None => reasons
-                .push_with(|| format!("Ingress {}/{}: not found", wanted.namespace, wanted.name)),
+            None => reasons.push_with(|| format!("Ingress {}/{}: not found", wanted.namespace, wanted.name)),
             Some(seen) => check_one(wanted, seen, &mut reasons),
         }
     }
@@ -33,16 +29,8 @@ fn check_one(wanted: &IngressCheck, seen: &IngressObservation, reasons: &mut Rea
     let id = || format!("Ingress {}/{}", wanted.namespace, wanted.name);
     if !seen.hosts.contains(&wanted.host) {
         reasons.push_with(|| {
-            let routes = if seen.hosts.is_empty() {
-                "no host".to_owned()
-            } else {
-                seen.hosts.join(", ")
-            };
-            format!(
-                "{}: does not route host {} (routes {routes})",
-                id(),
-                wanted.host
-            )
+            let routes = if seen.hosts.is_empty() { "no host".to_owned() } else { seen.hosts.join(", ") };
+            format!("{}: does not route host {} (routes {routes})", id(), wanted.host)
         });
     }
     if let Some(class) = &wanted.ingress_class {
@@ -57,30 +45,13 @@ fn check_one(wanted: &IngressCheck, seen: &IngressObservation, reasons: &mut Rea
         }
     }
     if seen.addresses.is_empty() {
-        reasons.push_with(|| {
-            format!(
-                "{}: not published (no load-balancer address in its status)",
-                id()
-            )
-        });
+        reasons.push_with(|| format!("{}: not published (no load-balancer address in its status)", id()));
     }
     for backend in &seen.backends {
         if !backend.exists {
-            reasons.push_with(|| {
-                format!(
-                    "{}: backend Service {} does not exist",
-                    id(),
-                    backend.service
-                )
-            });
+            reasons.push_with(|| format!("{}: backend Service {} does not exist", id(), backend.service));
         } else if backend.ready_endpoints == 0 {
-            reasons.push_with(|| {
-                format!(
-                    "{}: backend Service {} has no ready endpoints",
-                    id(),
-                    backend.service
-                )
-            });
+            reasons.push_with(|| format!("{}: backend Service {} has no ready endpoints", id(), backend.service));
         }
     }
 }

@@ -39,12 +39,8 @@ pub fn check(config: &Config, obs: &Observation) -> GateOutcome {
         for node in obs.nodes.iter().filter(|n| n.kube.is_some()) {
             match index.get(node.name.as_str()) {
                 Some(&i) => seen[i].registered = true,
-                None => reasons.push_with(|| {
-                    format!(
-                        "node {} is registered in the cluster but not in the inventory",
-                        node.name
-                    )
-                }),
+                None => reasons
+                    .push_with(|| format!("node {} is registered in the cluster but not in the inventory", node.name)),
             }
         }
     } else {
@@ -57,21 +53,13 @@ pub fn check(config: &Config, obs: &Observation) -> GateOutcome {
             match index.get(node.as_str()) {
                 Some(&i) => seen[i].domains += 1,
                 None => reasons.push_with(|| {
-                    format!(
-                        "power domain {} lists node {node}, which is not in the inventory",
-                        domain.name
-                    )
+                    format!("power domain {} lists node {node}, which is not in the inventory", domain.name)
                 }),
             }
         }
     }
 
-    let ignored: HashSet<&str> = config
-        .startup
-        .ignore_unavailable_nodes
-        .iter()
-        .map(String::as_str)
-        .collect();
+    let ignored: HashSet<&str> = config.startup.ignore_unavailable_nodes.iter().map(String::as_str).collect();
     for (node, seen) in nodes.iter().zip(&seen).filter(|(_, s)| !s.duplicate) {
         let name = node.name.as_str();
         if obs.api.reachable && !seen.registered && !ignored.contains(name) {
@@ -93,10 +81,5 @@ pub fn check(config: &Config, obs: &Observation) -> GateOutcome {
 
 /// The power domains listing `node` (only called for the few reasons actually listed).
 fn domains_of<'a>(config: &'a Config, node: &str) -> Vec<&'a str> {
-    config
-        .power_domains
-        .iter()
-        .filter(|d| d.nodes.iter().any(|n| n == node))
-        .map(|d| d.name.as_str())
-        .collect()
+    config.power_domains.iter().filter(|d| d.nodes.iter().any(|n| n == node)).map(|d| d.name.as_str()).collect()
 }

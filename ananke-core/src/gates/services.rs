@@ -11,22 +11,12 @@ use crate::observation::Observation;
 /// Evaluate the service checklist gate.
 #[must_use]
 pub fn check(config: &Config, obs: &Observation) -> GateOutcome {
-    check_probes(
-        GateId::Services,
-        "service",
-        &config.startup.service_checklist,
-        obs,
-    )
+    check_probes(GateId::Services, "service", &config.startup.service_checklist, obs)
 }
 
 /// The probe rule shared with the critical-endpoint gate: every check in `checks` has a result in
 /// `obs.probes` that is `ok`. `what` names the checklist in reasons (`service gitea: ...`).
-pub(crate) fn check_probes(
-    gate: GateId,
-    what: &str,
-    checks: &[HttpCheck],
-    obs: &Observation,
-) -> GateOutcome {
+pub(crate) fn check_probes(gate: GateId, what: &str, checks: &[HttpCheck], obs: &Observation) -> GateOutcome {
     let mut reasons = Reasons::new();
     for check in checks {
         let name = &check.name;

@@ -11,11 +11,7 @@ pub fn check(soak: &SoakProgress) -> GateOutcome {
         Some(start) => {
             let elapsed = soak.now.since(start);
             if elapsed < soak.required {
-                reasons.push(format!(
-                    "soak running: {}s of {}s",
-                    elapsed.as_secs(),
-                    soak.required.as_secs()
-                ));
+                reasons.push(format!("soak running: {}s of {}s", elapsed.as_secs(), soak.required.as_secs()));
             }
         }
     }
@@ -45,7 +41,10 @@ mod tests {
             (soak(None, 0, &[]), &["soak has not started"]),
             (soak(Some(1_000), 31_500, &[]), &["soak running: 30s of 60s"]),
             (soak(Some(1_000), 61_000, &[]), &[]),
-            (soak(Some(1_000), 90_000, &["workloads: apps/web not ready"]), &["regression during soak: workloads: apps/web not ready"]),
+            (
+                soak(Some(1_000), 90_000, &["workloads: apps/web not ready"]),
+                &["regression during soak: workloads: apps/web not ready"],
+            ),
             (soak(None, 0, &["x"]), &["soak has not started", "regression during soak: x"]),
         ];
         for (progress, reasons) in cases {

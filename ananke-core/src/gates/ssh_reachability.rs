@@ -15,14 +15,8 @@ use std::collections::{HashMap, HashSet};
 #[must_use]
 pub fn check(config: &Config, obs: &Observation) -> GateOutcome {
     let require_ssh = config.startup.require_node_inventory_reachability;
-    let ignored: HashSet<&str> = config
-        .startup
-        .ignore_unavailable_nodes
-        .iter()
-        .map(String::as_str)
-        .collect();
-    let observed: HashMap<&str, &NodeObservation> =
-        obs.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
+    let ignored: HashSet<&str> = config.startup.ignore_unavailable_nodes.iter().map(String::as_str).collect();
+    let observed: HashMap<&str, &NodeObservation> = obs.nodes.iter().map(|n| (n.name.as_str(), n)).collect();
 
     let mut reasons = Reasons::new();
     for node in &config.inventory.nodes {
@@ -42,8 +36,7 @@ pub fn check(config: &Config, obs: &Observation) -> GateOutcome {
                     reasons.push_with(|| format!("node {name}: ssh unreachable: {detail}"));
                 }
                 SshStatus::AuthFailed(detail) => {
-                    reasons
-                        .push_with(|| format!("node {name}: ssh authentication failed: {detail}"));
+                    reasons.push_with(|| format!("node {name}: ssh authentication failed: {detail}"));
                 }
             }
         }
@@ -54,10 +47,7 @@ pub fn check(config: &Config, obs: &Observation) -> GateOutcome {
                 if kube.ready_reason.is_empty() {
                     format!("node {name}: Kubernetes Ready={status}")
                 } else {
-                    format!(
-                        "node {name}: Kubernetes Ready={status} ({})",
-                        kube.ready_reason
-                    )
+                    format!("node {name}: Kubernetes Ready={status} ({})", kube.ready_reason)
                 }
             }),
             Some(_) => {}

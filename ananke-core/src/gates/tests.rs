@@ -78,7 +78,10 @@ fn the_first_failure_is_named_and_the_rest_are_blocked_by_it() {
 fn outcomes_serialize_with_a_flat_verdict() {
     let blocked = GateOutcome::blocked(GateId::Soak, GateId::Ingress);
     let v = serde_json::to_value(&blocked).unwrap();
-    assert_eq!(v, serde_json::json!({"gate": "soak", "verdict": "blocked", "by": "ingress", "reasons": ["blocked by ingress"]}));
+    assert_eq!(
+        v,
+        serde_json::json!({"gate": "soak", "verdict": "blocked", "by": "ingress", "reasons": ["blocked by ingress"]})
+    );
     assert_eq!(serde_json::from_value::<GateOutcome>(v).unwrap(), blocked);
     let pass = serde_json::to_value(GateOutcome::from_reasons(GateId::Ingress, vec![])).unwrap();
     assert_eq!(pass, serde_json::json!({"gate": "ingress", "verdict": "pass", "reasons": []}));

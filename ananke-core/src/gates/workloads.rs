@@ -16,14 +16,7 @@ pub fn check(_config: &Config, obs: &Observation) -> GateOutcome {
     for w in &obs.workloads {
         let health = workload_health(w);
         if health != Health::Current {
-            reasons.push_with(|| {
-                format!(
-                    "{} {}/{}: {health}",
-                    w.id.kind.as_str(),
-                    w.id.namespace,
-                    w.id.name
-                )
-            });
+            reasons.push_with(|| format!("{} {}/{}: {health}", w.id.kind.as_str(), w.id.namespace, w.id.name));
         }
     }
     reasons.into_outcome(GateId::Workloads)

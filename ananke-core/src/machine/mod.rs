@@ -272,7 +272,8 @@ mod tests {
                 "command failed"
             ]
         );
-        let item = Unconfirmed { item: "node n1: k3s stopped".into(), cause: Cause::ApiDown, detail: "no answer".into() };
+        let item =
+            Unconfirmed { item: "node n1: k3s stopped".into(), cause: Cause::ApiDown, detail: "no answer".into() };
         assert_eq!(item.to_string(), "node n1: k3s stopped: API down (no answer)");
         let json = serde_json::to_value(&item).unwrap();
         assert_eq!(json["cause"], "api-down");

@@ -158,12 +158,7 @@ impl ShutdownMachine {
     /// A machine that records what it changes in `journal`. An unfinished journal (a shutdown that
     /// did not reach `Off`) keeps its reason and start time: this run resumes it.
     #[must_use]
-    pub fn new(
-        config: Arc<Config>,
-        mut journal: Journal,
-        options: ShutdownOptions,
-        now: Time,
-    ) -> Self {
+    pub fn new(config: Arc<Config>, mut journal: Journal, options: ShutdownOptions, now: Time) -> Self {
         let resuming = !journal.shutdown_completed && journal.shutdown_started_at.is_some();
         if !resuming {
             journal.shutdown_reason = None;
@@ -177,9 +172,7 @@ impl ShutdownMachine {
         } else {
             (BTreeSet::new(), BTreeSet::new())
         };
-        journal
-            .shutdown_reason
-            .get_or_insert_with(|| options.reason.clone());
+        journal.shutdown_reason.get_or_insert_with(|| options.reason.clone());
         journal.shutdown_started_at.get_or_insert(now);
         journal.shutdown_completed = false;
         let run = ShutdownRun {
@@ -206,14 +199,8 @@ impl ShutdownMachine {
         };
         let mut tables = Tables::default();
         let mut pending = Vec::new();
-        let sm = run
-            .uninitialized_state_machine()
-            .init_with_context(&mut tables.step(now, &mut pending));
-        Self {
-            sm,
-            tables,
-            pending,
-        }
+        let sm = run.uninitialized_state_machine().init_with_context(&mut tables.step(now, &mut pending));
+        Self { sm, tables, pending }
     }
 
     /// The current state.
@@ -246,12 +233,9 @@ impl Machine for ShutdownMachine {
     fn handle(&mut self, now: Time, input: &Input) -> Vec<Effect> {
         let mut effects = std::mem::take(&mut self.pending);
         let sm = &mut self.sm;
-        effects.extend(
-            self.tables
-                .handle(now, input, |step: &mut Step<'_>, event: &Event<'_>| {
-                    sm.handle_with_context(event, step);
-                }),
-        );
+        effects.extend(self.tables.handle(now, input, |step: &mut Step<'_>, event: &Event<'_>| {
+            sm.handle_with_context(event, step);
+        }));
         effects
     }
 

@@ -233,14 +233,8 @@ impl StartupMachine {
             );
         }
         let mut pending = Vec::new();
-        let sm = run
-            .uninitialized_state_machine()
-            .init_with_context(&mut tables.step(now, &mut pending));
-        Self {
-            sm,
-            tables,
-            pending,
-        }
+        let sm = run.uninitialized_state_machine().init_with_context(&mut tables.step(now, &mut pending));
+        Self { sm, tables, pending }
     }
 
     /// The current state.
@@ -274,12 +268,9 @@ impl Machine for StartupMachine {
     fn handle(&mut self, now: Time, input: &Input) -> Vec<Effect> {
         let mut effects = std::mem::take(&mut self.pending);
         let sm = &mut self.sm;
-        effects.extend(
-            self.tables
-                .handle(now, input, |step: &mut Step<'_>, event: &Event<'_>| {
-                    sm.handle_with_context(event, step);
-                }),
-        );
+        effects.extend(self.tables.handle(now, input, |step: &mut Step<'_>, event: &Event<'_>| {
+            sm.handle_with_context(event, step);
+        }));
         effects
     }
 

@@ -105,9 +105,7 @@ impl EffectBook {
         if self.in_flight.contains_key(key) {
             return false;
         }
-        self.done
-            .get(key)
-            .is_none_or(|at| now.since(*at) >= RETRY_INTERVAL)
+        self.done.get(key).is_none_or(|at| now.since(*at) >= RETRY_INTERVAL)
     }
 
     /// Record that the effect keyed `key` finished at `now`; returns it if it was in flight.
@@ -157,13 +155,7 @@ pub(crate) struct Tables {
 impl Tables {
     /// A step context at `now` writing into `effects`.
     pub(crate) fn step<'a>(&'a mut self, now: Time, effects: &'a mut Vec<Effect>) -> Step<'a> {
-        Step {
-            now,
-            effects,
-            timers: &mut self.timers,
-            book: &mut self.book,
-            diagnostics: &mut self.diagnostics,
-        }
+        Step { now, effects, timers: &mut self.timers, book: &mut self.book, diagnostics: &mut self.diagnostics }
     }
 
     /// Turn `input` into events and feed each to `dispatch`; returns the effects emitted.
@@ -179,10 +171,7 @@ impl Tables {
     ) -> Vec<Effect> {
         let mut effects = Vec::new();
         if let Some(last) = self.last_now.filter(|last| *last > now) {
-            self.diagnostics.push(
-                now,
-                format!("input time {now} is earlier than the previous input's {last}"),
-            );
+            self.diagnostics.push(now, format!("input time {now} is earlier than the previous input's {last}"));
         }
         self.last_now = Some(now);
         match input {
@@ -191,18 +180,9 @@ impl Tables {
             }
             Input::EffectDone { key, outcome } => match self.book.complete(key, now) {
                 Some(effect) => {
-                    dispatch(
-                        &mut self.step(now, &mut effects),
-                        &Event::Done {
-                            effect: &effect,
-                            outcome,
-                        },
-                    );
+                    dispatch(&mut self.step(now, &mut effects), &Event::Done { effect: &effect, outcome });
                 }
-                None => self.diagnostics.push(
-                    now,
-                    format!("result for an effect that is not in flight: {key}"),
-                ),
+                None => self.diagnostics.push(now, format!("result for an effect that is not in flight: {key}")),
             },
             Input::Tick => {
                 for (at, timer) in self.expired(now) {
@@ -218,15 +198,8 @@ impl Tables {
 
     /// The expired timers at `now`, earliest first (ties in [`Timer::ALL`] order).
     fn expired(&self, now: Time) -> Vec<(Time, Timer)> {
-        let mut due: Vec<(Time, Timer)> = Timer::ALL
-            .iter()
-            .filter_map(|t| {
-                self.timers
-                    .get(*t)
-                    .filter(|at| *at <= now)
-                    .map(|at| (at, *t))
-            })
-            .collect();
+        let mut due: Vec<(Time, Timer)> =
+            Timer::ALL.iter().filter_map(|t| self.timers.get(*t).filter(|at| *at <= now).map(|at| (at, *t))).collect();
         due.sort_unstable();
         due
     }

@@ -53,7 +53,10 @@ fn a_blip_under_the_debounce_is_reported_and_nothing_else() {
         assert_eq!(shutdowns(&feed(&mut p, t, vec![ups("statera", "OB", 99.0, 500)])), 0, "t={t}");
     }
     let d = feed(&mut p, 20, vec![ups("statera", "OL", 99.0, 1200)]);
-    assert!(matches!(&d[..], [PowerDecision::Report { message }] if message.contains("blip") && message.contains("19s")), "{d:?}");
+    assert!(
+        matches!(&d[..], [PowerDecision::Report { message }] if message.contains("blip") && message.contains("19s")),
+        "{d:?}"
+    );
     assert_eq!(p.phase(), ClusterPhase::Up);
 }
 
@@ -92,7 +95,9 @@ fn power_back_mid_shutdown_finish_policy_waits_then_starts_up_when_stable() {
     let mut p = policy(settings());
     feed(&mut p, 0, vec![ups("statera", "OB LB", 30.0, 100)]);
     assert_eq!(p.phase(), ClusterPhase::ShuttingDown);
-    assert!(feed(&mut p, 10, vec![ups("statera", "OL", 30.0, 100)]).iter().all(|d| matches!(d, PowerDecision::Report { .. })));
+    assert!(feed(&mut p, 10, vec![ups("statera", "OL", 30.0, 100)])
+        .iter()
+        .all(|d| matches!(d, PowerDecision::Report { .. })));
     assert_eq!(p.phase(), ClusterPhase::ShuttingDown, "finish: the shutdown goes on");
     assert!(p.handle(at(60), &PowerInput::ShutdownEnded { succeeded: true }).is_empty(), "not stable for 300 s yet");
     assert_eq!(p.phase(), ClusterPhase::Down);
@@ -119,7 +124,11 @@ fn no_startup_with_low_charge_or_auto_startup_off() {
     feed(&mut p, 0, vec![ups("statera", "OL", 40.0, 1000)]);
     assert!(feed(&mut p, 400, vec![ups("statera", "OL", 49.0, 1000)]).is_empty(), "charge under 50 %");
     assert_eq!(feed(&mut p, 401, vec![ups("statera", "OL", 51.0, 1000)]), vec![PowerDecision::StartStartup]);
-    let mut p = PowerPolicy::new(DaemonSettings { auto_startup: false, ..settings() }, ClusterPhase::Down, Duration::from_secs(600));
+    let mut p = PowerPolicy::new(
+        DaemonSettings { auto_startup: false, ..settings() },
+        ClusterPhase::Down,
+        Duration::from_secs(600),
+    );
     feed(&mut p, 0, vec![ups("statera", "OL", 90.0, 1000)]);
     assert!(feed(&mut p, 4000, vec![ups("statera", "OL", 90.0, 1000)]).is_empty());
 }
@@ -128,7 +137,10 @@ fn no_startup_with_low_charge_or_auto_startup_off() {
 fn a_lost_ups_is_reported_once_and_alert_keeps_the_cluster() {
     let mut p = policy(settings());
     let d = feed(&mut p, 0, vec![lost("statera")]);
-    assert!(matches!(&d[..], [PowerDecision::Report { message }] if message.contains("unreachable") && message.contains("keeping")), "{d:?}");
+    assert!(
+        matches!(&d[..], [PowerDecision::Report { message }] if message.contains("unreachable") && message.contains("keeping")),
+        "{d:?}"
+    );
     for t in 1..2000 {
         assert!(feed(&mut p, t, vec![lost("statera")]).is_empty(), "reported once, no shutdown (t={t})");
     }
@@ -136,7 +148,8 @@ fn a_lost_ups_is_reported_once_and_alert_keeps_the_cluster() {
     assert!(matches!(&d[..], [PowerDecision::Report { message }] if message.contains("reachable again")), "{d:?}");
     let why = UpsStatus { error: Some("upsd serves no UPS named \"statra\"".into()), ..lost("statera") };
     let d = feed(&mut p, 2001, vec![why]);
-    let expected = "UPS of statera unreachable or stale (upsd serves no UPS named \"statra\"): keeping the cluster as it is";
+    let expected =
+        "UPS of statera unreachable or stale (upsd serves no UPS named \"statra\"): keeping the cluster as it is";
     assert!(matches!(&d[..], [PowerDecision::Report { message }] if message == expected), "the cause in words: {d:?}");
 }
 
@@ -203,7 +216,11 @@ fn the_policy_names_when_time_alone_may_bring_a_decision() {
     feed(&mut p, 10, vec![ups("statera", "OL", 90.0, 1000)]);
     let stable = settings().stable_for.get().as_secs();
     assert_eq!(wake(&p), Some((10 + stable, PolicyWake::StableFor)));
-    assert_eq!(feed(&mut p, 10 + stable, vec![ups("statera", "OL", 90.0, 1000)]), vec![PowerDecision::StartStartup], "fed again at that time, it decides");
+    assert_eq!(
+        feed(&mut p, 10 + stable, vec![ups("statera", "OL", 90.0, 1000)]),
+        vec![PowerDecision::StartStartup],
+        "fed again at that time, it decides"
+    );
 }
 
 #[test]
@@ -211,10 +228,7 @@ fn a_shutdown_that_did_not_complete_leaves_the_cluster_down_and_starts_it_up_on_
     let mut p = policy(settings());
     assert_eq!(shutdowns(&feed(&mut p, 0, vec![ups("main", "OB DISCHRG LB", 90.0, 600)])), 1);
     let out = p.handle(at(10), &PowerInput::ShutdownEnded { succeeded: false });
-    assert!(
-        matches!(&out[..], [PowerDecision::Report { message }] if message.contains("did not complete")),
-        "{out:?}"
-    );
+    assert!(matches!(&out[..], [PowerDecision::Report { message }] if message.contains("did not complete")), "{out:?}");
     assert_eq!(p.phase(), ClusterPhase::Down, "its changes wait for a startup");
     assert!(feed(&mut p, 20, vec![ups("main", "OB DISCHRG", 80.0, 600)]).is_empty(), "no second shutdown");
     let out = feed(&mut p, 400, vec![ups("main", "OL", 90.0, 3000)]);

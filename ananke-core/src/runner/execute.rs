@@ -34,7 +34,11 @@ impl RetryPolicy {
 }
 
 /// Execute every effect, at most `settings.concurrency` at once; outcomes in the input order.
-pub(super) async fn execute_all<W: World>(world: &W, effects: Vec<Effect>, settings: &RunSettings) -> Vec<EffectOutcome> {
+pub(super) async fn execute_all<W: World>(
+    world: &W,
+    effects: Vec<Effect>,
+    settings: &RunSettings,
+) -> Vec<EffectOutcome> {
     stream::iter(&effects)
         .map(|effect| execute_one(world, effect, settings))
         .buffered(settings.concurrency.max(1))
@@ -68,7 +72,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let p = RetryPolicy { attempts: 5, initial_backoff: Duration::from_millis(100), max_backoff: Duration::from_millis(350) };
+        let p = RetryPolicy {
+            attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(350),
+        };
         assert_eq!(p.backoff(0), Duration::from_millis(100));
         assert_eq!(p.backoff(1), Duration::from_millis(200));
         assert_eq!(p.backoff(2), Duration::from_millis(350));

@@ -109,7 +109,13 @@ impl Recorder {
     }
 
     /// Feed `input` to the machine, record the step, return its effects.
-    pub(super) fn step<M: Machine + ?Sized>(&mut self, machine: &mut M, now: Time, input: &Input, sink: &mut dyn StepSink) -> Vec<Effect> {
+    pub(super) fn step<M: Machine + ?Sized>(
+        &mut self,
+        machine: &mut M,
+        now: Time,
+        input: &Input,
+        sink: &mut dyn StepSink,
+    ) -> Vec<Effect> {
         let before = machine.state_name();
         let effects = machine.handle(now, input);
         let after = machine.state_name();

@@ -38,7 +38,11 @@ impl Machine for OneEffect {
         None
     }
     fn state_name(&self) -> &'static str {
-        if self.outcome.is_some() { "done" } else { "working" }
+        if self.outcome.is_some() {
+            "done"
+        } else {
+            "working"
+        }
     }
     fn is_terminal(&self) -> bool {
         self.outcome.is_some()
@@ -105,7 +109,13 @@ impl World for Scripted {
     }
 }
 
-fn run_it(machine: &mut OneEffect, world: &Scripted, settings: &RunSettings, store: Option<&StateDir>, abort: &AtomicBool) -> RunResult {
+fn run_it(
+    machine: &mut OneEffect,
+    world: &Scripted,
+    settings: &RunSettings,
+    store: Option<&StateDir>,
+    abort: &AtomicBool,
+) -> RunResult {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(run(machine, world, settings, store, &mut (), abort)).unwrap()
 }
@@ -167,8 +177,10 @@ fn a_hanging_effect_times_out() {
     let mut world = Scripted::new(vec![]);
     world.hang = true;
     let mut m = OneEffect::default();
-    let retry = RetryPolicy { attempts: 2, initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(1) };
-    let settings = RunSettings { execute: true, effect_timeout: Duration::from_millis(20), retry, ..RunSettings::default() };
+    let retry =
+        RetryPolicy { attempts: 2, initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(1) };
+    let settings =
+        RunSettings { execute: true, effect_timeout: Duration::from_millis(20), retry, ..RunSettings::default() };
     run_it(&mut m, &world, &settings, None, &AtomicBool::new(false));
     assert_eq!(world.executed.get(), 2);
     match &m.outcome {

@@ -111,7 +111,13 @@ const PROBE_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// A holder that wrote no readable name (yet).
 fn unnamed() -> LockHolder {
-    LockHolder { pid: 0, run_id: "unknown".to_owned(), command: "unknown".to_owned(), since: String::new(), boot_id: None }
+    LockHolder {
+        pid: 0,
+        run_id: "unknown".to_owned(),
+        command: "unknown".to_owned(),
+        since: String::new(),
+        boot_id: None,
+    }
 }
 
 impl RunLock {
@@ -122,7 +128,14 @@ impl RunLock {
     pub fn acquire(state_dir: &Path, holder: &LockHolder) -> Result<RunLock, LockError> {
         let path = state_dir.join(LOCK_FILE);
         let io = |source| LockError::Io { path: path.clone(), source };
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(LOCK_MODE).open(&path).map_err(io)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(LOCK_MODE)
+            .open(&path)
+            .map_err(io)?;
         // `held()` and the peer check hold a shared lock for an instant: a run is refused only
         // when the lock stays taken.
         let mut tries = 0;
@@ -175,7 +188,13 @@ mod tests {
     use super::*;
 
     fn holder(pid: u32, run: &str) -> LockHolder {
-        LockHolder { pid, run_id: run.into(), command: "startup".into(), since: "2026-11-23T00:00:00Z".into(), boot_id: boot_id() }
+        LockHolder {
+            pid,
+            run_id: run.into(),
+            command: "startup".into(),
+            since: "2026-11-23T00:00:00Z".into(),
+            boot_id: boot_id(),
+        }
     }
 
     /// Our parent (the test harness): a live process that is not this one.
@@ -242,7 +261,8 @@ mod tests {
 
     /// Whether the test runs as root (it may chown).
     fn running_as_root() -> bool {
-        fs::read_to_string("/proc/self/status").is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        fs::read_to_string("/proc/self/status")
+            .is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
     }
 
     #[test]

@@ -251,7 +251,11 @@ impl StateDir {
             .filter_map(Result::ok)
             .filter_map(|e| e.file_name().to_str().map(str::to_owned))
             .filter(|n| !n.starts_with('.'))
-            .filter_map(|n| n.strip_suffix(".json").filter(|s| Path::new(s).extension().is_none_or(|e| e != "trace")).map(str::to_owned))
+            .filter_map(|n| {
+                n.strip_suffix(".json")
+                    .filter(|s| Path::new(s).extension().is_none_or(|e| e != "trace"))
+                    .map(str::to_owned)
+            })
             .collect();
         ids.sort();
         Ok(ids)

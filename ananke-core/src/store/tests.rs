@@ -39,7 +39,8 @@ fn file_names_are_the_documented_ones() {
         s.daemon_status_path(),
         s.runs_path(),
     ];
-    let names: Vec<&str> = names.iter().map(|p| p.to_str().unwrap().strip_prefix("/var/lib/ananke/").unwrap()).collect();
+    let names: Vec<&str> =
+        names.iter().map(|p| p.to_str().unwrap().strip_prefix("/var/lib/ananke/").unwrap()).collect();
     assert_eq!(
         names,
         [
@@ -74,7 +75,10 @@ fn a_journal_of_another_version_is_refused() {
     let j = Journal { version: JOURNAL_VERSION + 1, ..Journal::default() };
     s.write_journal(&j).unwrap();
     let err = s.read_journal().unwrap_err();
-    assert_eq!(damaged_message(&err), format!("journal version {} is not the supported version {JOURNAL_VERSION}", JOURNAL_VERSION + 1));
+    assert_eq!(
+        damaged_message(&err),
+        format!("journal version {} is not the supported version {JOURNAL_VERSION}", JOURNAL_VERSION + 1)
+    );
     assert!(err.to_string().starts_with(&format!("{}: damaged or foreign file", s.journal_path().display())), "{err}");
 }
 

@@ -4,9 +4,8 @@
 use super::{BRANCH, GENERATION, INGRESS_ADDRESS};
 use crate::config::{IngressCheck, ObjectRef, VaultPod, WorkloadKind, WorkloadRef};
 use crate::observation::{
-    Condition, ConditionStatus, FluxKind, FluxObject, FluxRef, IngressBackend, IngressObservation,
-    KubeNode, NodeObservation, ProbeResult, SshStatus, UnitState, UpsStatus, VaultStatus, Workload,
-    WorkloadStatus,
+    Condition, ConditionStatus, FluxKind, FluxObject, FluxRef, IngressBackend, IngressObservation, KubeNode,
+    NodeObservation, ProbeResult, SshStatus, UnitState, UpsStatus, VaultStatus, Workload, WorkloadStatus,
 };
 
 /// A condition with `observedGeneration` [`GENERATION`].
@@ -51,12 +50,7 @@ pub fn ready_flux_object(kind: FluxKind, object: ObjectRef) -> FluxObject {
         generation: GENERATION,
         observed_generation: Some(GENERATION),
         suspend: false,
-        conditions: vec![condition(
-            "Ready",
-            ConditionStatus::True,
-            "ReconciliationSucceeded",
-            &message,
-        )],
+        conditions: vec![condition("Ready", ConditionStatus::True, "ReconciliationSucceeded", &message)],
         depends_on: Vec::new(),
         url: None,
         branch: None,
@@ -77,29 +71,14 @@ pub fn healthy_workload(id: WorkloadRef, replicas: i32) -> Workload {
             Some(replicas),
             counters(replicas, None),
             vec![
-                condition(
-                    "Available",
-                    ConditionStatus::True,
-                    "MinimumReplicasAvailable",
-                    "",
-                ),
-                condition(
-                    "Progressing",
-                    ConditionStatus::True,
-                    "NewReplicaSetAvailable",
-                    "",
-                ),
+                condition("Available", ConditionStatus::True, "MinimumReplicasAvailable", ""),
+                condition("Progressing", ConditionStatus::True, "NewReplicaSetAvailable", ""),
             ],
         ),
         WorkloadKind::StatefulSet => (Some(replicas), counters(replicas, None), Vec::new()),
-        WorkloadKind::DaemonSet => (
-            None,
-            WorkloadStatus {
-                replicas: 0,
-                ..counters(replicas, Some(replicas))
-            },
-            Vec::new(),
-        ),
+        WorkloadKind::DaemonSet => {
+            (None, WorkloadStatus { replicas: 0, ..counters(replicas, Some(replicas)) }, Vec::new())
+        }
     };
     Workload {
         id,
@@ -117,15 +96,7 @@ pub fn healthy_workload(id: WorkloadRef, replicas: i32) -> Workload {
 }
 
 fn counters(n: i32, desired: Option<i32>) -> WorkloadStatus {
-    WorkloadStatus {
-        replicas: n,
-        updated: n,
-        ready: n,
-        available: n,
-        current: n,
-        desired,
-        revisions_match: true,
-    }
+    WorkloadStatus { replicas: n, updated: n, ready: n, available: n, current: n, desired, revisions_match: true }
 }
 
 /// The Ingress `check` asks for, routing its host, with its class, published at
@@ -136,40 +107,20 @@ pub fn published_ingress(check: &IngressCheck) -> IngressObservation {
         namespace: check.namespace.clone(),
         name: check.name.clone(),
         hosts: vec![check.host.clone()],
-        ingress_class: Some(
-            check
-                .ingress_class
-                .clone()
-                .unwrap_or_else(|| "traefik".to_owned()),
-        ),
+        ingress_class: Some(check.ingress_class.clone().unwrap_or_else(|| "traefik".to_owned())),
         addresses: vec![INGRESS_ADDRESS.to_owned()],
-        backends: vec![IngressBackend {
-            service: format!("{}-http", check.name),
-            exists: true,
-            ready_endpoints: 1,
-        }],
+        backends: vec![IngressBackend { service: format!("{}-http", check.name), exists: true, ready_endpoints: 1 }],
     }
 }
 
 /// A passing probe: HTTP 200 in 5 ms.
 #[must_use]
 pub fn passing_probe() -> ProbeResult {
-    ProbeResult {
-        ok: true,
-        reason: None,
-        status: Some(200),
-        latency_ms: Some(5),
-    }
+    ProbeResult { ok: true, reason: None, status: Some(200), latency_ms: Some(5) }
 }
 
 pub(super) fn unsealed(pod: &VaultPod) -> VaultStatus {
-    VaultStatus {
-        pod: pod.name.clone(),
-        reachable: true,
-        sealed: false,
-        threshold: 3,
-        progress: 0,
-    }
+    VaultStatus { pod: pod.name.clone(), reachable: true, sealed: false, threshold: 3, progress: 0 }
 }
 
 pub(super) fn on_line(domain: &str) -> UpsStatus {

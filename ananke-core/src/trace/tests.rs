@@ -106,7 +106,11 @@ fn record_errors_name_the_line_and_the_problem() {
     let good = header_line(TRACE_VERSION, TRACE_FORMAT);
     let tick = r#"{"input":"tick"}"#;
     let cases = [
-        (format!("{good}\n{}\n{}", record_line(0, tick), record_line(2, tick)), 3, "step 2 out of order (expected step 1)"),
+        (
+            format!("{good}\n{}\n{}", record_line(0, tick), record_line(2, tick)),
+            3,
+            "step 2 out of order (expected step 1)",
+        ),
         (format!("{good}\n{}", record_line(1, tick)), 2, "step 1 out of order (expected step 0)"),
         (
             format!("{good}\n{}", record_line(0, r#"{"input":"observed-delta","at":5}"#)),
@@ -130,7 +134,10 @@ fn header_errors_are_on_line_one() {
     let err = parse(r#"{"format":"ananke-trace","version":1}"#).unwrap_err();
     assert!(matches!(&err, TraceError::Damaged { line: 1, message } if message.contains("missing field")), "{err}");
     let err = parse(&header_line(2, TRACE_FORMAT)).unwrap_err();
-    assert_eq!(err.to_string(), format!("line 1: unsupported trace version 2 (this build reads version {TRACE_VERSION})"));
+    assert_eq!(
+        err.to_string(),
+        format!("line 1: unsupported trace version 2 (this build reads version {TRACE_VERSION})")
+    );
     let err = parse(&header_line(1, "otel")).unwrap_err();
     assert_eq!(err.to_string(), format!("line 1: not an ananke trace (format `otel`, expected `{TRACE_FORMAT}`)"));
     // A header that is not on line 1 is not a trace.
@@ -184,7 +191,14 @@ fn write_failures_are_reported_not_swallowed() {
     let err = TraceWriter::new(FullDisk { room: header_len, fail_flush: false }, &header).unwrap_err();
     assert!(err.to_string().starts_with("cannot write trace: "), "{err}");
     let mut writer = TraceWriter::new(FullDisk { room: header_len + 1, fail_flush: true }, &header).unwrap();
-    let rec = TraceRecordRef { step: 0, time: Time(0), input: &Input::Tick, state_before: "a", state_after: "a", effects: &[] };
+    let rec = TraceRecordRef {
+        step: 0,
+        time: Time(0),
+        input: &Input::Tick,
+        state_before: "a",
+        state_after: "a",
+        effects: &[],
+    };
     assert!(matches!(writer.record(&rec), Err(TraceError::Write(_))));
     assert!(matches!(writer.finish(), Err(TraceError::Write(m)) if m == "flush failed"));
 }

@@ -164,7 +164,10 @@ mod tests {
         assert!(matches!(w1, WireInput::Observed(_)));
         let w2 = WireInput::encode(&Input::Observed(Box::new(second.clone())), &mut last);
         let text = serde_json::to_string(&w2).unwrap();
-        assert_eq!(text, r#"{"input":"observed-delta","at":5,"nodes":[{"name":"n","ssh":{"state":"unknown"},"k3s_unit":"unknown","kube":null}],"git_server":null}"#);
+        assert_eq!(
+            text,
+            r#"{"input":"observed-delta","at":5,"nodes":[{"name":"n","ssh":{"state":"unknown"},"k3s_unit":"unknown","kube":null}],"git_server":null}"#
+        );
         let WireInput::ObservedDelta(back) = serde_json::from_str::<WireInput>(&text).unwrap() else { panic!() };
         let mut rebuilt = first.clone();
         back.apply(&mut rebuilt);

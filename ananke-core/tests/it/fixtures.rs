@@ -32,19 +32,13 @@ pub fn evaluate(config: &Config, obs: &Observation) -> GateReport {
 
 /// The observation of node `name`.
 pub fn node<'a>(obs: &'a mut Observation, name: &str) -> &'a mut NodeObservation {
-    obs.nodes
-        .iter_mut()
-        .find(|n| n.name == name)
-        .expect("node in the lab")
+    obs.nodes.iter_mut().find(|n| n.name == name).expect("node in the lab")
 }
 
 /// The Kustomization `flux-system/<name>`.
 pub fn kustomization<'a>(obs: &'a mut Observation, name: &str) -> &'a mut FluxObject {
     let flux = obs.flux.as_mut().expect("flux observed");
-    flux.kustomizations
-        .iter_mut()
-        .find(|k| k.id.object.name == name)
-        .expect("kustomization in the lab")
+    flux.kustomizations.iter_mut().find(|k| k.id.object.name == name).expect("kustomization in the lab")
 }
 
 /// The lab's `GitRepository`.
@@ -54,19 +48,11 @@ pub fn source(obs: &mut Observation) -> &mut FluxObject {
 
 /// The workload named `name`.
 pub fn workload<'a>(obs: &'a mut Observation, name: &str) -> &'a mut Workload {
-    obs.workloads
-        .iter_mut()
-        .find(|w| w.id.name == name)
-        .expect("workload in the lab")
+    obs.workloads.iter_mut().find(|w| w.id.name == name).expect("workload in the lab")
 }
 
 /// Make exactly `gate` fail in the small lab (every gate before it still passes).
-pub fn break_gate(
-    gate: GateId,
-    config: &mut Config,
-    obs: &mut Observation,
-    soak: &mut SoakProgress,
-) {
+pub fn break_gate(gate: GateId, config: &mut Config, obs: &mut Observation, soak: &mut SoakProgress) {
     match gate {
         GateId::Inventory => {
             obs.api.reachable = false;

@@ -17,19 +17,8 @@ fn a_healthy_lab_passes_every_gate() {
     let (config, obs) = lab();
     let report = evaluate(&config, &obs);
     for outcome in &report.outcomes {
-        assert_eq!(
-            outcome.verdict,
-            Verdict::Pass,
-            "{}: {:?}",
-            outcome.gate,
-            outcome.reasons
-        );
-        assert!(
-            outcome.reasons.is_empty(),
-            "{}: {:?}",
-            outcome.gate,
-            outcome.reasons
-        );
+        assert_eq!(outcome.verdict, Verdict::Pass, "{}: {:?}", outcome.gate, outcome.reasons);
+        assert!(outcome.reasons.is_empty(), "{}: {:?}", outcome.gate, outcome.reasons);
     }
     assert!(report.all_pass());
 }
@@ -42,16 +31,10 @@ fn each_broken_gate_fails_alone() {
         break_gate(gate, &mut config, &mut obs, &mut soak);
         let report = gates::evaluate(&config, &obs, &soak);
         for before in &GateId::ALL[..gate.index()] {
-            assert!(
-                report.get(*before).passed(),
-                "{before} should pass when only {gate} is broken"
-            );
+            assert!(report.get(*before).passed(), "{before} should pass when only {gate} is broken");
         }
         assert_eq!(report.get(gate).verdict, Verdict::Fail, "{gate}");
-        assert!(
-            !report.get(gate).reasons.is_empty(),
-            "{gate} fails without a reason"
-        );
+        assert!(!report.get(gate).reasons.is_empty(), "{gate} fails without a reason");
     }
 }
 
@@ -69,11 +52,7 @@ fn every_gate_is_blocked_by_its_failing_parent() {
         let report = gates::evaluate(&config, &obs, &soak);
         let outcome = report.get(gate);
         assert_eq!(outcome.verdict, Verdict::Blocked(parent), "{gate}");
-        assert_eq!(
-            outcome.reasons,
-            vec![format!("blocked by {parent}")],
-            "{gate}"
-        );
+        assert_eq!(outcome.reasons, vec![format!("blocked by {parent}")], "{gate}");
     }
 }
 
@@ -84,16 +63,9 @@ fn blocked_names_the_first_failing_gate_up_the_chain() {
     break_gate(GateId::FluxDrift, &mut config, &mut obs, &mut soak);
     let report = gates::evaluate(&config, &obs, &soak);
     for gate in &GateId::ALL[GateId::FluxKustomizations.index()..] {
-        assert_eq!(
-            report.get(*gate).verdict,
-            Verdict::Blocked(GateId::FluxDrift),
-            "{gate}"
-        );
+        assert_eq!(report.get(*gate).verdict, Verdict::Blocked(GateId::FluxDrift), "{gate}");
     }
-    assert_eq!(
-        report.first_failing().map(|o| o.gate),
-        Some(GateId::FluxDrift)
-    );
+    assert_eq!(report.first_failing().map(|o| o.gate), Some(GateId::FluxDrift));
 }
 
 #[test]
@@ -106,18 +78,12 @@ fn the_inventory_gate_has_no_parent_and_is_always_evaluated() {
     let report = gates::evaluate(&config, &obs, &soak);
     assert_eq!(GateId::Inventory.parent(), None);
     assert_eq!(report.get(GateId::Inventory).verdict, Verdict::Fail);
-    assert_eq!(
-        report.get(GateId::Inventory).reasons,
-        ["Kubernetes API unreachable: connection refused"]
-    );
+    assert_eq!(report.get(GateId::Inventory).reasons, ["Kubernetes API unreachable: connection refused"]);
 }
 
 #[test]
 fn many_failures_list_the_first_twenty_then_a_count() {
-    let (config, mut obs) = synth::lab(LabSize {
-        workloads: 50,
-        ..LabSize::SMALL
-    });
+    let (config, mut obs) = synth::lab(LabSize { workloads: 50, ..LabSize::SMALL });
     for w in &mut obs.workloads {
         w.observed_generation = None;
     }
@@ -133,20 +99,13 @@ fn many_failures_list_the_first_twenty_then_a_count() {
 
 #[test]
 fn twenty_failures_are_all_listed_without_a_count() {
-    let (config, mut obs) = synth::lab(LabSize {
-        workloads: MAX_LISTED,
-        ..LabSize::SMALL
-    });
+    let (config, mut obs) = synth::lab(LabSize { workloads: MAX_LISTED, ..LabSize::SMALL });
     for w in &mut obs.workloads {
         w.terminating = true;
     }
     let outcome = gates::workloads::check(&config, &obs);
     assert_eq!(outcome.reasons.len(), MAX_LISTED);
-    assert!(
-        outcome.reasons.iter().all(|r| r.ends_with(": terminating")),
-        "{:?}",
-        outcome.reasons
-    );
+    assert!(outcome.reasons.iter().all(|r| r.ends_with(": terminating")), "{:?}", outcome.reasons);
 }
 
 #[test]
@@ -159,13 +118,6 @@ fn synth_is_deterministic_and_the_large_lab_passes() {
         + config.startup.service_checklist.len()
         + config.startup.critical_service_endpoints.len();
     assert_eq!(checklist, 1_000);
-    assert!(
-        evaluate(&config, &obs).all_pass(),
-        "{:?}",
-        evaluate(&config, &obs).first_failing()
-    );
-    assert_eq!(
-        synth::healthy_observation(&config, Time(7)),
-        synth::healthy_observation(&config, Time(7))
-    );
+    assert!(evaluate(&config, &obs).all_pass(), "{:?}", evaluate(&config, &obs).first_failing());
+    assert_eq!(synth::healthy_observation(&config, Time(7)), synth::healthy_observation(&config, Time(7)));
 }

@@ -51,7 +51,9 @@ impl Model {
     /// ananke (kubectl through `serve`) goes through [`Model::apply`] and leaves no mark.
     pub fn apply_as_ananke(&mut self, now: Time, effect: &Effect) -> EffectOutcome {
         let before = match effect {
-            Effect::Scale { workload, .. } => self.workload_index.get(workload).and_then(|&c| self.comps[c].workload.as_ref()).map(|w| w.desired),
+            Effect::Scale { workload, .. } => {
+                self.workload_index.get(workload).and_then(|&c| self.comps[c].workload.as_ref()).map(|w| w.desired)
+            }
             _ => None,
         };
         let outcome = self.apply(now, effect);

@@ -70,11 +70,20 @@ impl Model {
             let f = &self.flux[i];
             let server_up = f.served_by.is_none_or(|c| self.ready_for_dependents(c));
             let outcome = if !server_up {
-                Err(format!("failed to checkout and determine revision: unable to clone '{}': connection refused", f.url))
+                Err(format!(
+                    "failed to checkout and determine revision: unable to clone '{}': connection refused",
+                    f.url
+                ))
             } else if f.url != f.manifest_url {
-                Err(format!("failed to checkout and determine revision: unable to clone '{}': repository not found", f.url))
+                Err(format!(
+                    "failed to checkout and determine revision: unable to clone '{}': repository not found",
+                    f.url
+                ))
             } else if !f.branches.contains(&f.branch) {
-                Err(format!("failed to checkout and determine revision: couldn't find remote ref \"refs/heads/{}\"", f.branch))
+                Err(format!(
+                    "failed to checkout and determine revision: couldn't find remote ref \"refs/heads/{}\"",
+                    f.branch
+                ))
             } else {
                 Ok(())
             };
@@ -83,7 +92,12 @@ impl Model {
             f.next_reconcile = Some(after(now, f.interval));
             f.artifact = outcome.is_ok();
             match outcome {
-                Ok(()) => set_ready(f, ConditionStatus::True, "Succeeded", &format!("stored artifact for revision '{}@sha1:5eed'", f.branch)),
+                Ok(()) => set_ready(
+                    f,
+                    ConditionStatus::True,
+                    "Succeeded",
+                    &format!("stored artifact for revision '{}@sha1:5eed'", f.branch),
+                ),
                 Err(m) => set_ready(f, ConditionStatus::False, "GitOperationFailed", &m),
             }
             return;
@@ -102,7 +116,12 @@ impl Model {
             let f = &mut self.flux[i];
             f.observed = Some(f.generation);
             f.next_reconcile = Some(retry);
-            set_ready(f, ConditionStatus::False, "DependencyNotReady", "dependencies do not meet ready condition, retrying");
+            set_ready(
+                f,
+                ConditionStatus::False,
+                "DependencyNotReady",
+                "dependencies do not meet ready condition, retrying",
+            );
             return;
         }
         if kind == FluxKind::Kustomization {
@@ -117,7 +136,12 @@ impl Model {
             set_ready(f, ConditionStatus::True, "ReconciliationSucceeded", "Applied revision");
         } else {
             f.waiting_health = true;
-            set_ready(f, ConditionStatus::Unknown, "Progressing", "Reconciliation in progress: waiting for health checks");
+            set_ready(
+                f,
+                ConditionStatus::Unknown,
+                "Progressing",
+                "Reconciliation in progress: waiting for health checks",
+            );
         }
     }
 

@@ -141,13 +141,23 @@ impl Model {
             now: Time::ZERO,
             comps: world::components(scenario),
             flux: world::flux_objects(scenario),
-            vault: scenario.vault.iter().flat_map(|v| v.pods.iter()).map(|p| VaultPodSim { name: p.clone(), sealed: false }).collect(),
+            vault: scenario
+                .vault
+                .iter()
+                .flat_map(|v| v.pods.iter())
+                .map(|p| VaultPodSim { name: p.clone(), sealed: false })
+                .collect(),
             vault_comp: scenario.vault.as_ref().and_then(|v| comp_index(&v.component)),
             vault_threshold: scenario.vault.as_ref().map_or(0, |v| v.threshold),
             domains: scenario
                 .power_domains
                 .iter()
-                .map(|d| DomainSim { name: d.name.clone(), runtime: ms(d.battery_runtime), on_battery_since: None, dark: false })
+                .map(|d| DomainSim {
+                    name: d.name.clone(),
+                    runtime: ms(d.battery_runtime),
+                    on_battery_since: None,
+                    dark: false,
+                })
                 .collect(),
             controllers: scenario.flux.controllers.as_deref().and_then(comp_index),
             controllers_up: false,
@@ -168,7 +178,11 @@ impl Model {
                     first_ok: None,
                 })
                 .collect(),
-            services: scenario.services.iter().filter_map(|s| Some((s.namespace.clone(), s.name.clone(), comp_index(&s.component)?))).collect(),
+            services: scenario
+                .services
+                .iter()
+                .filter_map(|s| Some((s.namespace.clone(), s.name.clone(), comp_index(&s.component)?)))
+                .collect(),
             ingresses: scenario.ingresses.clone(),
             ingress_controller: scenario.components.iter().position(|c| c.kind == ComponentKind::IngressController),
             ingress_address: scenario.cluster.ingress_address.clone(),
@@ -221,7 +235,13 @@ impl Model {
                     }
                 }
                 Fault::ApiFlaky { rate, from, until } => {
-                    self.flaky.push(FlakyWindow { rate: *rate, from: None, until: None, from_at: *from, until_at: *until });
+                    self.flaky.push(FlakyWindow {
+                        rate: *rate,
+                        from: None,
+                        until: None,
+                        from_at: *from,
+                        until_at: *until,
+                    });
                 }
             }
         }
@@ -268,7 +288,8 @@ impl Model {
     pub fn begin_phase(&mut self, phase: Phase, now: Time) {
         self.advance(now);
         self.phase_starts.insert(phase, now);
-        let resolve = |at: &PhaseAt, starts: &HashMap<Phase, Time>| starts.get(&at.phase).map(|t| t.plus(at.after.get()));
+        let resolve =
+            |at: &PhaseAt, starts: &HashMap<Phase, Time>| starts.get(&at.phase).map(|t| t.plus(at.after.get()));
         let starts = self.phase_starts.clone();
         let mut keep = Vec::new();
         for (at, fault) in std::mem::take(&mut self.unresolved) {

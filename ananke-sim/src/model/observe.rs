@@ -112,7 +112,9 @@ impl Model {
         let up = n.host_up(self.now);
         let refusal = n.ssh_refusal();
         let ssh = match (up, &refusal) {
-            (false, _) => SshStatus::Unreachable(format!("node {}: cannot connect to {}:22: No route to host", n.name, n.name)),
+            (false, _) => {
+                SshStatus::Unreachable(format!("node {}: cannot connect to {}:22: No route to host", n.name, n.name))
+            }
             (true, Some(why)) => SshStatus::AuthFailed(why.clone()),
             (true, None) => SshStatus::Reachable,
         };

@@ -49,7 +49,8 @@ fn base(s: &Scenario) -> Value {
         .power_domains
         .iter()
         .map(|d| {
-            let members: Vec<&str> = s.nodes.iter().filter(|n| n.power_domain == d.name).map(|n| n.name.as_str()).collect();
+            let members: Vec<&str> =
+                s.nodes.iter().filter(|n| n.power_domain == d.name).map(|n| n.name.as_str()).collect();
             json!({"name": d.name, "ups": {"name": d.ups}, "nodes": members})
         })
         .collect();
@@ -60,7 +61,11 @@ fn base(s: &Scenario) -> Value {
     });
     if let Some(server) = source.and_then(|x| x.served_by.as_ref()) {
         let w = workload_ref(s, server);
-        let health = format!("http://{}-http.{}.svc.cluster.local:3000/api/healthz", w["name"].as_str().unwrap_or(server), w["namespace"].as_str().unwrap_or("default"));
+        let health = format!(
+            "http://{}-http.{}.svc.cluster.local:3000/api/healthz",
+            w["name"].as_str().unwrap_or(server),
+            w["namespace"].as_str().unwrap_or("default")
+        );
         flux["git_server"] = json!({"workload": w, "health_url": health});
     }
     let ingress_address = format!("{}:443", s.cluster.ingress_address);
@@ -101,7 +106,8 @@ fn base(s: &Scenario) -> Value {
             .map(|p| json!({"name": p, "address": format!("https://{p}.vault-internal.{ns}.svc.cluster.local:8200")}))
             .collect();
         doc["vault"] = json!({"pods": pods, "unseal_keys": {"command": {"argv": ["/usr/local/bin/unseal-shares"]}}});
-        doc["startup"]["vault_unseal_breakglass_command"] = json!({"argv": ["/usr/local/bin/breakglass-unseal-shares"]});
+        doc["startup"]["vault_unseal_breakglass_command"] =
+            json!({"argv": ["/usr/local/bin/breakglass-unseal-shares"]});
     }
     doc
 }
@@ -131,7 +137,14 @@ fn tiers(s: &Scenario, excluded: &[String]) -> (Vec<Vec<Value>>, Vec<Value>) {
     }
     let max = height.iter().copied().max().unwrap_or(0);
     let tiers = (0..=max)
-        .map(|h| s.components.iter().enumerate().filter(|(i, c)| scaled(c) && height[*i] == h).map(|(_, c)| workload_ref(s, &c.name)).collect::<Vec<_>>())
+        .map(|h| {
+            s.components
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| scaled(c) && height[*i] == h)
+                .map(|(_, c)| workload_ref(s, &c.name))
+                .collect::<Vec<_>>()
+        })
         .filter(|t| !t.is_empty())
         .collect();
     let order = s
@@ -162,12 +175,15 @@ pub(crate) fn derive(s: &Scenario) -> Result<Config, Problems> {
         _ => return Err(vec![("ananke".into(), "expected a mapping of config fields".into())]),
     };
     merge_patch(&mut doc, &overrides);
-    let mut config: Config = serde_json::from_value(doc).map_err(|e| vec![("ananke".to_owned(), format!("the derived ananke config is invalid: {e}"))])?;
+    let mut config: Config = serde_json::from_value(doc)
+        .map_err(|e| vec![("ananke".to_owned(), format!("the derived ananke config is invalid: {e}"))])?;
     let tiers_set = overrides.get("shutdown").and_then(|v| v.get("tiers")).is_some();
     if !tiers_set {
         let (tiers, order) = tiers(s, &config.shutdown.exclude_namespaces);
-        config.shutdown.tiers = serde_json::from_value(json!(tiers)).map_err(|e| vec![("components".to_owned(), e.to_string())])?;
-        config.shutdown.order = serde_json::from_value(json!(order)).map_err(|e| vec![("components".to_owned(), e.to_string())])?;
+        config.shutdown.tiers =
+            serde_json::from_value(json!(tiers)).map_err(|e| vec![("components".to_owned(), e.to_string())])?;
+        config.shutdown.order =
+            serde_json::from_value(json!(order)).map_err(|e| vec![("components".to_owned(), e.to_string())])?;
     }
     Ok(config)
 }

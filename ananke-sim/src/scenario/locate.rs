@@ -64,7 +64,11 @@ impl Locations {
             None => String::new(),
             Some(Frame::Map { path, key, .. }) => {
                 let k = key.take().unwrap_or_default();
-                if path.is_empty() { k } else { format!("{path}.{k}") }
+                if path.is_empty() {
+                    k
+                } else {
+                    format!("{path}.{k}")
+                }
             }
             Some(Frame::Seq { path, next }) => {
                 let p = format!("{path}[{next}]");

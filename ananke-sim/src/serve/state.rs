@@ -268,7 +268,8 @@ impl State {
         let view = View { obs: &obs, pods: &pods, pdbs: &pdbs, services: &services, scenario: &self.scenario };
         let labels = objects::flux_labels(&obs);
         let time = rfc3339(now);
-        let mut namespaces: std::collections::BTreeSet<String> = objects::BUILTIN_NAMESPACES.iter().map(|n| (*n).to_owned()).collect();
+        let mut namespaces: std::collections::BTreeSet<String> =
+            objects::BUILTIN_NAMESPACES.iter().map(|n| (*n).to_owned()).collect();
         for kind in Kind::ALL {
             let mut rendered = match kind {
                 Kind::Namespace => objects::namespaces(&namespaces),
@@ -316,7 +317,8 @@ impl State {
     /// ananke's marks in an object's overlay are the model's too: its own observation and
     /// `ananke --sim` read them.
     fn sync_marks(&mut self, kind: Kind, id: &ObjectRef, overlay: &Value) {
-        let mark = |key: &str| overlay.pointer("/metadata/annotations").and_then(|a| a.get(key)).filter(|v| !v.is_null());
+        let mark =
+            |key: &str| overlay.pointer("/metadata/annotations").and_then(|a| a.get(key)).filter(|v| !v.is_null());
         let workload = |kind| WorkloadRef { kind, namespace: id.namespace.clone(), name: id.name.clone() };
         let flux = |kind| FluxRef { kind, object: id.clone() };
         let before = mark(REPLICAS_BEFORE).and_then(Value::as_str).and_then(|n| n.parse().ok());

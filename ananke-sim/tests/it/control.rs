@@ -65,7 +65,10 @@ async fn a_host_refusing_ssh_answers_409() {
     let scenario = Scenario::parse(text, "auth.yaml").unwrap();
     let server = Server::start(scenario, ServeOptions { dir: None, ..options() }).await.unwrap();
     let (status, body) = call(&server, "POST", "/control/nodes/titan-05/k3s/stop").await;
-    assert_eq!((status, body.as_str()), (409, "node titan-05: titan-05:22 refused public key authentication as ananke\n"));
+    assert_eq!(
+        (status, body.as_str()),
+        (409, "node titan-05: titan-05:22 refused public key authentication as ananke\n")
+    );
     assert_eq!(k3s(&server, "titan-05").await, "unknown\n");
     assert_eq!(call(&server, "POST", "/control/nodes/titan-04/k3s/stop").await.0, 200);
     server.shutdown().await;
@@ -73,9 +76,16 @@ async fn a_host_refusing_ssh_answers_409() {
 
 #[tokio::test]
 async fn unknown_nodes_paths_and_methods_are_404() {
-    let lab = start("titan-lab", ServeOptions { speed: 0.0, bookmark_every: Duration::from_secs(30), ..ServeOptions::default() }).await;
+    let lab = start(
+        "titan-lab",
+        ServeOptions { speed: 0.0, bookmark_every: Duration::from_secs(30), ..ServeOptions::default() },
+    )
+    .await;
     let server = &lab.server;
-    assert_eq!(call(server, "POST", "/control/nodes/titan-99/k3s/start").await, (404, "unknown node titan-99\n".to_owned()));
+    assert_eq!(
+        call(server, "POST", "/control/nodes/titan-99/k3s/start").await,
+        (404, "unknown node titan-99\n".to_owned())
+    );
     for (method, path) in [
         ("DELETE", "/control/nodes/titan-01/k3s"),
         ("GET", "/control/nodes/titan-01/k3s/start"),

@@ -1,10 +1,10 @@
 //! The journal rule: before an effect runs, the journal of its step already records what it
 //! changes (the runner persists that journal before executing the effects).
 
-use ananke_core::Effect;
 use ananke_core::machine::{Machine, ShutdownMachine, ShutdownOptions};
-use ananke_core::{Journal, Time};
 use ananke_core::runner::Step;
+use ananke_core::Effect;
+use ananke_core::{Journal, Time};
 use ananke_sim::driver::{drive, Limits};
 use ananke_sim::model::Model;
 use ananke_sim::scenario::builtin;

@@ -26,7 +26,14 @@ fn schedule() -> impl Strategy<Value = Schedule> {
         proptest::option::of(0usize..7),
         any::<bool>(),
     )
-        .prop_map(|(seed, api_rate, flap, slow, lost_agent, unseal_fails)| Schedule { seed, api_rate, flap, slow, lost_agent, unseal_fails })
+        .prop_map(|(seed, api_rate, flap, slow, lost_agent, unseal_fails)| Schedule {
+            seed,
+            api_rate,
+            flap,
+            slow,
+            lost_agent,
+            unseal_fails,
+        })
 }
 
 fn secs(s: u64) -> HumanDuration {

@@ -40,7 +40,9 @@ fn bench_ratio_rows_say_met_not_met_or_error() {
 
 #[test]
 fn a_machine_report_without_a_critical_path_has_no_ratio() {
-    let run = run_scenario(&builtin("titan-lab").unwrap(), &RunSpec { drive: Some(Drive::Startup), ..RunSpec::default() }).unwrap();
+    let run =
+        run_scenario(&builtin("titan-lab").unwrap(), &RunSpec { drive: Some(Drive::Startup), ..RunSpec::default() })
+            .unwrap();
     let startup = run.startup.as_ref().unwrap();
     let none = machine_report(startup, None);
     assert!(none.starts_with("startup: ") && none.contains("(critical path none, ratio n/a)"), "{none}");

@@ -29,10 +29,14 @@ fn titan_lab_cycle_restores_the_cluster_state() {
 #[test]
 fn what_an_operator_set_before_the_shutdown_survives_the_cycle() {
     let run = assert_restored("operator-state-preserved");
-    let sandbox = WorkloadRef { kind: WorkloadKind::Deployment, namespace: "sandbox".into(), name: "playground".into() };
+    let sandbox =
+        WorkloadRef { kind: WorkloadKind::Deployment, namespace: "sandbox".into(), name: "playground".into() };
     assert_eq!(run.after.replicas[&sandbox], 0);
     assert!(run.after.cordoned["titan-05"]);
-    let ks = FluxRef { kind: FluxKind::Kustomization, object: ananke_core::config::ObjectRef { namespace: "flux-system".into(), name: "sandbox".into() } };
+    let ks = FluxRef {
+        kind: FluxKind::Kustomization,
+        object: ananke_core::config::ObjectRef { namespace: "flux-system".into(), name: "sandbox".into() },
+    };
     assert!(run.after.suspended[&ks]);
     let journal = &run.shutdown.unwrap().outcome.journal.changes;
     assert!(journal.already_cordoned.contains("titan-05"));

@@ -83,7 +83,11 @@ fn a_zombie_is_no_live_descendant() {
     let pid = i32::try_from(child.id()).unwrap();
     let stat_file = format!("/proc/{pid}/stat");
     let start = std::time::Instant::now();
-    while !fs::read_to_string(&stat_file).unwrap_or_default().rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')) {
+    while !fs::read_to_string(&stat_file)
+        .unwrap_or_default()
+        .rsplit_once(')')
+        .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+    {
         assert!(start.elapsed() < WAIT, "the child never exited");
         sleep(std::time::Duration::from_millis(5));
     }

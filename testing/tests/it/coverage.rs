@@ -6,12 +6,16 @@ use serde_json::Value;
 /// `(file, line percent)` of every source file below the minimum. Test and bench files and the
 /// binaries' `main.rs` (one line calling the library) are not judged.
 fn under_minimum(report: &Value, root: &str, min: f64) -> Vec<(String, f64)> {
-    let files = report["data"].as_array().into_iter().flatten().flat_map(|d| d["files"].as_array().into_iter().flatten());
+    let files =
+        report["data"].as_array().into_iter().flatten().flat_map(|d| d["files"].as_array().into_iter().flatten());
     let mut out = Vec::new();
     for file in files {
         let name = file["filename"].as_str().unwrap_or_default();
         let Some(rel) = name.strip_prefix(root) else { continue };
-        let judged = rel.contains("/src/") && !rel.contains("/tests/") && !rel.ends_with("/main.rs") && !rel.ends_with("tests.rs");
+        let judged = rel.contains("/src/")
+            && !rel.contains("/tests/")
+            && !rel.ends_with("/main.rs")
+            && !rel.ends_with("tests.rs");
         if !judged {
             continue;
         }
@@ -29,7 +33,8 @@ fn under_minimum(report: &Value, root: &str, min: f64) -> Vec<(String, f64)> {
 fn every_source_file_is_covered() {
     let path = std::env::var("ANANKE_COVERAGE_JSON").expect("ANANKE_COVERAGE_JSON names the llvm-cov report");
     let min: f64 = std::env::var("ANANKE_MIN_COVERAGE").ok().and_then(|m| m.parse().ok()).unwrap_or(95.0);
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("readable report")).expect("JSON report");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("readable report")).expect("JSON report");
     let root = format!("{}/", std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().display());
     let low = under_minimum(&report, &root, min);
     let lines: Vec<String> = low.iter().map(|(f, p)| format!("  {p:6.2}%  {f}")).collect();

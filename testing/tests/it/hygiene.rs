@@ -39,7 +39,8 @@ fn rust_files() -> Vec<PathBuf> {
 }
 
 fn is_test_file(p: &Path) -> bool {
-    p.components().any(|c| matches!(c.as_os_str().to_str(), Some("tests" | "benches"))) || p.file_name().is_some_and(|n| n == "tests.rs")
+    p.components().any(|c| matches!(c.as_os_str().to_str(), Some("tests" | "benches")))
+        || p.file_name().is_some_and(|n| n == "tests.rs")
 }
 
 /// `(name, first line, length)` of every `fn` in `text`, by brace matching from its body's `{`.
@@ -94,7 +95,8 @@ fn files_and_functions_stay_small() {
         if !is_test_file(file) {
             for (name, line, len) in functions(&text) {
                 if len > MAX_FN_LINES {
-                    problems.push(format!("{}:{line}: fn {name} is {len} lines (limit {MAX_FN_LINES})", file.display()));
+                    problems
+                        .push(format!("{}:{line}: fn {name} is {len} lines (limit {MAX_FN_LINES})", file.display()));
                 }
             }
         }
@@ -117,7 +119,8 @@ fn names_are_snake_case_and_say_something() {
         for (i, line) in text.lines().enumerate() {
             for kw in ["struct ", "enum ", "trait "] {
                 if let Some(at) = line.find(kw) {
-                    let name: String = line[at + kw.len()..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                    let name: String =
+                        line[at + kw.len()..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
                     let lower = name.to_lowercase();
                     if VAGUE_NAMES.iter().any(|v| lower.ends_with(v)) {
                         problems.push(format!("{}:{}: type `{name}` says nothing", file.display(), i + 1));

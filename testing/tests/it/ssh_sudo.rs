@@ -9,7 +9,8 @@ use ananke_testing::sshd::sudo::SUDO_USER;
 use ananke_testing::sshd::SshdFleet;
 
 fn unprivileged(n: usize) -> SshdFleet {
-    SshdFleet::start_unprivileged(n).unwrap_or_else(|e| panic!("sshd fleet as {SUDO_USER} (packages openssh-server, sudo; needs root): {e}"))
+    SshdFleet::start_unprivileged(n)
+        .unwrap_or_else(|e| panic!("sshd fleet as {SUDO_USER} (packages openssh-server, sudo; needs root): {e}"))
 }
 
 fn with_sudo(fleet: &SshdFleet) -> NodeFleet {
@@ -72,7 +73,10 @@ async fn without_the_rule_each_privileged_command_is_refused_for_good_and_never_
             other => panic!("expected a refusal, got {other}"),
         }
         assert!(!err.is_transient(), "a refusal is never retried: {err}");
-        assert_eq!(ananke_core::machine::Cause::of_message(&err.to_string()), ananke_core::machine::Cause::PermissionDenied);
+        assert_eq!(
+            ananke_core::machine::Cause::of_message(&err.to_string()),
+            ananke_core::machine::Cause::PermissionDenied
+        );
     }
     let calls = fleet.stub_calls(2);
     assert!(calls.iter().all(|c| c[1] == "is-active"), "sudo refused before anything ran: {calls:?}");

@@ -5,9 +5,9 @@ use super::flux::{self, REQUESTED_AT};
 use super::map;
 use super::{Failure, KubeCluster};
 use crate::config::WorkloadKind;
+use crate::config::WorkloadRef;
 use crate::effect::Effect;
 use crate::machine::EffectOutcome;
-use crate::config::WorkloadRef;
 use crate::observation::{FluxRef, CORDONED_BY_ANANKE, REPLICAS_BEFORE, SUSPENDED_BY_ANANKE};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
@@ -43,19 +43,31 @@ impl KubeCluster {
             Effect::Drain { node } => return self.drain(node).await,
             Effect::Scale { workload, replicas } => match workload.kind {
                 WorkloadKind::Deployment => {
-                    self.scale(Api::<Deployment>::namespaced(self.client.clone(), &workload.namespace), workload, *replicas)
-                        .await
+                    self.scale(
+                        Api::<Deployment>::namespaced(self.client.clone(), &workload.namespace),
+                        workload,
+                        *replicas,
+                    )
+                    .await
                 }
                 WorkloadKind::StatefulSet => {
-                    self.scale(Api::<StatefulSet>::namespaced(self.client.clone(), &workload.namespace), workload, *replicas)
-                        .await
+                    self.scale(
+                        Api::<StatefulSet>::namespaced(self.client.clone(), &workload.namespace),
+                        workload,
+                        *replicas,
+                    )
+                    .await
                 }
                 WorkloadKind::DaemonSet => {
-                    return failed(false, format!("scale {workload} to {replicas}: a DaemonSet has no scale subresource"))
+                    return failed(
+                        false,
+                        format!("scale {workload} to {replicas}: a DaemonSet has no scale subresource"),
+                    )
                 }
             },
             Effect::SuspendFlux { object } => {
-                let patch = json!({"spec": {"suspend": true}, "metadata": {"annotations": {SUSPENDED_BY_ANANKE: "true"}}});
+                let patch =
+                    json!({"spec": {"suspend": true}, "metadata": {"annotations": {SUSPENDED_BY_ANANKE: "true"}}});
                 self.patch_flux(object, "suspend", patch).await
             }
             Effect::ResumeFlux { object } => {

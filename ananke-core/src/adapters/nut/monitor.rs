@@ -124,12 +124,7 @@ impl Watch {
         };
         let mut status = status_of(&self.domain, false, &last);
         status.error = Some(message.clone());
-        DomainPower {
-            status,
-            stale: failure.stale || old,
-            error: Some(message),
-            permanent: failure.permanent,
-        }
+        DomainPower { status, stale: failure.stale || old, error: Some(message), permanent: failure.permanent }
     }
 }
 

@@ -188,7 +188,13 @@ impl SshError {
     /// failure (anything but `systemctl start` failing, or a unit that does not exist), or a
     /// transient one.
     #[must_use]
-    pub fn from_exit(node: &str, command: super::RemoteCommand, line: String, exit_status: u32, stderr: &str) -> SshError {
+    pub fn from_exit(
+        node: &str,
+        command: super::RemoteCommand,
+        line: String,
+        exit_status: u32,
+        stderr: &str,
+    ) -> SshError {
         let (node, stderr) = (node.to_owned(), stderr.trim().to_owned());
         if exit_status == 4 || REFUSALS.iter().any(|r| stderr.contains(r)) {
             return SshError::Refused { node, command: line, exit_status, stderr };

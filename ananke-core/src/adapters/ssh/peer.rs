@@ -275,7 +275,13 @@ mod script_tests {
     }
 
     fn write_lock(dir: &Path, pid: u32) -> LockHolder {
-        let holder = LockHolder { pid, run_id: "shutdown-x".into(), command: "shutdown".into(), since: "now".into(), boot_id: None };
+        let holder = LockHolder {
+            pid,
+            run_id: "shutdown-x".into(),
+            command: "shutdown".into(),
+            since: "now".into(),
+            boot_id: None,
+        };
         std::fs::write(dir.join(LOCK_FILE), serde_json::to_string_pretty(&holder).unwrap()).unwrap();
         holder
     }

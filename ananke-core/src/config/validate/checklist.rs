@@ -43,14 +43,20 @@ fn stop_order(config: &Config, out: &mut Findings) {
             continue;
         };
         if let Some(first) = seen.insert(&entry.workload, i) {
-            out.push(format!("{at}.workload"), format!("{} already has an order at shutdown.order[{first}]", entry.workload));
+            out.push(
+                format!("{at}.workload"),
+                format!("{} already has an order at shutdown.order[{first}]", entry.workload),
+            );
         }
         for (j, before) in entry.after.iter().enumerate() {
             match tier_of(before) {
                 Some(t) if t < tier => {}
                 Some(t) => out.push(
                     format!("{at}.after[{j}]"),
-                    format!("{before} is in tier {t}, not before {}'s tier {tier}: list it in an earlier tier", entry.workload),
+                    format!(
+                        "{before} is in tier {t}, not before {}'s tier {tier}: list it in an earlier tier",
+                        entry.workload
+                    ),
                 ),
                 None => out.push(format!("{at}.after[{j}]"), format!("{before} is not listed in shutdown.tiers")),
             }

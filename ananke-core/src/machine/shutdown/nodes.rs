@@ -29,17 +29,11 @@ impl ShutdownRun {
                 continue;
             }
             if changes.already_cordoned.remove(&node.name) {
-                context.diagnose(format!(
-                    "node {} was cordoned by an operator and is now schedulable",
-                    node.name
-                ));
+                context.diagnose(format!("node {} was cordoned by an operator and is now schedulable", node.name));
             }
             changes.cordoned.insert(node.name.clone());
-            context.offer(Effect::Cordon {
-                node: node.name.clone(),
-            });
-            self.waiting_for
-                .push(format!("node {} not cordoned", node.name));
+            context.offer(Effect::Cordon { node: node.name.clone() });
+            self.waiting_for.push(format!("node {} not cordoned", node.name));
         }
         let mut to_drain = BTreeSet::new();
         self.drain_unfinished.clear();
@@ -55,15 +49,11 @@ impl ShutdownRun {
                 }
                 left.push_str(&pod.pod.to_string());
             }
-            self.waiting_for
-                .push(format!("pod {} on {}", pod.pod, pod.node));
+            self.waiting_for.push(format!("pod {} on {}", pod.pod, pod.node));
         }
-        self.pdb_blocks
-            .retain(|node, _| to_drain.contains(node.as_str()));
+        self.pdb_blocks.retain(|node, _| to_drain.contains(node.as_str()));
         for node in to_drain.into_iter().filter(|n| cordoned.contains(n)) {
-            context.offer(Effect::Drain {
-                node: node.to_owned(),
-            });
+            context.offer(Effect::Drain { node: node.to_owned() });
         }
         self.waiting_for.is_empty()
     }
@@ -96,13 +86,7 @@ impl ShutdownRun {
     /// reach it, so nothing can be done and waiting would only burn battery), or ignored.
     fn stop_role(&mut self, context: &mut Step<'_>, obs: &Observation, role: K3sRole) -> bool {
         let mut settled = true;
-        for node in self
-            .config
-            .inventory
-            .nodes
-            .iter()
-            .filter(|n| n.role == role)
-        {
+        for node in self.config.inventory.nodes.iter().filter(|n| n.role == role) {
             let Some(seen) = obs.node(&node.name) else {
                 continue;
             };
@@ -117,8 +101,7 @@ impl ShutdownRun {
             offer_stop(&mut self.journal, context, &node.name, role);
             if !self.config.is_ignored(&node.name) {
                 settled = false;
-                self.waiting_for
-                    .push(format!("{} ({})", node.name, role.unit()));
+                self.waiting_for.push(format!("{} ({})", node.name, role.unit()));
             }
         }
         settled
@@ -127,24 +110,14 @@ impl ShutdownRun {
     /// The node-stop deadline passed with agents still up: stop the reachable servers anyway.
     pub(super) fn stop_servers_anyway(&mut self, context: &mut Step<'_>) {
         self.servers_stopping = true;
-        for node in self
-            .config
-            .inventory
-            .nodes
-            .iter()
-            .filter(|n| n.role == K3sRole::Server)
-        {
-            let reachable = self
-                .last_nodes
-                .get(&node.name)
-                .is_some_and(|(ssh, _)| ssh.is_reachable());
+        for node in self.config.inventory.nodes.iter().filter(|n| n.role == K3sRole::Server) {
+            let reachable = self.last_nodes.get(&node.name).is_some_and(|(ssh, _)| ssh.is_reachable());
             if !reachable || self.refused.contains_key(&node.name) {
                 continue;
             }
             offer_stop(&mut self.journal, context, &node.name, K3sRole::Server);
         }
     }
-
 }
 
 /// Journal `node` as stopped by ananke, then offer the stop: the journal leads every change.

@@ -14,9 +14,7 @@ impl ShutdownRun {
     pub(super) fn quiesce(&mut self, context: &mut Step<'_>, obs: &Observation) -> bool {
         if !obs.api.reachable {
             let error = obs.api.error.as_deref().unwrap_or("no answer");
-            context.diagnose_once(format!(
-                "Kubernetes API unreachable while quiescing ({error}); waiting"
-            ));
+            context.diagnose_once(format!("Kubernetes API unreachable while quiescing ({error}); waiting"));
             return false;
         }
         if self.quiesce == Quiesce::Suspending {
@@ -35,10 +33,7 @@ impl ShutdownRun {
     pub(super) fn start_tier(&mut self, context: &mut Step<'_>, tier: usize) {
         self.quiesce = Quiesce::Scaling(tier);
         self.waiting_for.clear();
-        context.arm(
-            Timer::PhaseDeadline,
-            self.config.shutdown.scale_down_timeout.get(),
-        );
+        context.arm(Timer::PhaseDeadline, self.config.shutdown.scale_down_timeout.get());
     }
 
     /// Suspend every Kustomization and `HelmRelease`, a child only once its parent is observed
@@ -62,9 +57,7 @@ impl ShutdownRun {
             }
             self.waiting_for.push(format!("{id} not suspended"));
             if changes.already_suspended.remove(id) {
-                context.diagnose(format!(
-                    "{id} was suspended by an operator and is now resumed; ananke suspends it"
-                ));
+                context.diagnose(format!("{id} was suspended by an operator and is now resumed; ananke suspends it"));
             }
             if ours && self.seen_suspended.remove(id) {
                 context.diagnose(format!("suspend of {id} was reverted; suspending it again"));
@@ -89,9 +82,9 @@ impl ShutdownRun {
     fn scale_down(&mut self, context: &mut Step<'_>, obs: &Observation) -> bool {
         let config = std::sync::Arc::clone(&self.config);
         let settings = &config.shutdown;
-        let tier_of = |w: &WorkloadRef| settings.tiers.iter().position(|t| t.contains(w)).unwrap_or(settings.tiers.len());
-        let scalable =
-            |w: &&Workload| w.id.kind.scalable() && !settings.exclude_namespaces.contains(&w.id.namespace);
+        let tier_of =
+            |w: &WorkloadRef| settings.tiers.iter().position(|t| t.contains(w)).unwrap_or(settings.tiers.len());
+        let scalable = |w: &&Workload| w.id.kind.scalable() && !settings.exclude_namespaces.contains(&w.id.namespace);
         let changes = &mut self.journal.changes;
         for workload in obs.workloads.iter().filter(scalable) {
             if workload.spec_replicas == Some(0) && !changes.scaled.contains_key(&workload.id) {
@@ -150,8 +143,5 @@ fn stopped(obs: &Observation, w: &WorkloadRef) -> bool {
 /// one of the objects to suspend (then the object is a root).
 fn parent_suspended(flux: &FluxObservation, parent: Option<&crate::config::ObjectRef>) -> bool {
     let Some(parent) = parent else { return true };
-    flux.kustomizations
-        .iter()
-        .find(|k| k.id.object == *parent)
-        .is_none_or(|k| k.suspend)
+    flux.kustomizations.iter().find(|k| k.id.object == *parent).is_none_or(|k| k.suspend)
 }

@@ -46,15 +46,11 @@ impl ShutdownRun {
                 let line = self.waiting_line();
                 match self.quiesce {
                     Quiesce::Suspending => {
-                        context.diagnose(format!(
-                            "Flux suspend not confirmed in time, scaling down anyway: {line}"
-                        ));
+                        context.diagnose(format!("Flux suspend not confirmed in time, scaling down anyway: {line}"));
                         self.start_tier(context, 0);
                     }
                     Quiesce::Scaling(tier) => {
-                        context.diagnose(format!(
-                            "tier {tier} not scaled down in time, going on: {line}"
-                        ));
+                        context.diagnose(format!("tier {tier} not scaled down in time, going on: {line}"));
                         self.start_tier(context, tier + 1);
                     }
                 }
@@ -67,10 +63,7 @@ impl ShutdownRun {
     /// Bound the Flux suspend step by the scale-down timeout.
     #[action]
     fn enter_quiescing(&mut self, context: &mut Step<'_>) {
-        context.arm(
-            Timer::PhaseDeadline,
-            self.config.shutdown.scale_down_timeout.get(),
-        );
+        context.arm(Timer::PhaseDeadline, self.config.shutdown.scale_down_timeout.get());
     }
 
     /// Cordon every node not already unschedulable, then drain the nodes that still run pods;
@@ -87,10 +80,7 @@ impl ShutdownRun {
                     Handled
                 }
             }
-            Event::Done {
-                effect: Effect::Drain { node },
-                outcome: EffectOutcome::BlockedByPdb { pdb },
-            } => {
+            Event::Done { effect: Effect::Drain { node }, outcome: EffectOutcome::BlockedByPdb { pdb } } => {
                 self.pdb_blocks.insert(node.clone(), pdb.clone());
                 Handled
             }
@@ -98,13 +88,11 @@ impl ShutdownRun {
                 let pdbs = self.blocking_pdb_line();
                 let timeout = self.config.shutdown.drain_timeout;
                 match (self.config.shutdown.pdb_policy, pdbs) {
-                    (PdbPolicy::Fail, Some(pdbs)) => self.fail(format!(
-                        "drain blocked after {timeout} by PodDisruptionBudget(s) {pdbs}"
-                    )),
+                    (PdbPolicy::Fail, Some(pdbs)) => {
+                        self.fail(format!("drain blocked after {timeout} by PodDisruptionBudget(s) {pdbs}"))
+                    }
                     (_, pdbs) => {
-                        let pdbs = pdbs.map_or_else(String::new, |p| {
-                            format!("; blocking PodDisruptionBudget(s) {p}")
-                        });
+                        let pdbs = pdbs.map_or_else(String::new, |p| format!("; blocking PodDisruptionBudget(s) {p}"));
                         context.diagnose(format!(
                             "drain not finished after {timeout}{pdbs}; stopping nodes anyway: {}",
                             self.waiting_line()
@@ -121,10 +109,7 @@ impl ShutdownRun {
     #[action]
     fn enter_draining(&mut self, context: &mut Step<'_>) {
         self.waiting_for.clear();
-        context.arm(
-            Timer::PhaseDeadline,
-            self.config.shutdown.drain_timeout.get(),
-        );
+        context.arm(Timer::PhaseDeadline, self.config.shutdown.drain_timeout.get());
     }
 
     /// Stop k3s on every agent, then, once every agent is down, on the servers.
@@ -155,15 +140,10 @@ impl ShutdownRun {
                     return self.finish();
                 }
                 // Agents still up: stop the servers anyway, and give them a window of their own.
-                context.diagnose(format!(
-                    "k3s stop not confirmed in time on: {line}; stopping the servers anyway"
-                ));
+                context.diagnose(format!("k3s stop not confirmed in time on: {line}; stopping the servers anyway"));
                 self.agents_timed_out = true;
                 self.stop_servers_anyway(context);
-                context.arm(
-                    Timer::PhaseDeadline,
-                    self.config.shutdown.node_stop_timeout.get(),
-                );
+                context.arm(Timer::PhaseDeadline, self.config.shutdown.node_stop_timeout.get());
                 Handled
             }
             _ => Super,
@@ -174,10 +154,7 @@ impl ShutdownRun {
     #[action]
     fn enter_stopping_nodes(&mut self, context: &mut Step<'_>) {
         self.waiting_for.clear();
-        context.arm(
-            Timer::PhaseDeadline,
-            self.config.shutdown.node_stop_timeout.get(),
-        );
+        context.arm(Timer::PhaseDeadline, self.config.shutdown.node_stop_timeout.get());
     }
 
     /// Reactions shared by the running phases: the run deadline and effect results.
@@ -187,26 +164,16 @@ impl ShutdownRun {
             Event::Done { effect, outcome } => match outcome {
                 EffectOutcome::Ok => Handled,
                 EffectOutcome::BlockedByPdb { pdb } => {
-                    context.diagnose(format!(
-                        "{} reported PodDisruptionBudget {pdb}; will retry",
-                        effect.describe()
-                    ));
+                    context.diagnose(format!("{} reported PodDisruptionBudget {pdb}; will retry", effect.describe()));
                     Handled
                 }
-                EffectOutcome::Failed {
-                    transient: true,
-                    message,
-                } => {
-                    context.diagnose(format!(
-                        "{} failed, will retry: {message}",
-                        effect.describe()
-                    ));
+                EffectOutcome::Failed { transient: true, message } => {
+                    context.diagnose(format!("{} failed, will retry: {message}", effect.describe()));
                     Handled
                 }
-                EffectOutcome::Failed {
-                    transient: false,
-                    message,
-                } => self.fail(format!("{} failed: {message}", effect.describe())),
+                EffectOutcome::Failed { transient: false, message } => {
+                    self.fail(format!("{} failed: {message}", effect.describe()))
+                }
             },
             Event::Timeout(Timer::RunDeadline) => {
                 let reason = format!(
@@ -232,10 +199,7 @@ impl ShutdownRun {
     fn off(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
         if let Event::Done { effect, outcome } = event {
             if let EffectOutcome::Failed { message, .. } = outcome {
-                context.diagnose(format!(
-                    "{} failed after the shutdown: {message}",
-                    effect.describe()
-                ));
+                context.diagnose(format!("{} failed after the shutdown: {message}", effect.describe()));
             }
             if let Effect::PowerOffHost { node } = effect {
                 self.powered_off(context, node);

@@ -24,10 +24,7 @@ impl StartupRun {
             if seen.k3s_unit == UnitState::Active {
                 self.journal.changes.stopped.remove(&node.name);
             } else if seen.ssh.is_reachable() && !operators {
-                context.offer(Effect::StartK3s {
-                    node: node.name.clone(),
-                    role: node.role,
-                });
+                context.offer(Effect::StartK3s { node: node.name.clone(), role: node.role });
             }
         }
     }
@@ -41,7 +38,10 @@ impl StartupRun {
             return;
         }
         for node in &self.journal.changes.cordoned {
-            let ready = obs.node(node).and_then(|n| n.kube.as_ref()).filter(|k| k.unschedulable && k.ready == ConditionStatus::True);
+            let ready = obs
+                .node(node)
+                .and_then(|n| n.kube.as_ref())
+                .filter(|k| k.unschedulable && k.ready == ConditionStatus::True);
             if ready.is_some() && self.config.node(node).is_some() && !self.config.is_ignored(node) {
                 context.offer(Effect::Uncordon { node: node.clone() });
             }
@@ -84,12 +84,8 @@ impl StartupRun {
         let Some(seen) = obs.node(&node.name) else {
             return Some("not observed".to_owned());
         };
-        let ready = seen
-            .kube
-            .as_ref()
-            .is_some_and(|k| k.ready == ConditionStatus::True);
-        let ssh_ok =
-            seen.ssh.is_reachable() || !self.config.startup.require_node_inventory_reachability;
+        let ready = seen.kube.as_ref().is_some_and(|k| k.ready == ConditionStatus::True);
+        let ssh_ok = seen.ssh.is_reachable() || !self.config.startup.require_node_inventory_reachability;
         if ready && ssh_ok && obs.api.reachable {
             return None;
         }
@@ -112,24 +108,15 @@ impl StartupRun {
     /// API never answered (no server quorum), else the SSH gate naming every stuck node.
     pub(super) fn boot_failure(&self) -> (GateId, String) {
         if self.seen.api_reachable {
-            return (
-                GateId::SshReachability,
-                format!("nodes not ready: {}", self.seen.stuck_nodes.join("; ")),
-            );
+            return (GateId::SshReachability, format!("nodes not ready: {}", self.seen.stuck_nodes.join("; ")));
         }
         let api = self.seen.api_error.as_deref().unwrap_or("no answer");
         let servers = if self.seen.stuck_servers.is_empty() {
             format!("API unreachable: {api}")
         } else {
-            format!(
-                "{} (API unreachable: {api})",
-                self.seen.stuck_servers.join("; ")
-            )
+            format!("{} (API unreachable: {api})", self.seen.stuck_servers.join("; "))
         };
-        (
-            GateId::Inventory,
-            format!("k3s server quorum not reached: {servers}"),
-        )
+        (GateId::Inventory, format!("k3s server quorum not reached: {servers}"))
     }
 }
 
@@ -182,7 +169,10 @@ mod tests {
     fn ssh_problems_say_what_failed() {
         assert_eq!(ssh_problem(&SshStatus::Reachable), None);
         assert_eq!(ssh_problem(&SshStatus::Unknown).as_deref(), Some("ssh not probed"));
-        assert_eq!(ssh_problem(&SshStatus::Unreachable("timed out".into())).as_deref(), Some("ssh unreachable: timed out"));
+        assert_eq!(
+            ssh_problem(&SshStatus::Unreachable("timed out".into())).as_deref(),
+            Some("ssh unreachable: timed out")
+        );
         assert_eq!(
             ssh_problem(&SshStatus::AuthFailed("key refused".into())).as_deref(),
             Some("ssh authentication failed: key refused")

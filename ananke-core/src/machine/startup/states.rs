@@ -15,11 +15,7 @@ use statig::prelude::*;
 /// while it is not Ready.
 pub(crate) const FLUX_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-#[state_machine(
-    initial = "State::off()",
-    state(derive(Debug, Clone, Copy, PartialEq, Eq)),
-    visibility = "pub(crate)"
-)]
+#[state_machine(initial = "State::off()", state(derive(Debug, Clone, Copy, PartialEq, Eq)), visibility = "pub(crate)")]
 impl StartupRun {
     /// Cluster down: start k3s on every reachable server together (embedded etcd needs a quorum),
     /// then on the agents once the API answers; wait until every expected node is Ready.
@@ -48,10 +44,7 @@ impl StartupRun {
     /// Arm the boot grace and the run deadline.
     #[action]
     fn enter_off(&mut self, context: &mut Step<'_>) {
-        context.arm(
-            Timer::BootGrace,
-            self.config.startup.node_boot_timeout.get(),
-        );
+        context.arm(Timer::BootGrace, self.config.startup.node_boot_timeout.get());
         context.arm(Timer::RunDeadline, self.config.startup.deadline.get());
     }
 
@@ -158,11 +151,7 @@ impl StartupRun {
 
     /// Every gate but the soak is green: keep checking; a regression goes back to `Converging`
     /// (too many fail the run); at the soak's end with every gate green, startup is `Ready`.
-    #[state(
-        superstate = "recovering",
-        entry_action = "enter_soaking",
-        exit_action = "exit_soaking"
-    )]
+    #[state(superstate = "recovering", entry_action = "enter_soaking", exit_action = "exit_soaking")]
     fn soaking(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => match self.drift_blocks(obs) {
@@ -195,21 +184,16 @@ impl StartupRun {
     #[superstate]
     fn recovering(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
-            Event::Done { effect, outcome } => {
-                match self.effect_failure(context, effect, outcome) {
-                    Some((gate, reason)) => self.fail(gate, reason),
-                    None => Handled,
-                }
-            }
+            Event::Done { effect, outcome } => match self.effect_failure(context, effect, outcome) {
+                Some((gate, reason)) => self.fail(gate, reason),
+                None => Handled,
+            },
             Event::Timeout(Timer::RunDeadline) => {
                 let (gate, reason) = match self.first_failing_gate() {
                     Some((gate, reason)) => (gate, reason),
                     None if self.report.is_none() => self.boot_failure(),
                     // A report with gates 1-8 green: what holds the run is a restore or the soak.
-                    None => (
-                        GateId::Soak,
-                        format!("still restoring or soaking: {}", self.restore_backlog()),
-                    ),
+                    None => (GateId::Soak, format!("still restoring or soaking: {}", self.restore_backlog())),
                 };
                 self.fail(Some(gate), format!("startup deadline exceeded: {reason}"))
             }
@@ -273,10 +257,7 @@ impl StartupRun {
             self.resume_flux(context, obs);
         }
         self.evaluate(context.now, obs);
-        let green = self
-            .report
-            .as_ref()
-            .is_some_and(GateReport::all_pass_before_soak);
+        let green = self.report.as_ref().is_some_and(GateReport::all_pass_before_soak);
         green && self.nothing_to_restore(obs) && self.seen.sealed.is_empty()
     }
 
@@ -301,9 +282,7 @@ impl StartupRun {
         self.evaluate(context.now, obs);
         let regression = match self.first_failing_gate() {
             Some((_, reason)) => Some(reason),
-            None if !self.seen.sealed.is_empty() => {
-                Some(format!("vault: sealed {}", self.seen.sealed.join(", ")))
-            }
+            None if !self.seen.sealed.is_empty() => Some(format!("vault: sealed {}", self.seen.sealed.join(", "))),
             None => None,
         };
         if let Some(regression) = regression {
@@ -358,18 +337,15 @@ impl StartupRun {
         };
         match effect {
             Effect::UnsealVault { pod } => {
-                if self
-                    .config
-                    .startup
-                    .vault_unseal_breakglass_command
-                    .is_none()
-                {
+                if self.config.startup.vault_unseal_breakglass_command.is_none() {
                     return Some((
                         None,
                         format!("vault pod {pod} still sealed: standard unseal failed: {message}; no breakglass command configured"),
                     ));
                 }
-                context.diagnose(format!("standard unseal of vault pod {pod} failed: {message}; using the breakglass command"));
+                context.diagnose(format!(
+                    "standard unseal of vault pod {pod} failed: {message}; using the breakglass command"
+                ));
                 self.unseal_failed.insert(pod.clone(), message.clone());
                 context.offer(Effect::UnsealVaultBreakglass { pod: pod.clone() });
                 None
@@ -382,10 +358,7 @@ impl StartupRun {
                 ))
             }
             _ if transient => {
-                context.diagnose(format!(
-                    "{} failed, will retry: {message}",
-                    effect.describe()
-                ));
+                context.diagnose(format!("{} failed, will retry: {message}", effect.describe()));
                 None
             }
             _ => Some((None, format!("{} failed: {message}", effect.describe()))),

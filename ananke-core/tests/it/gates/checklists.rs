@@ -18,11 +18,7 @@ fn ingress_fails_naming_each_problem() {
     seen.ingress_class = Some("nginx".to_owned());
     seen.addresses.clear();
     seen.backends[0].ready_endpoints = 0;
-    seen.backends.push(IngressBackend {
-        service: "api".to_owned(),
-        exists: false,
-        ready_endpoints: 0,
-    });
+    seen.backends.push(IngressBackend { service: "api".to_owned(), exists: false, ready_endpoints: 0 });
     let outcome = ingress::check(&config, &obs);
     assert_eq!(outcome.verdict, Verdict::Fail);
     assert_eq!(
@@ -48,10 +44,7 @@ fn ingress_fails_when_missing_and_checks_the_class_only_when_pinned() {
     config.startup.require_ingress_checklist[0].ingress_class = None;
     assert!(ingress::check(&config, &obs).passed());
     obs.ingresses.clear();
-    assert_eq!(
-        ingress::check(&config, &obs).reasons,
-        ["Ingress ingress-00001/web: not found"]
-    );
+    assert_eq!(ingress::check(&config, &obs).reasons, ["Ingress ingress-00001/web: not found"]);
 }
 
 #[test]
@@ -61,19 +54,11 @@ fn ingress_is_blocked_by_the_workloads() {
     break_gate(GateId::Workloads, &mut config, &mut obs, &mut soak);
     obs.ingresses.clear();
     let report = evaluate(&config, &obs);
-    assert_eq!(
-        report.get(GateId::Ingress).verdict,
-        Verdict::Blocked(GateId::Workloads)
-    );
+    assert_eq!(report.get(GateId::Ingress).verdict, Verdict::Blocked(GateId::Workloads));
 }
 
 fn failing(reason: Option<&str>, status: Option<u16>) -> ProbeResult {
-    ProbeResult {
-        ok: false,
-        reason: reason.map(str::to_owned),
-        status,
-        latency_ms: None,
-    }
+    ProbeResult { ok: false, reason: reason.map(str::to_owned), status, latency_ms: None }
 }
 
 #[test]
@@ -85,24 +70,11 @@ fn services_pass_when_every_probe_passes() {
 #[test]
 fn services_fail_with_the_probe_reason_or_not_probed_yet() {
     let (mut config, mut obs) = lab();
-    config
-        .startup
-        .service_checklist
-        .push(ananke_core::synth::http_check("gitea"));
-    config
-        .startup
-        .service_checklist
-        .push(ananke_core::synth::http_check("grafana"));
-    config
-        .startup
-        .service_checklist
-        .push(ananke_core::synth::http_check("minio"));
-    obs.probes.insert(
-        "service-00001".to_owned(),
-        failing(Some("connect: connection refused"), None),
-    );
-    obs.probes
-        .insert("gitea".to_owned(), failing(None, Some(503)));
+    config.startup.service_checklist.push(ananke_core::synth::http_check("gitea"));
+    config.startup.service_checklist.push(ananke_core::synth::http_check("grafana"));
+    config.startup.service_checklist.push(ananke_core::synth::http_check("minio"));
+    obs.probes.insert("service-00001".to_owned(), failing(Some("connect: connection refused"), None));
+    obs.probes.insert("gitea".to_owned(), failing(None, Some(503)));
     obs.probes.insert("grafana".to_owned(), failing(None, None));
     let outcome = services::check(&config, &obs);
     assert_eq!(outcome.verdict, Verdict::Fail);
@@ -124,10 +96,7 @@ fn services_are_blocked_by_the_ingress_checklist() {
     break_gate(GateId::Ingress, &mut config, &mut obs, &mut soak);
     obs.probes.clear();
     let report = evaluate(&config, &obs);
-    assert_eq!(
-        report.get(GateId::Services).verdict,
-        Verdict::Blocked(GateId::Ingress)
-    );
+    assert_eq!(report.get(GateId::Services).verdict, Verdict::Blocked(GateId::Ingress));
 }
 
 #[test]
@@ -139,10 +108,7 @@ fn critical_endpoints_pass_when_every_probe_passes() {
 #[test]
 fn critical_endpoints_fail_with_the_probe_reason_or_not_probed_yet() {
     let (config, mut obs) = lab();
-    obs.probes.insert(
-        "critical-00001".to_owned(),
-        failing(Some("status 502, expected 200"), Some(502)),
-    );
+    obs.probes.insert("critical-00001".to_owned(), failing(Some("status 502, expected 200"), Some(502)));
     assert_eq!(
         critical_endpoints::check(&config, &obs).reasons,
         ["critical endpoint critical-00001: status 502, expected 200"]
@@ -150,10 +116,7 @@ fn critical_endpoints_fail_with_the_probe_reason_or_not_probed_yet() {
     obs.probes.remove("critical-00001");
     let outcome = critical_endpoints::check(&config, &obs);
     assert_eq!(outcome.verdict, Verdict::Fail);
-    assert_eq!(
-        outcome.reasons,
-        ["critical endpoint critical-00001: not probed yet"]
-    );
+    assert_eq!(outcome.reasons, ["critical endpoint critical-00001: not probed yet"]);
 }
 
 #[test]
@@ -163,10 +126,7 @@ fn critical_endpoints_are_blocked_by_the_services() {
     break_gate(GateId::Services, &mut config, &mut obs, &mut soak);
     obs.probes.remove("critical-00001");
     let report = evaluate(&config, &obs);
-    assert_eq!(
-        report.get(GateId::CriticalEndpoints).verdict,
-        Verdict::Blocked(GateId::Services)
-    );
+    assert_eq!(report.get(GateId::CriticalEndpoints).verdict, Verdict::Blocked(GateId::Services));
 }
 
 #[test]
@@ -176,8 +136,5 @@ fn the_soak_is_blocked_by_the_critical_endpoints() {
     break_gate(GateId::CriticalEndpoints, &mut config, &mut obs, &mut soak);
     soak.started_at = None;
     let report = ananke_core::gates::evaluate(&config, &obs, &soak);
-    assert_eq!(
-        report.get(GateId::Soak).verdict,
-        Verdict::Blocked(GateId::CriticalEndpoints)
-    );
+    assert_eq!(report.get(GateId::Soak).verdict, Verdict::Blocked(GateId::CriticalEndpoints));
 }

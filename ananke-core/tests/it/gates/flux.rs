@@ -34,30 +34,18 @@ fn drift_is_an_exact_match() {
     source(&mut obs).branch = None;
     let outcome = flux_drift::check(&config, &obs);
     assert_eq!(outcome.reasons.len(), 2);
-    assert_eq!(
-        outcome.reasons[1],
-        "GitRepository flux-system/flux-system: branch is not set, expected main"
-    );
+    assert_eq!(outcome.reasons[1], "GitRepository flux-system/flux-system: branch is not set, expected main");
 }
 
 #[test]
 fn drift_fails_when_flux_or_its_source_is_missing() {
     let (config, mut obs) = lab();
     obs.flux.as_mut().expect("flux").sources.clear();
-    assert_eq!(
-        flux_drift::check(&config, &obs).reasons,
-        ["GitRepository flux-system/flux-system: not found"]
-    );
+    assert_eq!(flux_drift::check(&config, &obs).reasons, ["GitRepository flux-system/flux-system: not found"]);
     obs.flux = Some(FluxObservation::default());
-    assert_eq!(
-        flux_drift::check(&config, &obs).reasons,
-        ["Flux is not installed"]
-    );
+    assert_eq!(flux_drift::check(&config, &obs).reasons, ["Flux is not installed"]);
     obs.flux = None;
-    assert_eq!(
-        flux_drift::check(&config, &obs).reasons,
-        ["Flux not observed (API unreachable)"]
-    );
+    assert_eq!(flux_drift::check(&config, &obs).reasons, ["Flux not observed (API unreachable)"]);
 }
 
 #[test]
@@ -67,10 +55,7 @@ fn drift_is_blocked_by_ssh_reachability() {
     break_gate(GateId::SshReachability, &mut config, &mut obs, &mut soak);
     source(&mut obs).branch = Some("breakfix".to_owned());
     let report = evaluate(&config, &obs);
-    assert_eq!(
-        report.get(GateId::FluxDrift).verdict,
-        Verdict::Blocked(GateId::SshReachability)
-    );
+    assert_eq!(report.get(GateId::FluxDrift).verdict, Verdict::Blocked(GateId::SshReachability));
 }
 
 #[test]
@@ -99,18 +84,11 @@ fn kustomizations_fail_quoting_the_ready_condition() {
 fn kustomizations_fail_when_missing_suspended_or_not_reconciled() {
     let (config, mut obs) = lab();
     kustomization(&mut obs, "ks-00001").suspend = true;
-    obs.flux
-        .as_mut()
-        .expect("flux")
-        .kustomizations
-        .retain(|k| k.id.object.name != "ks-00002");
+    obs.flux.as_mut().expect("flux").kustomizations.retain(|k| k.id.object.name != "ks-00002");
     let outcome = flux_kustomizations::check(&config, &obs);
     assert_eq!(
         outcome.reasons,
-        [
-            "Kustomization flux-system/ks-00001: suspended",
-            "Kustomization flux-system/ks-00002: not found"
-        ]
+        ["Kustomization flux-system/ks-00001: suspended", "Kustomization flux-system/ks-00002: not found"]
     );
 
     let (config, mut obs) = lab();
@@ -126,15 +104,9 @@ fn kustomizations_fail_when_missing_suspended_or_not_reconciled() {
 fn kustomizations_fail_when_flux_is_absent() {
     let (config, mut obs) = lab();
     obs.flux = Some(FluxObservation::default());
-    assert_eq!(
-        flux_kustomizations::check(&config, &obs).reasons,
-        ["Flux is not installed"]
-    );
+    assert_eq!(flux_kustomizations::check(&config, &obs).reasons, ["Flux is not installed"]);
     obs.flux = None;
-    assert_eq!(
-        flux_kustomizations::check(&config, &obs).reasons,
-        ["Flux not observed (API unreachable)"]
-    );
+    assert_eq!(flux_kustomizations::check(&config, &obs).reasons, ["Flux not observed (API unreachable)"]);
 }
 
 #[test]
@@ -144,8 +116,5 @@ fn kustomizations_are_blocked_by_the_drift_guard() {
     break_gate(GateId::FluxDrift, &mut config, &mut obs, &mut soak);
     kustomization(&mut obs, "ks-00001").suspend = true;
     let report = evaluate(&config, &obs);
-    assert_eq!(
-        report.get(GateId::FluxKustomizations).verdict,
-        Verdict::Blocked(GateId::FluxDrift)
-    );
+    assert_eq!(report.get(GateId::FluxKustomizations).verdict, Verdict::Blocked(GateId::FluxDrift));
 }

@@ -20,22 +20,13 @@ enum Want {
 fn matches(got: &Health, want: &Want) -> bool {
     match (got, want) {
         (Health::Current, Want::Current) | (Health::Terminating, Want::Terminating) => true,
-        (Health::InProgress(m), Want::InProgress(f)) | (Health::Failed(m), Want::Failed(f)) => {
-            m.contains(f)
-        }
+        (Health::InProgress(m), Want::InProgress(f)) | (Health::Failed(m), Want::Failed(f)) => m.contains(f),
         _ => false,
     }
 }
 
 fn workload(kind: WorkloadKind, replicas: i32) -> Workload {
-    healthy_workload(
-        WorkloadRef {
-            kind,
-            namespace: "apps".to_owned(),
-            name: "web".to_owned(),
-        },
-        replicas,
-    )
+    healthy_workload(WorkloadRef { kind, namespace: "apps".to_owned(), name: "web".to_owned() }, replicas)
 }
 
 type Case = (&'static str, WorkloadKind, fn(&mut Workload), Want);
@@ -60,36 +51,16 @@ const WORKLOAD_CASES: &[Case] = &[
         },
         Want::InProgress("0/1 replicas created"),
     ),
-    (
-        "deployment too few replicas",
-        Deployment,
-        |w| w.status.replicas = 1,
-        Want::InProgress("1/3 replicas created"),
-    ),
-    (
-        "deployment not all updated",
-        Deployment,
-        |w| w.status.updated = 2,
-        Want::InProgress("2/3 replicas updated"),
-    ),
-    (
-        "deployment old replicas terminating",
-        Deployment,
-        |w| w.status.replicas = 4,
-        Want::InProgress("1 old replicas"),
-    ),
+    ("deployment too few replicas", Deployment, |w| w.status.replicas = 1, Want::InProgress("1/3 replicas created")),
+    ("deployment not all updated", Deployment, |w| w.status.updated = 2, Want::InProgress("2/3 replicas updated")),
+    ("deployment old replicas terminating", Deployment, |w| w.status.replicas = 4, Want::InProgress("1 old replicas")),
     (
         "deployment updated not available",
         Deployment,
         |w| w.status.available = 2,
         Want::InProgress("2/3 updated replicas available"),
     ),
-    (
-        "deployment not ready",
-        Deployment,
-        |w| w.status.ready = 1,
-        Want::InProgress("1/3 replicas ready"),
-    ),
+    ("deployment not ready", Deployment, |w| w.status.ready = 1, Want::InProgress("1/3 replicas ready")),
     (
         "deployment progressing",
         Deployment,
@@ -120,12 +91,7 @@ const WORKLOAD_CASES: &[Case] = &[
         Deployment,
         |w| {
             w.status.ready = 0;
-            w.conditions[1] = condition(
-                "Progressing",
-                False,
-                "ProgressDeadlineExceeded",
-                "timed out",
-            );
+            w.conditions[1] = condition("Progressing", False, "ProgressDeadlineExceeded", "timed out");
         },
         Want::Failed("progress deadline exceeded"),
     ),
@@ -142,18 +108,8 @@ const WORKLOAD_CASES: &[Case] = &[
         |w| w.status.current = 2,
         Want::InProgress("2/3 replicas at the current revision"),
     ),
-    (
-        "statefulset not ready",
-        StatefulSet,
-        |w| w.status.ready = 0,
-        Want::InProgress("0/3 replicas ready"),
-    ),
-    (
-        "statefulset extra replicas",
-        StatefulSet,
-        |w| w.status.replicas = 5,
-        Want::InProgress("2 extra replicas"),
-    ),
+    ("statefulset not ready", StatefulSet, |w| w.status.ready = 0, Want::InProgress("0/3 replicas ready")),
+    ("statefulset extra replicas", StatefulSet, |w| w.status.replicas = 5, Want::InProgress("2 extra replicas")),
     (
         "statefulset OnDelete is user-managed",
         StatefulSet,
@@ -164,42 +120,17 @@ const WORKLOAD_CASES: &[Case] = &[
         },
         Want::Current,
     ),
-    (
-        "daemonset scheduled everywhere",
-        DaemonSet,
-        |_| {},
-        Want::Current,
-    ),
+    ("daemonset scheduled everywhere", DaemonSet, |_| {}, Want::Current),
     (
         "daemonset missing desired",
         DaemonSet,
         |w| w.status.desired = None,
         Want::InProgress("desiredNumberScheduled is absent"),
     ),
-    (
-        "daemonset not scheduled",
-        DaemonSet,
-        |w| w.status.current = 1,
-        Want::InProgress("1/3 pods scheduled"),
-    ),
-    (
-        "daemonset not updated",
-        DaemonSet,
-        |w| w.status.updated = 1,
-        Want::InProgress("1/3 pods updated"),
-    ),
-    (
-        "daemonset not available",
-        DaemonSet,
-        |w| w.status.available = 1,
-        Want::InProgress("1/3 pods available"),
-    ),
-    (
-        "daemonset not ready",
-        DaemonSet,
-        |w| w.status.ready = 2,
-        Want::InProgress("2/3 pods ready"),
-    ),
+    ("daemonset not scheduled", DaemonSet, |w| w.status.current = 1, Want::InProgress("1/3 pods scheduled")),
+    ("daemonset not updated", DaemonSet, |w| w.status.updated = 1, Want::InProgress("1/3 pods updated")),
+    ("daemonset not available", DaemonSet, |w| w.status.available = 1, Want::InProgress("1/3 pods available")),
+    ("daemonset not ready", DaemonSet, |w| w.status.ready = 2, Want::InProgress("2/3 pods ready")),
     (
         "daemonset without generation",
         DaemonSet,
@@ -243,8 +174,7 @@ const WORKLOAD_CASES: &[Case] = &[
         "Reconciling=True",
         Deployment,
         |w| {
-            w.conditions
-                .push(condition("Reconciling", True, "Progressing", ""));
+            w.conditions.push(condition("Reconciling", True, "Progressing", ""));
         },
         Want::InProgress("Reconciling=True"),
     ),
@@ -252,8 +182,7 @@ const WORKLOAD_CASES: &[Case] = &[
         "Stalled=True",
         StatefulSet,
         |w| {
-            w.conditions
-                .push(condition("Stalled", True, "Broken", "no quota"));
+            w.conditions.push(condition("Stalled", True, "Broken", "no quota"));
         },
         Want::Failed("Stalled=True (Broken): no quota"),
     ),
@@ -272,10 +201,7 @@ fn workload_health_follows_kstatus_without_its_blind_spot() {
 
 #[test]
 fn health_reads_as_a_sentence() {
-    assert_eq!(
-        Health::InProgress("1/3 replicas ready".to_owned()).to_string(),
-        "in progress: 1/3 replicas ready"
-    );
+    assert_eq!(Health::InProgress("1/3 replicas ready".to_owned()).to_string(), "in progress: 1/3 replicas ready");
     assert_eq!(Health::Failed("x".to_owned()).to_string(), "failed: x");
     assert_eq!(Health::Terminating.to_string(), "terminating");
     assert_eq!(Health::Current.to_string(), "current");
@@ -322,10 +248,7 @@ fn flux_ready_follows_the_flux_cli() {
         mutate(&mut o);
         match (flux_ready(&o), want) {
             (Ok(()), Ok(())) => {}
-            (Err(got), Err(fragment)) => assert!(
-                got.contains(fragment),
-                "{name}: got {got:?}, want {fragment:?}"
-            ),
+            (Err(got), Err(fragment)) => assert!(got.contains(fragment), "{name}: got {got:?}, want {fragment:?}"),
             (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
         }
     }

@@ -18,10 +18,7 @@ fn inventory_fails_when_the_api_is_unreachable() {
     obs.api.error = Some("dial tcp 10.0.0.1:6443: connect: connection refused".to_owned());
     let outcome = inventory::check(&config, &obs);
     assert_eq!(outcome.verdict, Verdict::Fail);
-    assert_eq!(
-        outcome.reasons,
-        ["Kubernetes API unreachable: dial tcp 10.0.0.1:6443: connect: connection refused"]
-    );
+    assert_eq!(outcome.reasons, ["Kubernetes API unreachable: dial tcp 10.0.0.1:6443: connect: connection refused"]);
 }
 
 #[test]
@@ -29,10 +26,7 @@ fn inventory_fails_on_a_node_the_inventory_does_not_know() {
     let (config, mut obs) = lab();
     obs.nodes.push(ready_node("stray-01"));
     let outcome = inventory::check(&config, &obs);
-    assert_eq!(
-        outcome.reasons,
-        ["node stray-01 is registered in the cluster but not in the inventory"]
-    );
+    assert_eq!(outcome.reasons, ["node stray-01 is registered in the cluster but not in the inventory"]);
 }
 
 #[test]
@@ -40,15 +34,9 @@ fn inventory_fails_on_an_unregistered_node_unless_it_is_ignored() {
     let (mut config, mut obs) = lab();
     node(&mut obs, "node-00003").kube = None;
     let outcome = inventory::check(&config, &obs);
-    assert_eq!(
-        outcome.reasons,
-        ["inventory node node-00003 is not registered in the cluster"]
-    );
+    assert_eq!(outcome.reasons, ["inventory node node-00003 is not registered in the cluster"]);
 
-    config
-        .startup
-        .ignore_unavailable_nodes
-        .push("node-00003".to_owned());
+    config.startup.ignore_unavailable_nodes.push("node-00003".to_owned());
     assert!(inventory::check(&config, &obs).passed());
 }
 
@@ -75,10 +63,7 @@ fn inventory_fails_on_a_node_listed_twice() {
     let twin = config.inventory.nodes[0].clone();
     config.inventory.nodes.push(twin);
     let outcome = inventory::check(&config, &obs);
-    assert_eq!(
-        outcome.reasons,
-        ["node node-00001 is listed twice in the inventory"]
-    );
+    assert_eq!(outcome.reasons, ["node node-00001 is listed twice in the inventory"]);
 }
 
 #[test]
@@ -112,24 +97,12 @@ fn ssh_fails_when_a_node_is_not_ready_in_kubernetes() {
         ready_reason: "NodeStatusUnknown".to_owned(),
         ..KubeNode::default()
     });
-    node(&mut obs, "node-00003")
-        .kube
-        .as_mut()
-        .expect("registered")
-        .ready = ConditionStatus::False;
-    node(&mut obs, "node-00003")
-        .kube
-        .as_mut()
-        .expect("registered")
-        .ready_reason
-        .clear();
+    node(&mut obs, "node-00003").kube.as_mut().expect("registered").ready = ConditionStatus::False;
+    node(&mut obs, "node-00003").kube.as_mut().expect("registered").ready_reason.clear();
     let outcome = ssh_reachability::check(&config, &obs);
     assert_eq!(
         outcome.reasons,
-        [
-            "node node-00002: Kubernetes Ready=Unknown (NodeStatusUnknown)",
-            "node node-00003: Kubernetes Ready=False"
-        ]
+        ["node node-00002: Kubernetes Ready=Unknown (NodeStatusUnknown)", "node node-00003: Kubernetes Ready=False"]
     );
 }
 
@@ -142,20 +115,14 @@ fn ssh_without_required_reachability_still_requires_ready_nodes() {
 
     node(&mut obs, "node-00001").kube = None;
     let outcome = ssh_reachability::check(&config, &obs);
-    assert_eq!(
-        outcome.reasons,
-        ["node node-00001: not registered in the cluster"]
-    );
+    assert_eq!(outcome.reasons, ["node node-00001: not registered in the cluster"]);
 }
 
 #[test]
 fn ssh_skips_ignored_nodes_and_fails_on_a_missing_observation() {
     let (mut config, mut obs) = lab();
     node(&mut obs, "node-00003").ssh = SshStatus::Unreachable("no route to host".to_owned());
-    config
-        .startup
-        .ignore_unavailable_nodes
-        .push("node-00003".to_owned());
+    config.startup.ignore_unavailable_nodes.push("node-00003".to_owned());
     assert!(ssh_reachability::check(&config, &obs).passed());
 
     obs.nodes.retain(|n| n.name != "node-00001");
@@ -170,8 +137,5 @@ fn ssh_is_blocked_by_the_inventory() {
     break_gate(GateId::Inventory, &mut config, &mut obs, &mut soak);
     node(&mut obs, "node-00001").ssh = SshStatus::Unknown;
     let report = evaluate(&config, &obs);
-    assert_eq!(
-        report.get(GateId::SshReachability).verdict,
-        Verdict::Blocked(GateId::Inventory)
-    );
+    assert_eq!(report.get(GateId::SshReachability).verdict, Verdict::Blocked(GateId::Inventory));
 }

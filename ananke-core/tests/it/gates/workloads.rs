@@ -9,25 +9,13 @@ use ananke_core::synth::{condition, healthy_workload};
 #[test]
 fn workloads_pass_when_every_one_is_current() {
     let (config, mut obs) = lab();
-    let id = |kind, name: &str| WorkloadRef {
-        kind,
-        namespace: "vault".to_owned(),
-        name: name.to_owned(),
-    };
-    obs.workloads
-        .push(healthy_workload(id(WorkloadKind::StatefulSet, "vault"), 3));
-    obs.workloads.push(healthy_workload(
-        id(WorkloadKind::DaemonSet, "vault-agent"),
-        3,
-    ));
+    let id = |kind, name: &str| WorkloadRef { kind, namespace: "vault".to_owned(), name: name.to_owned() };
+    obs.workloads.push(healthy_workload(id(WorkloadKind::StatefulSet, "vault"), 3));
+    obs.workloads.push(healthy_workload(id(WorkloadKind::DaemonSet, "vault-agent"), 3));
     let mut scaled_down = healthy_workload(id(WorkloadKind::Deployment, "idle"), 0);
     scaled_down.status = WorkloadStatus::default();
     obs.workloads.push(scaled_down);
-    assert!(
-        workloads::check(&config, &obs).passed(),
-        "{:?}",
-        workloads::check(&config, &obs).reasons
-    );
+    assert!(workloads::check(&config, &obs).passed(), "{:?}", workloads::check(&config, &obs).reasons);
 }
 
 #[test]
@@ -72,8 +60,5 @@ fn workloads_are_blocked_by_the_kustomizations() {
     break_gate(GateId::FluxKustomizations, &mut config, &mut obs, &mut soak);
     workload(&mut obs, "ks-00001").terminating = true;
     let report = evaluate(&config, &obs);
-    assert_eq!(
-        report.get(GateId::Workloads).verdict,
-        Verdict::Blocked(GateId::FluxKustomizations)
-    );
+    assert_eq!(report.get(GateId::Workloads).verdict, Verdict::Blocked(GateId::FluxKustomizations));
 }

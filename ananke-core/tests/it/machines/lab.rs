@@ -3,9 +3,9 @@
 
 use ananke_core::config::{Config, ObjectRef, WorkloadKind, WorkloadRef};
 use ananke_core::observation::{
-    ApiStatus, Condition, ConditionStatus, FluxKind, FluxObject, FluxObservation, FluxRef,
-    GitServerHealth, IngressBackend, IngressObservation, KubeNode, NodeObservation, Observation,
-    ProbeResult, SshStatus, UnitState, VaultStatus, Workload, WorkloadStatus,
+    ApiStatus, Condition, ConditionStatus, FluxKind, FluxObject, FluxObservation, FluxRef, GitServerHealth,
+    IngressBackend, IngressObservation, KubeNode, NodeObservation, Observation, ProbeResult, SshStatus, UnitState,
+    VaultStatus, Workload, WorkloadStatus,
 };
 use ananke_core::time::Time;
 use std::sync::Arc;
@@ -77,27 +77,17 @@ pub fn config_with(edit: impl FnOnce(&mut Config)) -> Arc<Config> {
 
 /// A workload reference.
 pub fn wl(kind: WorkloadKind, namespace: &str, name: &str) -> WorkloadRef {
-    WorkloadRef {
-        kind,
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-    }
+    WorkloadRef { kind, namespace: namespace.to_owned(), name: name.to_owned() }
 }
 
 /// A Flux object reference.
 pub fn fx(kind: FluxKind, namespace: &str, name: &str) -> FluxRef {
-    FluxRef {
-        kind,
-        object: obj(namespace, name),
-    }
+    FluxRef { kind, object: obj(namespace, name) }
 }
 
 /// A namespaced object reference.
 pub fn obj(namespace: &str, name: &str) -> ObjectRef {
-    ObjectRef {
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-    }
+    ObjectRef { namespace: namespace.to_owned(), name: name.to_owned() }
 }
 
 /// The web Deployment (tier 0).
@@ -150,11 +140,7 @@ pub fn flux_object(id: FluxRef, parent: Option<&FluxRef>, depends_on: &[&FluxRef
         generation: 2,
         observed_generation: Some(2),
         suspend: false,
-        conditions: vec![condition(
-            "Ready",
-            ConditionStatus::True,
-            "ReconciliationSucceeded",
-        )],
+        conditions: vec![condition("Ready", ConditionStatus::True, "ReconciliationSucceeded")],
         depends_on: depends_on.iter().map(|d| d.object.clone()).collect(),
         url: None,
         branch: None,
@@ -200,16 +186,8 @@ pub fn set_replicas(w: &mut Workload, replicas: i32) {
     };
     w.conditions = if w.id.kind == WorkloadKind::Deployment {
         vec![
-            condition(
-                "Available",
-                ConditionStatus::True,
-                "MinimumReplicasAvailable",
-            ),
-            condition(
-                "Progressing",
-                ConditionStatus::True,
-                "NewReplicaSetAvailable",
-            ),
+            condition("Available", ConditionStatus::True, "MinimumReplicasAvailable"),
+            condition("Progressing", ConditionStatus::True, "NewReplicaSetAvailable"),
         ]
     } else {
         Vec::new()
@@ -234,30 +212,14 @@ pub fn ready_node(name: &str) -> NodeObservation {
 
 /// The healthy running lab: gates 1-8 pass.
 pub fn healthy() -> Observation {
-    let mut source = flux_object(
-        fx(FluxKind::GitRepository, "flux-system", "flux-system"),
-        None,
-        &[],
-    );
+    let mut source = flux_object(fx(FluxKind::GitRepository, "flux-system", "flux-system"), None, &[]);
     source.url = Some(URL.to_owned());
     source.branch = Some("main".to_owned());
-    let ok = ProbeResult {
-        ok: true,
-        reason: None,
-        status: Some(200),
-        latency_ms: Some(3),
-    };
+    let ok = ProbeResult { ok: true, reason: None, status: Some(200), latency_ms: Some(3) };
     Observation {
         at: Time::ZERO,
-        api: ApiStatus {
-            reachable: true,
-            error: None,
-        },
-        nodes: SERVERS
-            .iter()
-            .chain(&AGENTS)
-            .map(|n| ready_node(n))
-            .collect(),
+        api: ApiStatus { reachable: true, error: None },
+        nodes: SERVERS.iter().chain(&AGENTS).map(|n| ready_node(n)).collect(),
         flux: Some(FluxObservation {
             installed: true,
             sources: vec![source],
@@ -273,10 +235,7 @@ pub fn healthy() -> Observation {
             workload(db(), 1),
             workload(gitea(), 1),
             workload(grafana(), 2),
-            workload(
-                wl(WorkloadKind::DaemonSet, "monitoring", "node-exporter"),
-                5,
-            ),
+            workload(wl(WorkloadKind::DaemonSet, "monitoring", "node-exporter"), 5),
             workload(wl(WorkloadKind::Deployment, "kube-system", "coredns"), 2),
         ],
         pods_to_evict: Vec::new(),
@@ -286,19 +245,10 @@ pub fn healthy() -> Observation {
             hosts: vec!["web.lab.example".to_owned()],
             ingress_class: Some("traefik".to_owned()),
             addresses: vec!["192.0.2.100".to_owned()],
-            backends: vec![IngressBackend {
-                service: "web".to_owned(),
-                exists: true,
-                ready_endpoints: 3,
-            }],
+            backends: vec![IngressBackend { service: "web".to_owned(), exists: true, ready_endpoints: 3 }],
         }],
-        probes: [("web".to_owned(), ok.clone()), ("api".to_owned(), ok)]
-            .into_iter()
-            .collect(),
-        git_server: Some(GitServerHealth {
-            healthy: true,
-            reason: None,
-        }),
+        probes: [("web".to_owned(), ok.clone()), ("api".to_owned(), ok)].into_iter().collect(),
+        git_server: Some(GitServerHealth { healthy: true, reason: None }),
         vault: vec![VaultStatus {
             pod: "vault-0".to_owned(),
             reachable: true,
@@ -313,10 +263,7 @@ pub fn healthy() -> Observation {
 /// The lab with every host powered but k3s stopped everywhere: SSH answers, the API does not.
 pub fn all_down() -> Observation {
     let mut obs = Observation {
-        api: ApiStatus {
-            reachable: false,
-            error: Some("connection refused".to_owned()),
-        },
+        api: ApiStatus { reachable: false, error: Some("connection refused".to_owned()) },
         ..Observation::default()
     };
     for name in SERVERS.iter().chain(&AGENTS) {
@@ -332,10 +279,7 @@ pub fn all_down() -> Observation {
 
 /// The node `name` of `obs`.
 pub fn node_mut<'a>(obs: &'a mut Observation, name: &str) -> &'a mut NodeObservation {
-    obs.nodes
-        .iter_mut()
-        .find(|n| n.name == name)
-        .expect("node in the observation")
+    obs.nodes.iter_mut().find(|n| n.name == name).expect("node in the observation")
 }
 
 /// The Flux object `id` of `obs`.
@@ -351,8 +295,5 @@ pub fn flux_mut<'a>(obs: &'a mut Observation, id: &FluxRef) -> &'a mut FluxObjec
 
 /// The workload `id` of `obs`.
 pub fn workload_mut<'a>(obs: &'a mut Observation, id: &WorkloadRef) -> &'a mut Workload {
-    obs.workloads
-        .iter_mut()
-        .find(|w| w.id == *id)
-        .expect("workload in the observation")
+    obs.workloads.iter_mut().find(|w| w.id == *id).expect("workload in the observation")
 }

@@ -8,12 +8,9 @@ use ananke_core::gates::{self, SoakProgress};
 use ananke_core::journal::Journal;
 use ananke_core::machine::startup::SOAK_API_GRACE;
 use ananke_core::machine::{
-    EffectOutcome, Input, Machine, ShutdownMachine, ShutdownOptions, StartupMachine,
-    StartupOptions, StartupState,
+    EffectOutcome, Input, Machine, ShutdownMachine, ShutdownOptions, StartupMachine, StartupOptions, StartupState,
 };
-use ananke_core::observation::{
-    ConditionStatus, FluxRef, Observation, PodToEvict, SshStatus, UnitState,
-};
+use ananke_core::observation::{ConditionStatus, FluxRef, Observation, PodToEvict, SshStatus, UnitState};
 use ananke_core::time::Time;
 use proptest::prelude::*;
 use std::sync::Arc;
@@ -61,13 +58,7 @@ fn chaos() -> impl Strategy<Value = Chaos> {
         prop::collection::vec((0..6usize, 0..4i32), 0..3),
         prop::collection::vec(0..5usize, 0..3),
     )
-        .prop_map(|(faults, nodes, suspended, replicas, pods)| Chaos {
-            faults,
-            nodes,
-            suspended,
-            replicas,
-            pods,
-        })
+        .prop_map(|(faults, nodes, suspended, replicas, pods)| Chaos { faults, nodes, suspended, replicas, pods })
 }
 
 /// One input of a random run.
@@ -93,31 +84,16 @@ fn steps() -> impl Strategy<Value = Vec<(u64, Step)>> {
 
 fn journal() -> impl Strategy<Value = Journal> {
     let nodes = prop::collection::btree_set(
-        prop::sample::select(
-            lab::SERVERS
-                .iter()
-                .chain(&lab::AGENTS)
-                .map(|n| (*n).to_owned())
-                .collect::<Vec<_>>(),
-        ),
+        prop::sample::select(lab::SERVERS.iter().chain(&lab::AGENTS).map(|n| (*n).to_owned()).collect::<Vec<_>>()),
         0..3,
     );
     let flux = prop::collection::vec(0..4usize, 0..4);
     let workloads = prop::collection::vec((0..4usize, prop::bool::weighted(0.8)), 0..4);
-    (
-        nodes.clone(),
-        nodes,
-        flux,
-        prop::option::of(0..4usize),
-        workloads,
-    )
-        .prop_map(|(cordoned, already, flux, held, scaled)| {
+    (nodes.clone(), nodes, flux, prop::option::of(0..4usize), workloads).prop_map(
+        |(cordoned, already, flux, held, scaled)| {
             let mut journal = Journal::default();
             journal.changes.cordoned = cordoned;
-            journal.changes.already_cordoned = already
-                .difference(&journal.changes.cordoned)
-                .cloned()
-                .collect();
+            journal.changes.already_cordoned = already.difference(&journal.changes.cordoned).cloned().collect();
             let objects = flux_objects();
             for i in flux {
                 if !journal.changes.suspended.contains(&objects[i]) {
@@ -130,22 +106,15 @@ fn journal() -> impl Strategy<Value = Journal> {
             let healthy = lab::healthy();
             for (i, right) in scaled {
                 let w = &healthy.workloads[i];
-                journal.changes.scaled.insert(
-                    w.id.clone(),
-                    if right { w.spec_replicas.unwrap() } else { 7 },
-                );
+                journal.changes.scaled.insert(w.id.clone(), if right { w.spec_replicas.unwrap() } else { 7 });
             }
             journal
-        })
+        },
+    )
 }
 
 fn flux_objects() -> Vec<FluxRef> {
-    vec![
-        lab::k_root(),
-        lab::k_infra(),
-        lab::k_apps(),
-        lab::hr_vault(),
-    ]
+    vec![lab::k_root(), lab::k_infra(), lab::k_apps(), lab::hr_vault()]
 }
 
 /// A healthy observation broken by `chaos`.
@@ -206,17 +175,9 @@ fn observation(chaos: Option<&Chaos>) -> Observation {
 fn outcome(code: u8) -> EffectOutcome {
     match code {
         0..=5 => EffectOutcome::Ok,
-        6 => EffectOutcome::Failed {
-            transient: true,
-            message: "timeout".to_owned(),
-        },
-        7 => EffectOutcome::Failed {
-            transient: false,
-            message: "forbidden".to_owned(),
-        },
-        _ => EffectOutcome::BlockedByPdb {
-            pdb: "apps/pdb".to_owned(),
-        },
+        6 => EffectOutcome::Failed { transient: true, message: "timeout".to_owned() },
+        7 => EffectOutcome::Failed { transient: false, message: "forbidden".to_owned() },
+        _ => EffectOutcome::BlockedByPdb { pdb: "apps/pdb".to_owned() },
     }
 }
 
@@ -236,21 +197,14 @@ fn drive<M: Machine>(
 ) -> Trace {
     let mut now = Time::ZERO;
     let mut in_flight: Vec<Effect> = Vec::new();
-    let mut trace = Trace {
-        effects: Vec::new(),
-        states: Vec::new(),
-        journal: Journal::default(),
-    };
+    let mut trace = Trace { effects: Vec::new(), states: Vec::new(), journal: Journal::default() };
     for (dt, step) in steps {
         now = now.plus(Duration::from_secs(*dt));
         let input = match step {
             Step::Observe(chaos) => Input::Observed(Box::new(observation(chaos.as_ref()))),
             Step::Done(i, code) if !in_flight.is_empty() => {
                 let effect = in_flight.remove(i % in_flight.len());
-                Input::EffectDone {
-                    key: effect.key(),
-                    outcome: outcome(*code),
-                }
+                Input::EffectDone { key: effect.key(), outcome: outcome(*code) }
             }
             Step::Done(..) | Step::Tick => Input::Tick,
         };
@@ -266,25 +220,12 @@ fn drive<M: Machine>(
 }
 
 fn startup(journal: &Journal) -> StartupMachine {
-    StartupMachine::new(
-        Arc::new(lab::config()),
-        journal.clone(),
-        StartupOptions::default(),
-        Time::ZERO,
-    )
+    StartupMachine::new(Arc::new(lab::config()), journal.clone(), StartupOptions::default(), Time::ZERO)
 }
 
 fn shutdown(journal: &Journal, mode: ShutdownMode) -> ShutdownMachine {
-    let options = ShutdownOptions {
-        reason: "test".to_owned(),
-        mode,
-    };
-    ShutdownMachine::new(
-        Arc::new(lab::config()),
-        journal.clone(),
-        options,
-        Time::ZERO,
-    )
+    let options = ShutdownOptions { reason: "test".to_owned(), mode };
+    ShutdownMachine::new(Arc::new(lab::config()), journal.clone(), options, Time::ZERO)
 }
 
 /// Whether `effect` restores something: only what the journal says ananke changed may be.
@@ -295,8 +236,7 @@ fn restores_only_journaled(effect: &Effect, journal: &Journal, gitea: &WorkloadR
         Effect::ResumeFlux { object } => {
             changes.suspended.contains(object) && !changes.already_suspended.contains(object)
         }
-        Effect::Scale { workload, replicas } if *replicas > 0 => match changes.scaled.get(workload)
-        {
+        Effect::Scale { workload, replicas } if *replicas > 0 => match changes.scaled.get(workload) {
             Some(n) => n == replicas,
             None => workload == gitea && *replicas == 1,
         },

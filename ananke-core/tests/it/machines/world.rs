@@ -56,14 +56,8 @@ impl World {
 
     /// Whether the API answers: a quorum of servers is active.
     pub fn api_up(&self) -> bool {
-        let active = lab::SERVERS
-            .iter()
-            .filter(|s| {
-                self.state
-                    .node(s)
-                    .is_some_and(|n| n.k3s_unit == UnitState::Active)
-            })
-            .count();
+        let active =
+            lab::SERVERS.iter().filter(|s| self.state.node(s).is_some_and(|n| n.k3s_unit == UnitState::Active)).count();
         active >= 2
     }
 
@@ -78,11 +72,7 @@ impl World {
             }
             match (&mut node.kube, api) {
                 (Some(kube), true) => {
-                    kube.ready = if active {
-                        ConditionStatus::True
-                    } else {
-                        ConditionStatus::Unknown
-                    };
+                    kube.ready = if active { ConditionStatus::True } else { ConditionStatus::Unknown };
                 }
                 (kube, _) => *kube = None,
             }
@@ -159,11 +149,7 @@ impl World {
             Effect::RequestReconcile { object, token } => {
                 lab::flux_mut(state, object).requested_at = Some(token.clone());
             }
-            Effect::SetFluxSource {
-                object,
-                url,
-                branch,
-            } => {
+            Effect::SetFluxSource { object, url, branch } => {
                 let source = lab::flux_mut(state, object);
                 source.url = url.clone().or(source.url.take());
                 source.branch = branch.clone().or(source.branch.take());
@@ -204,18 +190,13 @@ pub struct Driver<M> {
 impl<M: Machine> Driver<M> {
     /// A driver at time `now`.
     pub fn new(machine: M, now: Time) -> Self {
-        Self {
-            machine,
-            now,
-            log: Vec::new(),
-        }
+        Self { machine, now, log: Vec::new() }
     }
 
     /// Feed one input at the current time; returns the effects.
     pub fn feed(&mut self, input: &Input) -> Vec<Effect> {
         let effects = self.machine.handle(self.now, input);
-        self.log
-            .extend(effects.iter().map(|e| (self.now, e.clone())));
+        self.log.extend(effects.iter().map(|e| (self.now, e.clone())));
         effects
     }
 
@@ -226,10 +207,7 @@ impl<M: Machine> Driver<M> {
 
     /// Report an effect's result.
     pub fn done(&mut self, effect: &Effect, outcome: EffectOutcome) -> Vec<Effect> {
-        self.feed(&Input::EffectDone {
-            key: effect.key(),
-            outcome,
-        })
+        self.feed(&Input::EffectDone { key: effect.key(), outcome })
     }
 
     /// Advance the clock by `by`, ticking if a timer is due.
@@ -281,7 +259,13 @@ impl<M: Machine> Driver<M> {
 
     /// As [`run`](Self::run), but the effects `hold` selects are not executed: they are returned,
     /// in the order emitted, for the test to answer itself.
-    pub fn run_holding(&mut self, world: &mut World, by: Duration, max: usize, hold: impl Fn(&Effect) -> bool) -> Vec<Effect> {
+    pub fn run_holding(
+        &mut self,
+        world: &mut World,
+        by: Duration,
+        max: usize,
+        hold: impl Fn(&Effect) -> bool,
+    ) -> Vec<Effect> {
         let mut kept = Vec::new();
         for _ in 0..max {
             if self.machine.is_terminal() {

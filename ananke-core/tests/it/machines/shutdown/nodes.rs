@@ -12,11 +12,7 @@ use ananke_core::observation::{PodToEvict, SshStatus, UnitState};
 use std::sync::Arc;
 
 fn pod(name: &str, node: &str) -> PodToEvict {
-    PodToEvict {
-        pod: lab::obj("apps", name),
-        node: node.to_owned(),
-        blocked_by_pdb: None,
-    }
+    PodToEvict { pod: lab::obj("apps", name), node: node.to_owned(), blocked_by_pdb: None }
 }
 
 /// A world with pods on titan-04 and titan-05 and titan-03 cordoned by an operator, and a
@@ -24,19 +20,10 @@ fn pod(name: &str, node: &str) -> PodToEvict {
 fn draining(policy: PdbPolicy) -> (Driver<ShutdownMachine>, World) {
     let mut world = World::running();
     world.state.pods_to_evict = vec![pod("web-1", "titan-04"), pod("db-0", "titan-05")];
-    lab::node_mut(&mut world.state, "titan-03")
-        .kube
-        .as_mut()
-        .unwrap()
-        .unschedulable = true;
-    world
-        .pdb_block
-        .insert("titan-05".to_owned(), "apps/db-pdb".to_owned());
-    let mut d = shutdown(
-        config_with(|c| c.shutdown.pdb_policy = policy),
-        Journal::default(),
-        ShutdownMode::ClusterOnly,
-    );
+    lab::node_mut(&mut world.state, "titan-03").kube.as_mut().unwrap().unschedulable = true;
+    world.pdb_block.insert("titan-05".to_owned(), "apps/db-pdb".to_owned());
+    let mut d =
+        shutdown(config_with(|c| c.shutdown.pdb_policy = policy), Journal::default(), ShutdownMode::ClusterOnly);
     for _ in 0..10 {
         d.cycle(&mut world, secs(1));
         if d.machine.state() == ShutdownState::Draining {
@@ -59,12 +46,7 @@ fn until_stopping(d: &mut Driver<ShutdownMachine>, world: &mut World) {
 
 /// Effects emitted after index `from` of the log.
 fn since(d: &Driver<ShutdownMachine>, from: usize) -> Vec<String> {
-    keys(
-        &d.log[from..]
-            .iter()
-            .map(|(_, e)| e.clone())
-            .collect::<Vec<_>>(),
-    )
+    keys(&d.log[from..].iter().map(|(_, e)| e.clone()).collect::<Vec<_>>())
 }
 
 #[test]
@@ -72,58 +54,28 @@ fn draining_cordons_what_is_schedulable_then_drains_and_retries_a_pdb_block() {
     let (mut d, mut world) = draining(PdbPolicy::Proceed);
     let mark = d.log.len();
     d.cycle(&mut world, secs(1));
-    assert_eq!(
-        since(&d, mark),
-        [
-            "cordon:titan-01",
-            "cordon:titan-02",
-            "cordon:titan-04",
-            "cordon:titan-05"
-        ]
-    );
+    assert_eq!(since(&d, mark), ["cordon:titan-01", "cordon:titan-02", "cordon:titan-04", "cordon:titan-05"]);
     let changes = &d.machine.journal().changes;
-    assert_eq!(
-        changes.cordoned.iter().collect::<Vec<_>>(),
-        ["titan-01", "titan-02", "titan-04", "titan-05"]
-    );
-    assert_eq!(
-        changes.already_cordoned.iter().collect::<Vec<_>>(),
-        ["titan-03"]
-    );
+    assert_eq!(changes.cordoned.iter().collect::<Vec<_>>(), ["titan-01", "titan-02", "titan-04", "titan-05"]);
+    assert_eq!(changes.already_cordoned.iter().collect::<Vec<_>>(), ["titan-03"]);
 
     let mark = d.log.len();
     d.cycle(&mut world, secs(1));
     assert_eq!(since(&d, mark), ["drain:titan-04", "drain:titan-05"]);
-    assert_eq!(
-        d.machine
-            .blocking_pdbs()
-            .get("titan-05")
-            .map(String::as_str),
-        Some("apps/db-pdb")
-    );
+    assert_eq!(d.machine.blocking_pdbs().get("titan-05").map(String::as_str), Some("apps/db-pdb"));
 
     let mark = d.log.len();
     for _ in 0..29 {
         d.cycle(&mut world, secs(1));
     }
-    assert!(
-        since(&d, mark).is_empty(),
-        "blocked drain not retried before the interval"
-    );
+    assert!(since(&d, mark).is_empty(), "blocked drain not retried before the interval");
     d.cycle(&mut world, secs(1));
     assert_eq!(since(&d, mark), ["drain:titan-05"]);
     assert_eq!(d.machine.state(), ShutdownState::Draining);
 
     d.run(&mut world, secs(5), 30);
-    let diagnostic = d
-        .machine
-        .diagnostics()
-        .iter()
-        .find(|x| x.message.starts_with("drain not finished after 2m"));
-    assert!(diagnostic
-        .expect("a drain timeout diagnostic")
-        .message
-        .contains("apps/db-pdb"));
+    let diagnostic = d.machine.diagnostics().iter().find(|x| x.message.starts_with("drain not finished after 2m"));
+    assert!(diagnostic.expect("a drain timeout diagnostic").message.contains("apps/db-pdb"));
     assert_eq!(d.machine.state(), ShutdownState::Off, "the PDB covers the pod left: {:?}", d.machine.unconfirmed());
     assert!(d.machine.failure().is_none());
 }
@@ -133,10 +85,7 @@ fn a_pdb_blocking_past_the_drain_timeout_fails_the_shutdown_under_the_fail_polic
     let (mut d, mut world) = draining(PdbPolicy::Fail);
     d.run(&mut world, secs(5), 40);
     assert_eq!(d.machine.state(), ShutdownState::Failed);
-    assert_eq!(
-        d.machine.failure().unwrap().reason,
-        "drain blocked after 2m by PodDisruptionBudget(s) apps/db-pdb"
-    );
+    assert_eq!(d.machine.failure().unwrap().reason, "drain blocked after 2m by PodDisruptionBudget(s) apps/db-pdb");
     assert!(!d.effects().any(|e| matches!(e, Effect::StopK3s { .. })));
 }
 
@@ -150,75 +99,40 @@ fn a_slow_drain_without_a_pdb_proceeds_even_under_the_fail_policy() {
     assert_eq!(d.machine.state(), ShutdownState::Incomplete);
     let items: Vec<String> = d.machine.unconfirmed().iter().map(ToString::to_string).collect();
     assert_eq!(items, ["node titan-05 drained: timed out (pods left after the drain timeout: apps/db-0)"]);
-    let diagnostic = d
-        .machine
-        .diagnostics()
-        .iter()
-        .find(|x| x.message.starts_with("drain not finished after 2m"));
-    assert!(diagnostic
-        .expect("a drain timeout diagnostic")
-        .message
-        .contains("pod apps/db-0 on titan-05"));
+    let diagnostic = d.machine.diagnostics().iter().find(|x| x.message.starts_with("drain not finished after 2m"));
+    assert!(diagnostic.expect("a drain timeout diagnostic").message.contains("pod apps/db-0 on titan-05"));
 }
 
 #[test]
 fn k3s_stops_on_the_agents_first_and_the_servers_last() {
     let mut world = World::running();
-    let mut d = shutdown(
-        Arc::new(lab::config()),
-        Journal::default(),
-        ShutdownMode::ClusterOnly,
-    );
+    let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterOnly);
     until_stopping(&mut d, &mut world);
     let mark = d.log.len();
     d.cycle(&mut world, secs(1));
     assert_eq!(since(&d, mark), ["stop-k3s:titan-04", "stop-k3s:titan-05"]);
     let mark = d.log.len();
     d.cycle(&mut world, secs(1));
-    assert_eq!(
-        since(&d, mark),
-        [
-            "stop-k3s:titan-01",
-            "stop-k3s:titan-02",
-            "stop-k3s:titan-03"
-        ]
-    );
+    assert_eq!(since(&d, mark), ["stop-k3s:titan-01", "stop-k3s:titan-02", "stop-k3s:titan-03"]);
     d.cycle(&mut world, secs(1));
     assert_eq!(d.machine.state(), ShutdownState::Off);
     let journal = d.machine.journal();
     assert!(journal.shutdown_completed);
     assert_eq!(journal.changes.stopped.len(), 5);
-    assert!(
-        !d.effects()
-            .any(|e| matches!(e, Effect::PowerOffHost { .. })),
-        "cluster-only"
-    );
+    assert!(!d.effects().any(|e| matches!(e, Effect::PowerOffHost { .. })), "cluster-only");
     assert_eq!(d.machine.poll_timeout(), None);
 }
 
 #[test]
 fn an_agent_without_power_does_not_hold_the_servers_and_is_not_confirmed() {
     let mut world = World::running();
-    let mut d = shutdown(
-        Arc::new(lab::config()),
-        Journal::default(),
-        ShutdownMode::ClusterOnly,
-    );
+    let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterOnly);
     until_stopping(&mut d, &mut world);
-    lab::node_mut(&mut world.state, "titan-05").ssh =
-        SshStatus::Unreachable("no route to host".to_owned());
+    lab::node_mut(&mut world.state, "titan-05").ssh = SshStatus::Unreachable("no route to host".to_owned());
     let mark = d.log.len();
     d.cycle(&mut world, secs(1));
     d.cycle(&mut world, secs(1));
-    assert_eq!(
-        since(&d, mark),
-        [
-            "stop-k3s:titan-04",
-            "stop-k3s:titan-01",
-            "stop-k3s:titan-02",
-            "stop-k3s:titan-03"
-        ]
-    );
+    assert_eq!(since(&d, mark), ["stop-k3s:titan-04", "stop-k3s:titan-01", "stop-k3s:titan-02", "stop-k3s:titan-03"]);
     assert!(!d.machine.journal().changes.stopped.contains("titan-05"));
     d.cycle(&mut world, secs(1));
     assert_eq!(d.machine.state(), ShutdownState::Incomplete);
@@ -230,11 +144,7 @@ fn an_agent_without_power_does_not_hold_the_servers_and_is_not_confirmed() {
 #[test]
 fn an_agent_refusing_authentication_does_not_hold_the_servers_and_is_reported() {
     let mut world = World::running();
-    let mut d = shutdown(
-        Arc::new(lab::config()),
-        Journal::default(),
-        ShutdownMode::ClusterOnly,
-    );
+    let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterOnly);
     until_stopping(&mut d, &mut world);
     lab::node_mut(&mut world.state, "titan-04").ssh =
         SshStatus::AuthFailed("node titan-04: 10.0.0.4:22 refused public key authentication as ananke".to_owned());
@@ -260,34 +170,25 @@ fn stopped_server(d: &Driver<ShutdownMachine>, node: &str) -> bool {
 #[test]
 fn a_unit_that_does_not_stop_holds_the_servers_until_the_timeout_then_is_reported_still_running() {
     let mut world = World::running();
-    let mut d = shutdown(
-        Arc::new(lab::config()),
-        Journal::default(),
-        ShutdownMode::ClusterOnly,
-    );
+    let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterOnly);
     until_stopping(&mut d, &mut world);
     world.wont_stop.insert("titan-04".to_owned());
     d.run(&mut world, secs(10), 40);
     assert_eq!(d.machine.state(), ShutdownState::Incomplete);
-    let diagnostic = d
-        .machine
-        .diagnostics()
-        .iter()
-        .find(|x| x.message.starts_with("k3s stop not confirmed in time"));
+    let diagnostic = d.machine.diagnostics().iter().find(|x| x.message.starts_with("k3s stop not confirmed in time"));
     assert!(diagnostic.expect("a diagnostic").message.contains("titan-04 (k3s-agent)"));
     let items: Vec<String> = d.machine.unconfirmed().iter().map(ToString::to_string).collect();
-    assert_eq!(items, ["node titan-04: k3s-agent stopped: still running (k3s-agent is active at the last observation)"]);
+    assert_eq!(
+        items,
+        ["node titan-04: k3s-agent stopped: still running (k3s-agent is active at the last observation)"]
+    );
     assert!(stopped_server(&d, "titan-01"), "the servers are stopped all the same");
 }
 
 #[test]
 fn a_refused_stop_is_tried_once_and_the_run_ends_incomplete_naming_the_node() {
     let mut world = World::running();
-    let mut d = shutdown(
-        Arc::new(lab::config()),
-        Journal::default(),
-        ShutdownMode::ClusterOnly,
-    );
+    let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterOnly);
     until_stopping(&mut d, &mut world);
     let refusal = "node titan-05: `'sudo' '-n' 'systemctl' 'stop' 'k3s-agent'` was refused (exit status 1): sudo: a password is required";
     world.refuse.insert("titan-05".to_owned(), refusal.to_owned());
@@ -309,11 +210,7 @@ fn cluster_and_hosts_powers_every_host_off_servers_last_and_cluster_only_never()
         let mut d = shutdown(Arc::new(lab::config()), Journal::default(), mode);
         d.run(&mut world, secs(1), 100);
         assert_eq!(d.machine.state(), ShutdownState::Off);
-        let power: Vec<_> = d
-            .effects()
-            .filter(|e| matches!(e, Effect::PowerOffHost { .. }))
-            .map(Effect::key)
-            .collect();
+        let power: Vec<_> = d.effects().filter(|e| matches!(e, Effect::PowerOffHost { .. })).map(Effect::key).collect();
         if mode == ShutdownMode::ClusterOnly {
             assert!(power.is_empty());
         } else {
@@ -340,7 +237,11 @@ fn the_servers_are_powered_off_only_once_every_agent_power_off_returned_and_the_
     let is_power_off = |e: &Effect| matches!(e, Effect::PowerOffHost { .. });
     let held = d.run_holding(&mut world, secs(1), 100, is_power_off);
     assert_eq!(d.machine.state(), ShutdownState::Off);
-    assert_eq!(held.iter().map(Effect::key).collect::<Vec<_>>(), ["power-off-host:titan-04"], "agents only, local spared");
+    assert_eq!(
+        held.iter().map(Effect::key).collect::<Vec<_>>(),
+        ["power-off-host:titan-04"],
+        "agents only, local spared"
+    );
     let spared = d.machine.diagnostics().iter().any(|m| m.message.starts_with("titan-05: never powered off by ananke"));
     assert!(spared, "{:?}", d.machine.diagnostics());
     let failed = ananke_core::machine::EffectOutcome::Failed { transient: true, message: "connection reset".into() };
@@ -392,7 +293,10 @@ fn a_refused_killall_after_a_stop_that_took_is_still_a_confirmed_stop() {
     let mut world = World::running();
     let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterOnly);
     until_stopping(&mut d, &mut world);
-    world.refuse.insert("titan-04".to_owned(), "node titan-04: `'k3s-killall.sh'` failed with exit status 127: not found".to_owned());
+    world.refuse.insert(
+        "titan-04".to_owned(),
+        "node titan-04: `'k3s-killall.sh'` failed with exit status 127: not found".to_owned(),
+    );
     d.cycle(&mut world, secs(1));
     assert!(d.effects().any(|e| matches!(e, Effect::StopK3s { node, .. } if node == "titan-04")), "the stop was sent");
     // `systemctl stop` took (the unit is seen inactive) though the command reported a failure.

@@ -12,31 +12,16 @@ use std::sync::Arc;
 
 #[test]
 fn workloads_are_scaled_down_tier_by_tier_and_unlisted_ones_last() {
-    let mut d = shutdown(
-        Arc::new(lab::config()),
-        Journal::default(),
-        ShutdownMode::ClusterOnly,
-    );
+    let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterOnly);
     let mut obs = lab::healthy();
     lab::set_replicas(lab::workload_mut(&mut obs, &lab::grafana()), 0);
     suspend_all(&mut obs);
     d.observe(&obs);
     // (every object was already suspended: an operator's, as far as this journal knows)
     assert_eq!(d.machine.journal().changes.already_suspended.len(), 4);
-    assert_eq!(
-        keys(&d.log.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>()),
-        ["scale:Deployment/apps/web=0"]
-    );
-    assert_eq!(
-        d.machine.journal().changes.scaled.get(&lab::web()),
-        Some(&3)
-    );
-    assert!(d
-        .machine
-        .journal()
-        .changes
-        .already_scaled_to_zero
-        .contains(&lab::grafana()));
+    assert_eq!(keys(&d.log.iter().map(|(_, e)| e.clone()).collect::<Vec<_>>()), ["scale:Deployment/apps/web=0"]);
+    assert_eq!(d.machine.journal().changes.scaled.get(&lab::web()), Some(&3));
+    assert!(d.machine.journal().changes.already_scaled_to_zero.contains(&lab::grafana()));
 
     let web = lab::workload_mut(&mut obs, &lab::web());
     web.spec_replicas = Some(0);
@@ -53,31 +38,13 @@ fn workloads_are_scaled_down_tier_by_tier_and_unlisted_ones_last() {
     lab::set_replicas(lab::workload_mut(&mut obs, &lab::gitea()), 0);
     d.observe(&obs);
     assert_eq!(d.machine.state(), ShutdownState::Draining);
-    let scaled: Vec<_> = d
-        .machine
-        .journal()
-        .changes
-        .scaled
-        .iter()
-        .map(|(w, n)| (w.name.clone(), *n))
-        .collect();
-    assert_eq!(
-        scaled,
-        [
-            ("web".to_owned(), 3),
-            ("gitea".to_owned(), 1),
-            ("db".to_owned(), 1)
-        ]
-    );
+    let scaled: Vec<_> = d.machine.journal().changes.scaled.iter().map(|(w, n)| (w.name.clone(), *n)).collect();
+    assert_eq!(scaled, [("web".to_owned(), 3), ("gitea".to_owned(), 1), ("db".to_owned(), 1)]);
 }
 
 #[test]
 fn a_tier_that_does_not_scale_down_in_time_is_reported_and_skipped() {
-    let mut d = shutdown(
-        Arc::new(lab::config()),
-        Journal::default(),
-        ShutdownMode::ClusterOnly,
-    );
+    let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterOnly);
     let mut obs = lab::healthy();
     suspend_all(&mut obs);
     d.advance(secs(10));
@@ -87,21 +54,13 @@ fn a_tier_that_does_not_scale_down_in_time_is_reported_and_skipped() {
     d.advance(secs(299));
     d.observe(&obs);
     d.advance(secs(1));
-    assert!(d
-        .machine
-        .diagnostics()
-        .iter()
-        .any(|x| x.message.starts_with("tier 0 not scaled down in time")));
+    assert!(d.machine.diagnostics().iter().any(|x| x.message.starts_with("tier 0 not scaled down in time")));
     assert_eq!(keys(&d.observe(&obs)), ["scale:StatefulSet/apps/db=0"]);
 }
 
 #[test]
 fn an_api_blip_while_quiescing_is_waited_out_not_taken_for_an_empty_cluster() {
-    let mut d = shutdown(
-        Arc::new(lab::config()),
-        Journal::default(),
-        ShutdownMode::ClusterOnly,
-    );
+    let mut d = shutdown(Arc::new(lab::config()), Journal::default(), ShutdownMode::ClusterOnly);
     let mut obs = lab::healthy();
     suspend_all(&mut obs);
     d.observe(&obs);
@@ -113,12 +72,7 @@ fn an_api_blip_while_quiescing_is_waited_out_not_taken_for_an_empty_cluster() {
     }
     assert_eq!(d.machine.state(), ShutdownState::Quiescing);
     assert_eq!(d.machine.journal(), &journal);
-    let waiting: Vec<_> = d
-        .machine
-        .diagnostics()
-        .iter()
-        .filter(|x| x.message.contains("i/o timeout"))
-        .collect();
+    let waiting: Vec<_> = d.machine.diagnostics().iter().filter(|x| x.message.contains("i/o timeout")).collect();
     assert_eq!(waiting.len(), 1, "recorded once");
     assert!(d.observe(&obs).is_empty(), "web still in flight");
 }

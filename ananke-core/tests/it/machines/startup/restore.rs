@@ -190,7 +190,11 @@ fn forcing_another_branch_makes_this_run_expect_it() {
     let mut obs = lab::healthy();
     d.observe(&obs);
     let effects = d.observe(&obs);
-    assert!(effects.contains(&Effect::SetFluxSource { object: source.clone(), url: None, branch: Some("drill".to_owned()) }));
+    assert!(effects.contains(&Effect::SetFluxSource {
+        object: source.clone(),
+        url: None,
+        branch: Some("drill".to_owned())
+    }));
     assert_ne!(d.machine.state(), StartupState::Failed, "the reset is on its way");
     lab::flux_mut(&mut obs, &source).branch = Some("drill".to_owned());
     for _ in 0..3 {
@@ -210,10 +214,19 @@ fn a_node_stopped_before_the_shutdown_is_left_as_found_and_counted_as_ignored() 
         lab::node_mut(&mut obs, n).k3s_unit = ananke_core::observation::UnitState::Inactive;
     }
     let mut d = startup(Arc::new(lab::config()), journal, StartupOptions::default());
-    assert!(said(&d, "node titan-05: k3s was stopped before the shutdown, not by ananke: left as found (counted as ignored)") == 1);
+    assert!(
+        said(
+            &d,
+            "node titan-05: k3s was stopped before the shutdown, not by ananke: left as found (counted as ignored)"
+        ) == 1
+    );
     let effects = d.observe(&obs);
     assert!(effects.iter().any(|e| matches!(e, Effect::StartK3s { node, .. } if node == "titan-04")), "{effects:?}");
-    assert!(!d.log.iter().any(|(_, e)| matches!(e, Effect::StartK3s { node, .. } if node == "titan-05")), "{:?}", d.log);
+    assert!(
+        !d.log.iter().any(|(_, e)| matches!(e, Effect::StartK3s { node, .. } if node == "titan-05")),
+        "{:?}",
+        d.log
+    );
 }
 
 #[test]
@@ -240,7 +253,10 @@ fn a_lost_journal_is_rebuilt_from_the_marks_at_the_first_observation_with_the_ap
     assert!(!d.machine.journal().rebuild_from_marks);
     assert_eq!(changes.scaled.get(&lab::web()), Some(&2));
     assert_eq!(changes.suspended, [lab::k_apps()]);
-    assert!(changes.cordoned.contains("titan-04") || d.log.iter().any(|(_, e)| *e == Effect::Uncordon { node: "titan-04".into() }));
+    assert!(
+        changes.cordoned.contains("titan-04")
+            || d.log.iter().any(|(_, e)| *e == Effect::Uncordon { node: "titan-04".into() })
+    );
     let warnings = d.machine.warnings();
     assert!(warnings[0].starts_with("restore source: the cluster's ananke.io marks (the journal was lost): scale back Deployment/apps/web to 2; resume Kustomization/flux-system/apps; uncordon titan-04"), "{warnings:?}");
 }
@@ -254,7 +270,10 @@ fn a_mark_that_disagrees_with_the_journal_is_named_and_the_journal_wins() {
     journal.changes.scaled.insert(lab::web(), 2);
     let mut d = startup(Arc::new(lab::config()), journal, StartupOptions::default());
     d.observe(&obs);
-    assert_eq!(said(&d, "Deployment/apps/web: the journal says 2 replicas, ananke's mark on it 5: the journal wins"), 1);
+    assert_eq!(
+        said(&d, "Deployment/apps/web: the journal says 2 replicas, ananke's mark on it 5: the journal wins"),
+        1
+    );
     assert_eq!(d.machine.journal().changes.scaled.get(&lab::web()), Some(&2));
     assert!(d.machine.warnings().is_empty(), "{:?}", d.machine.warnings());
 }

@@ -6,9 +6,7 @@ use crate::machines::world::{secs, Driver};
 use ananke_core::effect::Effect;
 use ananke_core::gates::GateId;
 use ananke_core::journal::Journal;
-use ananke_core::machine::{
-    EffectOutcome, Input, Machine, StartupMachine, StartupOptions, StartupState, Timer,
-};
+use ananke_core::machine::{EffectOutcome, Input, Machine, StartupMachine, StartupOptions, StartupState, Timer};
 use ananke_core::observation::{Observation, ProbeResult};
 use ananke_core::time::Time;
 use std::sync::Arc;
@@ -27,12 +25,7 @@ fn api_down() -> Observation {
     let mut obs = lab::healthy();
     obs.probes.insert(
         "api".to_owned(),
-        ProbeResult {
-            ok: false,
-            reason: Some("HTTP 503".to_owned()),
-            status: Some(503),
-            latency_ms: None,
-        },
+        ProbeResult { ok: false, reason: Some("HTTP 503".to_owned()), status: Some(503), latency_ms: None },
     );
     obs
 }
@@ -40,23 +33,13 @@ fn api_down() -> Observation {
 #[test]
 fn ready_only_after_the_full_soak_with_every_gate_passing() {
     let mut d = soaking();
-    assert_eq!(
-        d.machine.poll_timeout(),
-        Some(Time(300_000)),
-        "soak end (the run deadline is later)"
-    );
+    assert_eq!(d.machine.poll_timeout(), Some(Time(300_000)), "soak end (the run deadline is later)");
     d.advance(secs(299));
     d.observe(&lab::healthy());
     assert_eq!(d.machine.state(), StartupState::Soaking);
     let soak = d.machine.gates().unwrap().get(GateId::Soak);
-    assert!(
-        !soak.passed() && soak.reasons[0].starts_with("soak running: 299s of 300s"),
-        "{soak:?}"
-    );
-    assert!(
-        d.advance(secs(1)).is_empty(),
-        "the soak timer only wakes the runner up"
-    );
+    assert!(!soak.passed() && soak.reasons[0].starts_with("soak running: 299s of 300s"), "{soak:?}");
+    assert!(d.advance(secs(1)).is_empty(), "the soak timer only wakes the runner up");
     d.observe(&lab::healthy());
     assert_eq!(d.machine.state(), StartupState::Ready);
     assert!(d.machine.is_terminal());
@@ -71,26 +54,15 @@ fn a_regression_goes_back_to_converging_and_the_soak_restarts_from_zero() {
     d.advance(secs(120));
     d.observe(&api_down());
     assert_eq!(d.machine.state(), StartupState::Converging);
-    assert_eq!(
-        d.machine.regressions(),
-        ["critical-endpoints: critical endpoint api: HTTP 503"]
-    );
-    assert_eq!(
-        d.machine.poll_timeout(),
-        Some(Time(120_000 + 1_800_000)),
-        "a fresh converge timeout"
-    );
+    assert_eq!(d.machine.regressions(), ["critical-endpoints: critical endpoint api: HTTP 503"]);
+    assert_eq!(d.machine.poll_timeout(), Some(Time(120_000 + 1_800_000)), "a fresh converge timeout");
     d.advance(secs(10));
     d.observe(&lab::healthy());
     assert_eq!(d.machine.state(), StartupState::Soaking);
     assert_eq!(d.machine.soak_started_at(), Some(Time(130_000)));
     d.advance(secs(200));
     d.observe(&lab::healthy());
-    assert_eq!(
-        d.machine.state(),
-        StartupState::Soaking,
-        "300 s since the first soak began, not since this one"
-    );
+    assert_eq!(d.machine.state(), StartupState::Soaking, "300 s since the first soak began, not since this one");
     d.advance(secs(100));
     d.observe(&lab::healthy());
     assert_eq!(d.machine.state(), StartupState::Ready);
@@ -102,12 +74,7 @@ fn a_vault_sealed_during_the_soak_is_a_regression() {
     let mut obs = lab::healthy();
     obs.vault[0].sealed = true;
     let effects = d.observe(&obs);
-    assert_eq!(
-        effects,
-        [Effect::UnsealVault {
-            pod: "vault-0".to_owned()
-        }]
-    );
+    assert_eq!(effects, [Effect::UnsealVault { pod: "vault-0".to_owned() }]);
     assert_eq!(d.machine.state(), StartupState::Converging);
     assert_eq!(d.machine.regressions(), ["vault: sealed vault-0"]);
 }
@@ -128,9 +95,7 @@ fn more_regressions_than_allowed_fail_the_soak_gate() {
     let failure = d.machine.failure().unwrap();
     assert_eq!(failure.gate, Some(GateId::Soak));
     assert!(
-        failure
-            .reason
-            .starts_with("3 regressions during the soak (at most 2): critical-endpoints"),
+        failure.reason.starts_with("3 regressions during the soak (at most 2): critical-endpoints"),
         "{}",
         failure.reason
     );
@@ -166,9 +131,7 @@ fn the_run_deadline_fails_any_recovering_state() {
     let failure = d.machine.failure().unwrap();
     assert_eq!(failure.gate, Some(GateId::Services));
     assert!(
-        failure
-            .reason
-            .starts_with("startup deadline exceeded: services: service web: not probed yet"),
+        failure.reason.starts_with("startup deadline exceeded: services: service web: not probed yet"),
         "{}",
         failure.reason
     );
@@ -185,9 +148,7 @@ fn the_run_deadline_in_off_reports_the_boot() {
     let failure = d.machine.failure().unwrap();
     assert_eq!(failure.gate, Some(GateId::Inventory));
     assert!(
-        failure
-            .reason
-            .starts_with("startup deadline exceeded: k3s server quorum not reached"),
+        failure.reason.starts_with("startup deadline exceeded: k3s server quorum not reached"),
         "{}",
         failure.reason
     );
@@ -204,17 +165,10 @@ fn terminal_states_handle_every_input_by_doing_nothing() {
     obs.vault[0].sealed = true;
     assert!(d.observe(&obs).is_empty());
     assert!(d.feed(&Input::Tick).is_empty());
-    assert!(d
-        .feed(&Input::EffectDone {
-            key: "x".to_owned(),
-            outcome: EffectOutcome::Ok
-        })
-        .is_empty());
+    assert!(d.feed(&Input::EffectDone { key: "x".to_owned(), outcome: EffectOutcome::Ok }).is_empty());
     assert_eq!(d.machine.state(), StartupState::Ready);
     assert_eq!(d.machine.gates().cloned(), before);
-    assert!(Timer::ALL
-        .iter()
-        .all(|_| d.machine.poll_timeout().is_none()));
+    assert!(Timer::ALL.iter().all(|_| d.machine.poll_timeout().is_none()));
 }
 
 #[test]
@@ -226,30 +180,17 @@ fn an_api_blip_during_the_soak_is_not_a_regression_but_an_outage_is() {
     d.advance(secs(15));
     d.observe(&blip);
     assert_eq!(d.machine.state(), StartupState::Soaking);
-    assert!(d
-        .machine
-        .diagnostics()
-        .iter()
-        .any(|x| x.message.contains("unreachable during the soak (HTTP 503)")));
+    assert!(d.machine.diagnostics().iter().any(|x| x.message.contains("unreachable during the soak (HTTP 503)")));
     d.advance(secs(15));
     d.observe(&lab::healthy());
     for _ in 0..4 {
         d.advance(secs(15));
         d.observe(&blip);
-        assert_eq!(
-            d.machine.state(),
-            StartupState::Soaking,
-            "{} s down",
-            d.now.0 / 1000 - 45
-        );
+        assert_eq!(d.machine.state(), StartupState::Soaking, "{} s down", d.now.0 / 1000 - 45);
     }
     d.advance(secs(15));
     d.observe(&blip);
-    assert_eq!(
-        d.machine.state(),
-        StartupState::Converging,
-        "60 s without the API"
-    );
+    assert_eq!(d.machine.state(), StartupState::Converging, "60 s without the API");
     assert!(
         d.machine.regressions()[0].starts_with("inventory: Kubernetes API unreachable"),
         "{:?}",
