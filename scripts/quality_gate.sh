@@ -25,7 +25,8 @@ if wants 1; then
 fi
 
 if wants 2; then
-  log "gate 2/4: naming and lines-of-code hygiene"
+  log "gate 2/4: formatting, naming and lines-of-code hygiene"
+  cargo fmt --all --check >/dev/null || fail "gate 2 (formatting): run cargo fmt (cargo fmt --check shows the diff)"
   cargo test --quiet -p ananke-testing --test it hygiene || fail "gate 2 (naming + LOC hygiene): see the files and functions named above"
 fi
 

@@ -58,6 +58,36 @@ fn dark(s: &Scenario, domain: &str) -> bool {
 
 fn startup(s: &Scenario, after_outage: bool) -> Option<u64> {
     let config = s.ananke_config();
+    let nodes = nodes_up(s, after_outage)?;
+    let (api, ready) = (nodes.api, &nodes.ready);
+    let comp = components(s, &nodes);
+    let comp_at = |name: &str| s.components.iter().position(|c| c.name == name).and_then(|i| comp[i]);
+    let needed: Vec<u64> = s
+        .components
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.workload.as_ref().is_some_and(|w| w.initial_replicas.unwrap_or(w.replicas) > 0))
+        .map(|(i, _)| comp[i])
+        .collect::<Option<Vec<u64>>>()?;
+    let mut all = needed.into_iter().fold(api, u64::max);
+    all = all.max(flux_applied(s, api, &comp_at)?);
+    for (n, spec) in s.nodes.iter().enumerate() {
+        if !config.is_ignored(&spec.name) {
+            all = all.max(ready[n]?);
+        }
+    }
+    Some(all.max(flaps_end(s, api, &comp_at)) + ms(config.soak.duration))
+}
+
+/// When the nodes come up: the datastore, the API (a quorum of servers serving), each node Ready.
+struct NodesUp {
+    datastore: u64,
+    api: u64,
+    /// Per node, when its kubelet is Ready (`None`: never).
+    ready: Vec<Option<u64>>,
+}
+
+fn nodes_up(s: &Scenario, after_outage: bool) -> Option<NodesUp> {
     let lost = |n: &str| s.faults.iter().any(|f| matches!(f, Fault::NodeLost { node } if node == n));
     let extra = |n: &str| {
         s.faults
@@ -103,14 +133,18 @@ fn startup(s: &Scenario, after_outage: bool) -> Option<u64> {
     servers.sort_unstable();
     let quorum = s.nodes.iter().filter(|n| n.role == K3sRole::Server).count() / 2 + 1;
     let api = *servers.get(quorum - 1)?;
-    let ready: Vec<Option<u64>> =
-        s.nodes.iter().zip(&serving).map(|(n, t)| t.map(|t| (t + ms(n.kubelet_ready)).max(api))).collect();
-    // Components, in dependency order (the graph is acyclic).
+    let ready = s.nodes.iter().zip(&serving).map(|(n, t)| t.map(|t| (t + ms(n.kubelet_ready)).max(api))).collect();
+    Some(NodesUp { datastore, api, ready })
+}
+
+/// When each component is up (`None`: never), in dependency order (the graph is acyclic): once
+/// its dependencies are up and a node that may run it is Ready.
+fn components(s: &Scenario, nodes: &NodesUp) -> Vec<Option<u64>> {
     let mut comp: Vec<Option<u64>> = vec![None; s.components.len()];
     for _ in 0..=s.components.len() {
         for (i, c) in s.components.iter().enumerate() {
             if comp[i].is_some() || c.kind == ComponentKind::Datastore {
-                comp[i] = comp[i].or(Some(datastore));
+                comp[i] = comp[i].or(Some(nodes.datastore));
                 continue;
             }
             if c.workload.as_ref().is_none_or(|w| w.initial_replicas.unwrap_or(w.replicas) == 0) {
@@ -124,21 +158,18 @@ fn startup(s: &Scenario, after_outage: bool) -> Option<u64> {
             let Some(deps) = deps else { continue };
             let eligible = |n: usize| c.nodes.is_empty() || c.nodes.contains(&s.nodes[n].name);
             let cordoned = |n: usize| s.nodes[n].cordoned;
-            let node = (0..s.nodes.len()).filter(|&n| eligible(n) && !cordoned(n)).filter_map(|n| ready[n]).min();
+            let node = (0..s.nodes.len()).filter(|&n| eligible(n) && !cordoned(n)).filter_map(|n| nodes.ready[n]).min();
             let Some(node) = node else { continue };
-            comp[i] = Some(deps.into_iter().fold(api.max(node), u64::max) + ms(c.start));
+            comp[i] = Some(deps.into_iter().fold(nodes.api.max(node), u64::max) + ms(c.start));
         }
     }
-    let comp_at = |name: &str| s.components.iter().position(|c| c.name == name).and_then(|i| comp[i]);
-    let needed: Vec<u64> = s
-        .components
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.workload.as_ref().is_some_and(|w| w.initial_replicas.unwrap_or(w.replicas) > 0))
-        .map(|(i, _)| comp[i])
-        .collect::<Option<Vec<u64>>>()?;
-    let mut all = needed.into_iter().fold(api, u64::max);
-    // Flux: sources, then Kustomizations and HelmReleases in dependency order.
+    comp
+}
+
+/// When every required Kustomization is applied: sources, then Kustomizations and `HelmReleases`
+/// in dependency order (`None`: never).
+fn flux_applied(s: &Scenario, api: u64, comp_at: &dyn Fn(&str) -> Option<u64>) -> Option<u64> {
+    let config = s.ananke_config();
     let delay = ms(s.cluster.reconcile_delay);
     let controllers = s.flux.controllers.as_deref().map_or(Some(api), comp_at)?;
     let source_ready: Vec<u64> = s
@@ -176,16 +207,12 @@ fn startup(s: &Scenario, after_outage: bool) -> Option<u64> {
             flux[i] = Some(managed.into_iter().fold(applied, u64::max));
         }
     }
+    let mut all = 0;
     for k in &config.flux.required_kustomizations {
         let key = format!("{}/{}", k.namespace, k.name);
-        all = all.max(objects.iter().position(|(o, _)| *o == key).and_then(|i| flux[i])?);
+        all = u64::max(all, objects.iter().position(|(o, _)| *o == key).and_then(|i| flux[i])?);
     }
-    for (n, spec) in s.nodes.iter().enumerate() {
-        if !config.is_ignored(&spec.name) {
-            all = all.max(ready[n]?);
-        }
-    }
-    Some(all.max(flaps_end(s, api, &comp_at)) + ms(config.soak.duration))
+    Some(all)
 }
 
 /// When the last check that flaps after it first passed passes again: it regresses the soak, and

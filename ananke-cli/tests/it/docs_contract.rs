@@ -145,6 +145,8 @@ fn no_documented_command_or_flag_is_missing_from_the_binary() {
                 "--no-fail-fast",
                 "--now",
                 "--root",
+                // cargo fmt's, in the quality gate.
+                "--check",
             ];
             // kubectl's, in the README's commands against `ananke-sim serve`.
             let kubectl_flags = ["--ignore-daemonsets", "--delete-emptydir-data", "--replicas", "--watch", "--timeout"];

@@ -30,7 +30,7 @@ fn drift(config: &Config, obs: &Observation) -> Vec<String> {
     match source.url.as_deref() {
         Some(url) if url == config.expected_flux_source_url => {}
         Some(url) => {
-            reasons.push(format!("GitRepository {wanted}: url is {url}, expected {}", config.expected_flux_source_url))
+            reasons.push(format!("GitRepository {wanted}: url is {url}, expected {}", config.expected_flux_source_url));
         }
         None => reasons
             .push(format!("GitRepository {wanted}: url is not set, expected {}", config.expected_flux_source_url)),
@@ -40,7 +40,8 @@ fn drift(config: &Config, obs: &Observation) -> Vec<String> {
         Some(branch) => reasons
             .push(format!("GitRepository {wanted}: branch is {branch}, expected {}", config.expected_flux_branch)),
         None => {
-            reasons.push(format!("GitRepository {wanted}: branch is not set, expected {}", config.expected_flux_branch))
+            reasons
+                .push(format!("GitRepository {wanted}: branch is not set, expected {}", config.expected_flux_branch));
         }
     }
     reasons

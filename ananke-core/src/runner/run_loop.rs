@@ -167,6 +167,7 @@ impl<'m, M: Machine + ?Sized> RunLoop<'m, M> {
     }
 
     /// The machine.
+    #[must_use]
     pub fn machine(&self) -> &M {
         self.machine
     }
@@ -184,6 +185,7 @@ impl<'m, M: Machine + ?Sized> RunLoop<'m, M> {
     }
 
     /// The run's record, ending at `now` with `outcome` (the machine's own verdict when `None`).
+    #[must_use]
     pub fn finish(self, now: Time, outcome: Option<RunOutcome>) -> RunResult {
         let outcome = outcome.unwrap_or_else(|| verdict(&*self.machine));
         self.rec.finish(&*self.machine, now, outcome)

@@ -101,40 +101,42 @@ pub struct Model {
     evictions: HashMap<String, u32>,
 }
 
+/// A node of the scenario in its initial state (powered, its unit as the scenario says).
+fn node_sim(n: &crate::scenario::NodeSpec, domain: usize) -> NodeSim {
+    NodeSim {
+        name: n.name.clone(),
+        role: n.role,
+        domain,
+        boot: ms(n.boot),
+        k3s_start: ms(n.k3s_start),
+        k3s_stop: ms(n.k3s_stop),
+        kubelet_ready: ms(n.kubelet_ready),
+        powered: true,
+        up_at: Some(Time::ZERO),
+        lost: false,
+        auth_fails: false,
+        host_key_changed: false,
+        sudo_refused: false,
+        wont_stop: false,
+        cordoned_by_ananke: false,
+        unit: if n.running { Unit::Serving { since: Time::ZERO } } else { Unit::Stopped },
+        kubelet_at: Time::ZERO,
+        ready: ananke_core::observation::ConditionStatus::True,
+        reason: "KubeletReady",
+        heartbeat: Time::ZERO,
+        posting: n.running,
+        cordoned: n.cordoned,
+        blocked_by: None,
+    }
+}
+
 impl Model {
     /// The lab of `scenario` in its initial state (running, unless nodes say otherwise), at time 0.
     #[must_use]
     pub fn new(scenario: &Scenario, seed: u64) -> Model {
         let domain_index = |d: &str| scenario.power_domains.iter().position(|x| x.name == d).unwrap_or(0);
-        let mut nodes: Vec<NodeSim> = scenario
-            .nodes
-            .iter()
-            .map(|n| NodeSim {
-                name: n.name.clone(),
-                role: n.role,
-                domain: domain_index(&n.power_domain),
-                boot: ms(n.boot),
-                k3s_start: ms(n.k3s_start),
-                k3s_stop: ms(n.k3s_stop),
-                kubelet_ready: ms(n.kubelet_ready),
-                powered: true,
-                up_at: Some(Time::ZERO),
-                lost: false,
-                auth_fails: false,
-                host_key_changed: false,
-                sudo_refused: false,
-                wont_stop: false,
-                cordoned_by_ananke: false,
-                unit: if n.running { Unit::Serving { since: Time::ZERO } } else { Unit::Stopped },
-                kubelet_at: Time::ZERO,
-                ready: ananke_core::observation::ConditionStatus::True,
-                reason: "KubeletReady",
-                heartbeat: Time::ZERO,
-                posting: n.running,
-                cordoned: n.cordoned,
-                blocked_by: None,
-            })
-            .collect();
+        let mut nodes: Vec<NodeSim> =
+            scenario.nodes.iter().map(|n| node_sim(n, domain_index(&n.power_domain))).collect();
         let node_index: HashMap<String, usize> = nodes.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
         let comp_index = |c: &str| scenario.components.iter().position(|x| x.name == c);
         let mut model = Model {

@@ -43,12 +43,28 @@ fn is_test_file(p: &Path) -> bool {
         || p.file_name().is_some_and(|n| n == "tests.rs")
 }
 
+/// `line` without its `//` comment (a `//` inside a string literal, such as a URL, is code).
+fn code_of(line: &str) -> &str {
+    let (mut in_string, mut escaped, mut last) = (false, false, ' ');
+    for (i, c) in line.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_string => escaped = true,
+            '"' => in_string = !in_string,
+            '/' if !in_string && last == '/' => return &line[..i - 1],
+            _ => {}
+        }
+        last = c;
+    }
+    line
+}
+
 /// `(name, first line, length)` of every `fn` in `text`, by brace matching from its body's `{`.
 fn functions(text: &str) -> Vec<(String, usize, usize)> {
     let lines: Vec<&str> = text.lines().collect();
     let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
-        let code = line.split("//").next().unwrap_or_default();
+        let code = code_of(line);
         let Some(at) = code.find("fn ") else { continue };
         if at > 0 && !code[..at].ends_with(' ') {
             continue;
@@ -60,7 +76,7 @@ fn functions(text: &str) -> Vec<(String, usize, usize)> {
         let mut depth = 0_i64;
         let mut opened = false;
         'scan: for (j, l) in lines.iter().enumerate().skip(i) {
-            for c in l.split("//").next().unwrap_or_default().chars() {
+            for c in code_of(l).chars() {
                 match c {
                     '{' => {
                         depth += 1;
@@ -136,4 +152,6 @@ fn names_are_snake_case_and_say_something() {
 fn the_function_scanner_measures_what_it_should() {
     let src = "fn a() {\n    let x = 1;\n}\n\n    pub fn b(x: u8) -> u8 {\n        if x > 0 { x } else { 0 }\n    }\nfn decl();\n";
     assert_eq!(functions(src), vec![("a".to_owned(), 1, 3), ("b".to_owned(), 5, 3)]);
+    let url = "fn c() {\n    let u = S { url: \"ssh://x\" }; // a } in a comment\n}\n";
+    assert_eq!(functions(url), vec![("c".to_owned(), 1, 3)], "a URL in a string is not a comment");
 }
