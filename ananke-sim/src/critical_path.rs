@@ -50,6 +50,13 @@ pub fn critical_path_for(s: &Scenario, drive: Drive) -> CriticalPath {
     CriticalPath { startup: startup.map(Duration::from_millis), shutdown: Duration::from_millis(shutdown(s)) }
 }
 
+/// The critical path of a drill of `s`: its shutdown, then a startup with every host still up
+/// (no outage between the two).
+#[must_use]
+pub fn drill_critical_path(s: &Scenario) -> CriticalPath {
+    CriticalPath { startup: startup(s, false).map(Duration::from_millis), shutdown: Duration::from_millis(shutdown(s)) }
+}
+
 /// Whether the hosts of power domain `domain` go dark in the scenario's outage.
 fn dark(s: &Scenario, domain: &str) -> bool {
     let runtime = s.power_domains.iter().find(|d| d.name == domain).map_or(u64::MAX, |d| ms(d.battery_runtime));

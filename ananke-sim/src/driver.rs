@@ -176,23 +176,22 @@ pub fn drive(
     })
 }
 
-/// Execute a batch as the runner does, on the virtual clock: every effect at once, then the
-/// transient failures again after each backoff of `retry` (all of them in the same round, as
-/// the runner's concurrent attempts); `now` ends at the batch's last attempt.
+/// Execute a batch as the runner does on a virtual clock (`ananke --sim`): each effect in the
+/// batch's order, a transient failure retried after each backoff of `retry` (the clock moves by
+/// the backoff) before the next effect runs; `now` ends at the batch's last attempt.
 fn execute_batch(model: &mut Model, now: &mut Time, effects: &[Effect], retry: &RetryPolicy) -> Vec<EffectOutcome> {
-    let mut outcomes: Vec<EffectOutcome> = effects.iter().map(|e| model.apply_as_ananke(*now, e)).collect();
-    for attempt in 1..retry.attempts {
-        let again: Vec<usize> = (0..effects.len())
-            .filter(|&i| matches!(outcomes[i], EffectOutcome::Failed { transient: true, .. }))
-            .collect();
-        if again.is_empty() {
-            break;
+    let mut outcomes = Vec::with_capacity(effects.len());
+    for effect in effects {
+        let mut outcome = model.apply_as_ananke(*now, effect);
+        for attempt in 1..retry.attempts {
+            if !matches!(outcome, EffectOutcome::Failed { transient: true, .. }) {
+                break;
+            }
+            *now = now.plus(retry.backoff(attempt - 1));
+            model.advance(*now);
+            outcome = model.apply_as_ananke(*now, effect);
         }
-        *now = now.plus(retry.backoff(attempt - 1));
-        model.advance(*now);
-        for i in again {
-            outcomes[i] = model.apply_as_ananke(*now, &effects[i]);
-        }
+        outcomes.push(outcome);
     }
     outcomes
 }

@@ -31,9 +31,9 @@ struct Served {
 }
 
 impl Serve {
-    fn start(scenario: &str, dir: &Path) -> (Serve, Served) {
+    fn start(scenario: &str, dir: &Path, speed: f64) -> (Serve, Served) {
         let lab = ananke_sim::builtin(scenario).unwrap();
-        let options = ServeOptions { speed: SPEED, dir: Some(dir.to_owned()), ..ServeOptions::default() };
+        let options = ServeOptions { speed, dir: Some(dir.to_owned()), ..ServeOptions::default() };
         let (tx, rx) = mpsc::channel();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -98,8 +98,13 @@ impl Lab {
     }
 
     pub(crate) fn start_with(scenario: &str, login: Login) -> Lab {
+        Self::start_at(scenario, login, SPEED)
+    }
+
+    /// The lab served `speed` times faster than real time.
+    pub(crate) fn start_at(scenario: &str, login: Login, speed: f64) -> Lab {
         let dir = tempfile::tempdir().unwrap();
-        let (serve, served) = Serve::start(scenario, &dir.path().join("serve"));
+        let (serve, served) = Serve::start(scenario, &dir.path().join("serve"), speed);
         let mut config = served.config;
         let n = config.inventory.nodes.len();
         let fleet = if login == Login::Root { SshdFleet::start(n) } else { SshdFleet::start_unprivileged(n) };

@@ -1,5 +1,6 @@
 //! The `ananke` binary's tests: one binary, one module per area.
 
+mod bench_real;
 mod common;
 mod config_cmd;
 mod coordination;
@@ -19,5 +20,6 @@ mod lock;
 mod report_cmd;
 mod reports;
 mod run_errors;
+mod same_loop;
 mod secrets;
 mod status_causes;
