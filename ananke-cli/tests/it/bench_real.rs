@@ -7,7 +7,8 @@
 //!
 //!     ANANKE_BENCH_SPEED=20 cargo test -p ananke-cli --test it -- --ignored --nocapture bench_real
 //!
-//! (`ANANKE_BENCH_SCENARIOS=titan-lab,pdb-blocks-drain` to choose the scenarios.)
+//! (`ANANKE_BENCH_SCENARIOS=titan-lab,pdb-blocks-drain` to choose the scenarios,
+//! `ANANKE_BENCH_VERBOSE=1` for every phase and effect with its time.)
 
 use crate::e2e::{Lab, Login};
 use ananke_core::config::HumanDuration;
@@ -68,5 +69,24 @@ fn bench_real_binary_ratios() {
             _ => format!("{:>8.2}s {:>9} {:>6}", actual.as_secs_f64(), "-", "n/a"),
         };
         println!("{name:28} {}  {}", row(wall(&down), Some(critical.shutdown)), row(wall(&up), critical.startup));
+        if std::env::var_os("ANANKE_BENCH_VERBOSE").is_some() {
+            let run_id = down["run_id"].as_str().unwrap_or_default();
+            let trace =
+                std::fs::read_to_string(lab.state.join(format!("reports/{run_id}.trace.jsonl"))).unwrap_or_default();
+            for line in trace.lines().skip(1) {
+                let r: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+                let api = &r["input"]["observation"]["api"];
+                println!(
+                    "  step {:>7} ms {} -> {} {} {api}",
+                    r["time"], r["state_before"], r["state_after"], r["input"]["input"]
+                );
+            }
+            for report in [&down, &up] {
+                println!("  phases {}", report["phases"]);
+                for e in report["effects"].as_array().into_iter().flatten() {
+                    println!("  {:>7} ms  {}  {}", e["at_ms"], e["key"], e["outcome"]);
+                }
+            }
+        }
     }
 }

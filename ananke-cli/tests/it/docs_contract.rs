@@ -147,6 +147,10 @@ fn no_documented_command_or_flag_is_missing_from_the_binary() {
                 "--root",
                 // cargo fmt's, in the quality gate.
                 "--check",
+                // cargo test's and the test harness's, in the benchmarks.
+                "--test",
+                "--ignored",
+                "--nocapture",
             ];
             // kubectl's, in the README's commands against `ananke-sim serve`.
             let kubectl_flags = ["--ignore-daemonsets", "--delete-emptydir-data", "--replicas", "--watch", "--timeout"];

@@ -202,3 +202,157 @@ fn verdict<M: Machine + ?Sized>(machine: &M) -> RunOutcome {
         RunOutcome::Succeeded
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gates::GateReport;
+    use crate::journal::Journal;
+    use crate::machine::{Diagnostic, Failure};
+
+    /// Asks for one cordon per observation (journaling it), arms a timer at 7 s, and ends with
+    /// a last cordon on its second effect result.
+    #[derive(Default)]
+    struct Toy {
+        journal: Journal,
+        results: u32,
+        ticks: u32,
+    }
+
+    impl Machine for Toy {
+        fn handle(&mut self, _now: Time, input: &Input) -> Vec<Effect> {
+            match input {
+                Input::Observed(_) => {
+                    let node = format!("n{}", self.journal.changes.cordoned.len());
+                    self.journal.changes.cordoned.insert(node.clone());
+                    vec![Effect::Cordon { node }]
+                }
+                Input::EffectDone { .. } => {
+                    self.results += 1;
+                    if self.results == 2 {
+                        vec![Effect::Cordon { node: "last".into() }]
+                    } else {
+                        Vec::new()
+                    }
+                }
+                Input::Tick => {
+                    self.ticks += 1;
+                    Vec::new()
+                }
+            }
+        }
+        fn poll_timeout(&self) -> Option<Time> {
+            (self.ticks == 0).then_some(Time(7000))
+        }
+        fn state_name(&self) -> &'static str {
+            if self.is_terminal() {
+                "done"
+            } else {
+                "working"
+            }
+        }
+        fn is_terminal(&self) -> bool {
+            self.results >= 2
+        }
+        fn failure(&self) -> Option<&Failure> {
+            None
+        }
+        fn journal(&self) -> &Journal {
+            &self.journal
+        }
+        fn gates(&self) -> Option<&GateReport> {
+            None
+        }
+        fn diagnostics(&self) -> &[Diagnostic] {
+            &[]
+        }
+    }
+
+    fn observation() -> Observation {
+        Observation::default()
+    }
+
+    #[test]
+    fn the_loop_keeps_its_contract() {
+        let mut toy = Toy::default();
+        let sink = &mut ();
+        let mut lp = RunLoop::new(&mut toy, Time::ZERO, Duration::from_secs(5));
+        assert_eq!(lp.poll(Time::ZERO, sink), Next::Observe, "a run starts by observing");
+        lp.observed(Time::ZERO, observation(), sink);
+        let Next::Execute(batch) = lp.poll(Time::ZERO, sink) else { panic!("the observation's effect") };
+        assert_eq!(batch.len(), 1);
+        assert!(lp.journal_to_persist().is_some_and(|j| j.changes.cordoned.contains("n0")), "journaled first");
+        assert!(lp.journal_to_persist().is_none(), "an unchanged journal is not written twice");
+        assert!(lp.in_flight());
+        // While the batch runs: observations and waits, never a second batch.
+        assert_eq!(
+            lp.poll(Time(1000), sink),
+            Next::Wait { until: Time(5000), reason: WakeReason::InFlight },
+            "the next observation, the batch in flight"
+        );
+        assert_eq!(lp.poll(Time(5000), sink), Next::Observe);
+        lp.observed(Time(5000), observation(), sink);
+        assert!(matches!(lp.poll(Time(5000), sink), Next::Wait { until: Time(7000), reason: WakeReason::Timer }));
+        // The timer fires inside poll; the observation's cordon waits for the batch.
+        assert!(matches!(lp.poll(Time(7000), sink), Next::Observe), "a fired timer is looked at at once");
+        assert_eq!(lp.steps(), 3, "observed, observed, tick");
+        lp.executed(Time(7500), vec![EffectOutcome::Ok], sink);
+        let Next::Execute(second) = lp.poll(Time(7500), sink) else { panic!("the queued cordon") };
+        assert_eq!(second, [Effect::Cordon { node: "n1".into() }]);
+        lp.executed(Time(8000), vec![EffectOutcome::Ok], sink);
+        // Terminal, but the ending step asked for one more effect: it runs and is answered.
+        let Next::Execute(last) = lp.poll(Time(8000), sink) else { panic!("the ending step's effect") };
+        assert_eq!(last, [Effect::Cordon { node: "last".into() }]);
+        assert!(matches!(lp.poll(Time(8000), sink), Next::Wait { reason: WakeReason::InFlight, .. }));
+        lp.executed(Time(8100), vec![EffectOutcome::Ok], sink);
+        assert_eq!(lp.poll(Time(8100), sink), Next::Done);
+        lp.executed(Time(8100), vec![EffectOutcome::Ok], sink);
+        let result = lp.finish(Time(8100), None);
+        assert_eq!(result.outcome, RunOutcome::Succeeded);
+        assert_eq!(result.effects.len(), 3, "outcomes without a batch in flight are ignored");
+        assert_eq!(result.duration_ms, 8100);
+    }
+
+    #[test]
+    fn a_machine_with_a_failure_or_something_unconfirmed_gets_that_verdict() {
+        struct Ended(Option<Failure>, Vec<crate::machine::Unconfirmed>, Journal);
+        impl Machine for Ended {
+            fn handle(&mut self, _now: Time, _input: &Input) -> Vec<Effect> {
+                Vec::new()
+            }
+            fn poll_timeout(&self) -> Option<Time> {
+                None
+            }
+            fn state_name(&self) -> &'static str {
+                "end"
+            }
+            fn is_terminal(&self) -> bool {
+                true
+            }
+            fn failure(&self) -> Option<&Failure> {
+                self.0.as_ref()
+            }
+            fn journal(&self) -> &Journal {
+                &self.2
+            }
+            fn gates(&self) -> Option<&GateReport> {
+                None
+            }
+            fn diagnostics(&self) -> &[Diagnostic] {
+                &[]
+            }
+            fn unconfirmed(&self) -> &[crate::machine::Unconfirmed] {
+                &self.1
+            }
+        }
+        let failed = Ended(Some(Failure { gate: None, reason: "x".into() }), Vec::new(), Journal::default());
+        assert_eq!(verdict(&failed), RunOutcome::Failed);
+        let item = crate::machine::Unconfirmed {
+            item: "n1".into(),
+            cause: crate::machine::Cause::Unreachable,
+            detail: "no answer".into(),
+        };
+        assert_eq!(verdict(&Ended(None, vec![item], Journal::default())), RunOutcome::Incomplete);
+        assert_eq!(verdict(&Ended(None, Vec::new(), Journal::default())), RunOutcome::Succeeded);
+    }
+}

@@ -248,3 +248,22 @@ fn a_run_that_does_not_end_is_an_error_naming_the_scenario() {
     assert!(err.ends_with(" inputs and 21605s of virtual time (state `draining`)\n"), "{err}");
     assert!(stdout(&out).is_empty(), "no report for a run that did not end");
 }
+
+#[test]
+fn bench_ratio_of_named_scenarios_shows_both_ratios() {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("my-lab.yaml");
+    std::fs::write(&file, "base: pdb-blocks-drain\nname: my-lab\n").unwrap();
+    let out = sim(["bench-ratio", "titan-lab", file.to_str().unwrap()]);
+    expect_code(&out, EXIT_OK);
+    let text = stdout(&out);
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    // titan-lab: the startup, then the shutdown at its critical path of 50 s.
+    assert!(rows[0].starts_with("titan-lab ") && rows[0].contains("off:50s       50s  1.000"), "{text}");
+    // The file's lab waits out the PDB's bounded drain: its critical path counts that wait.
+    assert!(rows[1].starts_with("my-lab ") && rows[1].contains("off:1m50s     1m50s  1.000"), "{text}");
+    let out = sim(["bench-ratio", "no-such-lab"]);
+    expect_code(&out, EXIT_ERROR);
+    assert!(stderr(&out).contains("no-such-lab"), "{}", stderr(&out));
+}
