@@ -36,6 +36,7 @@ enum Command {
     /// built-in scenario or for the scenarios named.
     BenchRatio(BenchArgs),
     /// Serve a scenario's lab as a Kubernetes API over HTTPS on 127.0.0.1, until SIGTERM or SIGINT.
+    #[cfg(feature = "serve")]
     Serve(crate::serve::args::ServeArgs),
 }
 
@@ -151,6 +152,7 @@ pub fn main() -> ExitCode {
             }
         },
         Command::BenchRatio(args) => bench(&args),
+        #[cfg(feature = "serve")]
         Command::Serve(args) => args.exec(),
     })
 }

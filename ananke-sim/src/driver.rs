@@ -43,7 +43,7 @@ impl Default for Limits {
 
 /// How a drive ended.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RunOutcome {
+pub struct DriveOutcome {
     /// When it started.
     pub start: Time,
     /// When the machine reached a terminal state.
@@ -66,7 +66,7 @@ pub struct RunOutcome {
     pub journal: Journal,
 }
 
-impl RunOutcome {
+impl DriveOutcome {
     /// Virtual duration.
     #[must_use]
     pub fn duration(&self) -> Duration {
@@ -120,7 +120,7 @@ pub fn drive(
     start: Time,
     limits: &Limits,
     on_step: &mut dyn FnMut(&Step<'_>),
-) -> Result<RunOutcome, DriveError> {
+) -> Result<DriveOutcome, DriveError> {
     let mut sink =
         Sink { on_step, states: vec![(start, machine.state_name())], counts: BTreeMap::new(), at_instant: (start, 0) };
     let mut lp = RunLoop::new(machine, start, limits.observe_every);
@@ -162,7 +162,7 @@ pub fn drive(
     }
     let steps = lp.steps();
     let machine = lp.machine();
-    Ok(RunOutcome {
+    Ok(DriveOutcome {
         start,
         end: now,
         states: sink.states,

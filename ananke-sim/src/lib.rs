@@ -17,6 +17,7 @@
 pub mod cli;
 pub mod critical_path;
 pub mod driver;
+#[cfg(feature = "serve")]
 pub mod endpoints;
 pub mod model;
 pub mod replay;
@@ -24,6 +25,7 @@ pub mod report;
 pub mod rng;
 pub mod run;
 pub mod scenario;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod world;
 

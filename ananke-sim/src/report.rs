@@ -1,6 +1,6 @@
 //! Human output of `ananke-sim run` and `ananke-sim bench-ratio`.
 
-use crate::driver::RunOutcome;
+use crate::driver::DriveOutcome;
 use crate::run::{run_scenario, MachineRun, RunSpec, ScenarioRun};
 use crate::scenario::{builtin, builtin_names, Scenario};
 use std::fmt::Write as _;
@@ -17,7 +17,7 @@ pub fn human(d: Duration) -> String {
     }
 }
 
-fn states(o: &RunOutcome) -> String {
+fn states(o: &DriveOutcome) -> String {
     o.states.iter().map(|(t, s)| format!("{s}@{}", human(t.since(o.start)))).collect::<Vec<_>>().join(" -> ")
 }
 

@@ -2,7 +2,7 @@
 //! startup) of the core's machines against the model, with traces, and the expectation check.
 
 use crate::critical_path::{critical_path_for, CriticalPath};
-use crate::driver::{drive, DriveError, Limits, RunOutcome};
+use crate::driver::{drive, DriveError, DriveOutcome, Limits};
 use crate::model::{ClusterState, Model};
 use crate::scenario::{Drive, Outcome, Phase, Scenario};
 use ananke_core::config::ShutdownMode;
@@ -30,7 +30,7 @@ pub struct MachineRun {
     /// Which machine.
     pub machine: MachineKind,
     /// How its drive ended.
-    pub outcome: RunOutcome,
+    pub outcome: DriveOutcome,
     /// Its trace (JSON Lines), when recorded.
     pub trace: Option<Vec<u8>>,
 }
@@ -135,7 +135,7 @@ fn drive_recorded(
     start: Time,
     spec: &RunSpec,
     header: &TraceHeader,
-) -> Result<(RunOutcome, Option<Vec<u8>>), DriveError> {
+) -> Result<(DriveOutcome, Option<Vec<u8>>), DriveError> {
     if !spec.record {
         return drive(machine, model, start, &spec.limits, &mut |_| ()).map(|o| (o, None));
     }

@@ -104,15 +104,6 @@ impl ConfigError {
     }
 }
 
-/// Load and validate the config at `path` (TOML when its extension is `.toml`, YAML otherwise).
-///
-/// # Errors
-/// When the file cannot be read, does not parse, or fails validation.
-pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-    parse(&text, Format::of(path), path)
-}
-
 /// Parse and validate config text; `origin` names the file in problems.
 ///
 /// A syntax or type error stops at the first one; semantic problems are all reported.

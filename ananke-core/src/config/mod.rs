@@ -9,7 +9,10 @@ mod model;
 mod settings;
 mod validate;
 
+/// Reading the file is I/O: it lives in the `store` feature.
+#[cfg(feature = "store")]
+pub use crate::store::config_file::load;
 pub use duration::HumanDuration;
-pub use load::{check, load, parse, schema, ConfigError, Format, Problem, DEFAULT_CONFIG_PATH};
+pub use load::{check, parse, schema, ConfigError, Format, Problem, DEFAULT_CONFIG_PATH};
 pub use model::*;
 pub use validate::warnings;

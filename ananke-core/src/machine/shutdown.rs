@@ -11,7 +11,7 @@
 //! `pdb_policy: proceed`). Otherwise it ends `Incomplete` with the list of what was not confirmed
 //! and why ([`Unconfirmed`]): an effect's exit status is a hint, the next observation is the truth.
 
-use super::step::{Event, Step, Tables};
+use super::step::{Context, Event, Tables};
 use super::{Cause, Diagnostic, Failure, Input, Machine, Unconfirmed};
 use crate::config::{Config, ShutdownMode, WorkloadRef};
 use crate::effect::Effect;
@@ -233,7 +233,7 @@ impl Machine for ShutdownMachine {
     fn handle(&mut self, now: Time, input: &Input) -> Vec<Effect> {
         let mut effects = std::mem::take(&mut self.pending);
         let sm = &mut self.sm;
-        effects.extend(self.tables.handle(now, input, |step: &mut Step<'_>, event: &Event<'_>| {
+        effects.extend(self.tables.handle(now, input, |step: &mut Context<'_>, event: &Event<'_>| {
             sm.handle_with_context(event, step);
         }));
         effects

@@ -6,7 +6,7 @@
 //! Git deadlock, unseals Vault (breakglass as the fallback), and declares `Ready` only after every
 //! gate passed at the end of a soak without regression.
 
-use super::step::{Event, Step, Tables};
+use super::step::{Context, Event, Tables};
 use super::{Diagnostic, Failure, Input, Machine};
 use crate::config::Config;
 use crate::effect::Effect;
@@ -268,7 +268,7 @@ impl Machine for StartupMachine {
     fn handle(&mut self, now: Time, input: &Input) -> Vec<Effect> {
         let mut effects = std::mem::take(&mut self.pending);
         let sm = &mut self.sm;
-        effects.extend(self.tables.handle(now, input, |step: &mut Step<'_>, event: &Event<'_>| {
+        effects.extend(self.tables.handle(now, input, |step: &mut Context<'_>, event: &Event<'_>| {
             sm.handle_with_context(event, step);
         }));
         effects

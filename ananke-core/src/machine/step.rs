@@ -30,7 +30,7 @@ pub(crate) enum Event<'a> {
 
 /// The per-step statig context: the current time, the effect sink, the timer table, the effect
 /// bookkeeping and the diagnostics. Handlers reach the world only through it.
-pub(crate) struct Step<'a> {
+pub(crate) struct Context<'a> {
     /// The time of the input being handled.
     pub(crate) now: Time,
     /// Effects emitted during this step, in order.
@@ -43,7 +43,7 @@ pub(crate) struct Step<'a> {
     pub(crate) diagnostics: &'a mut Diagnostics,
 }
 
-impl Step<'_> {
+impl Context<'_> {
     /// Emit `effect` unless it is in flight or completed less than [`RETRY_INTERVAL`] ago.
     /// Returns whether it was emitted.
     pub(crate) fn offer(&mut self, effect: Effect) -> bool {
@@ -154,8 +154,8 @@ pub(crate) struct Tables {
 
 impl Tables {
     /// A step context at `now` writing into `effects`.
-    pub(crate) fn step<'a>(&'a mut self, now: Time, effects: &'a mut Vec<Effect>) -> Step<'a> {
-        Step { now, effects, timers: &mut self.timers, book: &mut self.book, diagnostics: &mut self.diagnostics }
+    pub(crate) fn step<'a>(&'a mut self, now: Time, effects: &'a mut Vec<Effect>) -> Context<'a> {
+        Context { now, effects, timers: &mut self.timers, book: &mut self.book, diagnostics: &mut self.diagnostics }
     }
 
     /// Turn `input` into events and feed each to `dispatch`; returns the effects emitted.
@@ -167,7 +167,7 @@ impl Tables {
         &mut self,
         now: Time,
         input: &Input,
-        mut dispatch: impl FnMut(&mut Step<'_>, &Event<'_>),
+        mut dispatch: impl FnMut(&mut Context<'_>, &Event<'_>),
     ) -> Vec<Effect> {
         let mut effects = Vec::new();
         if let Some(last) = self.last_now.filter(|last| *last > now) {

@@ -3,6 +3,7 @@
 //! File I/O lives here, behind the `store` feature, so the pure core stays free of it.
 
 pub mod atomic;
+pub mod config_file;
 pub mod lock;
 pub mod reports;
 

@@ -1,8 +1,8 @@
 //! Applying ananke's effects to the model. SSH effects need the host up; API effects need a
 //! server quorum (and may fail transiently when the scenario makes the API flaky).
 
+use super::parts::{Phase, Unit};
 use super::settle::after;
-use super::world::{Phase, Unit};
 use super::Model;
 use ananke_core::config::WorkloadRef;
 use ananke_core::machine::EffectOutcome;

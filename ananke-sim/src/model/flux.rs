@@ -2,8 +2,8 @@
 //! suspend, `GitRepositories` that cannot fetch while their in-cluster Git server is down, and
 //! Kustomizations that re-apply the replica counts and child suspends of what they manage.
 
+use super::parts::FluxSim;
 use super::settle::after;
-use super::world::FluxSim;
 use super::Model;
 use ananke_core::observation::{ConditionStatus, FluxKind};
 

@@ -6,7 +6,7 @@
 //! the clock moves it). `Model::apply(UnsealVault)` is untouched: it stays the simulated runner's
 //! one-step unseal.
 
-use super::world::Phase;
+use super::parts::Phase;
 use super::Model;
 
 /// The Git server as its health endpoint sees it.

@@ -10,10 +10,10 @@ mod effects;
 mod flux;
 mod http_view;
 mod observe;
+mod parts;
 mod serve_view;
 mod settle;
 mod state;
-mod world;
 
 pub use http_view::GitServerView;
 pub use serve_view::{Eviction, PdbView, PodView, ServiceView};
@@ -24,9 +24,9 @@ use crate::scenario::{ComponentKind, Fault, Phase, PhaseAt, Scenario};
 use ananke_core::config::WorkloadRef;
 use ananke_core::observation::FluxRef;
 use ananke_core::Time;
+use parts::{ms, CompSim, DomainSim, FluxSim, NodeSim, Unit, VaultPodSim};
 use settle::after;
 use std::collections::HashMap;
-use world::{ms, CompSim, DomainSim, FluxSim, NodeSim, Unit, VaultPodSim};
 
 /// A fault that strikes at one instant.
 #[derive(Debug, Clone)]
@@ -141,8 +141,8 @@ impl Model {
         let comp_index = |c: &str| scenario.components.iter().position(|x| x.name == c);
         let mut model = Model {
             now: Time::ZERO,
-            comps: world::components(scenario),
-            flux: world::flux_objects(scenario),
+            comps: parts::components(scenario),
+            flux: parts::flux_objects(scenario),
             vault: scenario
                 .vault
                 .iter()
@@ -255,8 +255,8 @@ impl Model {
         for _ in 0..=self.comps.len() {
             let mut any = false;
             for c in &mut self.comps {
-                if let world::Phase::Starting { .. } = c.phase {
-                    c.phase = world::Phase::Starting { ready_at: Time::ZERO };
+                if let parts::Phase::Starting { .. } = c.phase {
+                    c.phase = parts::Phase::Starting { ready_at: Time::ZERO };
                     any = true;
                 }
             }

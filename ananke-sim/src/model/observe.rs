@@ -1,6 +1,6 @@
 //! Observations: what ananke's adapters would see of the model at one instant.
 
-use super::world::{Phase, Unit};
+use super::parts::{Phase, Unit};
 use super::Model;
 use crate::scenario::ComponentKind;
 use ananke_core::config::{ObjectRef, WorkloadKind};
@@ -108,7 +108,7 @@ impl Model {
         obs
     }
 
-    fn node_observation(&self, n: &super::world::NodeSim, api: bool) -> NodeObservation {
+    fn node_observation(&self, n: &super::parts::NodeSim, api: bool) -> NodeObservation {
         let up = n.host_up(self.now);
         let refusal = n.ssh_refusal();
         let ssh = match (up, &refusal) {

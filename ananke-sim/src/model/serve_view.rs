@@ -3,7 +3,7 @@
 //! what backs each Service, one eviction at a time with PDB semantics (reference §7 item 5), and
 //! API failures drawn per request.
 
-use super::world::Phase;
+use super::parts::Phase;
 use super::Model;
 use crate::scenario::ComponentKind;
 use ananke_core::config::WorkloadRef;

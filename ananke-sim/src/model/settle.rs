@@ -1,7 +1,7 @@
 //! Time evolution: at each instant the model settles to a fixed point (power, k3s units, the API,
 //! Node conditions, components, Vault, Flux), and reports the next instant anything changes.
 
-use super::world::{NodeSim, Phase, Unit};
+use super::parts::{NodeSim, Phase, Unit};
 use super::Model;
 use crate::scenario::ComponentKind;
 use ananke_core::config::K3sRole;

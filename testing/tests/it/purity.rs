@@ -10,7 +10,7 @@ const FORBIDDEN_CRATES: &[&str] =
 
 /// Calls the pure modules must never make.
 const FORBIDDEN_CALLS: &[&str] =
-    &["Instant::now", "SystemTime::now", "thread::sleep", "std::process", "std::net", "tokio::"];
+    &["Instant::now", "SystemTime::now", "thread::sleep", "std::process", "std::net", "std::fs", "tokio::"];
 
 /// Directories of ananke-core/src that hold I/O code behind cargo features.
 const IMPURE_DIRS: &[&str] = &["runner", "adapters", "store"];
@@ -20,8 +20,15 @@ fn workspace_root() -> PathBuf {
 }
 
 fn core_dependency_names() -> Vec<String> {
+    dependency_names(&["-p", "ananke-core", "--no-default-features"])
+}
+
+/// The normal (non-dev) dependencies of what `selection` picks, by crate name.
+fn dependency_names(selection: &[&str]) -> Vec<String> {
     let out = Command::new(env!("CARGO"))
-        .args(["tree", "-p", "ananke-core", "--no-default-features", "-e", "normal", "--prefix", "none"])
+        .arg("tree")
+        .args(selection)
+        .args(["-e", "normal", "--prefix", "none"])
         .args(["--format", "{p}"])
         .current_dir(workspace_root())
         .output()
@@ -69,6 +76,16 @@ fn forbidden_calls_in(text: &str) -> Vec<(usize, &'static str)> {
         }
     }
     hits
+}
+
+#[test]
+fn the_ananke_binary_carries_no_simulated_api_server() {
+    // `--sim` needs only the in-process model: the HTTPS facade and its certificate generator
+    // (`ananke-sim`'s `serve` feature) stay in `ananke-sim` and the tests.
+    let names = dependency_names(&["-p", "ananke-cli"]);
+    assert!(names.iter().any(|n| n == "ananke-sim"), "cargo tree output looks wrong: {names:?}");
+    // (hyper and rustls come with the kube client; the certificate generator only with `serve`.)
+    assert!(!names.iter().any(|n| n == "rcgen"), "ananke depends on rcgen, the simulated API's certificate generator");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use super::flux::{self, REQUESTED_AT};
 use super::map;
-use super::{Failure, KubeCluster};
+use super::{CallFailure, KubeCluster};
 use crate::config::WorkloadKind;
 use crate::config::WorkloadRef;
 use crate::effect::Effect;
@@ -106,7 +106,7 @@ impl KubeCluster {
 
     /// Cordon (or uncordon) `node` and mark it as cordoned by ananke (or drop the mark), in one
     /// merge patch, as `kubectl cordon` patches `spec.unschedulable`.
-    async fn cordon(&self, node: &str, on: bool) -> Result<(), Failure> {
+    async fn cordon(&self, node: &str, on: bool) -> Result<(), CallFailure> {
         let api: Api<Node> = Api::all(self.client.clone());
         let (verb, mark) = if on { ("cordon", json!("true")) } else { ("uncordon", Value::Null) };
         let patch = json!({"spec": {"unschedulable": on}, "metadata": {"annotations": {CORDONED_BY_ANANKE: mark}}});
@@ -117,7 +117,7 @@ impl KubeCluster {
     /// Scale `workload` to `replicas` with one merge patch of the object. Scaling to 0 also keeps
     /// the count before on the object ([`REPLICAS_BEFORE`], unless an earlier scale-down already
     /// did), so a lost journal can be rebuilt from the cluster; scaling up removes it.
-    async fn scale<K>(&self, api: Api<K>, workload: &WorkloadRef, replicas: i32) -> Result<(), Failure>
+    async fn scale<K>(&self, api: Api<K>, workload: &WorkloadRef, replicas: i32) -> Result<(), CallFailure>
     where
         K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
     {
@@ -136,7 +136,7 @@ impl KubeCluster {
         self.bounded(&what, api.patch(&workload.name, &PatchParams::default(), &Patch::Merge(patch))).await.map(drop)
     }
 
-    async fn patch_flux(&self, object: &FluxRef, verb: &str, patch: Value) -> Result<(), Failure> {
+    async fn patch_flux(&self, object: &FluxRef, verb: &str, patch: Value) -> Result<(), CallFailure> {
         let api: Api<DynamicObject> =
             Api::namespaced_with(self.client.clone(), &object.object.namespace, &flux::resource(object.kind));
         let what = format!("{verb} {object}");
@@ -162,7 +162,7 @@ impl KubeCluster {
             let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
             let what = format!("evict pod {ns}/{name}");
             // A PDB refusal is kept as the `Status` that may name the PDB; every other error is a
-            // `Failure` like any call's (timeouts included).
+            // `CallFailure` like any call's (timeouts included).
             let eviction = async {
                 match api.evict(&name, &EvictParams::default()).await {
                     Err(kube::Error::Api(status)) if status.code == 429 => Ok(Err(status)),

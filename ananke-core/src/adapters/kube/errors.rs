@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// One failed call.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
+pub struct CallFailure {
     /// Whether trying again later may help.
     pub transient: bool,
     /// HTTP status of an API error (0 for transport errors and timeouts).
@@ -16,10 +16,10 @@ pub struct Failure {
     pub message: String,
 }
 
-impl Failure {
+impl CallFailure {
     /// Classify a kube error from call `what`.
     #[must_use]
-    pub fn from_kube(what: &str, e: &kube::Error) -> Failure {
+    pub fn from_kube(what: &str, e: &kube::Error) -> CallFailure {
         match e {
             kube::Error::Api(status) => {
                 let code = status.code;
@@ -27,19 +27,19 @@ impl Failure {
                 let reason = if status.reason.is_empty() { String::new() } else { format!(" {}", status.reason) };
                 let message =
                     if status.message.is_empty() { String::new() } else { format!(": {}", status.message.trim()) };
-                Failure { transient, code, message: format!("{what}: {code}{reason}{message}") }
+                CallFailure { transient, code, message: format!("{what}: {code}{reason}{message}") }
             }
             kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
-                Failure { transient: true, code: 0, message: format!("{what}: cannot reach the API: {}", chain(e)) }
+                CallFailure { transient: true, code: 0, message: format!("{what}: cannot reach the API: {}", chain(e)) }
             }
-            other => Failure { transient: false, code: 0, message: format!("{what}: {}", chain(other)) },
+            other => CallFailure { transient: false, code: 0, message: format!("{what}: {}", chain(other)) },
         }
     }
 
     /// A call that did not finish within `limit`.
     #[must_use]
-    pub fn timeout(what: &str, limit: Duration) -> Failure {
-        Failure { transient: true, code: 0, message: format!("{what}: timed out after {} ms", limit.as_millis()) }
+    pub fn timeout(what: &str, limit: Duration) -> CallFailure {
+        CallFailure { transient: true, code: 0, message: format!("{what}: timed out after {} ms", limit.as_millis()) }
     }
 
     /// The API answered 404: for a named object, it is gone.
@@ -86,13 +86,13 @@ mod tests {
         for (code, transient) in
             [(429, true), (503, true), (504, true), (500, true), (409, true), (404, false), (422, false), (403, false)]
         {
-            let f = Failure::from_kube("list nodes", &api(code, "X"));
+            let f = CallFailure::from_kube("list nodes", &api(code, "X"));
             assert_eq!((f.code, f.transient), (code, transient), "{code}");
             assert!(f.message.starts_with(&format!("list nodes: {code} X: boom")));
         }
-        assert!(Failure::from_kube("x", &api(404, "")).is_not_found());
-        assert!(Failure::timeout("x", Duration::from_millis(5)).transient);
-        let outcome = Failure::from_kube("x", &api(422, "Invalid")).outcome();
+        assert!(CallFailure::from_kube("x", &api(404, "")).is_not_found());
+        assert!(CallFailure::timeout("x", Duration::from_millis(5)).transient);
+        let outcome = CallFailure::from_kube("x", &api(422, "Invalid")).outcome();
         assert!(matches!(outcome, EffectOutcome::Failed { transient: false, .. }));
     }
 }

@@ -17,7 +17,7 @@ mod flux;
 mod map;
 mod observe;
 
-pub use errors::Failure;
+pub use errors::CallFailure;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
@@ -114,16 +114,16 @@ impl KubeCluster {
         &self,
         what: &str,
         call: impl std::future::Future<Output = Result<T, kube::Error>>,
-    ) -> Result<T, Failure> {
+    ) -> Result<T, CallFailure> {
         match tokio::time::timeout(self.settings.request_timeout, call).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(Failure::from_kube(what, &e)),
-            Err(_) => Err(Failure::timeout(what, self.settings.request_timeout)),
+            Ok(Err(e)) => Err(CallFailure::from_kube(what, &e)),
+            Err(_) => Err(CallFailure::timeout(what, self.settings.request_timeout)),
         }
     }
 
     /// `call` bounded, retried while it fails transiently (reads only).
-    async fn read<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, Failure>
+    async fn read<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, CallFailure>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, kube::Error>>,

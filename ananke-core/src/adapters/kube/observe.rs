@@ -4,7 +4,7 @@
 //! unreachable for this cycle (a partial picture would mislead the gates); a 404 for a Flux
 //! kind only says Flux is not installed.
 
-use super::{flux, map, Failure, KubeCluster};
+use super::{flux, map, CallFailure, KubeCluster};
 use crate::observation::{ApiStatus, FluxKind, FluxObservation, NodeObservation, Observation};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
@@ -59,7 +59,7 @@ impl KubeCluster {
         }
     }
 
-    async fn list<K>(&self, what: &str) -> Result<Vec<K>, Failure>
+    async fn list<K>(&self, what: &str) -> Result<Vec<K>, CallFailure>
     where
         K: Resource + Clone + DeserializeOwned + Debug,
         K::DynamicType: Default,
@@ -69,7 +69,7 @@ impl KubeCluster {
         self.read(what, || api.list(&params)).await.map(|l| l.items)
     }
 
-    async fn list_flux(&self, kind: FluxKind) -> Result<Option<Vec<DynamicObject>>, Failure> {
+    async fn list_flux(&self, kind: FluxKind) -> Result<Option<Vec<DynamicObject>>, CallFailure> {
         let resource = flux::resource(kind);
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &resource);
         let params = ListParams::default();
@@ -80,7 +80,7 @@ impl KubeCluster {
         }
     }
 
-    async fn snapshot(&self) -> Result<Snapshot, Failure> {
+    async fn snapshot(&self) -> Result<Snapshot, CallFailure> {
         let (nodes, pods, deployments, statefulsets, daemonsets, pdbs) = tokio::join!(
             self.list::<Node>("list nodes"),
             self.list::<Pod>("list pods"),

@@ -60,13 +60,13 @@ pub struct DomainPower {
 
 /// Why a domain has no fresh reading.
 #[derive(Clone)]
-struct Failure {
+struct ReadFailure {
     message: String,
     permanent: bool,
     stale: bool,
 }
 
-impl From<NutError> for Failure {
+impl From<NutError> for ReadFailure {
     fn from(e: NutError) -> Self {
         Self { stale: e.is_stale_data(), permanent: !e.is_transient(), message: e.to_string() }
     }
@@ -95,7 +95,7 @@ impl Watch {
         }
     }
 
-    fn report(&mut self, result: Result<UpsReading, Failure>, now: Instant, stale_after: Duration) -> DomainPower {
+    fn report(&mut self, result: Result<UpsReading, ReadFailure>, now: Instant, stale_after: Duration) -> DomainPower {
         self.fresh = matches!(&result, Ok(reading) if reading.has_status());
         let failure = match result {
             Ok(reading) if reading.has_status() => {
@@ -103,7 +103,7 @@ impl Watch {
                 self.last_good = Some((now, reading));
                 return DomainPower { status, stale: false, error: None, permanent: false };
             }
-            Ok(reading) => Failure {
+            Ok(reading) => ReadFailure {
                 message: match reading.raw.get("ups.status") {
                     Some(status) => {
                         format!("upsd reports ups.status {status:?} for UPS {:?}: its driver serves no data", self.ups)

@@ -3,7 +3,7 @@
 use super::ShutdownRun;
 use crate::config::K3sRole;
 use crate::effect::Effect;
-use crate::machine::step::Step;
+use crate::machine::step::Context;
 use crate::observation::{NodeObservation, Observation, UnitState};
 use std::collections::BTreeSet;
 
@@ -12,7 +12,7 @@ impl ShutdownRun {
     /// already unschedulable that ananke did not cordon is the operator's), then drain every
     /// cordoned node that still runs pods. Returns whether every node is cordoned and nothing is
     /// left to evict.
-    pub(super) fn drain(&mut self, context: &mut Step<'_>, obs: &Observation) -> bool {
+    pub(super) fn drain(&mut self, context: &mut Context<'_>, obs: &Observation) -> bool {
         if !obs.api.reachable {
             return false;
         }
@@ -70,7 +70,7 @@ impl ShutdownRun {
 
     /// One observation in `StoppingNodes`: stop k3s on every agent, and on the servers once every
     /// agent is settled (or the node-stop deadline passed). Returns whether every node is settled.
-    pub(super) fn stop_nodes(&mut self, context: &mut Step<'_>, obs: &Observation) -> bool {
+    pub(super) fn stop_nodes(&mut self, context: &mut Context<'_>, obs: &Observation) -> bool {
         self.waiting_for.clear();
         let agents = self.stop_role(context, obs, K3sRole::Agent);
         if !agents && !self.servers_stopping {
@@ -84,7 +84,7 @@ impl ShutdownRun {
     /// Stop k3s on every reachable node of `role` whose unit is not down; returns whether every
     /// node of `role` is settled: observed down, refused for good, out of reach (SSH does not
     /// reach it, so nothing can be done and waiting would only burn battery), or ignored.
-    fn stop_role(&mut self, context: &mut Step<'_>, obs: &Observation, role: K3sRole) -> bool {
+    fn stop_role(&mut self, context: &mut Context<'_>, obs: &Observation, role: K3sRole) -> bool {
         let mut settled = true;
         for node in self.config.inventory.nodes.iter().filter(|n| n.role == role) {
             let Some(seen) = obs.node(&node.name) else {
@@ -108,7 +108,7 @@ impl ShutdownRun {
     }
 
     /// The node-stop deadline passed with agents still up: stop the reachable servers anyway.
-    pub(super) fn stop_servers_anyway(&mut self, context: &mut Step<'_>) {
+    pub(super) fn stop_servers_anyway(&mut self, context: &mut Context<'_>) {
         self.servers_stopping = true;
         for node in self.config.inventory.nodes.iter().filter(|n| n.role == K3sRole::Server) {
             let reachable = self.last_nodes.get(&node.name).is_some_and(|(ssh, _)| ssh.is_reachable());
@@ -121,7 +121,7 @@ impl ShutdownRun {
 }
 
 /// Journal `node` as stopped by ananke, then offer the stop: the journal leads every change.
-fn offer_stop(journal: &mut crate::journal::Journal, context: &mut Step<'_>, node: &str, role: K3sRole) {
+fn offer_stop(journal: &mut crate::journal::Journal, context: &mut Context<'_>, node: &str, role: K3sRole) {
     journal.changes.stopped.insert(node.to_owned());
     context.offer(Effect::StopK3s { node: node.to_owned(), role });
 }

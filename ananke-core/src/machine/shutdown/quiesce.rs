@@ -4,14 +4,14 @@
 use super::{Quiesce, ShutdownRun};
 use crate::config::WorkloadRef;
 use crate::effect::Effect;
-use crate::machine::step::Step;
+use crate::machine::step::Context;
 use crate::machine::Timer;
 use crate::observation::{FluxObservation, Observation, Workload};
 
 impl ShutdownRun {
     /// One observation in `Quiescing`; returns whether every tier is scaled down. Without the API
     /// nothing is known about Flux or workloads: wait (the phase deadline bounds the wait).
-    pub(super) fn quiesce(&mut self, context: &mut Step<'_>, obs: &Observation) -> bool {
+    pub(super) fn quiesce(&mut self, context: &mut Context<'_>, obs: &Observation) -> bool {
         if !obs.api.reachable {
             let error = obs.api.error.as_deref().unwrap_or("no answer");
             context.diagnose_once(format!("Kubernetes API unreachable while quiescing ({error}); waiting"));
@@ -30,7 +30,7 @@ impl ShutdownRun {
     }
 
     /// Start scaling down tier `tier`, bounded by the scale-down timeout.
-    pub(super) fn start_tier(&mut self, context: &mut Step<'_>, tier: usize) {
+    pub(super) fn start_tier(&mut self, context: &mut Context<'_>, tier: usize) {
         self.quiesce = Quiesce::Scaling(tier);
         self.waiting_for.clear();
         context.arm(Timer::PhaseDeadline, self.config.shutdown.scale_down_timeout.get());
@@ -38,7 +38,7 @@ impl ShutdownRun {
 
     /// Suspend every Kustomization and `HelmRelease`, a child only once its parent is observed
     /// suspended. Returns whether every one is observed suspended.
-    fn suspend_flux(&mut self, context: &mut Step<'_>, obs: &Observation) -> bool {
+    fn suspend_flux(&mut self, context: &mut Context<'_>, obs: &Observation) -> bool {
         let Some(flux) = obs.flux.as_ref().filter(|f| f.installed) else {
             return true;
         };
@@ -79,7 +79,7 @@ impl ShutdownRun {
     /// at 0 replicas. A later workload that `shutdown.order` lets go earlier is scaled as soon as
     /// what it waits for is observed stopped (or belongs to a tier already passed). Returns whether
     /// every tier is done.
-    fn scale_down(&mut self, context: &mut Step<'_>, obs: &Observation) -> bool {
+    fn scale_down(&mut self, context: &mut Context<'_>, obs: &Observation) -> bool {
         let config = std::sync::Arc::clone(&self.config);
         let settings = &config.shutdown;
         let tier_of =
@@ -124,7 +124,7 @@ impl ShutdownRun {
     }
 
     /// Journal the replica count of `workload` (the first time), then ask for it at 0.
-    fn scale_to_zero(&mut self, context: &mut Step<'_>, workload: &Workload) {
+    fn scale_to_zero(&mut self, context: &mut Context<'_>, workload: &Workload) {
         let changes = &mut self.journal.changes;
         if !changes.scaled.contains_key(&workload.id) {
             changes.already_scaled_to_zero.remove(&workload.id);

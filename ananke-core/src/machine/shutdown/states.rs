@@ -6,7 +6,7 @@
 use super::{PowerOffPlan, Quiesce, ShutdownRun};
 use crate::config::PdbPolicy;
 use crate::effect::Effect;
-use crate::machine::step::{Event, Step};
+use crate::machine::step::{Context, Event};
 use crate::machine::{Cause, EffectOutcome, Timer};
 use statig::prelude::*;
 
@@ -19,7 +19,7 @@ impl ShutdownRun {
     /// Suspend Flux (roots first, verifying each suspend held), then scale workloads to 0 tier by
     /// tier. With the API unreachable at the first observation, go straight to stopping nodes.
     #[state(superstate = "shutting_down", entry_action = "enter_quiescing")]
-    fn quiescing(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+    fn quiescing(&mut self, context: &mut Context<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => {
                 let first = !self.observed;
@@ -62,14 +62,14 @@ impl ShutdownRun {
 
     /// Bound the Flux suspend step by the scale-down timeout.
     #[action]
-    fn enter_quiescing(&mut self, context: &mut Step<'_>) {
+    fn enter_quiescing(&mut self, context: &mut Context<'_>) {
         context.arm(Timer::PhaseDeadline, self.config.shutdown.scale_down_timeout.get());
     }
 
     /// Cordon every node not already unschedulable, then drain the nodes that still run pods;
     /// stop the nodes once nothing remains to evict.
     #[state(superstate = "shutting_down", entry_action = "enter_draining")]
-    fn draining(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+    fn draining(&mut self, context: &mut Context<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => {
                 self.note(obs);
@@ -107,14 +107,14 @@ impl ShutdownRun {
 
     /// Bound the drain.
     #[action]
-    fn enter_draining(&mut self, context: &mut Step<'_>) {
+    fn enter_draining(&mut self, context: &mut Context<'_>) {
         self.waiting_for.clear();
         context.arm(Timer::PhaseDeadline, self.config.shutdown.drain_timeout.get());
     }
 
     /// Stop k3s on every agent, then, once every agent is down, on the servers.
     #[state(superstate = "shutting_down", entry_action = "enter_stopping_nodes")]
-    fn stopping_nodes(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+    fn stopping_nodes(&mut self, context: &mut Context<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => {
                 self.note(obs);
@@ -152,14 +152,14 @@ impl ShutdownRun {
 
     /// Bound the node stop.
     #[action]
-    fn enter_stopping_nodes(&mut self, context: &mut Step<'_>) {
+    fn enter_stopping_nodes(&mut self, context: &mut Context<'_>) {
         self.waiting_for.clear();
         context.arm(Timer::PhaseDeadline, self.config.shutdown.node_stop_timeout.get());
     }
 
     /// Reactions shared by the running phases: the run deadline and effect results.
     #[superstate(entry_action = "enter_shutting_down")]
-    fn shutting_down(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+    fn shutting_down(&mut self, context: &mut Context<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Done { effect, outcome } => match outcome {
                 EffectOutcome::Ok => Handled,
@@ -189,14 +189,14 @@ impl ShutdownRun {
 
     /// Arm the run deadline.
     #[action]
-    fn enter_shutting_down(&mut self, context: &mut Step<'_>) {
+    fn enter_shutting_down(&mut self, context: &mut Context<'_>) {
         context.arm(Timer::RunDeadline, self.config.shutdown.deadline.get());
     }
 
     /// The cluster is down. Further inputs are handled by doing nothing (a failed power-off is a
     /// diagnostic).
     #[state(entry_action = "enter_off")]
-    fn off(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+    fn off(&mut self, context: &mut Context<'_>, event: &Event<'_>) -> Outcome<State> {
         if let Event::Done { effect, outcome } = event {
             if let EffectOutcome::Failed { message, .. } = outcome {
                 context.diagnose(format!("{} failed after the shutdown: {message}", effect.describe()));
@@ -211,7 +211,7 @@ impl ShutdownRun {
     /// Record the shutdown as completed; in `cluster-and-hosts` mode only, power every host off,
     /// servers last.
     #[action]
-    fn enter_off(&mut self, context: &mut Step<'_>) {
+    fn enter_off(&mut self, context: &mut Context<'_>) {
         context.stop_all_timers();
         self.journal.shutdown_completed = true;
         self.power_off_hosts(context);
@@ -221,14 +221,14 @@ impl ShutdownRun {
     /// stays unfinished, so a startup (or `bootstrap`) restores what this run changed. Failed
     /// power-offs are diagnostics, as in `Off`.
     #[state(entry_action = "enter_incomplete")]
-    fn incomplete(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+    fn incomplete(&mut self, context: &mut Context<'_>, event: &Event<'_>) -> Outcome<State> {
         self.off(context, event)
     }
 
     /// Disarm every timer; in `cluster-and-hosts` mode, power the hosts off all the same (the UPS
     /// will not wait for the nodes that did not answer).
     #[action]
-    fn enter_incomplete(&mut self, context: &mut Step<'_>) {
+    fn enter_incomplete(&mut self, context: &mut Context<'_>) {
         context.stop_all_timers();
         self.power_off_hosts(context);
     }
@@ -242,7 +242,7 @@ impl ShutdownRun {
 
     /// Disarm every timer; note what was not confirmed, for the report.
     #[action]
-    fn enter_failed(&mut self, context: &mut Step<'_>) {
+    fn enter_failed(&mut self, context: &mut Context<'_>) {
         context.stop_all_timers();
         self.unconfirmed = self.verify();
     }
@@ -268,7 +268,7 @@ impl ShutdownRun {
     /// In `cluster-and-hosts` mode only, power the hosts off ([`PowerOffPlan`]): the agents now,
     /// the servers once every agent's power-off has returned ([`Self::powered_off`]), the host
     /// ananke runs on never.
-    fn power_off_hosts(&mut self, context: &mut Step<'_>) {
+    fn power_off_hosts(&mut self, context: &mut Context<'_>) {
         let plan = PowerOffPlan::of(&self.config, self.options.mode);
         if let Some(local) = &plan.spared {
             context.diagnose(format!("{local}: {}", PowerOffPlan::spared_why()));
@@ -286,13 +286,13 @@ impl ShutdownRun {
 
     /// A power-off returned (done or failed: the UPS will not wait); the servers' turn once no
     /// agent is left.
-    fn powered_off(&mut self, context: &mut Step<'_>, node: &str) {
+    fn powered_off(&mut self, context: &mut Context<'_>, node: &str) {
         if self.agents_powering_off.remove(node) && self.agents_powering_off.is_empty() {
             self.power_off_servers(context);
         }
     }
 
-    fn power_off_servers(&mut self, context: &mut Step<'_>) {
+    fn power_off_servers(&mut self, context: &mut Context<'_>) {
         for node in std::mem::take(&mut self.servers_to_power_off) {
             context.offer(Effect::PowerOffHost { node });
         }

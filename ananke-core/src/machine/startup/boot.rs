@@ -4,14 +4,14 @@ use super::StartupRun;
 use crate::config::{K3sRole, Node};
 use crate::effect::Effect;
 use crate::gates::GateId;
-use crate::machine::step::Step;
+use crate::machine::step::Context;
 use crate::observation::{ConditionStatus, NodeObservation, Observation, SshStatus, UnitState};
 
 impl StartupRun {
     /// Start k3s on every reachable server whose unit is not active (all together: embedded etcd
     /// needs a quorum), and on the agents likewise once the API answers. Forget the journal's
     /// `stopped` entry of every node observed active again.
-    pub(super) fn start_nodes(&mut self, context: &mut Step<'_>, obs: &Observation) {
+    pub(super) fn start_nodes(&mut self, context: &mut Context<'_>, obs: &Observation) {
         for node in &self.config.inventory.nodes {
             if node.role == K3sRole::Agent && !obs.api.reachable {
                 continue;
@@ -33,7 +33,7 @@ impl StartupRun {
     /// config requires it). Records what is stuck, for the boot-grace failure.
     /// Uncordon each node ananke cordoned as soon as it is observed Ready, without waiting for the
     /// others: what it can run (storage, DNS) starts while slower hosts still boot.
-    pub(super) fn uncordon_ready(&mut self, context: &mut Step<'_>, obs: &Observation) {
+    pub(super) fn uncordon_ready(&mut self, context: &mut Context<'_>, obs: &Observation) {
         if !obs.api.reachable {
             return;
         }

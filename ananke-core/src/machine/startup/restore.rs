@@ -7,13 +7,13 @@ use super::StartupRun;
 use crate::config::WorkloadRef;
 use crate::effect::Effect;
 use crate::journal::SourceBefore;
-use crate::machine::step::Step;
+use crate::machine::step::Context;
 use crate::observation::{ConditionStatus, FluxKind, FluxRef, Observation};
 
 impl StartupRun {
     /// Per-observation upkeep of every non-terminal state after `Off`: start k3s where it stopped
     /// again, uncordon, force the source branch, and note what timer-driven failure reasons need.
-    pub(super) fn tend(&mut self, context: &mut Step<'_>, obs: &Observation) {
+    pub(super) fn tend(&mut self, context: &mut Context<'_>, obs: &Observation) {
         self.adopt_marks(context, obs);
         self.note_ignored(obs);
         self.start_nodes(context, obs);
@@ -33,7 +33,7 @@ impl StartupRun {
     /// A lost journal: at the first observation with the API, take what the cluster's marks say
     /// ananke changed (the journal's own entries win where both exist). With a journal: say where
     /// a mark disagrees with it (the journal wins).
-    pub(super) fn adopt_marks(&mut self, context: &mut Step<'_>, obs: &Observation) {
+    pub(super) fn adopt_marks(&mut self, context: &mut Context<'_>, obs: &Observation) {
         if !obs.api.reachable || self.marks_checked {
             return;
         }
@@ -71,7 +71,7 @@ impl StartupRun {
     }
 
     /// Uncordon every node ananke cordoned; forget it once observed schedulable.
-    fn restore_cordons(&mut self, context: &mut Step<'_>, obs: &Observation) {
+    fn restore_cordons(&mut self, context: &mut Context<'_>, obs: &Observation) {
         if self.journal.changes.cordoned.is_empty() {
             return;
         }
@@ -91,7 +91,7 @@ impl StartupRun {
     }
 
     /// `--force-flux-branch`: record the source as it was, then set the branch.
-    fn force_branch(&mut self, context: &mut Step<'_>, obs: &Observation) {
+    fn force_branch(&mut self, context: &mut Context<'_>, obs: &Observation) {
         let Some(branch) = &self.options.force_flux_branch else {
             return;
         };
@@ -164,7 +164,7 @@ impl StartupRun {
     /// [`restore_scaled`](Self::restore_scaled) first in the same step: it scales every journaled
     /// workload back, the server and the workloads the same Flux objects deploy with it (its
     /// database, say) among them, and forgets each once observed restored.
-    pub(super) fn bring_up_git_server(&self, context: &mut Step<'_>, obs: &Observation) {
+    pub(super) fn bring_up_git_server(&self, context: &mut Context<'_>, obs: &Observation) {
         // `FluxDeadlocked` is entered only when a Git server is configured.
         let Some(git) = &self.config.flux.git_server else { return };
         let server = &git.workload;
@@ -179,7 +179,7 @@ impl StartupRun {
 
     /// Unseal every reachable sealed Vault pod: the standard shares first, the breakglass command
     /// once the standard unseal failed. Notes which pods are sealed.
-    pub(super) fn unseal_vault(&mut self, context: &mut Step<'_>, obs: &Observation) {
+    pub(super) fn unseal_vault(&mut self, context: &mut Context<'_>, obs: &Observation) {
         self.seen.sealed.clear();
         for vault in obs.vault.iter().filter(|v| v.sealed) {
             self.seen.sealed.push(vault.pod.clone());
@@ -198,7 +198,7 @@ impl StartupRun {
     /// Scale every journaled workload back to its recorded count (unlisted workloads first, then
     /// the shutdown tiers in reverse); forget each once observed restored. Returns whether nothing
     /// remains to scale.
-    pub(super) fn restore_scaled(&mut self, context: &mut Step<'_>, obs: &Observation) -> bool {
+    pub(super) fn restore_scaled(&mut self, context: &mut Context<'_>, obs: &Observation) -> bool {
         if self.journal.changes.scaled.is_empty() {
             return true;
         }
@@ -228,7 +228,7 @@ impl StartupRun {
     /// Resume what ananke suspended, each object only after every object it depends on (and its
     /// parent) that is also waiting to be resumed was resumed and observed unsuspended. Forgets
     /// each once observed unsuspended; never touches what was already suspended.
-    pub(super) fn resume_flux(&mut self, context: &mut Step<'_>, obs: &Observation) {
+    pub(super) fn resume_flux(&mut self, context: &mut Context<'_>, obs: &Observation) {
         let Some(flux) = &obs.flux else { return };
         if self.journal.changes.suspended.is_empty() || self.source_drifted(obs) {
             return;

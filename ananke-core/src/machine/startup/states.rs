@@ -6,7 +6,7 @@
 use super::{StartupRun, SOAK_API_GRACE};
 use crate::effect::Effect;
 use crate::gates::{GateId, GateReport};
-use crate::machine::step::{Event, Step};
+use crate::machine::step::{Context, Event};
 use crate::machine::{EffectOutcome, Timer};
 use crate::observation::Observation;
 use statig::prelude::*;
@@ -20,7 +20,7 @@ impl StartupRun {
     /// Cluster down: start k3s on every reachable server together (embedded etcd needs a quorum),
     /// then on the agents once the API answers; wait until every expected node is Ready.
     #[state(superstate = "recovering", entry_action = "enter_off")]
-    fn off(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+    fn off(&mut self, context: &mut Context<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => {
                 self.adopt_marks(context, obs);
@@ -43,7 +43,7 @@ impl StartupRun {
 
     /// Arm the boot grace and the run deadline.
     #[action]
-    fn enter_off(&mut self, context: &mut Step<'_>) {
+    fn enter_off(&mut self, context: &mut Context<'_>) {
         context.arm(Timer::BootGrace, self.config.startup.node_boot_timeout.get());
         context.arm(Timer::RunDeadline, self.config.startup.deadline.get());
     }
@@ -51,7 +51,7 @@ impl StartupRun {
     /// Nodes are up: scheduling is being restored; the next observation decides whether Flux is
     /// deadlocked on the in-cluster Git server.
     #[state(superstate = "recovering", entry_action = "enter_nodes_up")]
-    fn nodes_up(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+    fn nodes_up(&mut self, context: &mut Context<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => {
                 if let Some(reason) = self.drift_blocks(obs) {
@@ -70,7 +70,7 @@ impl StartupRun {
 
     /// Stop the boot grace and uncordon every node the journal says ananke cordoned.
     #[action]
-    fn enter_nodes_up(&mut self, context: &mut Step<'_>) {
+    fn enter_nodes_up(&mut self, context: &mut Context<'_>) {
         context.timers.stop(Timer::BootGrace);
         // Every expected node was just seen Ready; others are uncordoned once observed.
         let expected = |n: &String| self.config.node(n).is_some() && !self.config.is_ignored(n);
@@ -83,7 +83,7 @@ impl StartupRun {
     /// workload, Flux being suspended) back up out of band, unseal Vault, and wait for the server to
     /// be healthy; then request a reconcile of the source.
     #[state(superstate = "recovering", entry_action = "enter_converge_window")]
-    fn flux_deadlocked(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+    fn flux_deadlocked(&mut self, context: &mut Context<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => {
                 if let Some(reason) = self.drift_blocks(obs) {
@@ -119,14 +119,14 @@ impl StartupRun {
     /// Arm the converge timeout unless an earlier state armed it (the budget carries over from
     /// `FluxDeadlocked` to `Converging`).
     #[action]
-    fn enter_converge_window(&mut self, context: &mut Step<'_>) {
+    fn enter_converge_window(&mut self, context: &mut Context<'_>) {
         context.arm_unless_armed(Timer::Converge, self.config.startup.converge_timeout.get());
     }
 
     /// Unseal Vault, restore the journaled replica counts, then resume what ananke suspended in
     /// `dependsOn` order; soak once gates 1-8 pass and nothing remains to restore.
     #[state(superstate = "recovering", entry_action = "enter_converge_window")]
-    fn converging(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+    fn converging(&mut self, context: &mut Context<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => {
                 if let Some(reason) = self.drift_blocks(obs) {
@@ -152,7 +152,7 @@ impl StartupRun {
     /// Every gate but the soak is green: keep checking; a regression goes back to `Converging`
     /// (too many fail the run); at the soak's end with every gate green, startup is `Ready`.
     #[state(superstate = "recovering", entry_action = "enter_soaking", exit_action = "exit_soaking")]
-    fn soaking(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+    fn soaking(&mut self, context: &mut Context<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Observed(obs) => match self.drift_blocks(obs) {
                 Some(reason) => self.fail(Some(GateId::FluxDrift), reason),
@@ -166,7 +166,7 @@ impl StartupRun {
 
     /// Start the soak from zero: stop the converge timeout, arm the soak's end.
     #[action]
-    fn enter_soaking(&mut self, context: &mut Step<'_>) {
+    fn enter_soaking(&mut self, context: &mut Context<'_>) {
         context.timers.stop(Timer::Converge);
         self.soak_started_at = Some(context.now);
         self.api_down_since = None;
@@ -175,14 +175,14 @@ impl StartupRun {
 
     /// Leaving the soak: its end no longer matters.
     #[action]
-    fn exit_soaking(context: &mut Step<'_>) {
+    fn exit_soaking(context: &mut Context<'_>) {
         context.timers.stop(Timer::Soak);
     }
 
     /// Reactions shared by every non-terminal state: the run deadline, the Flux retry timer,
     /// effect results; anything else is handled by doing nothing.
     #[superstate]
-    fn recovering(&mut self, context: &mut Step<'_>, event: &Event<'_>) -> Outcome<State> {
+    fn recovering(&mut self, context: &mut Context<'_>, event: &Event<'_>) -> Outcome<State> {
         match event {
             Event::Done { effect, outcome } => match self.effect_failure(context, effect, outcome) {
                 Some((gate, reason)) => self.fail(gate, reason),
@@ -218,7 +218,7 @@ impl StartupRun {
     /// Disarm every timer; the cluster is up again, so the journal no longer says it is down
     /// because of ananke.
     #[action]
-    fn enter_ready(&mut self, context: &mut Step<'_>) {
+    fn enter_ready(&mut self, context: &mut Context<'_>) {
         context.stop_all_timers();
         // The shutdown is undone: the next shutdown starts afresh instead of resuming it.
         self.journal.shutdown_completed = false;
@@ -237,7 +237,7 @@ impl StartupRun {
 
     /// Disarm every timer.
     #[action]
-    fn enter_failed(context: &mut Step<'_>) {
+    fn enter_failed(context: &mut Context<'_>) {
         context.stop_all_timers();
     }
 }
@@ -250,7 +250,7 @@ impl StartupRun {
     }
 
     /// One observation in `Converging`; returns whether to start soaking.
-    fn converge(&mut self, context: &mut Step<'_>, obs: &Observation) -> bool {
+    fn converge(&mut self, context: &mut Context<'_>, obs: &Observation) -> bool {
         self.tend(context, obs);
         self.unseal_vault(context, obs);
         if self.restore_scaled(context, obs) {
@@ -262,7 +262,7 @@ impl StartupRun {
     }
 
     /// One observation in `Soaking`.
-    fn soak(&mut self, context: &mut Step<'_>, obs: &Observation) -> Outcome<State> {
+    fn soak(&mut self, context: &mut Context<'_>, obs: &Observation) -> Outcome<State> {
         if obs.api.reachable {
             self.api_down_since = None;
         } else {
@@ -310,7 +310,7 @@ impl StartupRun {
     }
 
     /// Request a reconcile of the source `GitRepository` and re-check it later.
-    fn request_source_reconcile(&mut self, context: &mut Step<'_>) {
+    fn request_source_reconcile(&mut self, context: &mut Context<'_>) {
         let object = self.source_ref();
         let token = format!("ananke-{}", context.now.as_millis());
         context.offer(Effect::RequestReconcile { object, token });
@@ -320,7 +320,7 @@ impl StartupRun {
     /// What a finished effect means for the run: `Some((gate, reason))` fails it.
     fn effect_failure(
         &mut self,
-        context: &mut Step<'_>,
+        context: &mut Context<'_>,
         effect: &Effect,
         outcome: &EffectOutcome,
     ) -> Option<(Option<GateId>, String)> {

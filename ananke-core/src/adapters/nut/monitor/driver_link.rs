@@ -2,7 +2,7 @@
 //! when the driver has been silent, a reconnect with the monitor's backoff when it went away.
 
 use super::super::{DriverSocket, UpsReading};
-use super::{DomainPower, Failure, MonitorSettings, Retry, Watch};
+use super::{DomainPower, MonitorSettings, ReadFailure, Retry, Watch};
 use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -55,7 +55,7 @@ impl DriverLink {
 
     /// `Ok(None)`: nothing new since a good report; `Ok(Some)`: a reading to report; `Err`: why
     /// there is no good reading.
-    fn news(&mut self, now: Instant, settings: &MonitorSettings) -> Result<Option<UpsReading>, Failure> {
+    fn news(&mut self, now: Instant, settings: &MonitorSettings) -> Result<Option<UpsReading>, ReadFailure> {
         let socket = if let Some(socket) = self.socket.as_mut() {
             socket
         } else {
@@ -98,6 +98,6 @@ fn ping_every(settings: &MonitorSettings) -> Duration {
     (settings.stale_after / 3).max(Duration::from_millis(10))
 }
 
-fn failure(message: String, stale: bool) -> Failure {
-    Failure { message, permanent: false, stale }
+fn failure(message: String, stale: bool) -> ReadFailure {
+    ReadFailure { message, permanent: false, stale }
 }

@@ -2,7 +2,7 @@
 //! connection attempts ([`Retry`]) it shares with the driver sockets' links.
 
 use super::super::{Credentials, ErrCode, NutClient, NutError, UpsReading};
-use super::{DomainPower, Failure, MonitorSettings, Watch};
+use super::{DomainPower, MonitorSettings, ReadFailure, Watch};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -28,7 +28,7 @@ impl Link {
     pub(super) fn poll(&mut self, settings: &MonitorSettings) -> Vec<(usize, DomainPower)> {
         let mut out = Vec::new();
         // Results a later domain on the same UPS reuses (kept only when one does).
-        let mut shared: Vec<(usize, Result<Option<UpsReading>, Failure>)> = Vec::new();
+        let mut shared: Vec<(usize, Result<Option<UpsReading>, ReadFailure>)> = Vec::new();
         let mut watches = std::mem::take(&mut self.watches);
         for i in 0..watches.len() {
             let first = watches[..i].iter().position(|w| w.ups == watches[i].ups);
@@ -55,14 +55,19 @@ impl Link {
     /// Reads one UPS: `None` when upsd answered what it answered last time on this connection. A
     /// connection that was in use and broke is replaced at once, once: an upsd restart between
     /// two polls then costs no reading.
-    fn read(&mut self, ups: &str, settings: &MonitorSettings) -> Result<Option<UpsReading>, Failure> {
+    fn read(&mut self, ups: &str, settings: &MonitorSettings) -> Result<Option<UpsReading>, ReadFailure> {
         let reused = self.client.is_some();
         self.read_once(ups, settings, reused)
     }
 
     /// One read on the live (or a new) connection; `again`: a broken connection is replaced
     /// and the read made once more.
-    fn read_once(&mut self, ups: &str, settings: &MonitorSettings, again: bool) -> Result<Option<UpsReading>, Failure> {
+    fn read_once(
+        &mut self,
+        ups: &str,
+        settings: &MonitorSettings,
+        again: bool,
+    ) -> Result<Option<UpsReading>, ReadFailure> {
         let client = self.connected(settings)?;
         match client.power_changed(ups) {
             Ok(reading) => Ok(reading.cloned()),
@@ -86,7 +91,7 @@ impl Link {
     }
 
     /// The live connection, or a new one when the backoff allows.
-    fn connected(&mut self, settings: &MonitorSettings) -> Result<&mut NutClient, Failure> {
+    fn connected(&mut self, settings: &MonitorSettings) -> Result<&mut NutClient, ReadFailure> {
         let client = if let Some(client) = self.client.take() {
             client
         } else {
@@ -130,14 +135,14 @@ fn name_known(client: &mut NutClient, e: NutError, ups: &str) -> (NutError, bool
 pub(super) struct Retry {
     pub(super) failures: u32,
     /// When the next attempt may be made, and the last attempt's failure.
-    pub(super) next: Option<(Instant, Failure)>,
+    pub(super) next: Option<(Instant, ReadFailure)>,
 }
 
 impl Retry {
     /// `Err` (the last failure, with the wait) while the backoff does not allow an attempt.
-    pub(super) fn wait(&self, now: Instant) -> Result<(), Failure> {
+    pub(super) fn wait(&self, now: Instant) -> Result<(), ReadFailure> {
         match &self.next {
-            Some((at, last)) if now < *at => Err(Failure {
+            Some((at, last)) if now < *at => Err(ReadFailure {
                 message: format!("{} (next attempt in {} ms)", last.message, (*at - now).as_millis()),
                 ..last.clone()
             }),
@@ -151,9 +156,9 @@ impl Retry {
     }
 
     /// Records a failed attempt and schedules the next one.
-    pub(super) fn failed(&mut self, e: NutError, settings: &MonitorSettings) -> Failure {
+    pub(super) fn failed(&mut self, e: NutError, settings: &MonitorSettings) -> ReadFailure {
         self.failures = self.failures.saturating_add(1);
-        let failure = Failure::from(e);
+        let failure = ReadFailure::from(e);
         self.next = Some((Instant::now() + settings.backoff(self.failures), failure.clone()));
         failure
     }

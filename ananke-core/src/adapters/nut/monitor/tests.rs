@@ -22,8 +22,8 @@ fn reading(status: &str) -> UpsReading {
     UpsReading::from_vars(raw.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
 }
 
-fn failure(stale: bool) -> Failure {
-    Failure { message: "boom".to_owned(), permanent: false, stale }
+fn failure(stale: bool) -> ReadFailure {
+    ReadFailure { message: "boom".to_owned(), permanent: false, stale }
 }
 
 #[test]
