@@ -3,7 +3,7 @@
 use ananke_core::runner::{Step, StepSink};
 use ananke_core::store::reports::{Command, Progress, RunOutcome, REPORT_VERSION};
 use ananke_core::store::StateDir;
-use ananke_core::trace::{TraceRecordRef, TraceWriter};
+use ananke_core::trace::TraceWriter;
 use ananke_core::Time;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::File;
@@ -132,15 +132,7 @@ impl CliSink {
 impl StepSink for CliSink {
     fn record(&mut self, step: &Step<'_>) {
         if let Some(trace) = self.trace.as_mut() {
-            let record = TraceRecordRef {
-                step: step.index - 1,
-                time: step.time,
-                input: step.input,
-                state_before: step.state_before,
-                state_after: step.state_after,
-                effects: step.effects,
-            };
-            if let Err(e) = trace.record(&record) {
+            if let Err(e) = trace.record(step) {
                 self.note_error("the trace", &e);
             }
         }

@@ -8,7 +8,7 @@ use crate::scenario::{Drive, Outcome, Phase, Scenario};
 use ananke_core::config::ShutdownMode;
 use ananke_core::machine::{Machine, ShutdownMachine, ShutdownOptions, StartupMachine, StartupOptions};
 use ananke_core::runner::Step;
-use ananke_core::trace::{MachineKind, TraceHeader, TraceOptions, TraceRecordRef, TraceWriter};
+use ananke_core::trace::{MachineKind, TraceHeader, TraceOptions, TraceWriter};
 use ananke_core::{Journal, Time};
 
 /// What to run and how.
@@ -141,16 +141,8 @@ fn drive_recorded(
     }
     let mut writer = TraceWriter::new(Vec::new(), header).ok();
     let outcome = drive(machine, model, start, &spec.limits, &mut |v: &Step<'_>| {
-        let record = TraceRecordRef {
-            step: v.index - 1,
-            time: v.time,
-            input: v.input,
-            state_before: v.state_before,
-            state_after: v.state_after,
-            effects: v.effects,
-        };
         // A record that cannot be written loses the whole trace rather than leaving a gap in it.
-        writer = writer.take().and_then(|mut w| w.record(&record).ok().map(|()| w));
+        writer = writer.take().and_then(|mut w| w.record(v).ok().map(|()| w));
     })?;
     Ok((outcome, writer.and_then(|w| w.finish().ok())))
 }

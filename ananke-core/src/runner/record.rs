@@ -10,28 +10,7 @@ use crate::time::Time;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// One step of a machine: an input and what it led to.
-#[derive(Debug, Serialize)]
-pub struct Step<'a> {
-    /// Step number, from 1.
-    pub index: u64,
-    /// The run clock.
-    pub time: Time,
-    /// The input.
-    pub input: &'a Input,
-    /// State before.
-    pub state_before: &'static str,
-    /// State after.
-    pub state_after: &'static str,
-    /// Effects returned.
-    pub effects: &'a [Effect],
-    /// The machine's last gate report.
-    #[serde(skip)]
-    pub gates: Option<&'a GateReport>,
-    /// The journal after the step: what is persisted before the step's effects run.
-    #[serde(skip)]
-    pub journal: &'a Journal,
-}
+pub use crate::trace::Step;
 
 /// Receives every step as it happens: the trace writer, the progress file, the progress display.
 pub trait StepSink {
@@ -122,9 +101,8 @@ impl Recorder {
         if after != before {
             self.states.push((after, now));
         }
-        self.steps += 1;
         sink.record(&Step {
-            index: self.steps,
+            step: self.steps,
             time: now,
             input,
             state_before: before,
@@ -133,6 +111,7 @@ impl Recorder {
             gates: machine.gates(),
             journal: machine.journal(),
         });
+        self.steps += 1;
         effects
     }
 

@@ -21,7 +21,8 @@
 //!    hands out another batch, but it still asks for observations and fires timers, so a shell
 //!    that can observe while effects run (the async runner) keeps seeing the cluster and the
 //!    machine keeps its deadlines. Effects the machine asks for meanwhile wait for the next batch.
-//! 3. Every input the machine sees reaches the step sink as one [`Step`], numbered from 1.
+//! 3. Every input the machine sees reaches the step sink as one [`Step`](crate::trace::Step),
+//!    numbered from 0 (the trace writes the same record).
 //!
 //! # The rules
 //!

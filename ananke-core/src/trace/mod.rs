@@ -134,21 +134,28 @@ pub struct TraceRecord {
     pub effects: Vec<Effect>,
 }
 
-/// A record borrowed from a live run, serialized exactly like [`TraceRecord`].
+/// One step of a run as it happens: an input and what the machine did with it. The runner's
+/// sinks see it; the trace writes it, and reads it back as a [`TraceRecord`].
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct TraceRecordRef<'a> {
-    /// Step number.
+pub struct Step<'a> {
+    /// Step number, from 0, consecutive.
     pub step: u64,
-    /// When the input was fed.
+    /// When the input was fed (the run's clock).
     pub time: Time,
     /// The input.
     pub input: &'a Input,
     /// State name before the step.
-    pub state_before: &'a str,
+    pub state_before: &'static str,
     /// State name after the step.
-    pub state_after: &'a str,
-    /// Effects returned.
+    pub state_after: &'static str,
+    /// Effects returned, in order.
     pub effects: &'a [Effect],
+    /// The machine's last gate report.
+    #[serde(skip)]
+    pub gates: Option<&'a crate::gates::GateReport>,
+    /// The journal after the step: what is persisted before the step's effects run.
+    #[serde(skip)]
+    pub journal: &'a Journal,
 }
 
 /// A whole trace, read back.
@@ -276,7 +283,7 @@ impl<W: Write> TraceWriter<W> {
     ///
     /// # Errors
     /// When writing fails.
-    pub fn record(&mut self, record: &TraceRecordRef<'_>) -> Result<(), TraceError> {
+    pub fn record(&mut self, record: &Step<'_>) -> Result<(), TraceError> {
         let input = WireInput::encode(record.input, &mut self.last);
         let wire = WireRecordRef {
             step: record.step,

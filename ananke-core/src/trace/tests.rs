@@ -25,13 +25,15 @@ fn round_trip() {
     let mut writer = TraceWriter::new(&mut buf, &header).unwrap();
     let input = Input::Tick;
     let effects = vec![Effect::Cordon { node: "n1".to_owned() }];
-    let rec = TraceRecordRef {
+    let rec = Step {
         step: 0,
         time: Time(7),
         input: &input,
         state_before: "off",
         state_after: "nodes-up",
         effects: &effects,
+        gates: None,
+        journal: &Journal::default(),
     };
     writer.record(&rec).unwrap();
     writer.finish().unwrap();
@@ -88,8 +90,18 @@ fn observations_after_the_first_are_deltas_that_read_back_whole() {
     ];
     let header = parse_header(&header_line(TRACE_VERSION, TRACE_FORMAT)).unwrap();
     let mut writer = TraceWriter::new(Vec::new(), &header).unwrap();
+    let journal = Journal::default();
     for (step, input) in (0u64..).zip(&inputs) {
-        let rec = TraceRecordRef { step, time: Time(step), input, state_before: "s", state_after: "s", effects: &[] };
+        let rec = Step {
+            step,
+            time: Time(step),
+            input,
+            state_before: "s",
+            state_after: "s",
+            effects: &[],
+            gates: None,
+            journal: &journal,
+        };
         writer.record(&rec).unwrap();
     }
     let text = String::from_utf8(writer.finish().unwrap()).unwrap();
@@ -191,13 +203,15 @@ fn write_failures_are_reported_not_swallowed() {
     let err = TraceWriter::new(FullDisk { room: header_len, fail_flush: false }, &header).unwrap_err();
     assert!(err.to_string().starts_with("cannot write trace: "), "{err}");
     let mut writer = TraceWriter::new(FullDisk { room: header_len + 1, fail_flush: true }, &header).unwrap();
-    let rec = TraceRecordRef {
+    let rec = Step {
         step: 0,
         time: Time(0),
         input: &Input::Tick,
         state_before: "a",
         state_after: "a",
         effects: &[],
+        gates: None,
+        journal: &Journal::default(),
     };
     assert!(matches!(writer.record(&rec), Err(TraceError::Write(_))));
     assert!(matches!(writer.finish(), Err(TraceError::Write(m)) if m == "flush failed"));

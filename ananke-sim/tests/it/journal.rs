@@ -28,12 +28,12 @@ fn every_shutdown_mutation_is_journaled_in_its_own_step() {
                 Effect::StopK3s { node, .. } => c.stopped.contains(node),
                 Effect::Drain { .. } => true,
                 other => {
-                    violations.push(format!("step {}: unexpected shutdown effect {}", v.index, other.key()));
+                    violations.push(format!("step {}: unexpected shutdown effect {}", v.step, other.key()));
                     true
                 }
             };
             if !ok {
-                violations.push(format!("step {}: {} not journaled", v.index, e.key()));
+                violations.push(format!("step {}: {} not journaled", v.step, e.key()));
             }
         }
     })
