@@ -7,6 +7,7 @@ use ananke_core::config::WorkloadKind;
 use ananke_core::effect::Effect;
 use ananke_core::machine::{EffectOutcome, Input, Machine};
 use ananke_core::observation::{ConditionStatus, Observation, SshStatus, UnitState};
+use ananke_core::runner::{Next, RunLoop, StepSink};
 use ananke_core::time::Time;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -246,15 +247,32 @@ impl<M: Machine> Driver<M> {
         self.execute(world, effects);
     }
 
-    /// Cycle every `by` until the machine is terminal or `max` cycles ran; returns the cycles run.
+    /// Drive the machine against `world` through the core's `RunLoop` (the rules `ananke` runs),
+    /// observing every `by`, until the machine is terminal or `max` observations were made;
+    /// returns the observations made.
     pub fn run(&mut self, world: &mut World, by: Duration, max: usize) -> usize {
-        for i in 0..max {
-            if self.machine.is_terminal() {
-                return i;
+        let mut log = Log(Vec::new());
+        let mut now = self.now;
+        let mut observations = 0;
+        let mut lp = RunLoop::new(&mut self.machine, now, by);
+        loop {
+            match lp.poll(now, &mut log) {
+                Next::Done => break,
+                Next::Observe if observations == max => break,
+                Next::Observe => {
+                    observations += 1;
+                    lp.observed(now, world.observe(), &mut log);
+                }
+                Next::Execute(effects) => {
+                    let outcomes = effects.iter().map(|e| world.apply(e)).collect();
+                    lp.executed(now, outcomes, &mut log);
+                }
+                Next::Wait { until, .. } => now = until,
             }
-            self.cycle(world, by);
         }
-        max
+        self.now = now;
+        self.log.extend(log.0);
+        observations
     }
 
     /// As [`run`](Self::run), but the effects `hold` selects are not executed: they are returned,
@@ -292,6 +310,15 @@ impl<M: Machine> Driver<M> {
     /// Every emitted effect.
     pub fn effects(&self) -> impl Iterator<Item = &Effect> {
         self.log.iter().map(|(_, e)| e)
+    }
+}
+
+/// Every effect a step emitted, with its time.
+struct Log(Vec<(Time, Effect)>);
+
+impl StepSink for Log {
+    fn record(&mut self, step: &ananke_core::runner::Step<'_>) {
+        self.0.extend(step.effects.iter().map(|e| (step.time, e.clone())));
     }
 }
 
