@@ -200,18 +200,14 @@ impl Daemon {
             return None;
         }
         let now = self.now();
-        let policy = match self.policy.poll_timeout() {
-            Some((_, ananke_core::power::PolicyWake::Run)) => return None,
-            Some((at, _)) => Some(Duration::from_millis(at.0.saturating_sub(now.0))),
-            None => None,
-        };
+        let policy = self.policy.poll_timeout();
+        if matches!(policy, Some((_, ananke_core::power::PolicyWake::Run))) {
+            return None;
+        }
+        let policy = policy.map(|(at, _)| Duration::from_millis(at.0.saturating_sub(now.0)));
         let driver = monitor.next_due().map(|due| due.saturating_duration_since(Instant::now()));
         // At least a millisecond: a deadline already passed must not become a busy loop.
-        let due = match (driver, policy) {
-            (Some(d), Some(p)) => d.min(p),
-            (d, p) => d.or(p)?,
-        }
-        .max(Duration::from_millis(1));
+        let due = driver.into_iter().chain(policy).min()?.max(Duration::from_millis(1));
         Some(self.watchdog.map_or(due, |w| due.min(w)))
     }
 

@@ -121,12 +121,9 @@ pub async fn run<M: Machine, W: World>(
                 persist(&mut lp, store)?;
                 return Ok(lp.finish(world.now(), None));
             }
+            // A dry run ends at its first observation (below); should it get here, it executes nothing.
+            Next::Execute(_) if !settings.execute => return Ok(lp.finish(world.now(), Some(RunOutcome::Planned))),
             Next::Execute(effects) => {
-                if !settings.execute {
-                    let now = world.now();
-                    lp.plan(now, &effects);
-                    return Ok(lp.finish(now, Some(RunOutcome::Planned)));
-                }
                 persist(&mut lp, store)?;
                 batch = Some(Box::pin(execute::execute_all(world, effects, settings)));
                 continue;

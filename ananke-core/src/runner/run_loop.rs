@@ -354,6 +354,16 @@ mod tests {
             detail: "no answer".into(),
         };
         assert_eq!(verdict(&Ended(None, vec![item], Journal::default())), RunOutcome::Incomplete);
-        assert_eq!(verdict(&Ended(None, Vec::new(), Journal::default())), RunOutcome::Succeeded);
+        let mut ended = Ended(None, Vec::new(), Journal::default());
+        assert_eq!(verdict(&ended), RunOutcome::Succeeded);
+        // A terminal machine is fed no observation.
+        let mut lp = RunLoop::new(&mut ended, Time::ZERO, Duration::from_secs(5));
+        assert_eq!(lp.poll(Time::ZERO, &mut ()), Next::Done);
+        lp.observed(Time::ZERO, Observation::default(), &mut ());
+        assert_eq!(lp.steps(), 0);
+        let m = lp.machine();
+        assert!(m.poll_timeout().is_none() && m.gates().is_none() && m.diagnostics().is_empty());
+        assert_eq!((m.state_name(), m.journal()), ("end", &Journal::default()));
+        assert!(ended.handle(Time::ZERO, &Input::Tick).is_empty());
     }
 }

@@ -152,3 +152,13 @@ fn a_drive_stops_at_its_bounds_of_steps() {
     let err = run_scenario(&titan, &shutdown(Limits { max_steps: 3, ..Limits::default() })).unwrap_err();
     assert_eq!(err.to_string(), "no terminal state after 3 inputs and 0ns of virtual time (state `quiescing`)");
 }
+
+#[test]
+fn a_drills_critical_path_starts_up_with_the_hosts_up() {
+    let titan = builtin("titan-lab").unwrap();
+    let drill = ananke_sim::critical_path::drill_critical_path(&titan);
+    let cycle = ananke_sim::critical_path::critical_path(&titan);
+    assert_eq!(drill.shutdown, cycle.shutdown);
+    // No host boots after a drill: its startup is shorter than the cycle's by the boots.
+    assert!(drill.startup.unwrap() < cycle.startup.unwrap(), "{drill:?} {cycle:?}");
+}

@@ -35,6 +35,9 @@ fn drift_is_an_exact_match() {
     let outcome = flux_drift::check(&config, &obs);
     assert_eq!(outcome.reasons.len(), 2);
     assert_eq!(outcome.reasons[1], "GitRepository flux-system/flux-system: branch is not set, expected main");
+    source(&mut obs).url = None;
+    let outcome = flux_drift::check(&config, &obs);
+    assert!(outcome.reasons[0].contains("url is not set, expected "), "{:?}", outcome.reasons);
 }
 
 #[test]
