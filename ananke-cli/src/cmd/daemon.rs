@@ -196,14 +196,12 @@ impl Daemon {
     /// stable-power window ending), and no longer than the watchdog allows. `None`: wait for the
     /// next period.
     fn quiet_for(&self, monitor: &UpsMonitor) -> Option<Duration> {
-        if monitor.polls_upsd() || self.running.is_some() {
+        let policy = self.policy.poll_timeout();
+        let watch = matches!(policy, Some((_, ananke_core::power::PolicyWake::Run)));
+        if monitor.polls_upsd() || self.running.is_some() || watch {
             return None;
         }
         let now = self.now();
-        let policy = self.policy.poll_timeout();
-        if matches!(policy, Some((_, ananke_core::power::PolicyWake::Run))) {
-            return None;
-        }
         let policy = policy.map(|(at, _)| Duration::from_millis(at.0.saturating_sub(now.0)));
         let driver = monitor.next_due().map(|due| due.saturating_duration_since(Instant::now()));
         // At least a millisecond: a deadline already passed must not become a busy loop.
