@@ -13,7 +13,7 @@
 //! the node-stop bound: nothing can tell it is stuck sooner).
 
 use crate::scenario::{ComponentKind, Drive, Fault, Scenario};
-use ananke_core::config::K3sRole;
+use ananke_core::config::{Config, K3sRole};
 use std::time::Duration;
 
 /// Shortest possible startup and shutdown.
@@ -77,7 +77,7 @@ fn startup(s: &Scenario, after_outage: bool) -> Option<u64> {
         .map(|(i, _)| comp[i])
         .collect::<Option<Vec<u64>>>()?;
     let mut all = needed.into_iter().fold(api, u64::max);
-    all = all.max(flux_applied(s, api, &comp_at)?);
+    all = all.max(flux_applied(s, &config, api, &comp_at)?);
     for (n, spec) in s.nodes.iter().enumerate() {
         if !config.is_ignored(&spec.name) {
             all = all.max(ready[n]?);
@@ -175,8 +175,7 @@ fn components(s: &Scenario, nodes: &NodesUp) -> Vec<Option<u64>> {
 
 /// When every required Kustomization is applied: sources, then Kustomizations and `HelmReleases`
 /// in dependency order (`None`: never).
-fn flux_applied(s: &Scenario, api: u64, comp_at: &dyn Fn(&str) -> Option<u64>) -> Option<u64> {
-    let config = s.ananke_config();
+fn flux_applied(s: &Scenario, config: &Config, api: u64, comp_at: &dyn Fn(&str) -> Option<u64>) -> Option<u64> {
     let delay = ms(s.cluster.reconcile_delay);
     let controllers = s.flux.controllers.as_deref().map_or(Some(api), comp_at)?;
     let source_ready: Vec<u64> = s
