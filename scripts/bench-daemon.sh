@@ -54,7 +54,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? 
 mean() { printf '%s\n' "$@" | awk '{t += $1} END {printf "%.3f", t / NR}'; }
 pause() { sleep "$(awk -v s="$RANDOM" 'BEGIN {srand(s); printf "%.3f", rand()}')"; }
 
-cargo build --release --quiet -p ananke-cli
+cargo build --profile dist --quiet -p ananke-cli   # the shipped profile: fat LTO, one unit
 "$lab" start-upsmon >/dev/null
 "$lab" state online >/dev/null   # a previous run may have left the UPS on battery
 sleep 2
@@ -73,7 +73,7 @@ status="$work/state/daemon-status.json"
 
 start_daemon() {
   rm -rf "$work/state"
-  target/release/ananke daemon --sim titan-lab --config "$work/ananke.yaml" --state-dir "$work/state" >"$work/daemon.log" 2>&1 &
+  target/dist/ananke daemon --sim titan-lab --config "$work/ananke.yaml" --state-dir "$work/state" >"$work/daemon.log" 2>&1 &
   daemon_pid=$!
   for _ in $(seq 100); do grep -q '"OL"' "$status" 2>/dev/null && break; sleep 0.05; done
   grep -q '"OL"' "$status" || { echo "the daemon did not come up:"; cat "$work/daemon.log"; exit 1; }

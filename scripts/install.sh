@@ -29,8 +29,8 @@ if [ -n "${ANANKE_BINARY:-}" ]; then
   [ -x "$binary" ] || { log "ANANKE_BINARY=$binary is not an executable file"; exit 2; }
 else
   log "building the release binary"
-  cargo build --release --locked -p ananke-cli
-  binary=target/release/ananke
+  cargo build --profile dist --locked -p ananke-cli
+  binary=target/dist/ananke
 fi
 
 root=$DESTDIR

@@ -145,7 +145,7 @@ fn install_into_a_temporary_root_puts_every_file_with_its_mode() {
 fn install_runs_the_quality_gate_by_default() {
     let script = std::fs::read_to_string(repo().join("scripts/install.sh")).unwrap();
     let gate = script.find("scripts/quality_gate.sh\n").expect("install.sh runs the gate");
-    let build = script.find("cargo build --release").expect("install.sh builds");
+    let build = script.find("cargo build --profile dist").expect("install.sh builds");
     assert!(gate < build, "the gate runs before the build");
     assert!(script.contains("ANANKE_ENFORCE_QUALITY_GATE:-1"), "enforced unless explicitly 0");
 }
