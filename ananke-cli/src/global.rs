@@ -1,6 +1,7 @@
 //! Options every subcommand takes.
 
 use crate::exit;
+use ananke_core::adapters::kube::{KubeconfigEnv, KubeconfigFlags, KubeconfigSource};
 use ananke_core::config::{self, Config, ConfigError, DEFAULT_CONFIG_PATH};
 use clap::{ArgAction, Args};
 use std::path::PathBuf;
@@ -26,6 +27,15 @@ pub struct GlobalArgs {
     /// scenario file) instead of a real cluster.
     #[arg(long, global = true, value_name = "SCENARIO")]
     pub sim: Option<String>,
+    /// kubeconfig file, beating the config's `kubernetes.kubeconfig`. Unset and unset in the
+    /// config: `KUBECONFIG` (a `:`-separated list, merged), `~/.kube/config`, then
+    /// /etc/rancher/k3s/k3s.yaml, as kubectl chooses.
+    #[arg(long, global = true, value_name = "FILE", conflicts_with = "sim")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context [default: the config's `kubernetes.context`, else the kubeconfig's
+    /// current-context].
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "sim")]
+    pub context: Option<String>,
 }
 
 impl GlobalArgs {
@@ -45,6 +55,14 @@ impl GlobalArgs {
             report_config_error(&e);
             exit::USAGE_OR_CONFIG
         })
+    }
+
+    /// The kubeconfig the real adapters read: these flags, then `config`, then the environment.
+    #[must_use]
+    pub fn kubeconfig_source(&self, config: &Config) -> KubeconfigSource {
+        let flags = KubeconfigFlags { kubeconfig: self.kubeconfig.clone(), context: self.context.clone() };
+        let k = &config.kubernetes;
+        KubeconfigSource::choose(&flags, k.kubeconfig.as_deref(), k.context.as_deref(), &KubeconfigEnv::from_process())
     }
 
     /// Whether progress lines should be printed.

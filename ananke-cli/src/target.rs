@@ -30,6 +30,15 @@ impl TargetWorld {
             TargetWorld::Host(_) => Ok(()),
         }
     }
+
+    /// The kubeconfig the real adapters read and the rule that chose it (none for `--sim`).
+    #[must_use]
+    pub fn kubeconfig(&self) -> Option<String> {
+        match self {
+            TargetWorld::Sim(_) => None,
+            TargetWorld::Host(world) => Some(world.kube_source().to_string()),
+        }
+    }
 }
 
 impl World for TargetWorld {
@@ -125,10 +134,12 @@ impl Target {
     fn open_host(global: &GlobalArgs) -> Result<Target, u8> {
         let config = global.load_config()?;
         let state = state_dir_for(global)?;
-        let world = HostWorld::from_config(&config).map_err(|e| {
-            eprintln!("error: {e}");
-            exit::USAGE_OR_CONFIG
-        })?;
+        let world = HostWorld::from_config(&config)
+            .map_err(|e| {
+                eprintln!("error: {e}");
+                exit::USAGE_OR_CONFIG
+            })?
+            .with_kube_source(global.kubeconfig_source(&config));
         let source = format!("host:{}", config.cluster_name);
         Ok(Target {
             config,
@@ -191,6 +202,8 @@ mod tests {
             verbose: 0,
             quiet: 0,
             sim: sim.map(str::to_owned),
+            kubeconfig: None,
+            context: None,
         };
         let with = |g: &GlobalArgs| state_dir_with(g, &config).root().to_path_buf();
         assert_eq!(with(&global(Some("/srv/state"), Some("titan-lab"))), PathBuf::from("/srv/state"));

@@ -38,6 +38,9 @@ pub struct Status {
     pub cluster: &'static str,
     /// Whether the Kubernetes API answered.
     pub api_reachable: bool,
+    /// The kubeconfig read and the rule that chose it (real cluster only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<String>,
     /// One row per node.
     pub nodes: Vec<NodeRow>,
     /// Every gate (the soak is judged only during a startup run).
@@ -166,6 +169,7 @@ fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
             "degraded"
         },
         api_reachable: obs.api.reachable,
+        kubeconfig: target.world.kubeconfig(),
         nodes: obs.nodes.iter().map(node_row).collect(),
         gates: report.outcomes,
         power: obs.power.clone(),
@@ -213,6 +217,9 @@ pub fn render(s: &Status) -> String {
         s.target,
         if s.api_reachable { "reachable" } else { "unreachable" }
     );
+    if let Some(kubeconfig) = &s.kubeconfig {
+        let _ = writeln!(out, "kubeconfig {kubeconfig}");
+    }
     if let Some(run) = &s.run {
         let phase = run.progress.as_ref().map_or("-", |p| p.phase.as_str());
         let _ = writeln!(

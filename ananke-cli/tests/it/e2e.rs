@@ -126,7 +126,7 @@ impl Lab {
         }
         let state = dir.path().join("state");
         config.state_dir.clone_from(&state);
-        config.kubernetes.kubeconfig = dir.path().join("serve/kubeconfig.yaml");
+        config.kubernetes.kubeconfig = Some(dir.path().join("serve/kubeconfig.yaml"));
         config.coordination.peer_hosts.clear();
         config.coordination.local_node = None;
         let shares = dir.path().join("shares.txt");

@@ -16,6 +16,7 @@ mod e2e_outcomes;
 mod help;
 mod install;
 mod io_errors;
+mod kubeconfig;
 mod lock;
 mod report_cmd;
 mod reports;

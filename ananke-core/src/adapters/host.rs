@@ -23,7 +23,7 @@
 //! [`nut`]: super::nut
 
 use super::http::{GitServerProbe, HttpError, Prober, ProberOptions, Roots};
-use super::kube::{KubeCluster, KubeSettings};
+use super::kube::{KubeCluster, KubeSettings, KubeconfigEnv, KubeconfigFlags, KubeconfigSource};
 use super::nut::{MonitorSettings, NutError, UpsMonitor};
 use super::ssh::{CommandPrefix, FleetOptions, NodeFleet, NodeProbe, RemoteCommand, SshError};
 use super::vault::VaultClient;
@@ -57,7 +57,7 @@ pub enum HostError {
 
 /// A real cluster and its hosts, as the runner sees them.
 pub struct HostWorld {
-    kubeconfig: std::path::PathBuf,
+    kube_source: KubeconfigSource,
     kube_settings: KubeSettings,
     kube: OnceCell<Result<KubeCluster, String>>,
     fleet: NodeFleet,
@@ -72,7 +72,7 @@ pub struct HostWorld {
 
 impl std::fmt::Debug for HostWorld {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostWorld").field("kubeconfig", &self.kubeconfig).finish_non_exhaustive()
+        f.debug_struct("HostWorld").field("kube_source", &self.kube_source).finish_non_exhaustive()
     }
 }
 
@@ -94,7 +94,12 @@ impl HostWorld {
         let ups = UpsMonitor::new(&config.power_domains, MonitorSettings::from_daemon(&config.daemon))?;
         let request_timeout = config.kubernetes.request_timeout.get();
         Ok(HostWorld {
-            kubeconfig: config.kubernetes.kubeconfig.clone(),
+            kube_source: KubeconfigSource::choose(
+                &KubeconfigFlags::default(),
+                config.kubernetes.kubeconfig.as_deref(),
+                config.kubernetes.context.as_deref(),
+                &KubeconfigEnv::from_process(),
+            ),
             kube_settings: KubeSettings { request_timeout, ..KubeSettings::default() },
             kube: OnceCell::new(),
             fleet,
@@ -106,14 +111,29 @@ impl HostWorld {
         })
     }
 
+    /// Read the kubeconfig of `source` instead of the one the config and environment choose
+    /// (the command line's `--kubeconfig` and `--context`).
+    #[must_use]
+    pub fn with_kube_source(mut self, source: KubeconfigSource) -> Self {
+        self.kube_source = source;
+        self.kube = OnceCell::new();
+        self
+    }
+
+    /// The kubeconfig in use.
+    #[must_use]
+    pub fn kube_source(&self) -> &KubeconfigSource {
+        &self.kube_source
+    }
+
     /// The Kubernetes client, built at the first call; why not, when it cannot be.
     async fn kube(&self) -> Result<&KubeCluster, &str> {
         let built = self
             .kube
             .get_or_init(|| async {
-                KubeCluster::from_kubeconfig(&self.kubeconfig, self.kube_settings.clone())
+                KubeCluster::from_source(&self.kube_source, self.kube_settings.clone())
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| format!("{e} (chosen by {})", self.kube_source.origin))
             })
             .await;
         built.as_ref().map_err(String::as_str)
@@ -282,7 +302,7 @@ mod tests {
         }
         config.ssh.identity_file = key;
         config.ssh.known_hosts = dir.join("known_hosts");
-        config.kubernetes.kubeconfig = dir.join("no-kubeconfig");
+        config.kubernetes.kubeconfig = Some(dir.join("no-kubeconfig"));
         config.power_domains[0].ups.port = closed();
         HostWorld::from_config(&config).expect("a world")
     }
@@ -292,12 +312,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let world = unreachable_world(dir.path());
         let debug = format!("{world:?}");
-        assert!(debug.starts_with("HostWorld { kubeconfig: ") && debug.ends_with(".. }"), "{debug}");
+        assert!(debug.starts_with("HostWorld { kube_source: ") && debug.ends_with(".. }"), "{debug}");
         let before = world.now();
         let obs = world.observe().await;
         assert!(obs.at >= before && obs.at <= world.now());
         let api_error = obs.api.error.clone().expect("why the API is unreachable");
         assert!(!obs.api.reachable && api_error.contains("no-kubeconfig"), "{api_error}");
+        assert!(api_error.ends_with("(chosen by the config's kubernetes.kubeconfig)"), "{api_error}");
         let names: Vec<&str> = obs.nodes.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["node-00001", "node-00002"]);
         assert!(obs.nodes.iter().all(|n| matches!(n.ssh, SshStatus::Unreachable(_)) && n.kube.is_none()), "{obs:?}");
@@ -322,6 +343,14 @@ mod tests {
                 "{effect:?}: {outcome:?}"
             );
         }
+        world.close().await;
+        let flag = dir.path().join("flagged-kubeconfig");
+        let source =
+            KubeconfigSource { paths: vec![flag], origin: super::super::kube::KubeconfigOrigin::Flag, context: None };
+        let world = world.with_kube_source(source.clone());
+        assert_eq!(world.kube_source(), &source);
+        let why = world.observe().await.api.error.expect("unreachable");
+        assert!(why.contains("flagged-kubeconfig") && why.ends_with("(chosen by --kubeconfig)"), "{why}");
         world.close().await;
     }
 

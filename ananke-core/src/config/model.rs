@@ -142,9 +142,13 @@ fn default_ssh_concurrency() -> u32 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KubernetesSettings {
-    /// kubeconfig file (k3s writes `/etc/rancher/k3s/k3s.yaml`).
-    #[serde(default = "default_kubeconfig")]
-    pub kubeconfig: PathBuf,
+    /// kubeconfig file. Unset: `--kubeconfig`, then `KUBECONFIG`, then `~/.kube/config`, then the
+    /// file k3s writes, `/etc/rancher/k3s/k3s.yaml` (a set `--kubeconfig` beats this field too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context (`--context` beats it). Unset: the kubeconfig's `current-context`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
     /// Timeout of one API request.
     #[serde(default = "d_10s")]
     pub request_timeout: HumanDuration,
@@ -152,12 +156,8 @@ pub struct KubernetesSettings {
 
 impl Default for KubernetesSettings {
     fn default() -> Self {
-        Self { kubeconfig: default_kubeconfig(), request_timeout: d_10s() }
+        Self { kubeconfig: None, context: None, request_timeout: d_10s() }
     }
-}
-
-fn default_kubeconfig() -> PathBuf {
-    PathBuf::from("/etc/rancher/k3s/k3s.yaml")
 }
 
 /// A power domain: a UPS and the nodes it feeds.

@@ -16,10 +16,11 @@ mod errors;
 mod flux;
 mod map;
 mod observe;
+mod source;
 
 pub use errors::CallFailure;
+pub use source::{KubeconfigEnv, KubeconfigFlags, KubeconfigOrigin, KubeconfigSource, K3S_KUBECONFIG};
 
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use std::path::Path;
 use std::time::Duration;
@@ -81,19 +82,24 @@ impl std::fmt::Debug for KubeCluster {
 impl KubeCluster {
     /// Connect (lazily: no request is sent yet) with the kubeconfig at `path`.
     ///
+    /// # Errors
+    /// As [`KubeCluster::from_source`].
+    pub async fn from_kubeconfig(path: &Path, settings: KubeSettings) -> Result<KubeCluster, KubeError> {
+        Self::from_source(&KubeconfigSource::file(path), settings).await
+    }
+
+    /// Connect (lazily: no request is sent yet) with the kubeconfig(s) and context of `source`.
+    ///
     /// The client never retries by itself (`default_retry = false`) and never goes through a
     /// proxy (the API is on the lab's network; `HTTPS_PROXY` is ignored).
     ///
     /// # Errors
-    /// An unreadable or invalid kubeconfig, or one whose TLS or auth settings cannot be used.
-    pub async fn from_kubeconfig(path: &Path, settings: KubeSettings) -> Result<KubeCluster, KubeError> {
-        let bad = |e: &dyn std::fmt::Display| KubeError::Kubeconfig {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        };
-        let kubeconfig = Kubeconfig::read_from(path).map_err(|e| bad(&e))?;
-        let mut config =
-            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.map_err(|e| bad(&e))?;
+    /// An unreadable or invalid kubeconfig, an unknown context, or TLS or auth settings that
+    /// cannot be used.
+    pub async fn from_source(source: &KubeconfigSource, settings: KubeSettings) -> Result<KubeCluster, KubeError> {
+        let bad = |message: String| KubeError::Kubeconfig { path: source.paths_display(), message };
+        let (kubeconfig, options) = source.read().map_err(bad)?;
+        let mut config = Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(|e| bad(e.to_string()))?;
         config.default_retry = false;
         config.proxy_url = None;
         config.connect_timeout = Some(settings.connect_timeout);
