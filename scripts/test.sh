@@ -31,7 +31,7 @@ ensure_tools() {
   # systemctl forwards k3s commands to the simulator's control endpoint with it; sudo: the
   # privileged-command tests run as a non-root user; util-linux: flock for the lock tests;
   # faketime: the wall-clock step test).
-  apt_install openssh-server openssh-client nut-server nut-client curl systemd sudo util-linux faketime
+  apt_install openssh-server openssh-client nut-server nut-client curl systemd sudo util-linux faketime man-db fakeroot
   # Independent Kubernetes clients against `ananke-sim serve`: kubectl (the machine's, else
   # Debian's), and the Python client, which the test installs from PyPI into a virtualenv.
   command -v kubectl >/dev/null || apt_install kubernetes-client

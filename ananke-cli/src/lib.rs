@@ -14,6 +14,7 @@ mod pace;
 mod sink;
 mod target;
 
+use ananke_sim::manual::Manual;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -39,7 +40,7 @@ Try it without a cluster: ananke startup --sim titan-lab --execute";
 /// from an in-cluster Gitea; a sealed Vault), and declares startup complete only when every gate
 /// passes and a stability soak shows no regression.
 #[derive(Debug, Parser)]
-#[command(name = "ananke", version, after_help = AFTER_HELP, propagate_version = true)]
+#[command(name = "ananke", version = env!("ANANKE_VERSION"), after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,6 +66,19 @@ enum Command {
     Config(cmd::config::ConfigCommand),
     /// Show run reports: the last one, the list, or one by run id.
     Report(cmd::report::ReportArgs),
+    /// Print a shell completion script.
+    Completions(ananke_sim::manual::CompletionsArgs),
+    /// Print the man page, or write every page to a directory.
+    Man(ananke_sim::manual::ManArgs),
+}
+
+fn manual(what: &Manual) -> u8 {
+    ananke_sim::manual::exec(
+        what,
+        <Cli as clap::CommandFactory>::command(),
+        "ananke",
+        (exit::SUCCESS, exit::USAGE_OR_CONFIG),
+    )
 }
 
 /// Parse the command line and run it.
@@ -85,6 +99,8 @@ pub fn run() -> ExitCode {
         Command::Daemon(args) => args.exec(),
         Command::Config(cmd) => cmd.exec(),
         Command::Report(args) => args.exec(),
+        Command::Completions(args) => manual(&Manual::Completions(args)),
+        Command::Man(args) => manual(&Manual::Man(args)),
     };
     exit::code(code)
 }

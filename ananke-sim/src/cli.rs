@@ -1,6 +1,7 @@
-//! The `ananke-sim` command line: `list`, `run`, `replay`, `bench-ratio`.
+//! The `ananke-sim` command line: `list`, `run`, `replay`, `bench-ratio`, `serve`, `completions`, `man`.
 
 use crate::driver::Limits;
+use crate::manual::Manual;
 use crate::replay::{replay_file, ReplayReport};
 use crate::report::{emit, print_ratios, run_report};
 use crate::run::{run_scenario, RunSpec};
@@ -18,7 +19,7 @@ pub const EXIT_ERROR: u8 = 2;
 
 /// The simulated lab: run ananke's machines against a modelled cluster, replay traces.
 #[derive(Debug, Parser)]
-#[command(name = "ananke-sim", version, about)]
+#[command(name = "ananke-sim", version = env!("ANANKE_VERSION"), about)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,6 +39,10 @@ enum Command {
     /// Serve a scenario's lab as a Kubernetes API over HTTPS on 127.0.0.1, until SIGTERM or SIGINT.
     #[cfg(feature = "serve")]
     Serve(crate::serve::args::ServeArgs),
+    /// Print a shell completion script.
+    Completions(crate::manual::CompletionsArgs),
+    /// Print the man page, or write every page to a directory.
+    Man(crate::manual::ManArgs),
 }
 
 /// `ananke-sim run`.
@@ -154,7 +159,13 @@ pub fn main() -> ExitCode {
         Command::BenchRatio(args) => bench(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => args.exec(),
+        Command::Completions(args) => manual(&Manual::Completions(args)),
+        Command::Man(args) => manual(&Manual::Man(args)),
     })
+}
+
+fn manual(what: &Manual) -> u8 {
+    crate::manual::exec(what, <Cli as clap::CommandFactory>::command(), "ananke-sim", (EXIT_OK, EXIT_ERROR))
 }
 
 fn run(args: &RunArgs) -> u8 {

@@ -19,6 +19,7 @@ pub mod critical_path;
 pub mod driver;
 #[cfg(feature = "serve")]
 pub mod endpoints;
+pub mod manual;
 pub mod model;
 pub mod replay;
 pub mod report;

@@ -151,6 +151,9 @@ fn no_documented_command_or_flag_is_missing_from_the_binary() {
                 "--test",
                 "--ignored",
                 "--nocapture",
+                // clap's own, on every command.
+                "--version",
+                "--help",
             ];
             // kubectl's, in the README's commands against `ananke-sim serve`.
             let kubectl_flags = ["--ignore-daemonsets", "--delete-emptydir-data", "--replicas", "--watch", "--timeout"];

@@ -18,6 +18,7 @@ mod install;
 mod io_errors;
 mod kubeconfig;
 mod lock;
+mod manual;
 mod report_cmd;
 mod reports;
 mod run_errors;

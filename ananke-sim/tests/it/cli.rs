@@ -267,3 +267,23 @@ fn bench_ratio_of_named_scenarios_shows_both_ratios() {
     expect_code(&out, EXIT_ERROR);
     assert!(stderr(&out).contains("no-such-lab"), "{}", stderr(&out));
 }
+
+#[test]
+fn version_completions_and_man_pages() {
+    let version = stdout(&sim(["--version"]));
+    let want = format!("ananke-sim {} (commit ", env!("CARGO_PKG_VERSION"));
+    assert!(version.starts_with(&want) && version.contains(", built "), "{version}");
+    let out = sim(["completions", "bash"]);
+    expect_code(&out, EXIT_OK);
+    assert!(stdout(&out).contains("_ananke__sim()") && stdout(&out).contains("bench-ratio"));
+    let dir = TempDir::new().unwrap();
+    let out = sim([std::ffi::OsStr::new("man"), "--dir".as_ref(), dir.path().as_os_str()]);
+    expect_code(&out, EXIT_OK);
+    for page in ["ananke-sim.1", "ananke-sim-serve.1", "ananke-sim-bench-ratio.1", "ananke-sim-replay.1"] {
+        assert!(dir.path().join(page).is_file(), "{page}: {}", stdout(&out));
+    }
+    let blocked = dir.path().join("ananke-sim.1").join("sub");
+    let out = sim([std::ffi::OsStr::new("man"), "--dir".as_ref(), blocked.as_os_str()]);
+    expect_code(&out, EXIT_ERROR);
+    assert!(stderr(&out).contains(&blocked.display().to_string()), "{}", stderr(&out));
+}
