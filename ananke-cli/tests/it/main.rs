@@ -19,6 +19,7 @@ mod io_errors;
 mod kubeconfig;
 mod lock;
 mod manual;
+mod package;
 mod report_cmd;
 mod reports;
 mod run_errors;
