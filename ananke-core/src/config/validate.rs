@@ -5,6 +5,7 @@
 
 mod checklist;
 mod inventory;
+mod names;
 mod timeouts;
 
 use super::duration::HumanDuration;
@@ -23,6 +24,7 @@ pub(crate) struct Finding {
 pub(crate) fn check(config: &Config) -> Vec<Finding> {
     let mut out = Findings::default();
     inventory::check(config, &mut out);
+    names::check(config, &mut out);
     checklist::check(config, &mut out);
     timeouts::check(config, &mut out);
     out.0
