@@ -126,7 +126,7 @@ fn install_into_a_temporary_root_puts_every_file_with_its_mode() {
     }
     let installed = root.join("usr/local/bin/ananke");
     let check = Command::new(&installed)
-        .args(["config", "check", "--config"])
+        .args(["config", "check", "--config-only", "--config"])
         .arg(root.join("etc/ananke/ananke.yaml"))
         .output()
         .unwrap();

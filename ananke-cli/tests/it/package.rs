@@ -2,6 +2,7 @@
 //! (`dpkg-deb`), then a real install, upgrade, removal and purge by `dpkg` into a throwaway root.
 
 use crate::common::repo;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -23,7 +24,7 @@ fn build(out: &Path, version: &str) -> PathBuf {
     PathBuf::from(stdout.trim())
 }
 
-/// `dpkg` acting on `root` only, running the maintainer scripts outside a chroot with DPKG_ROOT.
+/// `dpkg` acting on `root` only, running the maintainer scripts outside a chroot with `DPKG_ROOT`.
 fn dpkg(root: &Path, args: &[&str]) -> String {
     run(Command::new("dpkg")
         .arg(format!("--root={}", root.display()))
@@ -101,12 +102,16 @@ fn dpkg_installs_upgrades_keeping_the_config_and_removes_keeping_the_state() {
         .and_then(|rest| rest.split(':').next()?.parse().ok())
         .unwrap_or_else(|| panic!("postinst made the group:\n{group}"));
     assert_eq!(std::fs::read_to_string("/etc/group").unwrap(), host_group, "the host is untouched");
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    for path in ["var/lib/ananke", "var/lib/ananke/reports", "etc/ananke", "etc/ananke/ananke.yaml"] {
+    for (path, want) in [
+        ("var/lib/ananke", 0o750),
+        ("var/lib/ananke/reports", 0o750),
+        ("etc/ananke", 0o750),
+        ("etc/ananke/ananke.yaml", 0o640),
+    ] {
         let meta = std::fs::metadata(root.join(path)).unwrap();
         let mode = meta.permissions().mode() & 0o777;
         assert_eq!((meta.uid(), meta.gid()), (0, gid), "{path}");
-        assert_eq!(mode, if path.ends_with(".yaml") { 0o640 } else { 0o750 }, "{path}");
+        assert_eq!(mode, want, "{path}");
     }
     let version = run(Command::new(root.join("usr/bin/ananke")).arg("--version"));
     assert!(version.starts_with("ananke 0.1.0 (commit "), "{version}");

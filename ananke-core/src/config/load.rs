@@ -130,6 +130,24 @@ pub fn parse(text: &str, format: Format, origin: &Path) -> Result<Config, Config
     Err(ConfigError::Invalid(problems))
 }
 
+/// Problems found after loading (`(field, message)`, the field dotted as in [`Problem`]), each
+/// located in the config's `text` where its field is written; a field the text does not hold (or
+/// an empty one) gets no line.
+#[must_use]
+pub fn locate(text: &str, format: Format, origin: &Path, findings: Vec<(String, String)>) -> Vec<Problem> {
+    let locations = match format {
+        Format::Yaml => Locations::yaml(text),
+        Format::Toml => Locations::toml(text),
+    };
+    findings
+        .into_iter()
+        .map(|(field, message)| {
+            let at = if field.is_empty() { None } else { locations.locate(&field) };
+            Problem::new(origin, at, field, message)
+        })
+        .collect()
+}
+
 /// Validate a config built in code rather than read from a file (a simulator's derived config):
 /// the semantic checks of [`parse`], with problems that name their field but no line.
 ///

@@ -3,6 +3,7 @@
 
 mod defaults;
 mod duration;
+mod files;
 mod load;
 mod locate;
 mod model;
@@ -11,8 +12,9 @@ mod validate;
 
 /// Reading the file is I/O: it lives in the `store` feature.
 #[cfg(feature = "store")]
-pub use crate::store::config_file::load;
+pub use crate::store::config_file::{check_files, load};
 pub use duration::HumanDuration;
-pub use load::{check, parse, schema, ConfigError, Format, Problem, DEFAULT_CONFIG_PATH};
+pub use files::{referenced_files, FileRef, FileUse};
+pub use load::{check, locate, parse, schema, ConfigError, Format, Problem, DEFAULT_CONFIG_PATH};
 pub use model::*;
 pub use validate::warnings;
