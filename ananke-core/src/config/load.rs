@@ -112,7 +112,7 @@ impl ConfigError {
 /// When it does not parse or fails validation.
 pub fn parse(text: &str, format: Format, origin: &Path) -> Result<Config, ConfigError> {
     let config: Config = match format {
-        Format::Yaml => serde_yaml_ng::from_str(text).map_err(|e| yaml_problem(&e, origin)),
+        Format::Yaml => serde_yaml_ng::from_str(text).map_err(|e| relocated(yaml_problem(&e, origin), text)),
         Format::Toml => toml::from_str(text).map_err(|e| toml_problem(&e, text, origin)),
     }
     .map_err(|p| ConfigError::Invalid(vec![p]))?;
@@ -184,6 +184,32 @@ fn yaml_problem(error: &serde_yaml_ng::Error, origin: &Path) -> Problem {
     };
     let (field, message) = explain(&path, &message);
     Problem::new(origin, at, field, message)
+}
+
+/// A deserializer problem moved to where it is: a duplicate key to its second occurrence (serde
+/// stops at the mapping), a field missing at the top level to the end of the file, which says how
+/// the file ends (a truncated file is the usual cause).
+fn relocated(mut problem: Problem, text: &str) -> Problem {
+    if problem.message.starts_with("duplicate field") {
+        if let Some(at) = Locations::yaml(text).again(&problem.field) {
+            (problem.line, problem.column) = (Some(at.line), Some(at.column));
+        }
+    }
+    if problem.message.starts_with("missing field") {
+        let end = super::locate::LineIndex::new(text).position(text.trim_end().len());
+        let how = if text.ends_with('\n') { "" } else { " mid-line, without a final newline" };
+        let root = !problem.field.contains(['.', '[']);
+        if root || !how.is_empty() {
+            problem.message = format!(
+                "{}; the file ends at line {}{how}: if it was cut short (a partial copy, a full disk), restore it",
+                problem.message, end.line
+            );
+        }
+        if root {
+            (problem.line, problem.column) = (Some(end.line), Some(end.column));
+        }
+    }
+    problem
 }
 
 /// A toml error: its span gives the location, and the field written there gives the path.

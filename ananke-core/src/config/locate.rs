@@ -32,6 +32,8 @@ struct Entry {
 #[derive(Debug, Default)]
 pub(crate) struct Locations {
     entries: BTreeMap<String, Entry>,
+    /// Where a field is written a second time (YAML: serde refuses it, at the first).
+    again: BTreeMap<String, Position>,
 }
 
 /// The parent of a dotted path: `a.b[2]` -> `a.b`, `a.b` -> `a`, `a` -> the root (empty path).
@@ -76,8 +78,17 @@ impl Locations {
             .map(|(p, _)| p.as_str())
     }
 
+    /// Where `path` is written a second time, if it is.
+    pub(crate) fn again(&self, path: &str) -> Option<Position> {
+        self.again.get(path).copied()
+    }
+
     fn insert(&mut self, path: String, entry: Entry) {
-        self.entries.entry(path).or_insert(entry);
+        if self.entries.contains_key(&path) {
+            self.again.entry(path).or_insert(entry.value);
+            return;
+        }
+        self.entries.insert(path, entry);
     }
 
     /// Walk YAML text. Best effort: stops quietly at a syntax error (the deserializer reports it).
