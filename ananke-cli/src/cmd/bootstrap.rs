@@ -1,6 +1,7 @@
 //! `ananke bootstrap`: what `ananke-bootstrap.service` runs at boot.
 
 use super::run::{run_command, RunRequest};
+use super::run_json::{BootstrapDecision, RunOutput};
 use super::startup::startup_machine;
 use crate::exit;
 use crate::global::GlobalArgs;
@@ -21,6 +22,9 @@ pub struct BootstrapArgs {
     /// name the overridden run. The lock on this host is never overridden.
     #[arg(long)]
     pub force: bool,
+    /// Print the decision with the plan or the executed run's report as JSON (shape `version` 1).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub global: GlobalArgs,
 }
@@ -72,8 +76,7 @@ impl BootstrapArgs {
                     marks.scaled.len() + marks.suspended.len() + marks.cordoned.len()
                 )
             } else if observation.api.reachable {
-                println!("bootstrap: the cluster is up and ananke did not shut it down: nothing to do");
-                return exit::SUCCESS;
+                return self.nothing_to_do("the cluster is up and ananke did not shut it down");
             } else {
                 let error = observation.api.error.unwrap_or_else(|| "no answer".to_owned());
                 format!("the cluster is down (Kubernetes API: {error})")
@@ -87,9 +90,27 @@ impl BootstrapArgs {
             mode: None,
             force_flux_branch: None,
             force: self.force,
+            json: self.json,
+            bootstrap: Some(&why),
             global: &self.global,
         };
         run_command(&req, |config, journal, now| startup_machine(config, journal, None, now))
+    }
+}
+
+impl BootstrapArgs {
+    /// Say that there is nothing to do, and why.
+    fn nothing_to_do(&self, why: &str) -> u8 {
+        if !self.json {
+            println!("bootstrap: {why}: nothing to do");
+            return exit::SUCCESS;
+        }
+        let mut out = RunOutput::new("bootstrap", None, self.execute);
+        out.bootstrap = Some(BootstrapDecision { starts_up: false, why });
+        match crate::output::print_json(&out) {
+            Ok(()) => exit::SUCCESS,
+            Err(_) => exit::STATE_IO,
+        }
     }
 }
 

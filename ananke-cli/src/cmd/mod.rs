@@ -5,6 +5,7 @@ pub mod config;
 pub mod daemon;
 pub mod report;
 mod run;
+mod run_json;
 pub mod shutdown;
 pub mod startup;
 pub mod status;

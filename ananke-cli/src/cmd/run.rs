@@ -1,5 +1,6 @@
 //! What `startup` and `shutdown` share: lock, journal, machine, runner, reports, exit code.
 
+use super::run_json::{BootstrapDecision, Plan, RunOutput};
 use crate::exit;
 use crate::global::GlobalArgs;
 use crate::output::{self, new_run_id, now_rfc3339};
@@ -31,8 +32,36 @@ pub struct RunRequest<'a> {
     pub force_flux_branch: Option<String>,
     /// `--force`: run even while a peer host runs ananke (see `crate::coordination`).
     pub force: bool,
+    /// `--json`: print [`RunOutput`] instead of the human summary.
+    pub json: bool,
+    /// Bootstrap's reason to start up (bootstrap only).
+    pub bootstrap: Option<&'a str>,
     /// The global options.
     pub global: &'a GlobalArgs,
+}
+
+impl<'a> RunRequest<'a> {
+    /// The command's name in the `--json` output.
+    fn name(&self) -> &'static str {
+        if self.bootstrap.is_some() {
+            "bootstrap"
+        } else {
+            self.command.as_str()
+        }
+    }
+
+    /// Print `out` with the bootstrap decision filled in; `code`, or the state-dir error when
+    /// stdout cannot be written.
+    fn print_json<'o>(&self, mut out: RunOutput<'o>, code: u8) -> u8
+    where
+        'a: 'o,
+    {
+        out.bootstrap = self.bootstrap.map(|why| BootstrapDecision { starts_up: true, why });
+        match output::print_json(&out) {
+            Ok(()) => code,
+            Err(_) => exit::STATE_IO,
+        }
+    }
 }
 
 /// Run a command end to end; returns the exit code.
@@ -129,6 +158,11 @@ where
 /// The dry run's plan: the first step's effects and, for a shutdown that powers hosts off, every
 /// power-off it would make once the cluster is down.
 fn print_dry_run(req: &RunRequest<'_>, target: &Target, result: &RunResult, power_off: &[String]) -> u8 {
+    if req.json {
+        let mut out = RunOutput::new(req.name(), Some(&target.label), false);
+        out.plan = Some(Plan { state: result.final_state, effects: &result.plan, power_off });
+        return req.print_json(out, exit::SUCCESS);
+    }
     let mut text =
         format!("dry run of {} on {} (nothing changed; add --execute to act)\n", req.command.as_str(), target.label);
     let _ = writeln!(text, "state: {}", result.final_state);
@@ -324,7 +358,7 @@ fn finish(
         run_id: run_id.to_owned(),
         command: req.command,
         target: target.label.clone(),
-        ananke_version: env!("CARGO_PKG_VERSION").to_owned(),
+        ananke_version: env!("ANANKE_VERSION").to_owned(),
         execute: req.execute,
         reason: req.reason.clone(),
         mode: req.mode.clone(),
@@ -353,6 +387,12 @@ fn finish(
             return exit::STATE_IO;
         }
     };
+    if req.json {
+        let mut out = RunOutput::new(req.name(), Some(&target.label), true);
+        out.report = Some(&report);
+        out.report_path = Some(path.display().to_string());
+        return req.print_json(out, exit_code(result));
+    }
     let _ = output::print_text(&output::report_summary(&report, Some(&path.display().to_string())));
     exit_code(result)
 }

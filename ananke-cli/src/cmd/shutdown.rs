@@ -33,6 +33,9 @@ pub struct ShutdownArgs {
     /// name the overridden run. The lock on this host is never overridden.
     #[arg(long)]
     pub force: bool,
+    /// Print the plan, or the executed run's report, as JSON (shape `version` 1).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub global: GlobalArgs,
 }
@@ -52,6 +55,8 @@ impl ShutdownArgs {
             mode: explicit.map(|m| m.as_str().to_owned()),
             force_flux_branch: None,
             force: self.force,
+            json: self.json,
+            bootstrap: None,
             global: &self.global,
         };
         let reason = self.reason.clone();

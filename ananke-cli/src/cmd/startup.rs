@@ -24,6 +24,9 @@ pub struct StartupArgs {
     /// name the overridden run. The lock on this host is never overridden.
     #[arg(long)]
     pub force: bool,
+    /// Print the plan, or the executed run's report, as JSON (shape `version` 1).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub global: GlobalArgs,
 }
@@ -39,6 +42,8 @@ impl StartupArgs {
             mode: None,
             force_flux_branch: self.force_flux_branch.clone(),
             force: self.force,
+            json: self.json,
+            bootstrap: None,
             global: &self.global,
         };
         let branch = self.force_flux_branch.clone();

@@ -23,6 +23,7 @@ mod package;
 mod report_cmd;
 mod reports;
 mod run_errors;
+mod run_json;
 mod same_loop;
 mod secrets;
 mod status_causes;

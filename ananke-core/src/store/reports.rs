@@ -114,7 +114,7 @@ pub struct RunReport {
     pub command: Command,
     /// What was driven: `host` or `sim:<scenario>`.
     pub target: String,
-    /// ananke's version.
+    /// ananke's version, with the commit and build date (`0.1.0 (commit 1a2b3c4d5e6f, built 2026-12-02)`).
     pub ananke_version: String,
     /// Whether the run changed the cluster.
     pub execute: bool,
