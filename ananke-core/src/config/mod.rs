@@ -4,6 +4,7 @@
 mod defaults;
 mod duration;
 mod files;
+mod limits;
 mod load;
 mod locate;
 mod model;

@@ -6,6 +6,7 @@
 #[allow(clippy::wildcard_imports)] // the `default = "..."` functions, named only in attributes
 use super::defaults::*;
 use super::duration::HumanDuration;
+use super::limits::{ABSOLUTE, ADDRESS, GIT_URL, HTTP_URL, NODE_NAME, NON_BLANK, UPS_NAME};
 pub use super::settings::*;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Name of the cluster, used in reports and traces.
+    #[schemars(pattern(NON_BLANK))]
     pub cluster_name: String,
     /// Where progress, reports, the journal and the run history live.
     #[serde(default = "default_state_dir")]
@@ -25,8 +27,10 @@ pub struct Config {
     #[serde(default = "d_5s")]
     pub observe_interval: HumanDuration,
     /// (seed) The URL the Flux `GitRepository` must point at for the drift guard to pass.
+    #[schemars(pattern(GIT_URL))]
     pub expected_flux_source_url: String,
     /// (seed) The branch the Flux `GitRepository` must track for the drift guard to pass.
+    #[schemars(pattern(NON_BLANK))]
     pub expected_flux_branch: String,
     /// The node inventory: every host of the cluster.
     pub inventory: Inventory,
@@ -66,6 +70,7 @@ pub(super) fn default_state_dir() -> PathBuf {
 #[serde(deny_unknown_fields)]
 pub struct Inventory {
     /// Every node of the cluster.
+    #[schemars(length(min = 1))]
     pub nodes: Vec<Node>,
 }
 
@@ -74,11 +79,14 @@ pub struct Inventory {
 #[serde(deny_unknown_fields)]
 pub struct Node {
     /// The Kubernetes node name (also the host name in reports).
+    #[schemars(pattern(NODE_NAME), length(max = 253))]
     pub name: String,
     /// Address ananke connects to over SSH (IP or host name).
+    #[schemars(pattern(ADDRESS))]
     pub address: String,
     /// SSH port (default 22).
     #[serde(default = "default_ssh_port")]
+    #[schemars(range(min = 1))]
     pub ssh_port: u16,
     /// The node's k3s role.
     pub role: K3sRole,
@@ -127,6 +135,7 @@ pub struct SshSettings {
     pub command_timeout: HumanDuration,
     /// Maximum concurrent SSH sessions.
     #[serde(default = "default_ssh_concurrency")]
+    #[schemars(range(min = 1))]
     pub concurrency: u32,
     /// Words put before every privileged remote command (`systemctl start|stop`, `k3s-killall.sh`,
     /// `systemctl poweroff`), such as `[sudo, -n]` for a non-root `ssh.user`; empty by default.
@@ -177,12 +186,15 @@ pub struct PowerDomain {
 #[serde(deny_unknown_fields)]
 pub struct Ups {
     /// UPS name in `upsd` (`upsc NAME@HOST`).
+    #[schemars(pattern(UPS_NAME))]
     pub name: String,
     /// `upsd` host.
     #[serde(default = "default_ups_host")]
+    #[schemars(pattern(ADDRESS))]
     pub host: String,
     /// `upsd` port.
     #[serde(default = "default_ups_port")]
+    #[schemars(range(min = 1))]
     pub port: u16,
     /// Optional NUT user.
     #[serde(default)]
@@ -193,6 +205,7 @@ pub struct Ups {
     /// The UPS driver's socket on this host (`/run/nut/<driver>-<ups>`): the daemon hears each
     /// change the moment the driver publishes it, instead of polling upsd.
     #[serde(default)]
+    #[schemars(pattern(ABSOLUTE))]
     pub driver_socket: Option<PathBuf>,
 }
 
@@ -241,6 +254,7 @@ pub struct GitServer {
     /// The workload that runs it.
     pub workload: WorkloadRef,
     /// Health URL (Gitea: `/api/healthz`).
+    #[schemars(pattern(HTTP_URL))]
     pub health_url: String,
 }
 

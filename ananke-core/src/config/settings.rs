@@ -4,6 +4,7 @@
 #[allow(clippy::wildcard_imports)] // the `default = "..."` functions, named only in attributes
 use super::defaults::*;
 use super::duration::HumanDuration;
+use super::limits::{ABSOLUTE, HOST_PORT, HTTP_URL, NON_BLANK};
 use super::model::{default_state_dir, WorkloadRef};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -51,6 +52,7 @@ pub struct IngressCheck {
     /// Name of the Ingress.
     pub name: String,
     /// Host the Ingress must route.
+    #[schemars(pattern(NON_BLANK))]
     pub host: String,
     /// Expected ingress class, if pinned.
     #[serde(default)]
@@ -73,17 +75,21 @@ pub enum Exposure {
 #[serde(deny_unknown_fields)]
 pub struct HttpCheck {
     /// Unique name of the check (used in reports).
+    #[schemars(pattern(NON_BLANK))]
     pub name: String,
     /// URL to request.
+    #[schemars(pattern(HTTP_URL))]
     pub url: String,
     /// Internal, or externally exposed through the ingress.
     #[serde(default)]
     pub exposure: Exposure,
     /// Address (`ip:port`) of the ingress for external checks.
     #[serde(default)]
+    #[schemars(pattern(HOST_PORT))]
     pub ingress_address: Option<String>,
     /// Accepted HTTP status codes.
     #[serde(default = "default_statuses")]
+    #[schemars(length(min = 1), inner(range(min = 100, max = 599)))]
     pub expect_status: Vec<u16>,
     /// The body must contain this text.
     #[serde(default)]
@@ -102,9 +108,11 @@ pub struct HttpCheck {
     pub tls_expiry_min: Option<HumanDuration>,
     /// Consecutive successes needed to pass.
     #[serde(default = "one")]
+    #[schemars(range(min = 1))]
     pub consecutive_successes: u32,
     /// Consecutive failures needed to fail once passing.
     #[serde(default = "one")]
+    #[schemars(range(min = 1))]
     pub consecutive_failures: u32,
 }
 
@@ -117,6 +125,7 @@ fn default_statuses() -> Vec<u16> {
 #[serde(deny_unknown_fields)]
 pub struct CommandSpec {
     /// Program and arguments (no shell is involved).
+    #[schemars(length(min = 1), inner(pattern(NON_BLANK)))]
     pub argv: Vec<String>,
     /// Time limit.
     #[serde(default = "d_2m")]
@@ -128,6 +137,7 @@ pub struct CommandSpec {
 #[serde(deny_unknown_fields)]
 pub struct VaultSettings {
     /// Every Vault pod, each sealed independently after a power loss.
+    #[schemars(length(min = 1))]
     pub pods: Vec<VaultPod>,
     /// Where the standard unseal shares come from.
     // serde_yaml_ng reads an externally tagged enum only from a YAML tag (`!command`); a one-key
@@ -147,6 +157,7 @@ pub struct VaultPod {
     /// Pod name (`vault-0`).
     pub name: String,
     /// API address (`https://vault-0.vault-internal:8200`).
+    #[schemars(pattern(HTTP_URL))]
     pub address: String,
 }
 
@@ -157,7 +168,7 @@ pub enum UnsealKeySource {
     /// A command whose stdout holds the shares, one per line.
     Command(CommandSpec),
     /// A file holding the shares, one per line.
-    File(PathBuf),
+    File(#[schemars(pattern(NON_BLANK))] PathBuf),
 }
 
 /// The stability soak.
@@ -319,9 +330,11 @@ pub struct DaemonSettings {
     pub default_shutdown_budget: HumanDuration,
     /// Percentile of past shutdown durations used as the budget (0-100).
     #[serde(default = "default_percentile")]
+    #[schemars(range(max = 100))]
     pub shutdown_budget_percentile: u8,
     /// Multiplier applied to the budget (at least 1.0).
     #[serde(default = "default_margin")]
+    #[schemars(range(min = 1.0))]
     pub safety_margin: f64,
     /// Data older than this is stale.
     #[serde(default = "d_15s")]
@@ -340,6 +353,7 @@ pub struct DaemonSettings {
     pub stable_for: HumanDuration,
     /// Minimum battery charge (percent) before an automatic startup.
     #[serde(default = "default_min_charge")]
+    #[schemars(range(max = 100))]
     pub min_battery_charge: u8,
 }
 
@@ -394,6 +408,7 @@ pub struct Coordination {
     pub peer_hosts: Vec<String>,
     /// State dir of ananke on the peers.
     #[serde(default = "default_state_dir")]
+    #[schemars(pattern(ABSOLUTE))]
     pub peer_state_dir: PathBuf,
     /// The inventory node this host is; a peer with it set watches only that node's power domain.
     #[serde(default)]

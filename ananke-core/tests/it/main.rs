@@ -1,6 +1,7 @@
 //! ananke-core's integration tests: one binary, one module per area.
 
 mod config;
+mod config_schema;
 mod fixtures;
 mod gates;
 mod machines;
