@@ -5,3 +5,4 @@ mod config_schema;
 mod fixtures;
 mod gates;
 mod machines;
+mod parsers;

@@ -91,3 +91,33 @@ proptest! {
         }
     }
 }
+
+/// `text` cut at `cut` and with the character at `at` replaced by `c` (both wrapped to the text).
+fn damaged(text: &str, cut: usize, at: usize, c: char) -> String {
+    let boundary = |i: usize| (0..=i % (text.len() + 1)).rev().find(|&b| text.is_char_boundary(b)).unwrap_or(0);
+    let at = boundary(at);
+    let rest: String = text[at..].chars().skip(1).collect();
+    let overwritten = format!("{}{c}{rest}", &text[..at]);
+    let cut = (0..=cut % (overwritten.len() + 1)).rev().find(|&b| overwritten.is_char_boundary(b)).unwrap_or(0);
+    overwritten[..cut].to_owned()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// A damaged scenario file (cut short, a character overwritten) is refused with a located
+    /// problem or still loads; it never panics.
+    #[test]
+    fn a_damaged_scenario_file_is_refused_or_loads(cut in any::<usize>(), at in any::<usize>(), c in prop_oneof![Just(':'), Just('-'), Just(' '), Just('\n'), any::<char>()]) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/pdb-blocks-drain.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines = text.lines().count() + 1;
+        if let Err(e) = ananke_sim::scenario::Scenario::parse(&damaged(&text, cut, at, c), "fuzzed.yaml") {
+            let message = e.to_string();
+            prop_assert!(message.starts_with("fuzzed.yaml") || message.contains("fuzzed.yaml"), "{message}");
+            for line in message.lines().filter_map(|l| l.split(':').nth(1)?.parse::<usize>().ok()) {
+                prop_assert!(line <= lines, "{message}");
+            }
+        }
+    }
+}
