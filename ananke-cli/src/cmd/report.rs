@@ -6,6 +6,7 @@ use crate::output;
 use ananke_core::store::reports::Command;
 use ananke_core::store::StateDir;
 use clap::{Args, Subcommand, ValueEnum};
+use serde::Serialize;
 
 /// Show run reports.
 #[derive(Debug, Args)]
@@ -28,7 +29,8 @@ pub enum Which {
         #[arg(long, value_enum)]
         command: Option<CommandArg>,
     },
-    /// List the reports kept in the state dir, oldest first.
+    /// List the reports kept in the state dir, oldest first: run, command, outcome, start,
+    /// duration and reason.
     List,
     /// Show the report of RUN (a run id from `report list`).
     Show {
@@ -88,16 +90,99 @@ impl ReportArgs {
 
 type Found = Result<Result<ananke_core::store::reports::RunReport, String>, ananke_core::store::StoreError>;
 
+/// `report list --json`: version 1.
+#[derive(Debug, Serialize)]
+struct ReportList {
+    version: u32,
+    reports: Vec<ListedReport>,
+}
+
+/// One row of `report list`.
+#[derive(Debug, Serialize)]
+struct ListedReport {
+    run_id: String,
+    command: Option<String>,
+    /// `succeeded`, `failed`, ... or `unreadable` for a damaged report file.
+    outcome: String,
+    execute: Option<bool>,
+    started_at: Option<String>,
+    duration_ms: Option<u64>,
+    reason: Option<String>,
+    /// Why the report could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl ListedReport {
+    fn read(state: &StateDir, run_id: String) -> Self {
+        let unreadable = |run_id: String, why: String| Self {
+            run_id,
+            command: None,
+            outcome: "unreadable".to_owned(),
+            execute: None,
+            started_at: None,
+            duration_ms: None,
+            reason: None,
+            error: Some(why),
+        };
+        match state.read_report(&run_id) {
+            Ok(Some(r)) => Self {
+                run_id,
+                command: Some(r.command.as_str().to_owned()),
+                outcome: serde_json::to_value(r.outcome)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                execute: Some(r.execute),
+                started_at: Some(r.started_at),
+                duration_ms: Some(r.duration_ms),
+                reason: r.reason,
+                error: None,
+            },
+            Ok(None) => unreadable(run_id, "the report is gone".to_owned()),
+            Err(e) => unreadable(run_id, e.to_string()),
+        }
+    }
+}
+
+/// The table of `report list`: one row per report, oldest first.
+fn table(rows: &[ListedReport]) -> String {
+    use std::fmt::Write as _;
+    let mut out =
+        format!("{:<36} {:<9} {:<11} {:<21} {:>9}  {}\n", "run", "command", "outcome", "started", "duration", "reason");
+    for r in rows {
+        let command = match (r.command.as_deref(), r.execute) {
+            (Some(c), Some(false)) => format!("{c} (dry)"),
+            (Some(c), _) => c.to_owned(),
+            (None, _) => "-".to_owned(),
+        };
+        let duration = r.duration_ms.map_or_else(|| "-".to_owned(), |ms| format!("{:.1}s", output::millis_to_secs(ms)));
+        let reason = r.error.as_deref().or(r.reason.as_deref()).unwrap_or("-");
+        let _ = writeln!(
+            out,
+            "{:<36} {:<9} {:<11} {:<21} {:>9}  {reason}",
+            r.run_id,
+            command,
+            r.outcome,
+            r.started_at.as_deref().unwrap_or("-"),
+            duration
+        );
+    }
+    out
+}
+
 fn list(state: &StateDir, json: bool) -> Found {
-    let ids = state.list_reports()?;
-    let text = if json {
-        serde_json::to_string_pretty(&ids).unwrap_or_default() + "\n"
-    } else if ids.is_empty() {
-        format!("no reports in {}\n", state.reports_dir().display())
+    let rows: Vec<ListedReport> = state.list_reports()?.into_iter().map(|id| ListedReport::read(state, id)).collect();
+    let printed = if json {
+        output::print_json(&ReportList { version: 1, reports: rows })
+    } else if rows.is_empty() {
+        output::print_text(&format!("no reports in {}\n", state.reports_dir().display()))
     } else {
-        ids.join("\n") + "\n"
+        output::print_text(&table(&rows))
     };
-    let _ = output::print_text(&text);
+    if printed.is_err() {
+        return Ok(Err("cannot write to stdout".to_owned()));
+    }
     Ok(Err(String::new()))
 }
 

@@ -4,11 +4,11 @@ use crate::exit;
 use crate::global::GlobalArgs;
 use crate::output::{self, gate_row, now_rfc3339};
 use crate::target::Target;
-use ananke_core::gates::{self, GateOutcome, SoakProgress};
+use ananke_core::gates::{self, GateId, GateOutcome, SoakProgress, Verdict};
 use ananke_core::observation::{ConditionStatus, Observation, SshStatus, UpsStatus};
 use ananke_core::runner::World;
 use ananke_core::store::lock::{held, pid_alive, LockHolder};
-use ananke_core::store::reports::{DaemonStatus, Progress, RunSummary};
+use ananke_core::store::reports::{Command, DaemonStatus, Progress, RunSummary};
 use clap::Args;
 use serde::Serialize;
 
@@ -154,6 +154,10 @@ fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
             None
         }
     };
+    let mut gates = report.outcomes;
+    if let Some(soak) = gates.iter_mut().find(|g| g.gate == GateId::Soak) {
+        *soak = soak_line(&target.state, ready_8, soak.clone());
+    }
     let mut history = target.state.read_runs()?.runs;
     let keep = history.len().saturating_sub(5);
     history.drain(..keep);
@@ -171,7 +175,7 @@ fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
         api_reachable: obs.api.reachable,
         kubeconfig: target.world.kubeconfig(),
         nodes: obs.nodes.iter().map(node_row).collect(),
-        gates: report.outcomes,
+        gates,
         power: obs.power.clone(),
         run,
         last_runs: history,
@@ -179,6 +183,33 @@ fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
         pending_restore,
         warnings,
     })
+}
+
+/// The soak is judged only during a startup run: on a ready cluster, the line says when the last
+/// startup's soak passed; otherwise that no run is soaking now.
+fn soak_line(state: &ananke_core::store::StateDir, ready: bool, mut soak: GateOutcome) -> GateOutcome {
+    let last = state.read_last_report(Command::Startup).ok().flatten();
+    let passed = last.as_ref().filter(|r| {
+        r.final_state == "ready"
+            && r.gates.as_ref().is_some_and(|g| g.outcomes.iter().any(|o| o.gate == GateId::Soak && o.passed()))
+    });
+    match passed {
+        Some(r) if ready => {
+            soak.verdict = Verdict::Pass;
+            soak.reasons = vec![format!("passed at {} (startup {})", r.finished_at, r.run_id)];
+        }
+        Some(r) => {
+            soak.reasons = vec![format!(
+                "passed at {} (startup {}), but a gate before it fails now; the soak is judged again by the next startup",
+                r.finished_at, r.run_id
+            )];
+        }
+        None => {
+            soak.reasons =
+                vec!["no startup has passed the soak yet; it is judged only during a startup run".to_owned()];
+        }
+    }
+    soak
 }
 
 fn node_row(n: &ananke_core::observation::NodeObservation) -> NodeRow {

@@ -27,10 +27,33 @@ fn report_show_list_and_last_by_command() {
     assert!(stderr.contains("error: no report yet in"), "{stderr}");
     assert_eq!(sim(&state, &["shutdown", "--execute", "--reason", "drill"]).0, 0);
     assert_eq!(sim(&state, &["startup", "--execute"]).0, 0);
-    let (c, ids, _) = sim(&state, &["report", "list", "--json"]);
+    let (c, listed, _) = sim(&state, &["report", "list", "--json"]);
     assert_eq!(c, 0);
-    let ids: Vec<String> = serde_json::from_value(json(&ids)).unwrap();
+    let listed = json(&listed);
+    assert_eq!(listed["version"], 1, "{listed}");
+    let rows = listed["reports"].as_array().unwrap();
+    let ids: Vec<String> = rows.iter().map(|r| r["run_id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_eq!((rows[0]["command"].as_str(), rows[0]["outcome"].as_str()), (Some("shutdown"), Some("succeeded")));
+    assert_eq!((rows[0]["reason"].as_str(), rows[1]["reason"].as_str()), (Some("drill"), None));
+    assert!(rows[1]["duration_ms"].as_u64() > Some(0) && rows[1]["started_at"].is_string(), "{listed}");
+    let (c, text, _) = sim(&state, &["report", "list"]);
+    assert_eq!(c, 0);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("run ") && lines[0].contains("outcome") && lines[0].ends_with("reason"), "{text}");
+    assert!(lines[1].starts_with(&ids[0]) && lines[1].contains(" shutdown ") && lines[1].ends_with("drill"), "{text}");
+    assert!(lines[2].contains(" startup ") && lines[2].contains(" succeeded "), "{text}");
+    // A damaged report is listed as such, with why, and the others still are.
+    let first = state.join(format!("reports/{}.json", ids[0]));
+    let original = std::fs::read(&first).unwrap();
+    std::fs::write(&first, "{ not json").unwrap();
+    let (c, text, _) = sim(&state, &["report", "list"]);
+    assert_eq!(c, 0, "{text}");
+    assert!(text.lines().nth(1).is_some_and(|l| l.contains(" unreadable ")), "{text}");
+    assert!(text.lines().nth(2).is_some_and(|l| l.contains(" succeeded ")), "{text}");
+    let (_, listed, _) = sim(&state, &["report", "list", "--json"]);
+    assert!(json(&listed)["reports"][0]["error"].is_string(), "{listed}");
+    std::fs::write(&first, original).unwrap();
     assert!(ids[0].contains("-shutdown-") && ids[1].contains("-startup-"), "oldest first: {ids:?}");
     let (c, shown, _) = sim(&state, &["report", "show", &ids[0], "--json"]);
     assert_eq!(c, 0);
@@ -186,4 +209,30 @@ fn bootstrap_of_a_cluster_that_is_down_without_a_journal_starts_it_up() {
     let (c, _, stderr) = sim(&state, &["bootstrap"]);
     assert_eq!(c, code(exit::USAGE_OR_CONFIG));
     assert!(stderr.contains("journal.json"), "{stderr}");
+}
+
+#[test]
+fn status_says_when_the_soak_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let (_, before, _) = sim(&state, &["status", "--json"]);
+    let soak = |status: &serde_json::Value| {
+        status["gates"].as_array().unwrap().iter().find(|g| g["gate"] == "soak").cloned().expect("a soak line")
+    };
+    let before = soak(&json(&before));
+    assert!(before["reasons"][0].as_str().unwrap().starts_with("no startup has passed the soak yet"), "{before}");
+    assert_eq!(sim(&state, &["startup", "--execute", "-q"]).0, 0);
+    let (code, status, stderr) = sim(&state, &["status", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let status = json(&status);
+    assert_eq!(status["cluster"], "ready");
+    let after = soak(&status);
+    let last = read_json(&state.join("last-startup-report.json"));
+    assert_eq!(after["verdict"], "pass", "{after}");
+    let want =
+        format!("passed at {} (startup {})", last["finished_at"].as_str().unwrap(), last["run_id"].as_str().unwrap());
+    assert_eq!(after["reasons"][0], want.as_str());
+    let (_, table, _) = sim(&state, &["status"]);
+    let line = table.lines().find(|l| l.trim_start().starts_with("soak")).unwrap();
+    assert!(line.contains("pass") && line.contains("passed at"), "{table}");
 }

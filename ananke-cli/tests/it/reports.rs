@@ -71,7 +71,7 @@ fn shutdown_then_startup_restores_the_lab_and_keeps_history() {
     assert_eq!(nodes(&after), nodes(&before), "every node as before (cordons included)");
     let (code, list, _) = sim(&state, &["report", "list"]);
     assert_eq!(code, 0);
-    assert_eq!(list.lines().count(), 2, "{list}");
+    assert_eq!(list.lines().count(), 3, "a header and two runs: {list}");
     let (code, newest, _) = sim(&state, &["report", "--json"]);
     assert_eq!(code, 0);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&newest).unwrap()["command"], "startup");
