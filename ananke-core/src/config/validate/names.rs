@@ -4,7 +4,8 @@
 
 use super::Findings;
 use crate::config::model::Config;
-use std::net::IpAddr;
+// `core::net`: address parsing is pure (no socket), unlike the rest of `std::net`.
+use core::net::IpAddr;
 
 /// Check every node name, node address, UPS name and UPS host.
 pub(super) fn check(config: &Config, out: &mut Findings) {
