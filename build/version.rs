@@ -13,13 +13,22 @@ fn main() {
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".to_owned());
     println!("cargo::rerun-if-env-changed=ANANKE_BUILD_COMMIT");
     println!("cargo::rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    // A new commit moves HEAD or the branch it names (loose, or packed after `git gc`). Only paths
+    // that exist are watched: cargo reruns a build script at every build while a watched path is
+    // missing, which would rebuild both binaries every time.
+    let watch = |path: std::path::PathBuf| {
+        if path.exists() {
+            println!("cargo::rerun-if-changed={}", path.display());
+        }
+    };
     if let Some(git_dir) = git(&dir, &["rev-parse", "--absolute-git-dir"]) {
-        // A new commit moves HEAD or the branch it names (loose or packed).
-        let git_dir = Path::new(&git_dir);
-        println!("cargo::rerun-if-changed={}", git_dir.join("HEAD").display());
-        println!("cargo::rerun-if-changed={}", git_dir.join("packed-refs").display());
+        watch(Path::new(&git_dir).join("HEAD"));
+    }
+    if let Some(common) = git(&dir, &["rev-parse", "--path-format=absolute", "--git-common-dir"]) {
+        let common = Path::new(&common);
+        watch(common.join("packed-refs"));
         if let Some(branch) = git(&dir, &["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo::rerun-if-changed={}", git_dir.join(branch).display());
+            watch(common.join(branch));
         }
     }
     let commit = std::env::var("ANANKE_BUILD_COMMIT")

@@ -7,14 +7,17 @@
 #   ANANKE_DEB_OUT=dir ...                      where the .deb goes [default: target/debian]
 #   ANANKE_DEB_LEVEL=1 ...                      xz level [default: 6; the tests take 0: fast]
 #
-# Contents: /usr/bin/ananke; the units in /lib/systemd/system (ananke, ananke-bootstrap,
-# ananke-update and its timer); /usr/lib/ananke/update.sh; the example config as the conffile
+# Contents: /usr/bin/ananke; the units ananke.service and ananke-bootstrap.service in
+# /lib/systemd/system (not ananke-update's: a packaged host updates through apt, and update.sh's
+# source install under /usr/local would shadow the package); the example config as the conffile
 # /etc/ananke/ananke.yaml (an upgrade never overwrites an edited one: dpkg keeps it); bash, zsh
 # and fish completions; one man page per command. postinst creates the `ananke` system group and
 # the state dir /var/lib/ananke (0750, root:ananke). Removing the package keeps the state dir and
 # the config; purging removes the config (dpkg) and leaves the state dir, which holds the history
 # of every run and drill (delete it by hand). No unit is enabled: edit the config, run
 # `ananke config check`, then `systemctl enable --now ananke.service ananke-bootstrap.service`.
+# An upgrade restarts a running ananke.service (try-restart), so the daemon never goes on running
+# a deleted binary; a run in progress survives the restart (the unit's KillMode=process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { printf '==> %s\n' "$*" >&2; }
@@ -37,10 +40,9 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 root=$stage/root
 install -D -m 0755 "$binary" "$root/usr/bin/ananke"
-install -D -m 0755 scripts/update.sh "$root/usr/lib/ananke/update.sh"
 install -D -m 0644 README.md "$root/usr/share/doc/ananke/README.md"
 install -d -m 0755 "$root/lib/systemd/system"
-for unit in systemd/*.service systemd/*.timer; do
+for unit in systemd/ananke.service systemd/ananke-bootstrap.service; do
   # The units name /usr/local (install.sh's prefix); the package's is /usr.
   sed 's#/usr/local/#/usr/#g' "$unit" > "$root/lib/systemd/system/$(basename "$unit")"
   chmod 0644 "$root/lib/systemd/system/$(basename "$unit")"
@@ -58,7 +60,8 @@ install -d -m 0755 "$root/usr/share/bash-completion/completions" "$root/usr/shar
 gzip -9n "$root"/usr/share/man/man1/*.1
 find "$root/usr/share" -type f -exec chmod 0644 {} +
 
-# The oldest glibc symbol version the binary needs.
+# The newest glibc symbol version the binary needs: the least libc6 that runs it.
+command -v objdump >/dev/null || { log "objdump is required (Debian package binutils)"; exit 2; }
 glibc=$(objdump -T "$binary" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)
 install -d -m 0755 "$root/DEBIAN"
 cat > "$root/DEBIAN/control" <<EOF
@@ -84,14 +87,23 @@ cat > "$root/DEBIAN/postinst" <<'EOF'
 set -e
 if [ "$1" = configure ]; then
   root=${DPKG_ROOT:-}
-  if ! grep -q '^ananke:' "$root/etc/group"; then
-    groupadd --system --prefix "${root:-/}" ananke
+  if [ -z "$root" ]; then
+    # The host's groups, wherever NSS finds them (files, LDAP, sssd).
+    getent group ananke >/dev/null || groupadd --system ananke
+    gid=$(getent group ananke | cut -d: -f3)
+  else
+    grep -q '^ananke:' "$root/etc/group" || groupadd --system --prefix "$root" ananke
+    gid=$(grep '^ananke:' "$root/etc/group" | cut -d: -f3)
   fi
-  gid=$(awk -F: '$1 == "ananke" { print $3 }' "$root/etc/group")
-  chgrp "$gid" "$root/etc/ananke" "$root/etc/ananke/ananke.yaml"
+  chgrp "$gid" "$root/etc/ananke"
+  # An operator may have deleted the conffile: dpkg keeps it deleted.
+  if [ -e "$root/etc/ananke/ananke.yaml" ]; then chgrp "$gid" "$root/etc/ananke/ananke.yaml"; fi
   install -d -m 0750 -g "$gid" "$root/var/lib/ananke" "$root/var/lib/ananke/reports"
   if [ -z "$root" ] && [ -d /run/systemd/system ]; then
     systemctl daemon-reload || true
+    # An upgrade ($2 is the version before it): the daemon must not go on running the old,
+    # deleted binary. A run in progress is not killed (KillMode=process).
+    if [ -n "${2:-}" ]; then systemctl try-restart ananke.service || true; fi
   fi
   echo "ananke: edit /etc/ananke/ananke.yaml, run 'ananke config check', then 'systemctl enable --now ananke.service ananke-bootstrap.service'"
 fi
@@ -101,7 +113,7 @@ cat > "$root/DEBIAN/prerm" <<'EOF'
 #!/bin/sh
 set -e
 if [ "$1" = remove ] && [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
-  systemctl stop ananke.service ananke-update.timer >/dev/null 2>&1 || true
+  systemctl stop ananke.service >/dev/null 2>&1 || true
 fi
 exit 0
 EOF

@@ -65,6 +65,24 @@ impl GlobalArgs {
         KubeconfigSource::choose(&flags, k.kubeconfig.as_deref(), k.context.as_deref(), &KubeconfigEnv::from_process())
     }
 
+    /// The options a child run gets from the daemon: the same config, kubeconfig, context and
+    /// simulator, and the daemon's state dir `state`.
+    #[must_use]
+    pub fn forwarded(&self, state: &std::path::Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut pass = |flag: &str, value: Option<String>| {
+            if let Some(value) = value {
+                out.extend([flag.to_owned(), value]);
+            }
+        };
+        pass("--config", self.config.as_ref().map(|p| p.display().to_string()));
+        pass("--state-dir", Some(state.display().to_string()));
+        pass("--sim", self.sim.clone());
+        pass("--kubeconfig", self.kubeconfig.as_ref().map(|p| p.display().to_string()));
+        pass("--context", self.context.clone());
+        out
+    }
+
     /// Whether progress lines should be printed.
     #[must_use]
     pub fn show_progress(&self) -> bool {
@@ -86,5 +104,29 @@ pub fn report_config_error(e: &ConfigError) {
             }
         }
         ConfigError::Read { .. } => eprintln!("error: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_run_gets_the_config_state_dir_simulator_and_kubeconfig() {
+        let mut global = GlobalArgs {
+            config: Some(PathBuf::from("/etc/a.yaml")),
+            state_dir: Some(PathBuf::from("/ignored")),
+            verbose: 1,
+            quiet: 0,
+            sim: None,
+            kubeconfig: Some(PathBuf::from("/k")),
+            context: Some("lab".to_owned()),
+        };
+        let state = std::path::Path::new("/var/lib/ananke");
+        let want =
+            ["--config", "/etc/a.yaml", "--state-dir", "/var/lib/ananke", "--kubeconfig", "/k", "--context", "lab"];
+        assert_eq!(global.forwarded(state), want);
+        (global.config, global.kubeconfig, global.context, global.sim) = (None, None, None, Some("titan-lab".into()));
+        assert_eq!(global.forwarded(state), ["--state-dir", "/var/lib/ananke", "--sim", "titan-lab"]);
     }
 }

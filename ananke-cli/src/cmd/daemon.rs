@@ -337,7 +337,7 @@ impl Daemon {
             }
             self.abort_adopted(&holder);
         }
-        args.extend(self.global_args());
+        args.extend(self.global.forwarded(self.state.root()));
         let exe = std::env::current_exe().unwrap_or_else(|_| "ananke".into());
         match std::process::Command::new(exe).args(&args).stdin(Stdio::null()).spawn() {
             Ok(child) => {
@@ -346,22 +346,6 @@ impl Daemon {
             }
             Err(e) => self.event(format!("cannot start `ananke {}`: {e}", args.join(" "))),
         }
-    }
-
-    /// The global options to pass on to a child run.
-    fn global_args(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        if let Some(config) = &self.global.config {
-            out.push("--config".to_owned());
-            out.push(config.display().to_string());
-        }
-        out.push("--state-dir".into());
-        out.push(self.state.root().display().to_string());
-        if let Some(sim) = &self.global.sim {
-            out.push("--sim".into());
-            out.push(sim.clone());
-        }
-        out
     }
 
     /// Write `daemon-status.json` when something in it changed (not every poll: an idle daemon

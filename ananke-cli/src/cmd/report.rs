@@ -148,8 +148,10 @@ impl ListedReport {
 /// The table of `report list`: one row per report, oldest first.
 fn table(rows: &[ListedReport]) -> String {
     use std::fmt::Write as _;
-    let mut out =
-        format!("{:<36} {:<9} {:<11} {:<21} {:>9}  {}\n", "run", "command", "outcome", "started", "duration", "reason");
+    let mut out = format!(
+        "{:<36} {:<14} {:<11} {:<21} {:>9}  {}\n",
+        "run", "command", "outcome", "started", "duration", "reason"
+    );
     for r in rows {
         let command = match (r.command.as_deref(), r.execute) {
             (Some(c), Some(false)) => format!("{c} (dry)"),
@@ -160,7 +162,7 @@ fn table(rows: &[ListedReport]) -> String {
         let reason = r.error.as_deref().or(r.reason.as_deref()).unwrap_or("-");
         let _ = writeln!(
             out,
-            "{:<36} {:<9} {:<11} {:<21} {:>9}  {reason}",
+            "{:<36} {:<14} {:<11} {:<21} {:>9}  {reason}",
             r.run_id,
             command,
             r.outcome,

@@ -156,7 +156,7 @@ fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
     };
     let mut gates = report.outcomes;
     if let Some(soak) = gates.iter_mut().find(|g| g.gate == GateId::Soak) {
-        *soak = soak_line(&target.state, ready_8, soak.clone());
+        *soak = soak_line(&target.state, ready_8, soak.clone(), &mut warnings);
     }
     let mut history = target.state.read_runs()?.runs;
     let keep = history.len().saturating_sub(5);
@@ -186,29 +186,40 @@ fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
 }
 
 /// The soak is judged only during a startup run: on a ready cluster, the line says when the last
-/// startup's soak passed; otherwise that no run is soaking now.
-fn soak_line(state: &ananke_core::store::StateDir, ready: bool, mut soak: GateOutcome) -> GateOutcome {
-    let last = state.read_last_report(Command::Startup).ok().flatten();
-    let passed = last.as_ref().filter(|r| {
+/// startup's soak passed; otherwise how the last startup ended. A last report that cannot be read
+/// is a warning of the status, not a soak that never ran.
+fn soak_line(
+    state: &ananke_core::store::StateDir,
+    ready: bool,
+    mut soak: GateOutcome,
+    warnings: &mut Vec<String>,
+) -> GateOutcome {
+    let last = match state.read_last_report(Command::Startup) {
+        Ok(last) => last,
+        Err(e) => {
+            warnings.push(format!("the last startup report cannot be read: {e}"));
+            None
+        }
+    };
+    let passed = |r: &ananke_core::store::reports::RunReport| {
         r.final_state == "ready"
             && r.gates.as_ref().is_some_and(|g| g.outcomes.iter().any(|o| o.gate == GateId::Soak && o.passed()))
-    });
-    match passed {
-        Some(r) if ready => {
+    };
+    soak.reasons = vec![match &last {
+        Some(r) if passed(r) && ready => {
             soak.verdict = Verdict::Pass;
-            soak.reasons = vec![format!("passed at {} (startup {})", r.finished_at, r.run_id)];
+            format!("passed at {} (startup {})", r.finished_at, r.run_id)
         }
-        Some(r) => {
-            soak.reasons = vec![format!(
-                "passed at {} (startup {}), but a gate before it fails now; the soak is judged again by the next startup",
-                r.finished_at, r.run_id
-            )];
-        }
-        None => {
-            soak.reasons =
-                vec!["no startup has passed the soak yet; it is judged only during a startup run".to_owned()];
-        }
-    }
+        Some(r) if passed(r) => format!(
+            "passed at {} (startup {}), but a gate before it fails now; the next startup judges it again",
+            r.finished_at, r.run_id
+        ),
+        Some(r) => format!(
+            "the last startup ({}, {:?} in state {}) did not pass the soak; it is judged only during a startup run",
+            r.run_id, r.outcome, r.final_state
+        ),
+        None => "no startup has passed the soak yet; it is judged only during a startup run".to_owned(),
+    }];
     soak
 }
 

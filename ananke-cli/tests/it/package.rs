@@ -47,9 +47,6 @@ fn the_package_holds_the_binary_units_conffile_completions_and_man_pages() {
         ("etc/ananke/ananke.yaml", "-rw-r----- root/root"),
         ("lib/systemd/system/ananke.service", "-rw-r--r-- root/root"),
         ("lib/systemd/system/ananke-bootstrap.service", "-rw-r--r-- root/root"),
-        ("lib/systemd/system/ananke-update.service", "-rw-r--r-- root/root"),
-        ("lib/systemd/system/ananke-update.timer", "-rw-r--r-- root/root"),
-        ("usr/lib/ananke/update.sh", "-rwxr-xr-x root/root"),
         ("usr/share/bash-completion/completions/ananke", "-rw-r--r-- root/root"),
         ("usr/share/zsh/vendor-completions/_ananke", "-rw-r--r-- root/root"),
         ("usr/share/fish/vendor_completions.d/ananke.fish", "-rw-r--r-- root/root"),
@@ -60,6 +57,7 @@ fn the_package_holds_the_binary_units_conffile_completions_and_man_pages() {
         assert!(entry(path).starts_with(mode), "{path}: {}", entry(path));
     }
     assert!(!contents.contains("var/lib/ananke"), "postinst makes the state dir, so removal never takes it");
+    assert!(!contents.contains("ananke-update"), "a packaged host updates through apt, not update.sh");
     let control = dir.path().join("control");
     run(Command::new("dpkg-deb").arg("--control").arg(&deb).arg(&control));
     let text = |name: &str| std::fs::read_to_string(control.join(name)).unwrap();
@@ -70,7 +68,9 @@ fn the_package_holds_the_binary_units_conffile_completions_and_man_pages() {
     for script in ["postinst", "prerm", "postrm"] {
         run(Command::new("sh").arg("-n").arg(control.join(script)));
     }
-    assert!(text("postinst").contains("groupadd --system"), "the group is made in postinst");
+    let postinst = text("postinst");
+    assert!(postinst.contains("groupadd --system"), "the group is made in postinst");
+    assert!(postinst.contains("systemctl try-restart ananke.service"), "an upgrade restarts the daemon");
     let unpacked = dir.path().join("unpacked");
     run(Command::new("dpkg-deb").arg("--extract").arg(&deb).arg(&unpacked));
     let unit = std::fs::read_to_string(unpacked.join("lib/systemd/system/ananke.service")).unwrap();
@@ -124,6 +124,11 @@ fn dpkg_installs_upgrades_keeping_the_config_and_removes_keeping_the_state() {
     assert!(dpkg(&root, &["-s", "ananke"]).contains("Version: 0.1.0-2"));
     assert_eq!(std::fs::read_to_string(&config).unwrap(), "# the operator's own\n");
 
+    // An operator who deleted the conffile keeps it deleted, and configure still succeeds.
+    std::fs::remove_file(&config).unwrap();
+    dpkg(&root, &["-i", second.to_str().unwrap()]);
+    assert!(!config.exists(), "dpkg keeps a deleted conffile deleted");
+    std::fs::write(&config, "# the operator's own\n").unwrap();
     dpkg(&root, &["-r", "ananke"]);
     assert!(!root.join("usr/bin/ananke").exists() && !root.join("lib/systemd/system/ananke.service").exists());
     assert_eq!(std::fs::read_to_string(&config).unwrap(), "# the operator's own\n", "remove keeps conffiles");

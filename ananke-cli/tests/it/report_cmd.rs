@@ -235,4 +235,21 @@ fn status_says_when_the_soak_passed() {
     let (_, table, _) = sim(&state, &["status"]);
     let line = table.lines().find(|l| l.trim_start().starts_with("soak")).unwrap();
     assert!(line.contains("pass") && line.contains("passed at"), "{table}");
+
+    // Down again: the soak passed, but the gates before it fail now.
+    assert_eq!(sim(&state, &["shutdown", "--execute", "--reason", "drill", "-q"]).0, 0);
+    let down = soak(&json(&sim(&state, &["status", "--json"]).1));
+    assert!(down["reasons"][0].as_str().unwrap().contains("but a gate before it fails now"), "{down}");
+    // A last startup that failed, then a report that cannot be read.
+    let path = state.join("last-startup-report.json");
+    let mut failed = read_json(&path);
+    failed["final_state"] = "failed".into();
+    failed["outcome"] = "failed".into();
+    std::fs::write(&path, failed.to_string()).unwrap();
+    let why = soak(&json(&sim(&state, &["status", "--json"]).1));
+    assert!(why["reasons"][0].as_str().unwrap().contains("did not pass the soak"), "{why}");
+    std::fs::write(&path, "{ damaged").unwrap();
+    let status = json(&sim(&state, &["status", "--json"]).1);
+    assert!(status["warnings"].to_string().contains("the last startup report cannot be read"), "{status}");
+    assert!(soak(&status)["reasons"][0].as_str().unwrap().starts_with("no startup has passed"), "{status}");
 }

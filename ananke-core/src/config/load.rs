@@ -201,8 +201,11 @@ fn relocated(mut problem: Problem, text: &str) -> Problem {
         let root = !problem.field.contains(['.', '[']);
         if root || !how.is_empty() {
             problem.message = format!(
-                "{}; the file ends at line {}{how}: if it was cut short (a partial copy, a full disk), restore it",
-                problem.message, end.line
+                "{}; the file ends at line {}{how}: if it was cut short (a partial copy, a full disk), restore it, \
+                 otherwise add `{}`",
+                problem.message,
+                end.line,
+                problem.field.rsplit(['.', ']']).next().unwrap_or_default()
             );
         }
         if root {

@@ -125,7 +125,7 @@ fn default_statuses() -> Vec<u16> {
 #[serde(deny_unknown_fields)]
 pub struct CommandSpec {
     /// Program and arguments (no shell is involved).
-    #[schemars(length(min = 1), inner(pattern(NON_BLANK)))]
+    #[schemars(length(min = 1))]
     pub argv: Vec<String>,
     /// Time limit.
     #[serde(default = "d_2m")]
@@ -168,7 +168,7 @@ pub enum UnsealKeySource {
     /// A command whose stdout holds the shares, one per line.
     Command(CommandSpec),
     /// A file holding the shares, one per line.
-    File(#[schemars(pattern(NON_BLANK))] PathBuf),
+    File(#[schemars(length(min = 1))] PathBuf),
 }
 
 /// The stability soak.

@@ -94,6 +94,9 @@ fn the_schema_refuses_what_validation_refuses_where_a_schema_can() {
             (false, _, None) | (true, Some(false), None) => {}
             (false, _, Some(e)) => wrong.push(format!("{}: valid, but the schema refuses it: {e}", file.display())),
             (true, None, _) => wrong.push(format!("{}: no `# schema: refuses|accepts: WHY` header", file.display())),
+            (true, Some(true), Some(e)) if e.starts_with("PARSE: ") => {
+                wrong.push(format!("{}: not a document ({e}); the schema never saw it", file.display()));
+            }
             (true, Some(true), Some(_)) => refused += 1,
             (true, Some(true), None) => wrong.push(format!("{}: the schema should refuse it", file.display())),
             // Not a document at all (a TOML key written twice): the parser's matter, not the schema's.
