@@ -240,3 +240,36 @@ fn the_schema_is_json_and_names_the_seed_fields() {
         assert!(text.contains(&format!("\"{field}\"")), "schema does not mention `{field}`");
     }
 }
+
+#[test]
+fn every_file_the_config_names_is_listed_with_its_field() {
+    use ananke_core::config::{referenced_files, FileUse, UnsealKeySource};
+    let mut config = config::load(&repo_file("examples/titan-lab.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let listed = |config: &config::Config| -> Vec<(String, FileUse)> {
+        referenced_files(config).into_iter().map(|f| (f.field, f.used)).collect()
+    };
+    let fields = listed(&config);
+    for (field, used) in [
+        ("state_dir", FileUse::WritableDir),
+        ("ssh.identity_file", FileUse::Secret),
+        ("ssh.known_hosts", FileUse::Read),
+        ("power_domains[0].ups.password_file", FileUse::Secret),
+        ("power_domains[1].ups.password_file", FileUse::Secret),
+        ("vault.unseal_keys.command.argv[0]", FileUse::Program),
+        ("vault.ca_file", FileUse::Read),
+        ("startup.vault_unseal_breakglass_command.argv[0]", FileUse::Program),
+    ] {
+        assert!(fields.contains(&(field.to_owned(), used)), "{field} missing from {fields:?}");
+    }
+    let vault = config.vault.as_mut().expect("the example has Vault");
+    vault.unseal_keys = UnsealKeySource::File("/etc/ananke/shares".into());
+    vault.ca_file = None;
+    if let Some(spec) = config.startup.vault_unseal_breakglass_command.as_mut() {
+        spec.argv = vec!["  ".to_owned()];
+    }
+    let fields = listed(&config);
+    assert!(fields.contains(&("vault.unseal_keys.file".to_owned(), FileUse::Secret)), "{fields:?}");
+    for gone in ["vault.ca_file", "vault.unseal_keys.command.argv[0]", "startup.vault_unseal_breakglass_command.argv[0]"] {
+        assert!(!fields.iter().any(|(f, _)| f == gone), "{gone} still listed: {fields:?}");
+    }
+}
