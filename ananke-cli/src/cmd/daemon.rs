@@ -25,8 +25,6 @@ use std::time::{Duration, Instant};
 
 mod adopt;
 use adopt::initial_phase;
-#[cfg(test)]
-use adopt::outcome_word;
 
 /// Watch the UPSes and take the cluster down and back up as the power policy says.
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 use crate::exit;
 use crate::global::GlobalArgs;
 use crate::output;
+use ananke_core::store::compare::{self, Comparison};
 use ananke_core::store::reports::Command;
 use ananke_core::store::StateDir;
 use clap::{Args, Subcommand, ValueEnum};
@@ -37,6 +38,20 @@ pub enum Which {
         /// The run id.
         run: String,
     },
+    /// The drill record: RUN against the previous run of its kind and the median of the last N
+    ///
+    /// Compares RUN (default: the last executed run) with the previous run of the same command on
+    /// the same target and with the median of the succeeded ones among the last N, phase by
+    /// phase, and lists its warnings and manual steps that the previous run did not have (a
+    /// failure's instruction and every unconfirmed item count as manual steps). Read from
+    /// runs.json, which keeps the last 500 runs.
+    Compare {
+        /// The run id (default: the last executed run).
+        run: Option<String>,
+        /// How many earlier runs of the same kind the median looks back over.
+        #[arg(long, value_name = "N", default_value_t = compare::DEFAULT_LAST, value_parser = clap::value_parser!(u16).range(1..))]
+        last: u16,
+    },
 }
 
 /// `startup` or `shutdown`.
@@ -57,6 +72,7 @@ impl ReportArgs {
             Err(code) => return code,
         };
         let result = match self.which.unwrap_or(Which::Last { command: None }) {
+            Which::Compare { run, last } => return compare_command(&state, run.as_deref(), last.into(), self.json),
             Which::List => list(&state, self.json),
             Which::Show { run } => state
                 .read_report(&run)
@@ -129,10 +145,7 @@ impl ListedReport {
             Ok(Some(r)) => Self {
                 run_id,
                 command: Some(r.command.as_str().to_owned()),
-                outcome: serde_json::to_value(r.outcome)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_default(),
+                outcome: r.outcome.as_str().to_owned(),
                 execute: Some(r.execute),
                 started_at: Some(r.started_at),
                 duration_ms: Some(r.duration_ms),
@@ -203,4 +216,81 @@ fn last(state: &StateDir, command: Option<CommandArg>) -> Found {
         }
     }
     Ok(newest.ok_or(format!("no report yet in {}", state.root().display())))
+}
+
+/// `report compare`: the comparison of `run` (or of the last executed run), human or JSON.
+fn compare_command(state: &StateDir, run: Option<&str>, last: usize, json: bool) -> u8 {
+    let history = match state.read_runs() {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::STATE_IO;
+        }
+    };
+    let found = match run {
+        Some(id) => compare::compare(&history, id, last).ok_or_else(|| {
+            format!("run {id} is not in {} (report list shows the runs kept)", state.runs_path().display())
+        }),
+        None => compare::compare_last(&history, last)
+            .ok_or_else(|| format!("no executed run in {} yet", state.runs_path().display())),
+    };
+    let comparison = match found {
+        Ok(c) => c,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::USAGE_OR_CONFIG;
+        }
+    };
+    let printed =
+        if json { output::print_json(&comparison) } else { output::print_text(&comparison_text(&comparison)) };
+    if printed.is_ok() {
+        exit::SUCCESS
+    } else {
+        exit::STATE_IO
+    }
+}
+
+/// The human drill record of one run: the two summary lines, a table of phases (this run, the
+/// previous, the median, each with its change), then what is new.
+pub fn comparison_text(c: &Comparison) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!(
+        "{} {} on {}: {} in {}\n",
+        c.command.as_str(),
+        c.run_id,
+        c.target,
+        c.outcome.as_str(),
+        compare::secs(c.duration_ms)
+    );
+    for line in c.summary_lines() {
+        let _ = writeln!(out, "{line}");
+    }
+    let cell = |ms: Option<u64>| ms.map_or_else(|| "-".to_owned(), compare::secs);
+    let change = |base: Option<u64>, this: Option<u64>| match (base, this) {
+        (Some(b), Some(t)) if b == t => format!("{} (same)", compare::secs(b)),
+        (Some(b), Some(t)) => format!("{} ({})", compare::secs(b), compare::signed(t, b)),
+        (Some(b), None) => format!("{} (skipped)", compare::secs(b)),
+        (None, _) => "-".to_owned(),
+    };
+    let _ = writeln!(out, "{:<16} {:>9}  {:<20} median", "phase", "this run", "previous");
+    for p in &c.phases {
+        let _ = writeln!(
+            out,
+            "{:<16} {:>9}  {:<20} {}",
+            p.state,
+            cell(p.millis),
+            change(p.previous_ms, p.millis),
+            change(p.median_ms, p.millis)
+        );
+    }
+    for (what, items) in [("new warnings", &c.new_warnings), ("new manual steps", &c.new_manual_steps)] {
+        if !items.is_empty() {
+            let _ = writeln!(out, "{what} ({}):", items.len());
+            for item in items {
+                let _ = writeln!(out, "{}", output::wrapped("  - ", item));
+            }
+        }
+    }
+    let _ = writeln!(out, "manual steps this run: {}", c.manual_steps);
+    out
 }

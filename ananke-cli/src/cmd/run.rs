@@ -8,6 +8,7 @@ use crate::sink::CliSink;
 use crate::target::Target;
 use ananke_core::machine::Machine;
 use ananke_core::runner::{self, RunResult, RunSettings};
+use ananke_core::store::compare::{self, Comparison};
 use ananke_core::store::lock::{LockError, LockHolder, RunLock};
 use ananke_core::store::reports::{Command, RunOutcome, RunReport, REPORT_VERSION};
 use ananke_core::store::{StateDir, StoreError};
@@ -387,13 +388,27 @@ fn finish(
             return exit::STATE_IO;
         }
     };
+    // The drill record: this run against the last ones of its kind (a history that cannot be
+    // read is said, and costs the run nothing).
+    let comparison = match target.state.read_runs() {
+        Ok(history) => compare::compare(&history, run_id, compare::DEFAULT_LAST.into()),
+        Err(e) => {
+            eprintln!("warning: no comparison with earlier runs: {e}");
+            None
+        }
+    };
     if req.json {
         let mut out = RunOutput::new(req.name(), Some(&target.label), true);
         out.report = Some(&report);
         out.report_path = Some(path.display().to_string());
+        out.comparison = comparison;
         return req.print_json(out, exit_code(result));
     }
-    let _ = output::print_text(&output::report_summary(&report, Some(&path.display().to_string())));
+    let mut text = output::report_summary(&report, Some(&path.display().to_string()));
+    for line in comparison.iter().flat_map(Comparison::summary_lines) {
+        let _ = writeln!(text, "{line}");
+    }
+    let _ = output::print_text(&text);
     exit_code(result)
 }
 

@@ -3,6 +3,7 @@
 //! Progress and errors stay on stderr, the exit codes are the same as without `--json`.
 
 use ananke_core::runner::PlannedEffect;
+use ananke_core::store::compare::Comparison;
 use ananke_core::store::reports::RunReport;
 use serde::Serialize;
 
@@ -32,6 +33,10 @@ pub struct RunOutput<'a> {
     /// Where the report was written.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report_path: Option<String>,
+    /// The executed run against the previous run of its kind and the median of the last ones,
+    /// as `report compare RUN --json` prints it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
 }
 
 /// Bootstrap's decision.
@@ -67,6 +72,7 @@ impl<'a> RunOutput<'a> {
             plan: None,
             report: None,
             report_path: None,
+            comparison: None,
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::target::Target;
 use ananke_core::gates::{self, GateId, GateOutcome, SoakProgress, Verdict};
 use ananke_core::observation::{ConditionStatus, Observation, SshStatus, UpsStatus};
 use ananke_core::runner::World;
+use ananke_core::store::compare::{self, Comparison};
 use ananke_core::store::lock::{held, pid_alive, LockHolder};
 use ananke_core::store::reports::{Command, DaemonStatus, Progress, RunSummary};
 use clap::Args;
@@ -51,6 +52,10 @@ pub struct Status {
     pub run: Option<RunInProgress>,
     /// The last runs, newest last (at most 5).
     pub last_runs: Vec<RunSummary>,
+    /// The last executed run against the previous run of its kind and the median of the last
+    /// ones (the shape of `report compare --json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_comparison: Option<Comparison>,
     /// The power daemon, if it runs.
     pub daemon: Option<DaemonStatus>,
     /// What a startup still has to restore of an ananke shutdown, if anything.
@@ -158,7 +163,9 @@ fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
     if let Some(soak) = gates.iter_mut().find(|g| g.gate == GateId::Soak) {
         *soak = soak_line(&target.state, ready_8, soak.clone(), &mut warnings);
     }
-    let mut history = target.state.read_runs()?.runs;
+    let runs = target.state.read_runs()?;
+    let last_comparison = compare::compare_last(&runs, compare::DEFAULT_LAST.into());
+    let mut history = runs.runs;
     let keep = history.len().saturating_sub(5);
     history.drain(..keep);
     Ok(Status {
@@ -179,6 +186,7 @@ fn collect(target: &Target) -> Result<Status, Box<dyn std::error::Error>> {
         power: obs.power.clone(),
         run,
         last_runs: history,
+        last_comparison,
         daemon: target.state.read_daemon_status()?.filter(|d| pid_alive(d.pid)),
         pending_restore,
         warnings,
@@ -329,6 +337,13 @@ pub fn render(s: &Status) -> String {
             let _ = writeln!(out, "daemon: not running");
         }
     }
+    render_runs(&mut out, s);
+    out
+}
+
+/// The last runs and the comparison of the last one.
+fn render_runs(out: &mut String, s: &Status) {
+    use std::fmt::Write as _;
     let _ = writeln!(out, "last runs:");
     if s.last_runs.is_empty() {
         let _ = writeln!(out, "  none");
@@ -344,5 +359,10 @@ pub fn render(s: &Status) -> String {
             r.target
         );
     }
-    out
+    if let Some(c) = &s.last_comparison {
+        let _ = writeln!(out, "last run compared ({} {}):", c.command.as_str(), c.run_id);
+        for line in c.summary_lines() {
+            let _ = writeln!(out, "{}", output::wrapped("  ", &line));
+        }
+    }
 }

@@ -9,6 +9,7 @@ mod daemon;
 mod daemon_paths;
 mod daemon_pushed;
 mod docs_contract;
+mod drill_record;
 mod dry_run;
 mod e2e;
 mod e2e_clock;

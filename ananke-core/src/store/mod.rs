@@ -3,6 +3,7 @@
 //! File I/O lives here, behind the `store` feature, so the pure core stays free of it.
 
 pub mod atomic;
+pub mod compare;
 pub mod config_file;
 pub mod lock;
 pub mod reports;
@@ -197,16 +198,7 @@ impl StateDir {
         let last = self.last_report_path(report.command);
         write_json(&last, report, REPORT_MODE).map_err(Self::io(&last))?;
         let mut history = self.read_runs()?;
-        history.push(reports::RunSummary {
-            run_id: report.run_id.clone(),
-            command: report.command,
-            target: report.target.clone(),
-            execute: report.execute,
-            outcome: report.outcome,
-            started_at: report.started_at.clone(),
-            duration_ms: report.duration_ms,
-            phases: report.phases.clone(),
-        });
+        history.push(reports::RunSummary::of(report));
         let runs = self.runs_path();
         write_json(&runs, &history, REPORT_MODE).map_err(Self::io(&runs))?;
         self.prune_reports()?;

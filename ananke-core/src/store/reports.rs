@@ -56,6 +56,21 @@ pub enum RunOutcome {
     Aborted,
 }
 
+impl RunOutcome {
+    /// The outcome in the words of the reports (`succeeded`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Running => "running",
+            RunOutcome::Planned => "planned",
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Incomplete => "incomplete",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Aborted => "aborted",
+        }
+    }
+}
+
 /// `startup-progress.json`: the live run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
@@ -160,6 +175,18 @@ pub struct RunReport {
     pub trace: String,
 }
 
+impl RunReport {
+    /// What the run leaves the operator to do by hand: the failure's instruction, then each item
+    /// no observation confirmed (`item: cause`, without the world's last words, which change from
+    /// run to run). The drill record counts them: every drill should leave fewer.
+    #[must_use]
+    pub fn manual_steps(&self) -> Vec<String> {
+        let mut steps: Vec<String> = self.failure.iter().map(|f| f.reason.clone()).collect();
+        steps.extend(self.unconfirmed.iter().map(|u| format!("{}: {}", u.item, u.cause)));
+        steps
+    }
+}
+
 /// One entry of `runs.json`: the drill record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunSummary {
@@ -179,6 +206,35 @@ pub struct RunSummary {
     pub duration_ms: u64,
     /// Milliseconds per phase.
     pub phases: Vec<PhaseTiming>,
+    /// The shutdown's `--reason` (absent in entries written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The report's warnings (absent: none, or written before they were recorded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// What the operator had to do by hand after the run (see [`RunReport::manual_steps`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub manual_steps: Vec<String>,
+}
+
+impl RunSummary {
+    /// The `runs.json` entry of `report`.
+    #[must_use]
+    pub fn of(report: &RunReport) -> Self {
+        Self {
+            run_id: report.run_id.clone(),
+            command: report.command,
+            target: report.target.clone(),
+            execute: report.execute,
+            outcome: report.outcome,
+            started_at: report.started_at.clone(),
+            duration_ms: report.duration_ms,
+            phases: report.phases.clone(),
+            reason: report.reason.clone(),
+            warnings: report.warnings.clone(),
+            manual_steps: report.manual_steps(),
+        }
+    }
 }
 
 /// `runs.json`.
@@ -290,6 +346,9 @@ mod tests {
             started_at: String::new(),
             duration_ms: ms,
             phases: vec![],
+            reason: None,
+            warnings: vec![],
+            manual_steps: vec![],
         }
     }
 

@@ -269,7 +269,9 @@ fn every_file_the_config_names_is_listed_with_its_field() {
     }
     let fields = listed(&config);
     assert!(fields.contains(&("vault.unseal_keys.file".to_owned(), FileUse::Secret)), "{fields:?}");
-    for gone in ["vault.ca_file", "vault.unseal_keys.command.argv[0]", "startup.vault_unseal_breakglass_command.argv[0]"] {
+    for gone in
+        ["vault.ca_file", "vault.unseal_keys.command.argv[0]", "startup.vault_unseal_breakglass_command.argv[0]"]
+    {
         assert!(!fields.iter().any(|(f, _)| f == gone), "{gone} still listed: {fields:?}");
     }
 }

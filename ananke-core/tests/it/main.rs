@@ -2,6 +2,7 @@
 
 mod config;
 mod config_schema;
+mod drill_record;
 mod fixtures;
 mod gates;
 mod machines;

@@ -28,7 +28,7 @@ impl Daemon {
     pub(super) fn reap_adopted(&mut self, now: Time) {
         let Some(run) = self.adopted.as_ref().filter(|_| held(self.state.root()).is_none()) else { return };
         let report = self.state.read_report(&run.run_id).ok().flatten();
-        let outcome = report.as_ref().map_or("no report", |r| outcome_word(r.outcome));
+        let outcome = report.as_ref().map_or("no report", |r| r.outcome.as_str());
         let succeeded = report.is_some_and(|r| r.outcome == RunOutcome::Succeeded);
         let input = if run.command == "startup" {
             PowerInput::StartupEnded { succeeded }
@@ -59,17 +59,5 @@ impl Daemon {
         while held(self.state.root()).is_some() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-}
-
-/// A run outcome in the words of the reports.
-pub(super) fn outcome_word(outcome: RunOutcome) -> &'static str {
-    match outcome {
-        RunOutcome::Running => "running",
-        RunOutcome::Planned => "planned",
-        RunOutcome::Succeeded => "succeeded",
-        RunOutcome::Incomplete => "incomplete",
-        RunOutcome::Failed => "failed",
-        RunOutcome::Aborted => "aborted",
     }
 }

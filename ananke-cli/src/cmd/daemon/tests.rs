@@ -1,21 +1,6 @@
 //! Unit tests of the daemon's small helpers.
 
-use super::{outcome_word, push_bounded};
-use ananke_core::store::reports::RunOutcome;
-
-#[test]
-fn outcomes_read_as_the_reports_write_them() {
-    for outcome in [
-        RunOutcome::Running,
-        RunOutcome::Planned,
-        RunOutcome::Succeeded,
-        RunOutcome::Incomplete,
-        RunOutcome::Failed,
-        RunOutcome::Aborted,
-    ] {
-        assert_eq!(serde_json::to_value(outcome).unwrap(), outcome_word(outcome), "{outcome:?}");
-    }
-}
+use super::push_bounded;
 
 #[test]
 fn the_event_list_keeps_the_latest() {
