@@ -170,3 +170,36 @@ fn a_shutdown_someone_else_started_is_waited_for_instead_of_starting_another() {
     drop(other);
     lab.wait_for("its end", |s| has_event(s, "the adopted shutdown run run-other") && has_event(s, "ended: no report"));
 }
+
+#[test]
+fn an_adopted_startup_that_succeeded_leaves_the_cluster_up_without_another_startup() {
+    let setup = Setup { lock_held_by: Some("startup"), ..Setup::default() };
+    let mut lab = start_with(|_| {}, &setup);
+    // The startup writes its report before it releases the lock, as a run does.
+    let report = serde_json::json!({
+        "version": 1, "run_id": "run-held", "command": "startup", "target": "sim:titan-lab", "ananke_version": "test",
+        "execute": true, "outcome": "succeeded", "final_state": "ready",
+        "started_at": "2026-12-03T10:00:00Z", "finished_at": "2026-12-03T10:05:00Z", "duration_ms": 300_000,
+        "phases": [], "effect_counts": {}, "effects": [], "diagnostics": [], "unconfirmed": [], "warnings": [], "trace": ""
+    });
+    std::fs::create_dir_all(lab.state.join("reports")).unwrap();
+    std::fs::write(lab.state.join("reports/run-held.json"), report.to_string()).unwrap();
+    lab.release_lock();
+    let s = lab.wait_for("the adopted startup's end told to the policy", |s| {
+        has_event(s, "the adopted startup run run-held") && s.phase == ananke_core::power::ClusterPhase::Up
+    });
+    assert!(has_event(&s, "ended: succeeded"), "{}", lab.events());
+    assert!(!has_event(&s, "started `ananke startup"), "no second startup: {}", lab.events());
+}
+
+#[test]
+fn an_operators_startup_begun_after_the_daemon_is_stopped_when_power_fails() {
+    let mut lab = start_with(|_| {}, &Setup::default());
+    let _operator = crate::common::LockHeld::start(&lab.state, "run-op", "startup");
+    lab.nut.set_vars(&[("ups.status", "OB DISCHRG LB"), ("battery.runtime", "3000")]).unwrap();
+    let s = lab.wait_for("the shutdown started", |s| has_event(s, "started `ananke shutdown"));
+    assert!(has_event(&s, "aborting the startup run run-op"), "{}", lab.events());
+    lab.wait_for("the shutdown ended", |s| has_event(s, "shutdown run") && has_event(s, "ended"));
+    let report = lab.report("last-shutdown-report.json").expect("shutdown report");
+    assert_eq!(report["outcome"], "succeeded", "{report}");
+}
