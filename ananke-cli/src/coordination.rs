@@ -16,7 +16,7 @@ use crate::global::GlobalArgs;
 use ananke_core::adapters::ssh::peer::{peer_shutdown, PeerShutdown};
 use ananke_core::adapters::ssh::{PeerCheck, PeerReport, PeerState};
 use ananke_core::config::{CoordinationRole, Node, PowerDomain};
-use ananke_core::power::{PowerDecision, PowerInput, PowerPolicy};
+use ananke_core::power::{PowerDecision, PowerInput, PowerPolicy, Severity};
 use ananke_core::store::lock::LockHolder;
 use ananke_core::{Config, Time};
 
@@ -45,13 +45,13 @@ pub fn check_before_run(global: &GlobalArgs, config: &Config, force: bool) -> Re
         Err(why) => RunVerdict { warnings: vec![why], refusals: Vec::new() },
     };
     for w in &verdict.warnings {
-        eprintln!("warning: {w}");
+        crate::log_warn!("{w}");
     }
     if verdict.refusals.is_empty() {
         return Ok(verdict.warnings);
     }
     for r in &verdict.refusals {
-        eprintln!("error: {r}");
+        crate::log_error!("{r}");
     }
     Err(exit::LOCK_HELD)
 }
@@ -153,7 +153,7 @@ impl ShutdownGate {
         match rule {
             PeerShutdown::Act { why } => {
                 self.deferring = false;
-                decisions.insert(at, PowerDecision::Report { message: why });
+                decisions.insert(at, PowerDecision::Report { severity: Severity::Warning, message: why });
                 decisions
             }
             PeerShutdown::Defer { message } => {
@@ -162,13 +162,16 @@ impl ShutdownGate {
                 // The policy explains a shutdown in the report just before it.
                 let reason = match at.checked_sub(1).map(|i| (i, &decisions[i])) {
                     Some((i, PowerDecision::Report { .. })) => match decisions.remove(i) {
-                        PowerDecision::Report { message } => format!("{message}; "),
+                        PowerDecision::Report { message, .. } => format!("{message}; "),
                         _ => String::new(),
                     },
                     _ => String::new(),
                 };
                 if !self.deferring {
-                    decisions.push(PowerDecision::Report { message: format!("{reason}not acted on: {message}") });
+                    decisions.push(PowerDecision::Report {
+                        severity: Severity::Notice,
+                        message: format!("{reason}not acted on: {message}"),
+                    });
                 }
                 self.deferring = true;
                 decisions

@@ -94,16 +94,15 @@ impl GlobalArgs {
 pub fn report_config_error(e: &ConfigError) {
     match e {
         ConfigError::Invalid(problems) => {
-            eprintln!(
-                "error: invalid config ({} problem{}):",
-                problems.len(),
-                if problems.len() == 1 { "" } else { "s" }
-            );
+            use std::fmt::Write as _;
+            let mut text =
+                format!("invalid config ({} problem{}):", problems.len(), if problems.len() == 1 { "" } else { "s" });
             for p in problems {
-                eprintln!("  {p}");
+                let _ = write!(text, "\n  {p}");
             }
+            crate::log_error!("{text}");
         }
-        ConfigError::Read { .. } => eprintln!("error: {e}"),
+        ConfigError::Read { .. } => crate::log_error!("{e}"),
     }
 }
 

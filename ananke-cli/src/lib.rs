@@ -8,6 +8,7 @@ mod cmd;
 pub mod coordination;
 pub mod exit;
 mod global;
+pub mod journal;
 mod notify;
 mod output;
 mod pace;

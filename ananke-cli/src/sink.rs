@@ -30,7 +30,14 @@ pub struct CliSink {
     clock: (Time, bool),
     /// First error writing progress or trace (reported once, the run goes on).
     pub write_error: Option<String>,
+    /// When (on the world's clock) the last plain progress line was printed: without a
+    /// terminal, a wait longer than [`HEARTBEAT`] gets a line naming what it waits for.
+    last_line: Option<Time>,
 }
+
+/// How long plain progress (stderr not a terminal: the journal, a log file) stays silent during
+/// a wait before a line says what the run is waiting for.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl CliSink {
     /// A sink for run `run_id`.
@@ -66,6 +73,7 @@ impl CliSink {
             last_write: None,
             clock: (Time::ZERO, false),
             write_error: None,
+            last_line: None,
         }
     }
 
@@ -100,7 +108,11 @@ impl CliSink {
     fn note_error(&mut self, what: &str, e: &dyn std::fmt::Display) {
         if self.write_error.is_none() {
             let msg = format!("warning: cannot write {what}: {e}");
-            self.say(&msg);
+            if self.show && self.bar.is_none() {
+                crate::journal::say(crate::journal::Priority::Warning, &msg);
+            } else {
+                self.say(&msg);
+            }
             self.write_error = Some(msg);
         }
     }
@@ -129,6 +141,24 @@ impl CliSink {
     }
 }
 
+impl CliSink {
+    /// Without a terminal, a line every [`HEARTBEAT`] of a wait, naming the first gate that
+    /// holds the run and why: the journal never goes silent during a 30-minute converge.
+    fn heartbeat(&mut self, step: &Step<'_>) {
+        let since = self.last_line.get_or_insert(step.time);
+        if step.time.since(*since) < HEARTBEAT {
+            return;
+        }
+        self.last_line = Some(step.time);
+        let why = step
+            .gates
+            .and_then(|g| g.first_failing())
+            .and_then(|g| g.reasons.first())
+            .map_or_else(String::new, |r| format!(" ({r})"));
+        self.say(&format!("{} still {}{why}", self.stamp(step.time), self.progress.phase));
+    }
+}
+
 impl StepSink for CliSink {
     fn record(&mut self, step: &Step<'_>) {
         if let Some(trace) = self.trace.as_mut() {
@@ -139,6 +169,7 @@ impl StepSink for CliSink {
         let changed = step.state_before != step.state_after;
         if changed {
             self.say(&format!("{} {} -> {}", self.stamp(step.time), step.state_before, step.state_after));
+            self.last_line = Some(step.time);
         }
         if self.verbose {
             for effect in step.effects {
@@ -157,6 +188,8 @@ impl StepSink for CliSink {
         }
         if let Some(bar) = &self.bar {
             bar.set_message(self.progress.phase.clone());
+        } else {
+            self.heartbeat(step);
         }
         let due = self.last_write.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
         if changed || due {

@@ -105,7 +105,7 @@ impl Target {
         };
         let state = state_dir_for(global)?;
         let opened = SimWorld::open(scenario, state.root(), purpose, persist).map_err(|e| {
-            eprintln!("error: {e}");
+            crate::log_error!("{e}");
             exit::USAGE_OR_CONFIG
         })?;
         let mut world = opened.world;
@@ -136,7 +136,7 @@ impl Target {
         let state = state_dir_for(global)?;
         let world = HostWorld::from_config(&config)
             .map_err(|e| {
-                eprintln!("error: {e}");
+                crate::log_error!("{e}");
                 exit::USAGE_OR_CONFIG
             })?
             .with_kube_source(global.kubeconfig_source(&config));

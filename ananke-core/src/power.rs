@@ -56,9 +56,23 @@ pub enum PowerDecision {
     AbortStartup,
     /// Something an operator must see (blips, lost UPSes, waits); logged and reported.
     Report {
+        /// How loud: the daemon logs it at the matching journal priority.
+        severity: Severity,
         /// What happened.
         message: String,
     },
+}
+
+/// How loud a [`PowerDecision::Report`] is (`journalctl -p warning` finds the last two).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Normal but significant: a blip, mains back, a UPS reachable again.
+    Notice,
+    /// A shutdown decided, a UPS lost: the operator should look.
+    Warning,
+    /// A run the policy started did not end well.
+    Error,
 }
 
 /// What the cluster is doing, as far as the daemon knows.
@@ -200,6 +214,7 @@ impl PowerPolicy {
                 let mut out = Vec::new();
                 if !*succeeded {
                     out.push(PowerDecision::Report {
+                        severity: Severity::Error,
                         message: "the power shutdown did not complete: see its report; once power is stable the \
                                   startup restores what it changed"
                             .to_owned(),
@@ -231,6 +246,7 @@ impl PowerPolicy {
                     }
                 }
                 vec![PowerDecision::Report {
+                    severity: Severity::Error,
                     message: "the startup failed: see its report; retrying after another stable-power window"
                         .to_owned(),
                 }]
@@ -278,6 +294,7 @@ impl PowerPolicy {
                 let action = if assume_battery { "treating it as on battery" } else { "keeping the cluster as it is" };
                 let cause = ups.error.as_deref().map_or_else(String::new, |why| format!(" ({why})"));
                 out.push(PowerDecision::Report {
+                    severity: Severity::Warning,
                     message: format!("UPS of {} unreachable or stale{cause}: {action}", ups.domain),
                 });
             }
@@ -289,6 +306,7 @@ impl PowerPolicy {
         }
         if let Some(since) = t.lost_since.take() {
             out.push(PowerDecision::Report {
+                severity: Severity::Notice,
                 message: format!("UPS of {} reachable again after {}s", ups.domain, now.since(since).as_secs()),
             });
         }
@@ -302,6 +320,7 @@ impl PowerPolicy {
                 let lasted = now.since(since);
                 if lasted < debounce {
                     out.push(PowerDecision::Report {
+                        severity: Severity::Notice,
                         message: format!(
                             "power blip on {} for {}s (under the {}s debounce): nothing done",
                             ups.domain,
@@ -311,6 +330,7 @@ impl PowerPolicy {
                     });
                 } else {
                     out.push(PowerDecision::Report {
+                        severity: Severity::Notice,
                         message: format!("mains back on {} after {}s on battery", ups.domain, lasted.as_secs()),
                     });
                 }
@@ -352,7 +372,10 @@ impl PowerPolicy {
                     )
                 };
                 return vec![
-                    PowerDecision::Report { message: format!("shutting the cluster down for {}: {why}", ups.domain) },
+                    PowerDecision::Report {
+                        severity: Severity::Warning,
+                        message: format!("shutting the cluster down for {}: {why}", ups.domain),
+                    },
                     PowerDecision::StartShutdown { reason: format!("power-{}", ups.domain) },
                 ];
             }
@@ -373,6 +396,7 @@ impl PowerPolicy {
         self.phase = ClusterPhase::ShuttingDown;
         vec![
             PowerDecision::Report {
+                severity: Severity::Warning,
                 message: format!(
                     "low battery or forced shutdown on {} after a shutdown that did not complete: trying once more",
                     ups.domain

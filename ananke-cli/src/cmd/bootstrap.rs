@@ -40,13 +40,13 @@ impl BootstrapArgs {
         let journal = match state.read_journal() {
             Ok(j) => j,
             Err(e) => {
-                eprintln!("error: {e}");
-                eprintln!("{}", lost_journal_help(&state, "damaged"));
+                crate::log_error!("{e}");
+                crate::journal::say(crate::journal::Priority::Err, &lost_journal_help(&state, "damaged"));
                 return exit::USAGE_OR_CONFIG;
             }
         };
         if let Some(warning) = missing_journal_warning(&state) {
-            eprintln!("{warning}");
+            crate::journal::say(crate::journal::Priority::Warning, &warning);
         }
         let why = if journal.shutdown_completed {
             let reason = journal.shutdown_reason.as_deref().unwrap_or("unknown reason");
@@ -64,7 +64,7 @@ impl BootstrapArgs {
             let observation = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(rt) => rt.block_on(target.world.observe()),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    crate::log_error!("{e}");
                     return exit::STATE_IO;
                 }
             };
@@ -82,7 +82,7 @@ impl BootstrapArgs {
                 format!("the cluster is down (Kubernetes API: {error})")
             }
         };
-        eprintln!("bootstrap: {why}: starting up");
+        crate::journal::say(crate::journal::Priority::Notice, &format!("bootstrap: {why}: starting up"));
         let req = RunRequest {
             command: Command::Startup,
             execute: self.execute,

@@ -48,7 +48,7 @@ impl ConfigCommand {
             ConfigCommand::Schema(_) => match output::print_json(&ananke_core::config::schema()) {
                 Ok(()) => exit::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    crate::log_error!("{e}");
                     exit::STATE_IO
                 }
             },

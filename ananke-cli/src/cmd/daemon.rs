@@ -5,6 +5,7 @@
 use crate::coordination::{watched_domains, ShutdownGate};
 use crate::exit;
 use crate::global::GlobalArgs;
+use crate::journal::{self, Priority};
 use crate::notify::Notifier;
 use crate::output::now_rfc3339;
 use crate::pace::{Pace, Woke};
@@ -78,25 +79,28 @@ impl DaemonArgs {
         };
         let state = state_dir_with(&self.global, &config);
         if let Err(e) = state.ensure() {
-            eprintln!("error: {e}");
+            crate::log_error!("{e}");
             return exit::STATE_IO;
         }
         let domains = watched_domains(&config);
         let monitor = match UpsMonitor::new(&domains, MonitorSettings::from_daemon(&config.daemon)) {
             Ok(m) => m,
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::log_error!("{e}");
                 return exit::USAGE_OR_CONFIG;
             }
         };
         let adopted = held(state.root());
         let phase = initial_phase(&state, adopted.as_ref());
         let budget = budget(&state, &config);
-        eprintln!(
-            "daemon: watching {} power domain(s) as {:?}; cluster {phase:?}; shutdown budget {}s",
-            domains.len(),
-            config.coordination.role,
-            budget.as_secs()
+        journal::say(
+            Priority::Notice,
+            &format!(
+                "daemon: watching {} power domain(s) as {:?}; cluster {phase:?}; shutdown budget {}s",
+                domains.len(),
+                config.coordination.role,
+                budget.as_secs()
+            ),
         );
         let mut policy = PowerPolicy::new(config.daemon.clone(), phase, budget);
         if state.read_journal().is_ok_and(|j| j.shutdown_unfinished()) {
@@ -132,7 +136,7 @@ impl DaemonArgs {
         let stop = Arc::new(AtomicBool::new(false));
         for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
             if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
-                eprintln!("error: cannot handle signal {signal}: {e}");
+                crate::log_error!("cannot handle signal {signal}: {e}");
                 return exit::STATE_IO;
             }
         }
@@ -173,7 +177,7 @@ impl Daemon {
                 Ok(Some(w)) => woke = w,
                 Ok(None) => break exit::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: the poll clock failed: {e}");
+                    crate::log_error!("the poll clock failed: {e}");
                     break exit::STATE_IO;
                 }
             }
@@ -244,7 +248,12 @@ impl Daemon {
     }
 
     fn event(&mut self, message: String) {
-        eprintln!("daemon: {message}");
+        self.event_at(Priority::Info, message);
+    }
+
+    /// An event, logged at `priority` (see [`crate::journal`]) and kept in `daemon-status.json`.
+    fn event_at(&mut self, priority: Priority, message: String) {
+        journal::say(priority, &format!("daemon: {message}"));
         push_bounded(&mut self.events, DaemonEvent { at: now_rfc3339(), message }, DAEMON_EVENTS);
         self.events_total += 1;
     }
@@ -260,11 +269,12 @@ impl Daemon {
         };
         let status = match status {
             Ok(status) => status,
-            Err(message) => return self.event(message),
+            Err(message) => return self.event_at(Priority::Err, message),
         };
         let Some(run) = self.running.take() else { return };
         let succeeded = status.success();
-        self.event(format!("{} run (pid {}) ended: {status}", run.command.as_str(), run.child.id()));
+        let priority = if succeeded { Priority::Info } else { Priority::Err };
+        self.event_at(priority, format!("{} run (pid {}) ended: {status}", run.command.as_str(), run.child.id()));
         let input = match run.command {
             Command::Shutdown => {
                 self.policy.set_budget(budget(&self.state, &self.config));
@@ -279,7 +289,7 @@ impl Daemon {
 
     fn carry_out(&mut self, decision: PowerDecision) {
         match decision {
-            PowerDecision::Report { message } => self.event(message),
+            PowerDecision::Report { severity, message } => self.event_at(severity.into(), message),
             PowerDecision::StartShutdown { reason } => {
                 let args = vec![
                     "shutdown".to_owned(),
@@ -306,7 +316,7 @@ impl Daemon {
             return;
         };
         let pid = run.child.id();
-        self.event(format!("aborting the {} run (pid {pid})", run.command.as_str()));
+        self.event_at(Priority::Warning, format!("aborting the {} run (pid {pid})", run.command.as_str()));
         let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
@@ -342,7 +352,7 @@ impl Daemon {
                 self.event(format!("started `ananke {}` (pid {})", args.join(" "), child.id()));
                 self.running = Some(Running { command, child, started_at: now_rfc3339() });
             }
-            Err(e) => self.event(format!("cannot start `ananke {}`: {e}", args.join(" "))),
+            Err(e) => self.event_at(Priority::Err, format!("cannot start `ananke {}`: {e}", args.join(" "))),
         }
     }
 
@@ -371,7 +381,7 @@ impl Daemon {
             events: self.events.clone(),
         };
         if let Err(e) = self.state.write_daemon_status(&status) {
-            eprintln!("daemon: cannot write its status: {e}");
+            journal::say(Priority::Warning, &format!("daemon: cannot write its status: {e}"));
         }
         true
     }

@@ -83,11 +83,11 @@ impl ReportArgs {
             Ok(Ok(report)) => report,
             Ok(Err(message)) if message.is_empty() => return exit::SUCCESS,
             Ok(Err(message)) => {
-                eprintln!("error: {message}");
+                crate::log_error!("{message}");
                 return exit::USAGE_OR_CONFIG;
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::log_error!("{e}");
                 return exit::USAGE_OR_CONFIG;
             }
         };
@@ -223,7 +223,7 @@ fn compare_command(state: &StateDir, run: Option<&str>, last: usize, json: bool)
     let history = match state.read_runs() {
         Ok(h) => h,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::log_error!("{e}");
             return exit::STATE_IO;
         }
     };
@@ -237,7 +237,7 @@ fn compare_command(state: &StateDir, run: Option<&str>, last: usize, json: bool)
     let comparison = match found {
         Ok(c) => c,
         Err(message) => {
-            eprintln!("error: {message}");
+            crate::log_error!("{message}");
             return exit::USAGE_OR_CONFIG;
         }
     };

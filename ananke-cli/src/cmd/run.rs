@@ -104,7 +104,7 @@ where
         (Some(j), _) => j.clone(),
         (None, Ok(j)) => j,
         (None, Err(e)) => {
-            eprintln!("error: {e}");
+            crate::log_error!("{e}");
             return exit::USAGE_OR_CONFIG;
         }
     };
@@ -141,7 +141,7 @@ where
     let result = match result {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::log_error!("{e}");
             return exit::STATE_IO;
         }
     };
@@ -256,7 +256,7 @@ fn acquire_lock(
     warnings: &mut Vec<String>,
 ) -> Result<RunLock, u8> {
     if let Err(e) = state.ensure() {
-        eprintln!("error: {e}");
+        crate::log_error!("{e}");
         return Err(exit::STATE_IO);
     }
     let holder = LockHolder {
@@ -271,17 +271,17 @@ fn acquire_lock(
             if let Some(stale) = &lock.took_over {
                 let w =
                     format!("took over a stale lock of pid {} (run {}, no longer running)", stale.pid, stale.run_id);
-                eprintln!("warning: {w}");
+                crate::log_warn!("{w}");
                 warnings.push(w);
             }
             Ok(lock)
         }
         Err(e @ LockError::Held { .. }) => {
-            eprintln!("error: {e}");
+            crate::log_error!("{e}");
             Err(exit::LOCK_HELD)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::log_error!("{e}");
             Err(exit::STATE_IO)
         }
     }
@@ -384,7 +384,7 @@ fn finish(
     let path = match target.state.write_report(&report) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: cannot write the report: {e}");
+            crate::log_error!("cannot write the report: {e}");
             return exit::STATE_IO;
         }
     };
@@ -393,7 +393,7 @@ fn finish(
     let comparison = match target.state.read_runs() {
         Ok(history) => compare::compare(&history, run_id, compare::DEFAULT_LAST.into()),
         Err(e) => {
-            eprintln!("warning: no comparison with earlier runs: {e}");
+            crate::log_warn!("no comparison with earlier runs: {e}");
             None
         }
     };

@@ -119,7 +119,7 @@ impl StatusArgs {
         let status = match collect(&target) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::log_error!("{e}");
                 return exit::USAGE_OR_CONFIG;
             }
         };

@@ -9,7 +9,7 @@ use crate::common::ananke;
 use ananke_cli::coordination::ShutdownGate;
 use ananke_cli::exit;
 use ananke_core::config::{CoordinationRole, DaemonSettings};
-use ananke_core::power::{ClusterPhase, PowerDecision, PowerPolicy};
+use ananke_core::power::{ClusterPhase, PowerDecision, PowerPolicy, Severity};
 use ananke_core::store::lock::{LockHolder, LOCK_FILE};
 use ananke_core::{Config, Time};
 use ananke_testing::sshd::SshdFleet;
@@ -230,6 +230,7 @@ fn shutdown_decided() -> (PowerPolicy, Vec<PowerDecision>) {
     let policy = PowerPolicy::new(DaemonSettings::default(), ClusterPhase::ShuttingDown, Duration::from_secs(600));
     let decisions = vec![
         PowerDecision::Report {
+            severity: Severity::Warning,
             message: "shutting the cluster down for statera: low battery or forced shutdown".into(),
         },
         PowerDecision::StartShutdown { reason: "power-statera".into() },
@@ -247,6 +248,7 @@ fn a_peer_daemon_defers_to_a_reachable_coordinator_and_acts_without_it() {
     assert_eq!(
         out,
         [PowerDecision::Report {
+            severity: Severity::Notice,
             message: "shutting the cluster down for statera: low battery or forced shutdown; not acted on: \
                       coordinator titan-db is reachable: it decides"
                 .into()
@@ -265,7 +267,7 @@ fn a_peer_daemon_defers_to_a_reachable_coordinator_and_acts_without_it() {
     let out = gate.filter(&mut policy, Time(1), decisions);
     assert_eq!(policy.phase(), ClusterPhase::ShuttingDown);
     assert!(matches!(out.last(), Some(PowerDecision::StartShutdown { .. })), "{out:?}");
-    let acts = out.iter().any(|d| matches!(d, PowerDecision::Report { message } if message.starts_with("coordinator titan-db is unreachable") && message.ends_with("this peer acts on its own UPS")));
+    let acts = out.iter().any(|d| matches!(d, PowerDecision::Report { message, .. } if message.starts_with("coordinator titan-db is unreachable") && message.ends_with("this peer acts on its own UPS")));
     assert!(acts, "{out:?}");
     // A coordinator's gate lets its decisions through untouched.
     let mut gate = ShutdownGate::new(&lab.config(CoordinationRole::Coordinator));
@@ -293,7 +295,7 @@ fn a_broken_ssh_identity_is_a_warning_for_a_run_and_lets_a_peer_daemon_act() {
     let out = gate.filter(&mut policy, Time(1), decisions);
     assert!(matches!(out.last(), Some(PowerDecision::StartShutdown { .. })), "{out:?}");
     assert!(
-        matches!(&out[1], PowerDecision::Report { message } if message.starts_with("the coordinator cannot be checked")),
+        matches!(&out[1], PowerDecision::Report { message, .. } if message.starts_with("the coordinator cannot be checked")),
         "{out:?}"
     );
 }

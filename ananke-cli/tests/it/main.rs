@@ -17,6 +17,7 @@ mod e2e_outcomes;
 mod help;
 mod install;
 mod io_errors;
+mod journal;
 mod kubeconfig;
 mod lock;
 mod manual;

@@ -54,7 +54,7 @@ fn a_blip_under_the_debounce_is_reported_and_nothing_else() {
     }
     let d = feed(&mut p, 20, vec![ups("statera", "OL", 99.0, 1200)]);
     assert!(
-        matches!(&d[..], [PowerDecision::Report { message }] if message.contains("blip") && message.contains("19s")),
+        matches!(&d[..], [PowerDecision::Report { message, .. }] if message.contains("blip") && message.contains("19s")),
         "{d:?}"
     );
     assert_eq!(p.phase(), ClusterPhase::Up);
@@ -138,19 +138,22 @@ fn a_lost_ups_is_reported_once_and_alert_keeps_the_cluster() {
     let mut p = policy(settings());
     let d = feed(&mut p, 0, vec![lost("statera")]);
     assert!(
-        matches!(&d[..], [PowerDecision::Report { message }] if message.contains("unreachable") && message.contains("keeping")),
+        matches!(&d[..], [PowerDecision::Report { message, .. }] if message.contains("unreachable") && message.contains("keeping")),
         "{d:?}"
     );
     for t in 1..2000 {
         assert!(feed(&mut p, t, vec![lost("statera")]).is_empty(), "reported once, no shutdown (t={t})");
     }
     let d = feed(&mut p, 2000, vec![ups("statera", "OL", 100.0, 1200)]);
-    assert!(matches!(&d[..], [PowerDecision::Report { message }] if message.contains("reachable again")), "{d:?}");
+    assert!(matches!(&d[..], [PowerDecision::Report { message, .. }] if message.contains("reachable again")), "{d:?}");
     let why = UpsStatus { error: Some("upsd serves no UPS named \"statra\"".into()), ..lost("statera") };
     let d = feed(&mut p, 2001, vec![why]);
     let expected =
         "UPS of statera unreachable or stale (upsd serves no UPS named \"statra\"): keeping the cluster as it is";
-    assert!(matches!(&d[..], [PowerDecision::Report { message }] if message == expected), "the cause in words: {d:?}");
+    assert!(
+        matches!(&d[..], [PowerDecision::Report { message, .. }] if message == expected),
+        "the cause in words: {d:?}"
+    );
 }
 
 #[test]
@@ -182,7 +185,7 @@ fn a_failed_startup_is_retried_only_after_another_stable_window() {
     feed(&mut p, 0, vec![ups("statera", "OL", 90.0, 1000)]);
     assert_eq!(feed(&mut p, 300, vec![ups("statera", "OL", 90.0, 1000)]), vec![PowerDecision::StartStartup]);
     let d = p.handle(at(400), &PowerInput::StartupEnded { succeeded: false });
-    assert!(matches!(&d[..], [PowerDecision::Report { message }] if message.contains("retrying")), "{d:?}");
+    assert!(matches!(&d[..], [PowerDecision::Report { message, .. }] if message.contains("retrying")), "{d:?}");
     assert!(feed(&mut p, 699, vec![ups("statera", "OL", 90.0, 1000)]).is_empty());
     assert_eq!(feed(&mut p, 700, vec![ups("statera", "OL", 90.0, 1000)]), vec![PowerDecision::StartStartup]);
 }
@@ -228,7 +231,10 @@ fn a_shutdown_that_did_not_complete_leaves_the_cluster_down_and_starts_it_up_on_
     let mut p = policy(settings());
     assert_eq!(shutdowns(&feed(&mut p, 0, vec![ups("main", "OB DISCHRG LB", 90.0, 600)])), 1);
     let out = p.handle(at(10), &PowerInput::ShutdownEnded { succeeded: false });
-    assert!(matches!(&out[..], [PowerDecision::Report { message }] if message.contains("did not complete")), "{out:?}");
+    assert!(
+        matches!(&out[..], [PowerDecision::Report { message, .. }] if message.contains("did not complete")),
+        "{out:?}"
+    );
     assert_eq!(p.phase(), ClusterPhase::Down, "its changes wait for a startup");
     assert!(feed(&mut p, 20, vec![ups("main", "OB DISCHRG", 80.0, 600)]).is_empty(), "no second shutdown");
     let out = feed(&mut p, 400, vec![ups("main", "OL", 90.0, 3000)]);
@@ -255,7 +261,10 @@ fn low_battery_after_a_shutdown_that_did_not_complete_tries_it_once_more() {
     let mut p2 = PowerPolicy::new(settings(), ClusterPhase::Down, Duration::from_secs(60)).after_unfinished_shutdown();
     let out = feed(&mut p2, 0, vec![ups("main", "OB DISCHRG LB", 10.0, 60)]);
     assert_eq!(shutdowns(&out), 1, "{out:?}");
-    assert!(matches!(&out[0], PowerDecision::Report { message } if message.contains("trying once more")), "{out:?}");
+    assert!(
+        matches!(&out[0], PowerDecision::Report { message, .. } if message.contains("trying once more")),
+        "{out:?}"
+    );
     assert_eq!(p2.phase(), ClusterPhase::ShuttingDown);
     assert!(p2.handle(at(5), &PowerInput::ShutdownEnded { succeeded: false })[0] != PowerDecision::StartStartup);
     assert_eq!(shutdowns(&feed(&mut p2, 10, vec![ups("main", "OB DISCHRG LB", 5.0, 30)])), 0, "once, not a storm");

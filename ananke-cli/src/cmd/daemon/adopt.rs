@@ -47,10 +47,13 @@ impl Daemon {
     /// Stop a run the daemon did not start (SIGTERM to the pid its lock names, when the lock is
     /// of this boot), and wait until its lock is released.
     pub(super) fn abort_adopted(&mut self, holder: &LockHolder) {
-        self.event(format!(
-            "aborting the {} run {} (pid {}) the daemon did not start",
-            holder.command, holder.run_id, holder.pid
-        ));
+        self.event_at(
+            crate::journal::Priority::Warning,
+            format!(
+                "aborting the {} run {} (pid {}) the daemon did not start",
+                holder.command, holder.run_id, holder.pid
+            ),
+        );
         let this_boot = holder.boot_id.is_none() || holder.boot_id == ananke_core::store::lock::boot_id();
         if holder.pid != 0 && this_boot {
             let _ = std::process::Command::new("kill").args(["-TERM", &holder.pid.to_string()]).status();
