@@ -4,6 +4,7 @@
 //! only when stderr is that stream: systemd names it in `JOURNAL_STREAM` (`DEVICE:INODE`), and
 //! a terminal, a pipe or a file an operator redirected to keep plain lines.
 
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::sync::OnceLock;
 
@@ -35,7 +36,9 @@ fn to_journal() -> bool {
     static TO_JOURNAL: OnceLock<bool> = OnceLock::new();
     *TO_JOURNAL.get_or_init(|| {
         let Ok(stream) = std::env::var("JOURNAL_STREAM") else { return false };
-        std::fs::metadata("/proc/self/fd/2").is_ok_and(|m| is_stream(&stream, m.dev(), m.ino()))
+        // fstat(2) of a duplicate of fd 2, as systemd's own check does (no /proc needed).
+        let stderr = std::io::stderr().as_fd().try_clone_to_owned().map(std::fs::File::from);
+        stderr.and_then(|f| f.metadata()).is_ok_and(|m| is_stream(&stream, m.dev(), m.ino()))
     })
 }
 
@@ -54,9 +57,17 @@ fn render(priority: Priority, text: &str, prefixed: bool) -> String {
     text.lines().map(|l| format!("<{p}>{l}")).collect::<Vec<_>>().join("\n")
 }
 
-/// Write `text` on stderr at `priority`.
+/// Whether stderr lines get journal priorities (stderr is the journal stream).
+#[must_use]
+pub fn on_journal() -> bool {
+    to_journal()
+}
+
+/// Write `text` on stderr at `priority`; a stderr that cannot be written loses the line, never
+/// the process (a daemon whose journal stream broke keeps running).
 pub fn say(priority: Priority, text: &str) {
-    eprintln!("{}", render(priority, text, to_journal()));
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{}", render(priority, text, to_journal()));
 }
 
 /// `error: ...` on stderr, at priority `err`.

@@ -88,7 +88,12 @@ pub fn run() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            // On the journal, a usage error (a bad flag in a unit file) is an `err` line.
+            if e.use_stderr() && journal::on_journal() {
+                journal::say(journal::Priority::Err, e.render().to_string().trim_end());
+            } else {
+                let _ = e.print();
+            }
             return if e.use_stderr() { exit::code(exit::USAGE_OR_CONFIG) } else { exit::code(exit::SUCCESS) };
         }
     };

@@ -388,6 +388,16 @@ fn finish(
             return exit::STATE_IO;
         }
     };
+    // The summary goes to stdout; on the journal, why a run failed is also an `err` line.
+    if let (Some(f), true) = (&report.failure, crate::journal::on_journal()) {
+        crate::log_error!(
+            "{} {} failed: {} (report {})",
+            report.command.as_str(),
+            report.run_id,
+            f.reason,
+            path.display()
+        );
+    }
     // The drill record: this run against the last ones of its kind (a history that cannot be
     // read is said, and costs the run nothing).
     let comparison = match target.state.read_runs() {

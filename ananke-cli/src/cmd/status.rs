@@ -360,7 +360,7 @@ fn render_runs(out: &mut String, s: &Status) {
         );
     }
     if let Some(c) = &s.last_comparison {
-        let _ = writeln!(out, "last run compared ({} {}):", c.command.as_str(), c.run_id);
+        let _ = writeln!(out, "last run compared ({} {}, {}):", c.command.as_str(), c.run_id, c.outcome.as_str());
         for line in c.summary_lines() {
             let _ = writeln!(out, "{}", output::wrapped("  ", &line));
         }

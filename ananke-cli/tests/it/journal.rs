@@ -60,3 +60,22 @@ fn a_long_wait_without_a_terminal_gets_a_heartbeat_naming_what_it_waits_for() {
     let longest = stamps.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
     assert!(longest <= 35.0, "a {longest}s silence: {stderr}");
 }
+
+#[test]
+fn on_the_journal_a_failed_run_says_why_at_the_err_priority() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let args = ["startup", "--execute", "--sim", "node-lost-required", "--state-dir", state.to_str().unwrap()];
+    let journal = stderr_of(&args, true);
+    let failed: Vec<&str> = journal.lines().filter(|l| l.starts_with("<3>error: startup ")).collect();
+    assert_eq!(failed.len(), 1, "{journal}");
+    assert!(
+        failed[0].contains(" failed: ") && failed[0].contains("titan-23") && failed[0].contains("(report "),
+        "{journal}"
+    );
+    // A bad flag (as in a unit file) is an `err` line too; without the journal, clap's own text.
+    let usage = stderr_of(&["startup", "--no-such-flag"], true);
+    assert!(usage.starts_with("<3>error: unexpected argument '--no-such-flag'"), "{usage}");
+    assert!(usage.lines().all(|l| l.starts_with("<3>")), "{usage}");
+    assert!(stderr_of(&["startup", "--no-such-flag"], false).starts_with("error: unexpected argument"));
+}

@@ -34,9 +34,14 @@ pub struct Comparison {
     pub outcome: RunOutcome,
     /// Its duration.
     pub duration_ms: u64,
-    /// The previous executed run of the same kind, if any.
+    /// How many earlier runs of the same kind the median looked at (at most N).
+    pub looked_back: usize,
+    /// The previous executed run of the same kind (absent for the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub previous: Option<Previous>,
-    /// The median of the succeeded runs among the last N of the same kind, if any succeeded.
+    /// The median of the succeeded runs among the last N of the same kind (absent when none of
+    /// them succeeded).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub median: Option<Median>,
     /// Per phase, in the order this run went through them; phases only the earlier runs had
     /// come last, with `millis` absent.
@@ -77,10 +82,13 @@ pub struct PhaseComparison {
     /// The state's name.
     pub state: String,
     /// Time this run spent in it (absent: this run did not go through it).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub millis: Option<u64>,
-    /// Time the previous run spent in it.
+    /// Time the previous run spent in it (absent: it did not go through it, or there is none).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_ms: Option<u64>,
-    /// The median over the succeeded runs that went through it.
+    /// The median over the succeeded runs that went through it (absent: none did).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub median_ms: Option<u64>,
 }
 
@@ -127,6 +135,7 @@ pub fn compare(history: &RunHistory, run_id: &str, last: usize) -> Option<Compar
         target: run.target.clone(),
         outcome: run.outcome,
         duration_ms: run.duration_ms,
+        looked_back: window.len(),
         previous: previous.map(|p| Previous {
             run_id: p.run_id.clone(),
             outcome: p.outcome,
@@ -151,7 +160,7 @@ pub fn compare_last(history: &RunHistory, last: usize) -> Option<Comparison> {
 fn phase_ms(run: &RunSummary, state: &str) -> Option<u64> {
     let mut spent = run.phases.iter().filter(|p| p.state == state).map(|p| p.millis).peekable();
     spent.peek()?;
-    Some(spent.sum())
+    Some(spent.fold(0, u64::saturating_add))
 }
 
 /// The median (the mean of the two middle values of an even count).
@@ -164,10 +173,13 @@ fn median_of(mut values: Vec<u64>) -> Option<u64> {
     Some(if values.len() % 2 == 1 { values[mid] } else { values[mid - 1].midpoint(values[mid]) })
 }
 
+/// Differences under this many milliseconds are `the same` (what [`secs`] cannot show).
+pub const SAME_WITHIN_MS: u64 = 100;
+
 /// `this` against `base`: `8.0s faster (-4%)`, `7.0s slower (+4%)`, `the same`.
 #[must_use]
 pub fn delta(this: u64, base: u64) -> String {
-    if this == base {
+    if this.abs_diff(base) < SAME_WITHIN_MS {
         return "the same".to_owned();
     }
     let (by, word) = if this < base { (base - this, "faster") } else { (this - base, "slower") };
@@ -197,7 +209,7 @@ impl Comparison {
                     p.run_id,
                     p.outcome.as_str(),
                     secs(p.duration_ms),
-                    delta(self.duration_ms, p.duration_ms)
+                    self.against(p.duration_ms)
                 );
                 if let Some((state, this, before)) = self.most_changed_phase() {
                     let _ = write!(line, "; most changed: {state} {}", signed(this, before));
@@ -212,9 +224,10 @@ impl Comparison {
                 m.runs,
                 m.of_last,
                 secs(m.duration_ms),
-                delta(self.duration_ms, m.duration_ms)
+                self.against(m.duration_ms)
             ),
-            None => format!("vs median: no succeeded {kind} before this one"),
+            None if self.looked_back == 0 => format!("vs median: no {kind} before this one"),
+            None => format!("vs median: none of the last {} {kind}s before this one succeeded", self.looked_back),
         };
         let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
         let new = if self.new_warnings.is_empty() && self.new_manual_steps.is_empty() {
@@ -229,12 +242,23 @@ impl Comparison {
         [first, format!("{against}; {new} (ananke report compare {})", self.run_id)]
     }
 
-    /// The phase whose time changed most against the previous run: `(state, this, previous)`.
+    /// This run's duration against `base`; a run that did not succeed says how it ended instead
+    /// (a startup that failed early is not faster).
+    fn against(&self, base: u64) -> String {
+        if self.outcome == RunOutcome::Succeeded {
+            delta(self.duration_ms, base)
+        } else {
+            format!("this one {} after {}", self.outcome.as_str(), secs(self.duration_ms))
+        }
+    }
+
+    /// The phase both runs went through whose time changed most against the previous run:
+    /// `(state, this, previous)`.
     fn most_changed_phase(&self) -> Option<(&str, u64, u64)> {
         self.phases
             .iter()
-            .filter_map(|p| Some((p.state.as_str(), p.millis.unwrap_or(0), p.previous_ms?)))
-            .filter(|(_, this, before)| this != before)
+            .filter_map(|p| Some((p.state.as_str(), p.millis?, p.previous_ms?)))
+            .filter(|(_, this, before)| this.abs_diff(*before) >= SAME_WITHIN_MS)
             .max_by_key(|(_, this, before)| this.abs_diff(*before))
     }
 }

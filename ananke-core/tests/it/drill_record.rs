@@ -42,13 +42,14 @@ fn crafted() -> RunHistory {
     let mut elsewhere = startup("h1", 1, 1);
     "host".clone_into(&mut elsewhere.target);
     h.push(elsewhere);
-    let mut planned = startup("p1", 1, 1);
-    planned.execute = false;
-    h.push(planned);
     let mut this = startup("s6", 30_000, 140_000);
     this.warnings = vec!["titan-23 ignored: down".to_owned(), "journal.json was missing".to_owned()];
     this.manual_steps = vec!["node titan-23: unreachable".to_owned(), "node titan-04: permission-denied".to_owned()];
     h.push(this);
+    // A dry run after it: never a baseline, never "the last executed run".
+    let mut planned = startup("p1", 1, 1);
+    planned.execute = false;
+    h.push(planned);
     h
 }
 
@@ -99,7 +100,7 @@ fn the_first_run_of_its_kind_has_nothing_to_compare_with() {
         c.summary_lines(),
         [
             "vs previous shutdown: none, the first executed shutdown on sim:titan-lab".to_owned(),
-            "vs median: no succeeded shutdown before this one; nothing new (ananke report compare d1)".to_owned()
+            "vs median: no shutdown before this one; nothing new (ananke report compare d1)".to_owned()
         ]
     );
     assert!(compare(&h, "nope", 10).is_none());
@@ -121,11 +122,12 @@ fn a_faster_run_and_a_phase_it_skipped() {
     assert_eq!((soaking.state.as_str(), soaking.millis, soaking.previous_ms), ("soaking", None, Some(60_000)));
     assert!(c.new_warnings.is_empty() && c.new_manual_steps.is_empty());
     assert!(
-        c.summary_lines()[0].contains("115.0s faster (-50%); most changed: soaking -60.0s"),
+        c.summary_lines()[0].contains("115.0s faster (-50%); most changed: converging -50.0s"),
         "{:?}",
         c.summary_lines()
     );
     assert_eq!(compare::delta(5, 5), "the same");
+    assert_eq!(compare::delta(1_099, 1_000), "the same", "under what a tenth of a second shows");
     assert_eq!(compare::delta(1500, 0), "1.5s slower");
     assert_eq!(compare::signed(1000, 3000), "-2.0s");
 }
@@ -178,4 +180,27 @@ fn outcomes_read_as_the_reports_write_them() {
     ] {
         assert_eq!(serde_json::to_value(outcome).expect("serializable"), outcome.as_str(), "{outcome:?}");
     }
+}
+
+#[test]
+fn a_run_that_failed_says_so_instead_of_faster() {
+    let h = crafted();
+    let c = compare(&h, "s3", 10).expect("s3");
+    assert_eq!(c.previous.as_ref().map(|p| p.run_id.as_str()), Some("s2"));
+    let [first, second] = c.summary_lines();
+    assert!(first.starts_with("vs previous startup s2 (succeeded, 182.0s): this one failed after 5.0s"), "{first}");
+    assert!(
+        second.starts_with("vs median of 2 succeeded of the last 2 (186.0s): this one failed after 5.0s"),
+        "{second}"
+    );
+    let mut failing = RunHistory::default();
+    failing.push(run("f1", Command::Startup, RunOutcome::Failed, &[("off", 5_000)]));
+    failing.push(run("f2", Command::Startup, RunOutcome::Failed, &[("off", 6_000)]));
+    let c = compare(&failing, "f2", 10).expect("f2");
+    assert_eq!(c.looked_back, 1);
+    assert!(
+        c.summary_lines()[1].starts_with("vs median: none of the last 1 startups before this one succeeded"),
+        "{:?}",
+        c.summary_lines()
+    );
 }

@@ -38,7 +38,8 @@ impl Daemon {
         };
         let message = format!("the adopted {} run {} (pid {}) ended: {outcome}", run.command, run.run_id, run.pid);
         self.adopted = None;
-        self.event(message);
+        let priority = if succeeded { crate::journal::Priority::Info } else { crate::journal::Priority::Err };
+        self.event_at(priority, message);
         for decision in self.policy.handle(now, &input) {
             self.carry_out(decision);
         }
