@@ -31,8 +31,10 @@ impl From<ananke_core::power::Severity> for Priority {
     }
 }
 
-/// Whether stderr is the journal stream systemd named (checked once per process).
-fn to_journal() -> bool {
+/// Whether stderr is the journal stream systemd named, so lines get priorities (checked once
+/// per process).
+#[must_use]
+pub fn on_journal() -> bool {
     static TO_JOURNAL: OnceLock<bool> = OnceLock::new();
     *TO_JOURNAL.get_or_init(|| {
         let Ok(stream) = std::env::var("JOURNAL_STREAM") else { return false };
@@ -57,17 +59,11 @@ fn render(priority: Priority, text: &str, prefixed: bool) -> String {
     text.lines().map(|l| format!("<{p}>{l}")).collect::<Vec<_>>().join("\n")
 }
 
-/// Whether stderr lines get journal priorities (stderr is the journal stream).
-#[must_use]
-pub fn on_journal() -> bool {
-    to_journal()
-}
-
 /// Write `text` on stderr at `priority`; a stderr that cannot be written loses the line, never
 /// the process (a daemon whose journal stream broke keeps running).
 pub fn say(priority: Priority, text: &str) {
     use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "{}", render(priority, text, to_journal()));
+    let _ = writeln!(std::io::stderr().lock(), "{}", render(priority, text, on_journal()));
 }
 
 /// `error: ...` on stderr, at priority `err`.

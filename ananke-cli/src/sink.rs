@@ -96,23 +96,24 @@ impl CliSink {
     }
 
     fn say(&self, line: &str) {
+        self.say_at(crate::journal::Priority::Info, line);
+    }
+
+    /// A progress line: above the live display on a terminal, otherwise on stderr at `priority`.
+    fn say_at(&self, priority: crate::journal::Priority, line: &str) {
         if !self.show {
             return;
         }
         match &self.bar {
             Some(bar) => bar.println(line),
-            None => eprintln!("{line}"),
+            None => crate::journal::say(priority, line),
         }
     }
 
     fn note_error(&mut self, what: &str, e: &dyn std::fmt::Display) {
         if self.write_error.is_none() {
             let msg = format!("warning: cannot write {what}: {e}");
-            if self.show && self.bar.is_none() {
-                crate::journal::say(crate::journal::Priority::Warning, &msg);
-            } else {
-                self.say(&msg);
-            }
+            self.say_at(crate::journal::Priority::Warning, &msg);
             self.write_error = Some(msg);
         }
     }

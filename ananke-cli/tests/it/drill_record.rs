@@ -2,13 +2,9 @@
 //! lines (and in `--json`), `report compare` prints it in full (human and JSON) on a crafted
 //! history, and `status` shows the last one.
 
-use crate::common::sim;
+use crate::common::{json, sim};
 use ananke_cli::exit;
 use ananke_core::store::reports::{Command, PhaseTiming, RunHistory, RunOutcome, RunSummary};
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
 
 #[test]
 fn every_executed_run_ends_with_its_comparison() {
@@ -37,7 +33,7 @@ fn every_executed_run_ends_with_its_comparison() {
     let phases: Vec<&str> =
         comparison["phases"].as_array().unwrap().iter().map(|p| p["state"].as_str().unwrap()).collect();
     assert!(phases.contains(&"off") && phases.contains(&"soaking"), "{phases:?}");
-    // The same lab the same way: the simulated clock makes it take exactly as long.
+    // With no RUN, the last executed run, compared with the startup before it.
     let (c, text, _) = sim(&state, &["report", "compare"]);
     assert_eq!(c, 0, "{text}");
     assert!(

@@ -2,17 +2,13 @@
 //! id, a missing or damaged report, a run in progress, a damaged state file, a cluster that is
 //! down, and the state dir resolved without `--state-dir`.
 
-use crate::common::{ananke, read_json, sim};
+use crate::common::{ananke, json, read_json, sim};
 use ananke_cli::exit;
 use ananke_core::power::ClusterPhase;
 use ananke_core::store::reports::{DaemonEvent, DaemonStatus, REPORT_VERSION};
 
 fn code(c: u8) -> i32 {
     i32::from(c)
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 #[test]

@@ -1,12 +1,7 @@
 //! `startup`, `shutdown` and `bootstrap --json`: one versioned shape (pinned) for a dry run, an
 //! executed run and a bootstrap with nothing to do; the exit codes are those without `--json`.
 
-use crate::common::{files_under, read_json, shape, sim};
-use serde_json::Value;
-
-fn json(stdout: &str) -> Value {
-    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
+use crate::common::{files_under, json, read_json, shape, sim};
 
 #[test]
 fn a_dry_run_prints_its_plan_as_json_and_writes_nothing() {
